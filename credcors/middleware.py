@@ -1,0 +1,99 @@
+"""The Django adapter: gathers the request's CORS inputs, writes the decision."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Union
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+
+from credcors.conf import get_config
+from credcors.policy import Decision, Kind, Policy, decide
+from credcors.store import store
+
+__all__ = ["CredCorsMiddleware"]
+
+GetResponse = Callable[[HttpRequest], Union[HttpResponseBase, Awaitable[HttpResponseBase]]]
+
+
+class CredCorsMiddleware:
+    """Answers CORS preflights and adds credential-safe headers to responses.
+
+    Put it near the top of ``MIDDLEWARE``, above ``CommonMiddleware`` and
+    anything else that can answer a request early.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: GetResponse) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.async_mode:
+            return self.__acall__(request)
+        if not get_config().applies_to(request.path_info):
+            return self.get_response(request)  # type: ignore[return-value]
+        origin = request.META.get("HTTP_ORIGIN")
+        if origin is None:
+            response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
+            return _vary_on_origin(response)
+        decision = _decide(store.get(), request, origin)
+        if decision.kind is Kind.PREFLIGHT:
+            return _vary_on_origin(_preflight_response(decision))
+        response = self.get_response(request)  # type: ignore[assignment]
+        return _vary_on_origin(_apply(response, decision))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        if not get_config().applies_to(request.path_info):
+            return await self.get_response(request)  # type: ignore[misc, no-any-return]
+        origin = request.META.get("HTTP_ORIGIN")
+        if origin is None:
+            response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
+            return _vary_on_origin(response)
+        decision = _decide(await store.aget(), request, origin)
+        if decision.kind is Kind.PREFLIGHT:
+            return _vary_on_origin(_preflight_response(decision))
+        response = await self.get_response(request)  # type: ignore[misc]
+        return _vary_on_origin(_apply(response, decision))
+
+
+def _decide(policy: Policy, request: HttpRequest, origin: str) -> Decision:
+    meta = request.META
+    return decide(
+        policy,
+        request.method or "",
+        origin,
+        meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+        meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+    )
+
+
+def _preflight_response(decision: Decision) -> HttpResponse:
+    # Fetch §4.8: the preflight must be answered with an ok status (2xx) for
+    # the browser to go on; the view never runs for a preflight.
+    response = HttpResponse(status=decision.status)
+    for name, value in decision.headers:
+        response.headers[name] = value
+    return response
+
+
+def _apply(response: HttpResponseBase, decision: Decision) -> HttpResponseBase:
+    for name, value in decision.headers:
+        response.headers[name] = value
+    return response
+
+
+def _vary_on_origin(response: HttpResponseBase) -> HttpResponseBase:
+    # Every answer under URLS_REGEX depends on Origin, including refusals and
+    # requests without one, so shared caches must key on it.
+    if response.has_header("Vary"):
+        patch_vary_headers(response, ("Origin",))
+    else:
+        response.headers["Vary"] = "Origin"
+    return response

@@ -1,0 +1,74 @@
+"""The ``AllowedOrigin`` table that staff edit in the Django admin."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from credcors.conf import get_config
+from credcors.origins import OriginError, parse_rule
+
+__all__ = ["AllowedOrigin", "canonicalize_origin", "validate_origin"]
+
+
+def canonicalize_origin(value: object) -> str:
+    """Validate ``value`` with the current settings and return its canonical form.
+
+    Raises :class:`~django.core.exceptions.ValidationError` with the
+    validator's message, so forms show it next to the field.
+    """
+    config = get_config()
+    try:
+        rule = parse_rule(value, allow_insecure=config.allow_insecure, credentials=config.credentials)
+    except OriginError as exc:
+        raise ValidationError(exc.message, code="invalid_origin") from None
+    return rule.serialize()
+
+
+def validate_origin(value: object) -> None:
+    """Field validator: refuse anything :func:`canonicalize_origin` refuses."""
+    canonicalize_origin(value)
+
+
+class AllowedOrigin(models.Model):
+    """One origin (or ``*.`` subdomain pattern) allowed to make credentialed requests."""
+
+    origin = models.CharField(
+        _("origin"),
+        max_length=300,
+        unique=True,
+        validators=[validate_origin],
+        help_text=_(
+            'scheme://host[:port], e.g. "https://app.example.com", or a subdomain pattern such as '
+            '"https://*.example.com". Stored in canonical form.'
+        ),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True, db_index=True)
+    note = models.TextField(_("note"), blank=True, default="")
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["origin"]
+        verbose_name = _("allowed origin")
+        verbose_name_plural = _("allowed origins")
+
+    def __str__(self) -> str:
+        return self.origin
+
+    def clean(self) -> None:
+        # Field validators already refused invalid values; store the
+        # canonical form so the unique check compares like with like.
+        try:
+            self.origin = canonicalize_origin(self.origin)
+        except ValidationError as exc:
+            raise ValidationError({"origin": exc.messages}) from None
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The ORM and management code get the same validation as the admin:
+        # no row is ever stored in a form the middleware would not match.
+        self.origin = canonicalize_origin(self.origin)
+        super().save(*args, **kwargs)

@@ -1,0 +1,42 @@
+"""Keep the snapshot in step with saved rows and changed settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.signals import setting_changed
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from credcors import conf
+from credcors.store import store
+
+__all__ = ["connect", "invalidate_on_commit"]
+
+
+def invalidate_on_commit(using: str | None = None) -> None:
+    """Reload the allow-list in this process once the current transaction commits.
+
+    Other processes notice within ``REFRESH_SECONDS``.  Call it after changing
+    rows in ways that send no model signal (``QuerySet.update()``,
+    ``bulk_create()``) to make this process notice at once as well.
+    """
+    transaction.on_commit(store.invalidate, using=using)
+
+
+def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
+    invalidate_on_commit(using)
+
+
+def _setting_changed(setting: str, **kwargs: Any) -> None:
+    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS"):
+        conf.reset()
+        store.reset()
+
+
+def connect() -> None:
+    from credcors.models import AllowedOrigin
+
+    post_save.connect(_row_changed, sender=AllowedOrigin, dispatch_uid="credcors.row_saved")
+    post_delete.connect(_row_changed, sender=AllowedOrigin, dispatch_uid="credcors.row_deleted")
+    setting_changed.connect(_setting_changed, dispatch_uid="credcors.setting_changed")
