@@ -60,12 +60,15 @@ class AllowedOrigin(models.Model):
         return self.origin
 
     def clean(self) -> None:
-        # Field validators already refused invalid values; store the
-        # canonical form so the unique check compares like with like.
+        # Store the canonical form so the unique check compares like with
+        # like.  An invalid value is reported by the field validator (or the
+        # form field) already; Model.full_clean() runs clean() even after
+        # those failed, so raising here would show the same error twice.
+        # save() still refuses it, so nothing invalid is ever stored.
         try:
             self.origin = canonicalize_origin(self.origin)
-        except ValidationError as exc:
-            raise ValidationError({"origin": exc.messages}) from None
+        except ValidationError:
+            return
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The ORM and management code get the same validation as the admin:
