@@ -1,0 +1,63 @@
+"""Shared fixtures: a clean credcors state per test, a controllable clock, view call records."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from credcors import conf
+from credcors.store import store
+from tests import urls
+
+
+@pytest.fixture(autouse=True)
+def _fresh_credcors() -> Iterator[None]:
+    # The config and the snapshot are process-wide; a test must never see
+    # the previous test's rows or settings.
+    conf.reset()
+    store.reset()
+    yield
+    conf.reset()
+    store.reset()
+
+
+@pytest.fixture(autouse=True)
+def view_calls() -> Iterator[list[str]]:
+    """Methods of the requests that reached ``tests.urls.recorded``, in order."""
+    urls.VIEW_CALLS.clear()
+    yield urls.VIEW_CALLS
+    urls.VIEW_CALLS.clear()
+
+
+class Clock:
+    """Stands in for the ``time`` module inside ``credcors.store``.
+
+    ``monotonic()`` only moves when a test calls :meth:`advance`, so refresh
+    scheduling is decided by the test, not by how fast the machine is.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> object:
+        # Anything else the store uses from ``time`` stays real.
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """Freeze the store's clock; advance it explicitly with ``clock.advance(s)``."""
+    fake = Clock()
+    monkeypatch.setattr("credcors.store.time", fake)
+    return fake

@@ -1,0 +1,416 @@
+"""The snapshot store: query counts, refresh schedule, commit invalidation, failures."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.db import OperationalError, connection
+from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
+
+from credcors.models import AllowedOrigin
+from credcors.policy import decide
+from credcors.signals import invalidate_on_commit
+from credcors.store import store
+from tests.conftest import Clock
+
+APP = "https://app.example.com"
+PARTNER = "https://partner.example.net"
+TABLE = AllowedOrigin._meta.db_table
+
+
+def _allowed(client: Client, origin: str) -> bool:
+    response = client.get("/api/recorded", headers={"Origin": origin})
+    assert response.status_code == 200
+    return response.headers.get("Access-Control-Allow-Origin") == origin
+
+
+def _loads(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("allow-list loaded" in record.getMessage() for record in caplog.records)
+
+
+def _credcors_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "credcors" and r.levelno == level]
+
+
+@contextmanager
+def _table_reads_fail() -> Iterator[list[str]]:
+    """Every query on the AllowedOrigin table fails as if the server were gone."""
+    failed: list[str] = []
+
+    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if TABLE in sql:
+            failed.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield failed
+
+
+# -- Query counts -------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_warm_request_makes_no_query(client: Client, django_assert_num_queries: Any, clock: Clock) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)  # loads the snapshot
+
+    with django_assert_num_queries(0):
+        assert _allowed(client, PARTNER)
+        assert _allowed(client, APP)
+        assert not _allowed(client, "https://evil.example.com")
+        preflight = {"Origin": PARTNER, "Access-Control-Request-Method": "PUT"}
+        assert client.options("/api/recorded", headers=preflight).status_code == 204
+
+
+@pytest.mark.django_db(transaction=True)
+def test_due_snapshot_costs_exactly_one_query(client: Client, django_assert_num_queries: Any, clock: Clock) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    with django_assert_num_queries(1) as captured:
+        assert _allowed(client, PARTNER)
+    assert TABLE in captured.captured_queries[0]["sql"]
+
+    clock.advance(5)
+    with django_assert_num_queries(1):
+        assert _allowed(client, PARTNER)
+    with django_assert_num_queries(0):
+        assert _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_database_off_makes_no_query_even_cold(settings, client: Client, django_assert_num_queries: Any) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "USE_DATABASE": False}
+
+    with django_assert_num_queries(0):
+        assert _allowed(client, APP)
+
+
+# -- Refresh schedule ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_saved_row_visible_right_after_commit(
+    client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert not _allowed(client, PARTNER)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        AllowedOrigin.objects.create(origin=PARTNER)
+    # Not committed yet (the clock is frozen, so no scheduled refresh either).
+    assert not _allowed(client, PARTNER)
+
+    for callback in callbacks:
+        callback()
+    assert _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_deleted_and_disabled_rows_refused_right_after_commit(
+    client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    kept = AllowedOrigin.objects.create(origin=PARTNER)
+    gone = AllowedOrigin.objects.create(origin="https://gone.example.net")
+    assert _allowed(client, PARTNER)
+    assert _allowed(client, "https://gone.example.net")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        gone.delete()
+    assert not _allowed(client, "https://gone.example.net")
+
+    kept.enabled = False
+    with django_capture_on_commit_callbacks(execute=True):
+        kept.save()
+    assert not _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_queryset_update_picked_up_after_refresh_seconds(settings, client: Client, clock: Clock) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "REFRESH_SECONDS": 30}
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+
+    AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)  # sends no signal
+
+    clock.advance(29.9)
+    assert _allowed(client, PARTNER)  # still within REFRESH_SECONDS
+    clock.advance(0.1)
+    assert not _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_bulk_create_with_invalidate_on_commit_is_visible_at_once(
+    client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    assert not _allowed(client, PARTNER)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=PARTNER)])
+        invalidate_on_commit()
+
+    assert _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_refresh_with_same_rows_keeps_compiled_snapshot(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="credcors")
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    first = store.get()
+
+    clock.advance(60)
+    assert _allowed(client, PARTNER)
+
+    assert store.get() is first
+    assert _loads(caplog) == 1
+    assert store.loaded_rows == 1
+
+
+@pytest.mark.django_db
+def test_refresh_with_new_rows_compiles_new_snapshot(client: Client, clock: Clock) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    first = store.get()
+
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://second.example.net")])
+    clock.advance(60)
+
+    assert _allowed(client, "https://second.example.net")
+    assert _allowed(client, PARTNER)
+    assert store.get() is not first
+    assert store.loaded_rows == 2
+
+
+@pytest.mark.django_db
+def test_decision_names_the_database_row(client: Client) -> None:
+    row = AllowedOrigin.objects.create(origin=PARTNER)
+
+    decision = decide(store.get(), "GET", PARTNER)
+
+    assert decision.allowed
+    assert decision.source == f"database row {row.pk}"
+
+
+@pytest.mark.django_db
+def test_origin_in_settings_and_database_is_attributed_to_settings(client: Client) -> None:
+    AllowedOrigin.objects.create(origin=APP)
+
+    assert decide(store.get(), "GET", APP).source == "settings"
+
+
+# -- Rows written around the model -------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "stored",
+    ["https://Partner.example.net", "https://partner.example.net/", "https://partner.example.net:443", " " + PARTNER],
+)
+def test_non_canonical_row_written_by_update_is_ignored(
+    client: Client, caplog: pytest.LogCaptureFixture, stored: str
+) -> None:
+    row = AllowedOrigin.objects.create(origin="https://placeholder.example.net")
+    AllowedOrigin.objects.filter(pk=row.pk).update(origin=stored)
+
+    assert not _allowed(client, PARTNER)
+    assert not _allowed(client, stored)
+    assert _allowed(client, APP)  # the rest of the allow-list still works
+    assert any("ignoring" in message for message in _credcors_records(caplog, logging.WARNING))
+
+
+@pytest.mark.django_db
+def test_rows_inserted_by_raw_sql_are_validated(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    with connection.cursor() as cursor:
+        for origin in ("https://raw.example.net", "https://RAW2.example.net", "*", "https://*.com"):
+            cursor.execute(
+                f"INSERT INTO {TABLE} (origin, enabled, note, created_at, updated_at) "
+                "VALUES (%s, %s, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                [origin, True],
+            )
+
+    assert _allowed(client, "https://raw.example.net")
+    assert not _allowed(client, "https://raw2.example.net")
+    assert not _allowed(client, "https://any.com")
+    assert store.loaded_rows == 4
+    assert len([m for m in _credcors_records(caplog, logging.WARNING) if "ignoring" in m]) == 3
+
+
+@pytest.mark.django_db
+def test_row_valid_only_under_old_settings_is_ignored_after_change(settings, client: Client) -> None:
+    settings.CREDCORS = {"ALLOW_INSECURE_ORIGINS": True}
+    AllowedOrigin.objects.create(origin="http://intranet.example.net")
+    assert _allowed(client, "http://intranet.example.net")
+
+    settings.CREDCORS = {"ALLOW_INSECURE_ORIGINS": False}
+
+    assert not _allowed(client, "http://intranet.example.net")
+
+
+# -- Database failures ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_database_outage_keeps_last_snapshot_and_logs_once(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+
+    with _table_reads_fail() as failed:
+        clock.advance(5)
+        assert _allowed(client, PARTNER)
+        clock.advance(5)
+        assert _allowed(client, PARTNER)
+        assert not _allowed(client, "https://evil.example.com")
+    assert len(failed) == 2
+    errors = _credcors_records(caplog, logging.ERROR)
+    assert len(errors) == 1
+    assert "OperationalError" in errors[0]
+    assert "server closed" not in errors[0]
+
+    AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
+    clock.advance(5)
+    assert not _allowed(client, PARTNER)
+    assert any("answers again" in m for m in _credcors_records(caplog, logging.WARNING))
+
+
+@pytest.mark.django_db
+def test_database_outage_on_first_load_serves_settings_only(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    with _table_reads_fail():
+        assert _allowed(client, APP)
+        assert not _allowed(client, PARTNER)
+    assert len(_credcors_records(caplog, logging.ERROR)) == 1
+
+
+@pytest.mark.django_db
+def test_missing_table_serves_settings_only_with_warning_and_recovers(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_gone")
+
+    assert _allowed(client, APP)
+    assert not _allowed(client, PARTNER)
+    clock.advance(5)
+    assert _allowed(client, APP)
+    warnings = _credcors_records(caplog, logging.WARNING)
+    assert len(warnings) == 1
+    assert "migrate" in warnings[0]
+    # The failed read ran in a savepoint: the surrounding transaction is intact
+    # (PostgreSQL would refuse every further statement otherwise).
+    assert User.objects.count() == 0
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE}_gone RENAME TO {TABLE}")
+    clock.advance(5)
+    assert _allowed(client, PARTNER)
+    assert "answers again" in _credcors_records(caplog, logging.WARNING)[-1]
+
+
+# -- Settings changes ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_changed_credcors_setting_takes_effect_on_next_request(settings, client: Client, clock: Clock) -> None:
+    assert _allowed(client, APP)
+
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://new.example.com"]}
+    assert not _allowed(client, APP)
+    assert _allowed(client, "https://new.example.com")
+
+    with override_settings(CREDCORS={"ALLOWED_ORIGINS": [APP], "USE_DATABASE": False}):
+        assert _allowed(client, APP)
+        assert not _allowed(client, "https://new.example.com")
+    assert _allowed(client, "https://new.example.com")
+
+
+@pytest.mark.django_db
+def test_changed_database_routers_reload_rows(settings, client: Client, clock: Clock) -> None:
+    assert _allowed(client, APP)
+
+    settings.DATABASE_ROUTERS = []
+
+    with CaptureQueriesContext(connection) as captured:
+        assert _allowed(client, APP)
+    assert [q["sql"] for q in captured.captured_queries if TABLE in q["sql"]] != []
+
+
+@pytest.mark.django_db
+def test_unrelated_setting_change_keeps_snapshot(
+    settings, client: Client, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    assert _allowed(client, APP)
+
+    settings.USE_THOUSAND_SEPARATOR = True
+
+    with django_assert_num_queries(0):
+        assert _allowed(client, APP)
+
+
+# -- Concurrency ---------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_during_slow_refresh_are_served_from_current_snapshot(
+    client: Client, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    AllowedOrigin.objects.create(origin="https://later.example.net")
+    clock.advance(5)
+
+    entered, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if TABLE in sql:
+            entered.set()
+            release.wait(timeout=30)
+        return execute(sql, params, many, context)
+
+    def refresh_in_background() -> None:
+        try:
+            with connection.execute_wrapper(block):
+                store.get()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=refresh_in_background)
+    worker.start()
+    try:
+        assert entered.wait(timeout=30)
+        # Another thread is refreshing: this one neither waits nor queries.
+        with django_assert_num_queries(0):
+            assert _allowed(client, PARTNER)
+            assert not _allowed(client, "https://later.example.net")
+    finally:
+        release.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert errors == []
+    with django_assert_num_queries(0):
+        assert _allowed(client, "https://later.example.net")
+
+
+@pytest.mark.django_db
+def test_refresh_when_not_due_returns_current_snapshot_without_query(
+    client: Client, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    assert _allowed(client, APP)
+    current = store.get()
+
+    with django_assert_num_queries(0):
+        assert store.refresh() is current
