@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
 from credcors.signals import invalidate_on_commit
+
+
+class TestOriginForm(forms.Form):
+    """The inputs of ``manage.py credcors explain``, as a form."""
+
+    # Not stripped: a stray space is one of the things being diagnosed.
+    origin = forms.CharField(label=_("Origin"), max_length=2000, strip=False)
+    method = forms.CharField(label=_("Method"), max_length=100, initial="GET")
+    headers = forms.CharField(
+        label=_("Request headers"),
+        max_length=5000,
+        required=False,
+        help_text=_("Headers the page's script sets, separated by commas."),
+    )
+    path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
 
 
 @admin.register(AllowedOrigin)
@@ -23,6 +43,31 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected")
+
+    def get_urls(self) -> list[URLPattern]:
+        name = f"{self.opts.app_label}_{self.opts.model_name}_test_origin"
+        view = self.admin_site.admin_view(self.test_origin_view)
+        return [path("test-origin/", view, name=name), *super().get_urls()]
+
+    def test_origin_view(self, request: HttpRequest) -> HttpResponse:
+        """The admin face of ``manage.py credcors explain``: same inputs, same explanation."""
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        form = TestOriginForm(request.GET if "origin" in request.GET else None)
+        explanation = None
+        if form.is_valid():
+            data = form.cleaned_data
+            explanation = explain_request(
+                data["origin"], method=data["method"], headers=[data["headers"]], path=data["path"] or None
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": _("Test an origin"),
+            "form": form,
+            "explanation": explanation,
+        }
+        return TemplateResponse(request, "admin/credcors/allowedorigin/test_origin.html", context)
 
     def save_model(self, request: HttpRequest, obj: AllowedOrigin, form: ModelForm[Any], change: bool) -> None:
         typed = form.data.get("origin", obj.origin)

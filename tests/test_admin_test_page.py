@@ -1,0 +1,141 @@
+"""The admin's "Test an origin" page: staff-only, same explanation as ``explain``."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from django.test import Client
+from django.urls import reverse
+
+from credcors.explain import explain_request
+from credcors.models import AllowedOrigin
+
+URL = "/admin/credcors/allowedorigin/test-origin/"
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client: Client) -> Client:
+    user = User.objects.create_user("staff", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_allowedorigin"))
+    client.force_login(user)
+    return client
+
+
+def test_url_is_named_and_reversible() -> None:
+    assert reverse("admin:credcors_allowedorigin_test_origin") == URL
+
+
+def test_changelist_links_to_test_page(admin_client: Client) -> None:
+    response = admin_client.get("/admin/credcors/allowedorigin/")
+
+    assert response.status_code == 200
+    assert f'href="{URL}"' in response.content.decode()
+    assert "Test an origin" in response.content.decode()
+
+
+def test_anonymous_redirected_to_login(client: Client) -> None:
+    response = client.get(URL, {"origin": "https://app.example.com"})
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/admin/login/")
+
+
+def test_non_staff_user_redirected_to_login(client: Client) -> None:
+    client.force_login(User.objects.create_user("visitor", password="pw"))
+
+    response = client.get(URL)
+
+    assert response.status_code == 302
+
+
+def test_staff_without_view_permission_forbidden(client: Client) -> None:
+    client.force_login(User.objects.create_user("other", password="pw", is_staff=True))
+
+    response = client.get(URL)
+
+    assert response.status_code == 403
+
+
+def test_empty_form_shows_no_verdict(staff: Client) -> None:
+    response = staff.get(URL)
+
+    assert response.status_code == 200
+    assert response.context["explanation"] is None
+    assert 'name="origin"' in response.content.decode()
+
+
+def test_allowed_origin_shows_rule_and_headers(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "https://app.example.com", "method": "PUT", "headers": "content-type"})
+
+    page = response.content.decode()
+    assert "Allowed" in page
+    assert "https://app.example.com is allowed by https://app.example.com (settings)." in page
+    assert "access-control-allow-headers: content-type" in page
+    assert "answered 204" in page
+
+
+def test_page_shows_same_explanation_as_command(staff: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://partner.example.net", enabled=False)
+    params = {"origin": "https://partner.example.net", "method": "GET", "headers": "", "path": ""}
+
+    response = staff.get(URL, params)
+
+    shown = response.context["explanation"]
+    assert shown == explain_request("https://partner.example.net", method="GET", headers=[""], path=None)
+    assert shown.cause == "disabled-row"
+    assert "but it is disabled." in response.content.decode()
+
+
+def test_near_miss_reason_rendered(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "http://localhost:3000", "method": "GET"})
+
+    page = response.content.decode()
+    assert "Refused" in page
+    assert "port-differs" in page
+    assert "you allowed http://localhost:3001 (settings)" in page
+
+
+def test_path_field_checked_against_urls_regex(staff: Client, settings) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "URLS_REGEX": r"^/api/"}
+
+    response = staff.get(URL, {"origin": "https://app.example.com", "method": "GET", "path": "/other"})
+
+    assert response.context["explanation"].cause == "path-not-covered"
+    assert "credcors does not touch this path" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        '<script>alert("x")</script>',
+        'https://app.example.com"><img src=x onerror=alert(1)>',
+        "https://a.example\r\n\x1b[31m",
+    ],
+)
+def test_hostile_input_is_escaped_never_markup(staff: Client, origin: str) -> None:
+    response = staff.get(URL, {"origin": origin, "method": "<b>GET</b>", "headers": "<i>x</i>"})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "<b>GET</b>" not in page
+    assert "<i>x</i>" not in page
+    assert "Refused" in page
+
+
+def test_over_long_origin_is_a_form_error_not_a_crash(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "x" * 5000, "method": "GET"})
+
+    assert response.status_code == 200
+    assert response.context["explanation"] is None
+    assert "at most 2000 characters" in response.content.decode()
+
+
+def test_null_character_is_a_form_error_not_a_crash(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "https://a.example\x00", "method": "GET"})
+
+    assert response.status_code == 200
+    assert response.context["explanation"] is None
