@@ -6,10 +6,12 @@ from collections.abc import Awaitable, Callable
 from typing import Union
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 from credcors.conf import get_config
+from credcors.log import DEBUG_REASON_HEADER, debug_reason, log_refusal
 from credcors.policy import Decision, Kind, Policy, decide
 from credcors.store import store
 
@@ -43,11 +45,15 @@ class CredCorsMiddleware:
         if origin is None:
             response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
             return _vary_on_origin(response)
-        decision = _decide(store.get(), request, origin)
+        policy = store.get()
+        decision = _decide(policy, request, origin)
         if decision.kind is Kind.PREFLIGHT:
-            return _vary_on_origin(_preflight_response(decision))
-        response = self.get_response(request)  # type: ignore[assignment]
-        return _vary_on_origin(_apply(response, decision))
+            response = _preflight_response(decision)
+        else:
+            response = _apply(self.get_response(request), decision)  # type: ignore[arg-type]
+        if not decision.allowed:
+            _refused(request, origin, decision, policy, response)
+        return _vary_on_origin(response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if not get_config().applies_to(request.path_info):
@@ -56,11 +62,15 @@ class CredCorsMiddleware:
         if origin is None:
             response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
             return _vary_on_origin(response)
-        decision = _decide(await store.aget(), request, origin)
+        policy = await store.aget()
+        decision = _decide(policy, request, origin)
         if decision.kind is Kind.PREFLIGHT:
-            return _vary_on_origin(_preflight_response(decision))
-        response = await self.get_response(request)  # type: ignore[misc]
-        return _vary_on_origin(_apply(response, decision))
+            response = _preflight_response(decision)
+        else:
+            response = _apply(await self.get_response(request), decision)  # type: ignore[misc]
+        if not decision.allowed:
+            _refused(request, origin, decision, policy, response)
+        return _vary_on_origin(response)
 
 
 def _decide(policy: Policy, request: HttpRequest, origin: str) -> Decision:
@@ -72,6 +82,16 @@ def _decide(policy: Policy, request: HttpRequest, origin: str) -> Decision:
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
     )
+
+
+def _refused(request: HttpRequest, origin: str, decision: Decision, policy: Policy, response: HttpResponseBase) -> None:
+    # Only refusals get here, and log_refusal checks logger.isEnabledFor
+    # before any other work, so allowed requests never pay for diagnostics.
+    log_refusal(decision, origin, request.path)
+    if settings.DEBUG:
+        # Development aid: the browser's network panel shows why.  Request
+        # input only ever appears bounded and escaped (see log.debug_reason).
+        response.headers[DEBUG_REASON_HEADER] = debug_reason(decision, policy)
 
 
 def _preflight_response(decision: Decision) -> HttpResponse:

@@ -1,0 +1,447 @@
+"""``manage.py credcors``: explain, list, add, disable, enable, remove, import, export."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from credcors.models import AllowedOrigin
+
+PARTNER = "https://partner.example.net"
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> tuple[int, str]:
+    """Run the command; return (exit status, stdout)."""
+    out = StringIO()
+    try:
+        call_command("credcors", *args, stdout=out)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue()
+    return 0, out.getvalue()
+
+
+def _assert_terminal_safe(text: str) -> None:
+    for line in text.split("\n"):
+        assert line.isprintable(), repr(line)
+        assert line.isascii(), repr(line)
+
+
+# -- explain ---------------------------------------------------------------------
+
+
+def test_explain_allowed_origin_exits_zero_with_rule_and_headers() -> None:
+    status, out = run("explain", "https://app.example.com", "--method", "PUT", "--header", "Content-Type")
+
+    assert status == 0
+    assert "Verdict:  ALLOWED (allowed)" in out
+    assert "https://app.example.com is allowed by https://app.example.com (settings)." in out
+    assert "-> 204" in out
+    assert "  access-control-allow-headers: content-type" in out
+    assert "  access-control-allow-credentials: true" in out
+    assert "  vary: Origin" in out
+
+
+def test_explain_refused_origin_exits_one_with_reason() -> None:
+    status, out = run("explain", "http://app.example.com")
+
+    assert status == 1
+    assert "Verdict:  REFUSED (scheme-differs)" in out
+    assert "you allowed https://app.example.com (settings); this request came from http://app.example.com" in out
+
+
+def test_explain_disabled_row_names_row() -> None:
+    row = AllowedOrigin.objects.create(origin=PARTNER, enabled=False, note="paused")
+
+    status, out = run("explain", PARTNER)
+
+    assert status == 1
+    assert f"database row {row.pk} ({PARTNER}) would allow {PARTNER}, but it is disabled." in out
+
+
+def test_explain_header_not_allowed_names_header() -> None:
+    status, out = run("explain", "https://app.example.com", "--header", "X-Api-Key")
+
+    assert status == 1
+    assert "Verdict:  REFUSED (header-not-allowed)" in out
+    assert 'request header "x-api-key", not in' in out
+    assert "-> 403" in out
+
+
+def test_explain_path_checked_against_urls_regex(settings) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "URLS_REGEX": r"^/api/"}
+
+    status, out = run("explain", "https://app.example.com", "--path", "/other/")
+
+    assert status == 1
+    assert "Verdict:  REFUSED (path-not-covered)" in out
+    assert "Headers:  none" in out
+
+
+def test_explain_json_is_machine_readable() -> None:
+    status, out = run("explain", "https://app.example.com", "--json")
+
+    data = json.loads(out)
+    assert status == 0
+    assert data["verdict"] == "allowed"
+    assert data["rule"] == "https://app.example.com"
+    assert data["exchanges"][0]["response_headers"][0] == ["access-control-allow-origin", "https://app.example.com"]
+
+
+def test_explain_json_refused_exits_one() -> None:
+    status, out = run("explain", "null", "--json")
+
+    assert status == 1
+    assert json.loads(out)["cause"] == "null-origin"
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://app.example.com\r\nX-Injected: 1",
+        "https://app.example.com\x1b]0;pwned\x07",
+        "https://\u202eelpmaxe.com",
+        "A" * 200_000,
+    ],
+)
+def test_explain_hostile_origin_output_terminal_safe_and_bounded(origin: str) -> None:
+    status, out = run("explain", origin, "--method", "GET\x1b[2J", "--header", "x\r\ny", "--path", "/\r\n")
+
+    assert status == 1
+    _assert_terminal_safe(out)
+    assert len(out) < 5000
+
+
+def test_explain_hostile_origin_json_escapes_everything() -> None:
+    status, out = run("explain", "https://a.example\r\n\x1b", "--json")
+
+    assert status == 1
+    assert "\r" not in out
+    assert "\x1b" not in out
+    assert json.loads(out)["origin"] == "https://a.example\\x0d\\x0a\\x1b"
+
+
+# -- list / add / disable / enable / remove ---------------------------------------
+
+
+def test_add_stores_canonical_form_and_says_so() -> None:
+    status, out = run("add", "HTTPS://Partner.Example.NET:443/", "--note", "EU partner")
+
+    assert status == 0
+    row = AllowedOrigin.objects.get()
+    assert row.origin == PARTNER
+    assert row.note == "EU partner"
+    assert f"Added {PARTNER} (you wrote" in out
+
+
+def test_add_invalid_origin_refused_with_validator_message() -> None:
+    with pytest.raises(CommandError, match=r"would cover a whole top-level domain"):
+        run("add", "https://*.com")
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_add_insecure_origin_refused_like_admin() -> None:
+    with pytest.raises(CommandError, match=r"plain http:// origins"):
+        run("add", "http://intranet.example.net")
+
+
+def test_add_hostile_origin_refused_without_raw_echo() -> None:
+    with pytest.raises(CommandError) as info:
+        run("add", "https://a.example\r\nInjected\x1b" + "x" * 10_000)
+
+    message = str(info.value)
+    _assert_terminal_safe(message)
+    assert len(message) < 1000
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_add_existing_disabled_row_reenables_it() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, enabled=False)
+
+    status, out = run("add", PARTNER)
+
+    assert status == 0
+    assert AllowedOrigin.objects.get().enabled
+    assert "already listed: enabled" in out
+
+
+def test_add_existing_enabled_row_changes_nothing() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    _, out = run("add", PARTNER)
+
+    assert "nothing changed" in out
+
+
+def test_disable_then_enable_flips_row_and_takes_effect(client) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    _, out = run("disable", "https://PARTNER.example.net/")
+    assert out.strip() == f"Disabled {PARTNER}."
+    assert not AllowedOrigin.objects.get().enabled
+    assert "access-control-allow-origin" not in client.get("/api/echo", headers={"Origin": PARTNER}).headers
+
+    _, out = run("enable", PARTNER)
+    assert out.strip() == f"Enabled {PARTNER}."
+    assert AllowedOrigin.objects.get().enabled
+
+
+def test_disable_twice_says_nothing_changed() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, enabled=False)
+
+    _, out = run("disable", PARTNER)
+
+    assert "already disabled; nothing changed" in out
+
+
+def test_remove_deletes_row() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    _, out = run("remove", PARTNER)
+
+    assert out.strip() == f"Removed {PARTNER}."
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_remove_unknown_origin_refused() -> None:
+    with pytest.raises(CommandError, match=r"no database row for https://nobody\.example"):
+        run("remove", "https://nobody.example")
+
+
+def test_disable_settings_origin_says_edit_settings() -> None:
+    with pytest.raises(CommandError, match=r"is listed in settings"):
+        run("disable", "https://app.example.com")
+
+
+def test_enable_malformed_origin_refused_with_reason() -> None:
+    with pytest.raises(CommandError, match=r"it has a path"):
+        run("enable", "https://a.example/path")
+
+
+def test_list_shows_settings_and_rows_with_state() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, note="line one\nline two\x1b")
+    AllowedOrigin.objects.create(origin="https://old.example.net", enabled=False)
+
+    _, out = run("list")
+
+    assert "From settings (CREDCORS['ALLOWED_ORIGINS']): 3" in out
+    assert "  https://app.example.com" in out
+    assert "From the database: 2" in out
+    assert "  disabled  https://old.example.net" in out
+    assert f'  enabled   {PARTNER}  "line one\\x0aline two\\x1b"' in out
+    _assert_terminal_safe(out)
+
+
+# -- import / export ---------------------------------------------------------------
+
+
+def test_import_text_adds_rows_and_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text("# partners\nhttps://a.example.net\n\nHTTPS://B.example.net:443\n", encoding="utf-8")
+
+    _, first = run("import", str(path))
+    _, second = run("import", str(path))
+
+    assert sorted(AllowedOrigin.objects.values_list("origin", flat=True)) == [
+        "https://a.example.net",
+        "https://b.example.net",
+    ]
+    assert "added 2, updated 0, unchanged 0." in first
+    assert "  added     https://b.example.net" in first
+    assert second.strip() == "added 0, updated 0, unchanged 2."
+
+
+def test_import_text_reenables_disabled_row(tmp_path: Path) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, enabled=False)
+    path = tmp_path / "origins.txt"
+    path.write_text(PARTNER + "\n", encoding="utf-8")
+
+    _, out = run("import", str(path))
+
+    assert AllowedOrigin.objects.get().enabled
+    assert f"  updated   {PARTNER} (enabled)" in out
+
+
+def test_import_invalid_lines_refused_with_line_numbers_nothing_applied(tmp_path: Path) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text(
+        "https://good.example.net\nhttps://*.com\nhttps://good.example.net/\nftp://x.example\n", encoding="utf-8"
+    )
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    message = str(info.value)
+    assert "3 invalid entries; nothing was imported." in message
+    assert "line 2: 'https://*.com' is not an allowed origin" in message
+    assert "line 3: https://good.example.net is already listed at line 1." in message
+    assert "line 4: 'ftp://x.example'" in message
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_import_failure_midway_rolls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text("https://a.example.net\nhttps://b.example.net\n", encoding="utf-8")
+    real_save = AllowedOrigin.save
+
+    def save(self: AllowedOrigin, *args: object, **kwargs: object) -> None:
+        if self.origin == "https://b.example.net":
+            raise RuntimeError("disk full")
+        real_save(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AllowedOrigin, "save", save)
+
+    with pytest.raises(RuntimeError):
+        run("import", str(path))
+
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_import_json_sets_enabled_and_note(tmp_path: Path) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, note="old")
+    path = tmp_path / "origins.json"
+    path.write_text(
+        json.dumps([{"origin": PARTNER, "enabled": False, "note": "paused"}, "https://c.example.net"]),
+        encoding="utf-8",
+    )
+
+    _, out = run("import", str(path))
+
+    row = AllowedOrigin.objects.get(origin=PARTNER)
+    assert (row.enabled, row.note) == (False, "paused")
+    assert AllowedOrigin.objects.filter(origin="https://c.example.net", enabled=True).exists()
+    assert "added 1, updated 1, unchanged 0." in out
+
+
+def test_import_json_bad_entries_reported_by_number(tmp_path: Path) -> None:
+    path = tmp_path / "origins.json"
+    path.write_text(json.dumps(["https://ok.example.net", {"origin": 5}, {"origin": "https://x.example", "x": 1}]))
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    assert 'entry 2: expected an origin string or {"origin": "..."' in str(info.value)
+    assert "entry 3: expected" in str(info.value)
+    assert not AllowedOrigin.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fmt", "expected"),
+    [
+        (b"\xff\xfe\x00garbage", "text", "is not UTF-8 text (byte 0)"),
+        (b"{not json", "json", "is not valid JSON (line 1)"),
+        (b'{"origin": "https://a.example.net"}', "json", "expected a JSON list"),
+        (b"[" * 100_000 + b"]" * 100_000, "json", "is not valid JSON"),
+    ],
+)
+def test_import_unreadable_file_refused_clearly(tmp_path: Path, content: bytes, fmt: str, expected: str) -> None:
+    path = tmp_path / "input"
+    path.write_bytes(content)
+
+    with pytest.raises(CommandError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        run("import", str(path), "--format", fmt)
+
+
+def test_import_missing_file_refused() -> None:
+    with pytest.raises(CommandError, match=r"cannot read \"/nonexistent/origins\.txt\""):
+        run("import", "/nonexistent/origins.txt")
+
+
+def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("credcors.management.commands.credcors.MAX_IMPORT_BYTES", 10)
+    path = tmp_path / "big.txt"
+    path.write_text("https://a.example.net\n")
+
+    with pytest.raises(CommandError, match=r"the limit is 10"):
+        run("import", str(path))
+
+
+def test_import_hostile_line_reported_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_bytes(b"https://a.example\x1b[31m\r\nhttps://ok.example.net\x00\n")
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    message = str(info.value)
+    _assert_terminal_safe(message.replace("\n", ""))
+    assert "line 1:" in message
+    assert "line 2:" in message
+
+
+def test_import_dry_run_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text("https://a.example.net\n")
+
+    _, out = run("import", str(path), "--dry-run")
+
+    assert "Dry run, nothing saved: would have added 1" in out
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_export_text_lists_enabled_rows_and_round_trips(tmp_path: Path) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    AllowedOrigin.objects.create(origin="https://old.example.net", enabled=False)
+
+    _, out = run("export")
+
+    assert out.splitlines()[1:] == [PARTNER]
+    path = tmp_path / "export.txt"
+    path.write_text(out)
+    _, again = run("import", str(path))
+    assert again.strip() == "added 0, updated 0, unchanged 1."
+
+
+def test_export_json_round_trips_all_rows(tmp_path: Path) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, note="n")
+    AllowedOrigin.objects.create(origin="https://old.example.net", enabled=False)
+
+    _, out = run("export", "--format", "json")
+
+    data = json.loads(out)
+    assert {"origin": "https://old.example.net", "enabled": False, "note": ""} in data
+    path = tmp_path / "export.json"
+    path.write_text(out)
+    _, again = run("import", str(path))
+    assert again.strip() == "added 0, updated 0, unchanged 2."
+
+
+def test_command_without_table_gives_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from django.db import OperationalError
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise OperationalError("no such table: credcors_allowedorigin")
+
+    monkeypatch.setattr(AllowedOrigin.objects, "order_by", boom)
+
+    with pytest.raises(CommandError, match=r"has 'manage.py migrate' been run\?"):
+        run("export")
+
+
+def test_add_existing_row_with_new_note_updates_note() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, note="old")
+
+    _, out = run("add", PARTNER, "--note", "new")
+
+    assert AllowedOrigin.objects.get().note == "new"
+    assert "already listed: note updated" in out
+
+
+def test_import_many_invalid_lines_summarized(tmp_path: Path) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text("".join(f"ftp://h{i}.example\n" for i in range(25)))
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    message = str(info.value)
+    assert "25 invalid entries; nothing was imported." in message
+    assert "line 20:" in message
+    assert "line 21:" not in message
+    assert message.endswith("... and 5 more.")

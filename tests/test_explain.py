@@ -1,0 +1,474 @@
+"""The explanation layer: a specific, correct reason for each refusal cause."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from credcors.conf import Config, parse_config
+from credcors.explain import Row, explain, explain_request, row_candidates
+from credcors.matcher import compile_rules
+from credcors.models import AllowedOrigin
+from credcors.policy import Kind, Policy, decide
+
+ORIGINS = [
+    "https://app.example.com",
+    "http://localhost:3001",
+    "https://*.example.org",
+    "https://www.shop.example",
+    "https://api.partner.example:8443",
+]
+
+
+def _setup(**overrides: Any) -> tuple[Policy, Config]:
+    config = parse_config({"ALLOWED_ORIGINS": ORIGINS, "EXPOSE_HEADERS": ["x-request-id"], **overrides})
+    policy = Policy.build(
+        compile_rules([(rule, "settings") for rule in config.rules]),
+        allow_methods=config.allow_methods,
+        allow_headers=config.allow_headers,
+        expose_headers=config.expose_headers,
+        credentials=config.credentials,
+        max_age=config.max_age,
+    )
+    return policy, config
+
+
+def _explain(origin: str, rows: tuple[Row, ...] = (), config_overrides: dict[str, Any] | None = None, **kw: Any):
+    policy, config = _setup(**(config_overrides or {}))
+    return explain(policy, config, origin, rows=rows, **kw)
+
+
+# -- Allowed ---------------------------------------------------------------------
+
+
+def test_listed_origin_simple_get_allowed_with_exact_headers() -> None:
+    result = _explain("https://app.example.com")
+
+    assert result.allowed
+    assert result.cause == "allowed"
+    assert result.rule == "https://app.example.com"
+    assert result.source == "settings"
+    assert [exchange.kind for exchange in result.exchanges] == [Kind.ACTUAL]
+    assert result.exchanges[0].response_headers == (
+        ("access-control-allow-origin", "https://app.example.com"),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-expose-headers", "x-request-id"),
+        ("vary", "Origin"),
+    )
+    assert "No preflight" in result.hints[0]
+
+
+def test_put_with_custom_header_explains_preflight_then_request() -> None:
+    result = _explain("https://a.b.example.org", method="put", headers=["Content-Type", "Accept"])
+
+    assert result.allowed
+    assert result.rule == "https://*.example.org"
+    preflight, actual = result.exchanges
+    assert preflight.kind is Kind.PREFLIGHT
+    assert preflight.method == "PUT"  # Browsers upper-case the standard methods.
+    assert preflight.request_headers == "content-type"  # Accept is safelisted: never asked for.
+    assert preflight.status == 204
+    assert ("access-control-allow-headers", "content-type") in preflight.response_headers
+    assert actual.kind is Kind.ACTUAL
+
+
+def test_verdict_is_exactly_policy_decide() -> None:
+    policy, config = _setup()
+    for origin in ("https://app.example.com", "https://evil.example", "null", "https://x.example.org"):
+        result = explain(policy, config, origin, method="DELETE")
+        decision = decide(policy, "OPTIONS", origin, "DELETE", None)
+        assert result.allowed is decision.allowed
+        assert result.exchanges[0].decision == decision
+
+
+def test_credentials_off_allowed_with_warning() -> None:
+    result = _explain("https://app.example.com", config_overrides={"ALLOW_CREDENTIALS": False})
+
+    assert result.allowed
+    assert any("ALLOW_CREDENTIALS'] is False" in hint for hint in result.hints)
+
+
+# -- Refusal causes, each with its specific reason ------------------------------
+
+REFUSALS = [
+    # (origin, explain kwargs, cause, text the message must contain)
+    (
+        "https://evil.example",
+        {},
+        "not-listed",
+        "https://evil.example is not in the allow-list (4 exact origins, 1 pattern) and nothing listed is a near miss",
+    ),
+    (
+        "http://app.example.com",
+        {},
+        "scheme-differs",
+        "you allowed https://app.example.com (settings); this request came from http://app.example.com: "
+        "the scheme differs (http vs https)",
+    ),
+    (
+        "http://localhost:3000",
+        {},
+        "port-differs",
+        "you allowed http://localhost:3001 (settings); this request came from http://localhost:3000: "
+        "the port differs (port 3000 here, port 3001 in the rule)",
+    ),
+    (
+        "https://api.partner.example",
+        {},
+        "port-differs",
+        "the port differs (the default port here, port 8443 in the rule)",
+    ),
+    (
+        "https://app.example.com:8443",
+        {},
+        "port-differs",
+        "the port differs (port 8443 here, the default port in the rule)",
+    ),
+    (
+        "https://shop.example",
+        {},
+        "www-differs",
+        "you allowed https://www.shop.example (settings); this request came from https://shop.example: "
+        "one has 'www.' and the other does not",
+    ),
+    (
+        "https://example.org",
+        {},
+        "apex-not-covered",
+        "the pattern https://*.example.org (settings) covers subdomains of example.org but never example.org itself",
+    ),
+    (
+        "https://app.example.com/",
+        {},
+        "trailing-slash",
+        'browsers never send "https://app.example.com/": it differs from the origin\'s serialization '
+        "https://app.example.com only by a trailing slash",
+    ),
+    (
+        "https://app.example.com:443",
+        {},
+        "default-port",
+        "only by the default port :443 spelled out",
+    ),
+    (
+        "https://App.Example.com",
+        {},
+        "uppercase",
+        "only by upper-case letters",
+    ),
+    (
+        "http://intranet.example.net",
+        {},
+        "insecure-origin",
+        "http://intranet.example.net is a plain http:// origin; credcors cannot allow it while credentials are on",
+    ),
+    (
+        "ftp://files.example.com",
+        {},
+        "malformed-origin",
+        "is not an origin a browser would send: the 'ftp' scheme cannot make credentialed CORS requests",
+    ),
+    (
+        "https://app.example.com/login",
+        {},
+        "malformed-origin",
+        "is not an origin a browser would send: it has a path",
+    ),
+    ("null", {}, "null-origin", "the origin is 'null'"),
+    ("https://a.example.org https://b.example.org", {}, "multiple-origins", "so it looks like several origins"),
+    ("https://" + "a" * 300 + ".com", {}, "origin-too-long", "no origin is longer than 267"),
+    (
+        "https://app.example.com",
+        {"method": "PURGE"},
+        "method-not-allowed",
+        "the preflight asks for method \"PURGE\", which is not in CREDCORS['ALLOW_METHODS'] "
+        "(GET, HEAD, PUT, PATCH, POST, DELETE)",
+    ),
+    (
+        "https://app.example.com",
+        {"method": "patch"},
+        "method-case",
+        "methods are case-sensitive and browsers upper-case only DELETE, GET, HEAD, OPTIONS, POST and PUT",
+    ),
+    ("https://app.example.com", {"method": "GET POST"}, "malformed-method", "is not an HTTP method name"),
+    (
+        "https://app.example.com",
+        {"headers": ["X-Api-Key", "content-type", "X-Trace"]},
+        "header-not-allowed",
+        'the preflight asks for request headers "x-api-key", "x-trace", not in CREDCORS[\'ALLOW_HEADERS\']',
+    ),
+    (
+        "https://app.example.com",
+        {"headers": ["Cookie"]},
+        "forbidden-header",
+        'the preflight asks for request header "cookie", not in',
+    ),
+    (
+        "https://app.example.com",
+        {"headers": ["x-ok", "bad header"]},
+        "malformed-request-headers",
+        "is not a comma-separated list of header names",
+    ),
+    (
+        "https://app.example.com",
+        {"headers": ["x-" + "a" * 5000]},
+        "request-headers-too-long",
+        "longer than 4096 characters",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("origin", "kwargs", "cause", "text"), REFUSALS, ids=[f"{r[2]}-{i}" for i, r in enumerate(REFUSALS)]
+)
+def test_refusal_cause_named_with_specific_reason(origin: str, kwargs: dict[str, Any], cause: str, text: str) -> None:
+    result = _explain(origin, **kwargs)
+
+    assert not result.allowed
+    assert result.cause == cause
+    assert text in result.message
+
+
+def test_distinct_refusal_causes_at_least_ten() -> None:
+    assert len({cause for _, _, cause, _ in REFUSALS}) >= 10
+
+
+def test_scheme_near_miss_mentions_insecure_rule() -> None:
+    result = _explain("http://app.example.com")
+
+    assert any("ALLOW_INSECURE_ORIGINS" in hint for hint in result.hints)
+
+
+def test_trailing_slash_says_what_browser_sends_and_its_verdict() -> None:
+    result = _explain("https://app.example.com/")
+
+    assert "A browser on that page sends https://app.example.com, which credcors allows" in result.hints[0]
+
+
+def test_uppercase_of_unlisted_origin_explains_canonical_refusal_too() -> None:
+    result = _explain("https://Evil.example")
+
+    assert "which credcors refuses too: https://evil.example is not in the allow-list" in result.hints[0]
+
+
+def test_unicode_host_names_punycode_form() -> None:
+    result = _explain("https://bücher.example.org")
+
+    assert result.cause == "unicode-host"
+    assert "https://xn--bcher-kva.example.org" in result.message
+    assert "which credcors allows" in result.hints[0]
+
+
+def test_method_case_hint_says_what_to_write() -> None:
+    result = _explain("https://app.example.com", method="patch")
+
+    assert "Write method: 'PATCH' in the fetch() call." in result.hints
+
+
+def test_forbidden_header_hint_explains_credentials_include() -> None:
+    result = _explain("https://app.example.com", headers=["cookie"])
+
+    assert "forbidden request-header name" in result.hints[0]
+    assert "credentials: 'include'" in result.hints[0]
+
+
+def test_refused_preflight_has_no_actual_request() -> None:
+    result = _explain("https://app.example.com", method="PURGE")
+
+    assert [exchange.kind for exchange in result.exchanges] == [Kind.PREFLIGHT]
+    assert result.exchanges[0].status == 403
+    assert result.exchanges[0].response_headers == (("vary", "Origin"),)
+    assert "never sends the actual request" in result.hints[-1]
+
+
+def test_path_outside_urls_regex_refused_without_headers() -> None:
+    result = _explain("https://app.example.com", path="/admin/", config_overrides={"URLS_REGEX": r"^/api/"})
+
+    assert result.cause == "path-not-covered"
+    assert 'credcors does not handle the path "/admin/": CREDCORS[\'URLS_REGEX\'] "^/api/" does not match it' in (
+        result.message
+    )
+    assert result.exchanges == ()
+
+
+def test_path_inside_urls_regex_decided_normally() -> None:
+    result = _explain("https://app.example.com", path="/api/me", config_overrides={"URLS_REGEX": r"^/api/"})
+
+    assert result.allowed
+
+
+# -- Database rows (pure: rows passed in) ------------------------------------------
+
+
+def test_disabled_row_named_with_note() -> None:
+    rows = (Row(7, "https://partner.example.net", False, "paused: contract"),)
+
+    result = _explain("https://partner.example.net", rows=rows)
+
+    assert result.cause == "disabled-row"
+    assert (
+        "database row 7 (https://partner.example.net) would allow https://partner.example.net, but it is disabled"
+        in (result.message)
+    )
+    assert "'manage.py credcors enable https://partner.example.net'" in result.hints[0]
+    assert '"paused: contract"' in result.hints[0]
+
+
+def test_disabled_pattern_row_covers_subdomain() -> None:
+    rows = (Row(3, "https://*.partner.example.net", False),)
+
+    result = _explain("https://eu.partner.example.net", rows=rows)
+
+    assert result.cause == "disabled-row"
+
+
+def test_enabled_row_invalid_under_settings_is_ignored_row() -> None:
+    rows = (Row(4, "http://intranet.example.net", True),)
+
+    result = _explain("http://intranet.example.net", rows=rows)
+
+    assert result.cause == "ignored-row"
+    assert "but credcors ignores it: plain http:// origins" in result.message
+
+
+def test_enabled_valid_row_not_in_snapshot_is_not_loaded_yet() -> None:
+    rows = (Row(9, "https://partner.example.net", True),)
+
+    result = _explain("https://partner.example.net", rows=rows)
+
+    assert result.cause == "not-loaded-yet"
+    assert "within REFRESH_SECONDS (5 s)" in result.hints[0]
+
+
+def test_row_with_database_off_says_use_database() -> None:
+    rows = (Row(9, "https://partner.example.net", True),)
+
+    result = _explain("https://partner.example.net", rows=rows, config_overrides={"USE_DATABASE": False})
+
+    assert result.cause == "database-off"
+
+
+def test_row_candidates_are_origin_and_covering_patterns() -> None:
+    assert row_candidates("https://a.b.example.com:8443") == [
+        "https://a.b.example.com:8443",
+        "https://*.b.example.com:8443",
+        "https://*.example.com:8443",
+        "https://*.com:8443",
+    ]
+    assert row_candidates("not an origin") == []
+    assert row_candidates("x" * 100_000) == []
+
+
+# -- Hostile input ------------------------------------------------------------------
+
+
+HOSTILE = [
+    "https://app.example.com\r\nSet-Cookie: session=evil",
+    "https://app.example.com\x1b[31m",
+    "https://\u202eelpmaxe.com",
+    "https://app.example.com\x00",
+    "<script>alert(1)</script>",
+    "x" * 100_000,
+]
+
+
+@pytest.mark.parametrize("origin", HOSTILE)
+def test_hostile_origin_text_is_printable_ascii_and_bounded(origin: str) -> None:
+    result = _explain(origin, method="PUT\r\nX: y", headers=["x-a\r\nx-b", "\x1b[0m"])
+
+    assert not result.allowed
+    for text in (result.message, *result.hints):
+        assert text.isascii()
+        assert text.isprintable()
+        assert len(text) < 1500
+    assert "\r" not in str(result.to_dict())
+
+
+def test_to_dict_is_json_ready() -> None:
+    result = _explain("https://app.example.com", method="PUT", headers=["content-type"])
+
+    data = result.to_dict()
+
+    assert data["verdict"] == "allowed"
+    assert data["exchanges"][0]["status"] == 204
+    assert data["exchanges"][0]["response_headers"][0] == ["access-control-allow-origin", "https://app.example.com"]
+
+
+# -- The Django-facing wrapper ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_explain_request_finds_disabled_row_in_database() -> None:
+    row = AllowedOrigin.objects.create(origin="https://partner.example.net", enabled=False)
+
+    result = explain_request("https://partner.example.net")
+
+    assert result.cause == "disabled-row"
+    assert f"database row {row.pk}" in result.message
+
+
+@pytest.mark.django_db
+def test_explain_request_names_database_row_that_allows() -> None:
+    row = AllowedOrigin.objects.create(origin="https://partner.example.net")
+
+    result = explain_request("https://partner.example.net")
+
+    assert result.allowed
+    assert result.source == f"database row {row.pk}"
+
+
+@pytest.mark.django_db
+def test_explain_request_reads_rows_with_one_query() -> None:
+    explain_request("https://warm.example")  # loads the snapshot
+    with CaptureQueriesContext(connection) as queries:
+        explain_request("https://a.b.c.partner.example.net")
+    table = AllowedOrigin._meta.db_table
+    assert len([q for q in queries.captured_queries if table in q["sql"]]) == 1
+
+
+@pytest.mark.django_db
+def test_explain_request_survives_database_errors() -> None:
+    def fail(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        from django.db import OperationalError
+
+        raise OperationalError("down")
+
+    with connection.execute_wrapper(fail):
+        result = explain_request("https://app.example.com")
+
+    assert result.allowed  # settings still answer
+    assert any("Could not read AllowedOrigin rows (OperationalError)" in hint for hint in result.hints)
+
+
+def test_pattern_typed_as_origin_refused_as_pattern() -> None:
+    result = _explain("https://*.example.org")
+
+    assert result.cause == "pattern-not-origin"
+    assert "is a pattern; browsers send one concrete origin" in result.message
+    assert "https://app.example.org" in result.hints[0]
+
+
+def test_many_refused_headers_listed_up_to_ten() -> None:
+    names = [f"x-h{i:02d}" for i in range(13)]
+
+    result = _explain("https://app.example.com", headers=names)
+
+    assert '"x-h09" and 3 more, not in' in result.message
+
+
+def test_pattern_with_other_port_is_port_near_miss() -> None:
+    result = _explain("https://eu.example.org:8443")
+
+    assert result.cause == "port-differs"
+    assert "you allowed https://*.example.org (settings)" in result.message
+
+
+def test_ipv6_origin_not_listed() -> None:
+    result = _explain("http://[::1]:3000")
+
+    assert result.cause == "not-listed"
+    assert row_candidates("http://[::1]:3000") == ["http://[::1]:3000"]
+    assert row_candidates("https://*.example.org") == []
