@@ -7,13 +7,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.utils.module_loading import import_string
 
 from credcors.conf import parse_config
 
-__all__ = ["check_middleware", "check_settings", "register"]
+__all__ = ["check_csrf_middleware", "check_middleware", "check_settings", "register"]
 
 MIDDLEWARE_PATH = "credcors.middleware.CredCorsMiddleware"
 COMMON_MIDDLEWARE_PATH = "django.middleware.common.CommonMiddleware"
+CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -51,6 +53,29 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
     return []
 
 
+def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """``TRUST_FOR_CSRF`` does nothing unless credcors' CSRF middleware runs."""
+    if not parse_config(getattr(settings, "CREDCORS", {})).trust_for_csrf:
+        return []
+    from credcors.csrf import CredCorsCsrfViewMiddleware
+
+    for path in getattr(settings, "MIDDLEWARE", None) or ():
+        try:
+            if path == CSRF_MIDDLEWARE_PATH or issubclass(import_string(path), CredCorsCsrfViewMiddleware):
+                return []
+        except (ImportError, TypeError):
+            continue
+    return [
+        checks.Warning(
+            f'CREDCORS["TRUST_FOR_CSRF"] is True but {CSRF_MIDDLEWARE_PATH!r} is not in settings.MIDDLEWARE, '
+            "so Django's CSRF check still refuses unsafe requests from allowed origins.",
+            hint=f"Replace 'django.middleware.csrf.CsrfViewMiddleware' with {CSRF_MIDDLEWARE_PATH!r} in MIDDLEWARE.",
+            id="credcors.W004",
+        )
+    ]
+
+
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
+    checks.register(check_csrf_middleware, "credcors")
