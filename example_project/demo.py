@@ -1,31 +1,94 @@
-"""``python3 dev.py demo``: migrate, create a demo user and origin, run the API."""
+"""``python3 dev.py demo``: the credentialed cross-origin journey on two origins.
+
+Migrates a SQLite database, creates a staff user and an ``AllowedOrigin`` row
+for the front end, serves the front end on ``http://localhost:3001`` and the
+API (with its admin) on ``http://localhost:8000``.  Ctrl-C stops both.
+
+Environment: ``CREDCORS_DEMO_API_PORT`` and ``CREDCORS_DEMO_FRONTEND_PORT``
+change the ports, ``CREDCORS_DEMO_DB`` the SQLite file.  Arguments are passed
+on to ``runserver``.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from types import FrameType
 
 DEMO_USER = ("demo", "demo-password")
-FRONTEND_ORIGIN = "http://localhost:3001"
+DEFAULT_API_PORT = 8000
+DEFAULT_FRONTEND_PORT = 3001
+
+
+def _port(name: str, default: int) -> int:
+    value = os.environ.get(name, "")
+    return int(value) if value else default
+
+
+def ensure_demo_user() -> None:
+    """Create the demo staff user, allowed to manage credcors' origins in the admin."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Permission
+
+    username, password = DEMO_USER
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=username).first()
+    if user is None:
+        user = user_model.objects.create_user(username, "demo@example.com", password)
+    if not user.is_staff:
+        user.is_staff = True
+        user.save(update_fields=["is_staff"])
+    # Staff, not superuser: the admin shows it only what it needs.
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="credcors"))
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str]) -> int:
+    # Ctrl-C and `kill` both end the demo cleanly, even when it was started
+    # from a shell that ignores SIGINT for background jobs.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
+    api_port = _port("CREDCORS_DEMO_API_PORT", DEFAULT_API_PORT)
+    frontend_port = _port("CREDCORS_DEMO_FRONTEND_PORT", DEFAULT_FRONTEND_PORT)
+    api_url = f"http://localhost:{api_port}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     import django
 
     django.setup()
-    from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
+    from credcors.conf import get_config
     from credcors.models import AllowedOrigin
+    from example_project.frontend_server import start_frontend
 
     call_command("migrate", verbosity=0)
-    user_model = get_user_model()
-    if not user_model.objects.filter(username=DEMO_USER[0]).exists():
-        user_model.objects.create_superuser(DEMO_USER[0], "demo@example.com", DEMO_USER[1])
-    AllowedOrigin.objects.get_or_create(origin=FRONTEND_ORIGIN, defaults={"note": "demo front end"})
-    print(f"Admin: http://localhost:8000/admin/  user {DEMO_USER[0]!r}, password {DEMO_USER[1]!r}", flush=True)
-    call_command("runserver", "localhost:8000", *argv)
+    ensure_demo_user()
+    frontend = start_frontend(api_url, port=frontend_port)
+    row, _ = AllowedOrigin.objects.get_or_create(origin=frontend.url, defaults={"note": "demo front end"})
+    state = "enabled" if row.enabled else "DISABLED (enable it in the admin)"
+    print(
+        f"\ncredcors demo\n"
+        f"  front end  {frontend.url}/   <- open this in a browser\n"
+        f"  API        {api_url}/api/me\n"
+        f"  admin      {api_url}/admin/credcors/allowedorigin/   "
+        f"user {DEMO_USER[0]!r}, password {DEMO_USER[1]!r}\n"
+        f"  {frontend.url} is {state} in the admin; changes reach the page within "
+        f"{get_config().refresh_seconds:g} s.\n"
+        f"  Ctrl-C stops both servers.\n",
+        flush=True,
+    )
+    try:
+        # No autoreloader: it would re-run this script in a child process,
+        # which would try to serve the front end a second time.
+        call_command("runserver", f"localhost:{api_port}", "--noreload", *argv)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        frontend.stop()
     return 0
 
 

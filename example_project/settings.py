@@ -33,7 +33,9 @@ MIDDLEWARE = [
     "credcors.middleware.CredCorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
+    # Django's CsrfViewMiddleware, plus trust for the exact origins credcors
+    # allows (CREDCORS["TRUST_FOR_CSRF"] below); the token is still required.
+    "credcors.csrf.CredCorsCsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -71,6 +73,11 @@ else:
 CREDCORS = {
     "ALLOWED_ORIGINS": [],
     "URLS_REGEX": r"^/api/",
+    "TRUST_FOR_CSRF": True,
+    # While a browser caches a preflight it sends preflighted writes without
+    # asking again; keep that short so disabling the origin in the admin
+    # stops the demo page's writes from reaching the server within seconds.
+    "PREFLIGHT_MAX_AGE": 5,
 }
 
 # The session cookie travels on cross-site fetch() calls from the front end.
