@@ -1,0 +1,518 @@
+"""Turn django-cors-headers ``CORS_*`` settings into the equivalent ``CREDCORS`` dict.
+
+Pure logic for ``manage.py credcors convert-settings``: it reads a settings-like
+object (``django.conf.settings``, a module, any object with attributes) or a
+mapping, and returns the ``CREDCORS`` dict as Python source plus a list of
+findings: what credcors refuses or does differently, and why.
+
+Every origin goes through :func:`credcors.origins.parse_rule` and every other
+value through :func:`credcors.conf.parse_config`, the validators the
+middleware uses, so the produced dict passes the system checks by
+construction; whatever they refuse is left out (fail closed) and reported.
+Regular expressions are translated only when they have an exact or clearly
+described ``*.`` pattern equivalent; the rest are reported, never guessed.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from credcors.conf import DEFAULTS, parse_config
+from credcors.origins import OriginError, parse_rule
+
+__all__ = ["Conversion", "Finding", "Severity", "convert_settings", "regex_to_patterns"]
+
+#: ``refused``: left out, credcors will not do it.  ``changed``: converted,
+#: but behaves differently (narrower or wider).  ``unsupported``: credcors has
+#: no equivalent.  ``note``: worth knowing, nothing lost.
+Severity = Literal["refused", "changed", "unsupported", "note"]
+
+_MISSING: Any = object()
+
+# django-cors-headers 4.x settings, with the legacy names it still reads.
+_ALIASES = {
+    "CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST",
+    "CORS_ALLOWED_ORIGIN_REGEXES": "CORS_ORIGIN_REGEX_WHITELIST",
+    "CORS_ALLOW_ALL_ORIGINS": "CORS_ORIGIN_ALLOW_ALL",
+}
+KNOWN_SETTINGS = frozenset(
+    {
+        *_ALIASES,
+        *_ALIASES.values(),
+        "CORS_URLS_REGEX",
+        "CORS_ALLOW_METHODS",
+        "CORS_ALLOW_HEADERS",
+        "CORS_EXPOSE_HEADERS",
+        "CORS_PREFLIGHT_MAX_AGE",
+        "CORS_ALLOW_CREDENTIALS",
+        "CORS_ALLOW_PRIVATE_NETWORK",
+        "CORS_REPLACE_HTTPS_REFERER",
+    }
+)
+_MATCH_EVERY_PATH = frozenset({"", "^", ".*", "^.*", "^.*$", ".*$", "^.+", "^.+$"})
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing the conversion could not carry over unchanged."""
+
+    setting: str
+    value: object
+    severity: Severity
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        hint = f" {self.hint}" if self.hint else ""
+        return f"{self.setting} {self.value!r}: {self.severity}: {self.message}{hint}"
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    """The ``CREDCORS`` dict converted from ``CORS_*`` settings, and the findings."""
+
+    credcors: dict[str, object]
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def source_text(self) -> str:
+        """``CREDCORS = {...}`` as Python source, ready to paste into settings."""
+        return _format_setting("CREDCORS", self.credcors)
+
+    @property
+    def refused(self) -> list[Finding]:
+        """Findings for values left out because credcors refuses them."""
+        return [finding for finding in self.findings if finding.severity == "refused"]
+
+    def render(self) -> str:
+        """What ``convert-settings`` prints: the setting, then the findings as comments."""
+        lines = [
+            "# Converted from django-cors-headers settings by credcors.",
+            "# Read the findings below before you replace the CORS_* settings with this.",
+            self.source_text,
+        ]
+        if not self.findings:
+            lines.append("# No findings: every CORS_* setting has an exact CREDCORS equivalent.")
+        else:
+            lines.append(f"# {len(self.findings)} finding(s):")
+            for finding in self.findings:
+                lines.append(f"# - [{finding.severity}] {finding.setting} = {finding.value!r}")
+                lines.append(f"#   {finding.message}")
+                if finding.hint:
+                    lines.append(f"#   {finding.hint}")
+        return "\n".join(lines) + "\n"
+
+
+def convert_settings(source: object, *, signal_receivers: int | None = None) -> Conversion:
+    """Convert the ``CORS_*`` values of ``source`` (settings object or mapping).
+
+    ``signal_receivers`` is the number of receivers connected to
+    django-cors-headers' ``check_request_enabled`` signal; ``None`` looks it up
+    when ``corsheaders`` is already imported, and counts 0 otherwise.
+    """
+    converter = _Converter(source)
+    converter.run(_count_signal_receivers() if signal_receivers is None else signal_receivers)
+    # Keys in the order of the configuration reference.
+    credcors = {key: converter.result[key] for key in DEFAULTS if key in converter.result}
+    return Conversion(credcors=credcors, findings=converter.findings)
+
+
+class _Converter:
+    def __init__(self, source: object) -> None:
+        self.source = source
+        self.result: dict[str, object] = {}
+        self.findings: list[Finding] = []
+
+    def get(self, name: str) -> Any:
+        if isinstance(self.source, Mapping):
+            return self.source.get(name, _MISSING)
+        return getattr(self.source, name, _MISSING)
+
+    def get_aliased(self, name: str) -> tuple[str, Any]:
+        """The value django-cors-headers 4.x reads: the new name, else the legacy one."""
+        legacy = _ALIASES[name]
+        value, legacy_value = self.get(name), self.get(legacy)
+        if value is not _MISSING:
+            if legacy_value is not _MISSING:
+                self.find(legacy, legacy_value, "note", f"Ignored: {name} is also set and takes precedence.")
+            return name, value
+        if legacy_value is not _MISSING:
+            self.find(legacy, legacy_value, "note", f"Legacy name of {name}; converted as such.")
+        return legacy, legacy_value
+
+    def find(self, setting: str, value: object, severity: Severity, message: str, hint: str = "") -> None:
+        self.findings.append(Finding(setting, value, severity, message, hint))
+
+    def run(self, signal_receivers: int) -> None:
+        self.unknown_settings()
+        credentials = self.credentials()
+        self.allow_all()
+        origins = self.origins(credentials) + self.regexes(credentials)
+        self.result["ALLOWED_ORIGINS"] = list(dict.fromkeys(origins))
+        self.duplicates(origins)
+        self.urls_regex()
+        self.token_list("CORS_ALLOW_METHODS", "ALLOW_METHODS", credentials)
+        self.token_list("CORS_ALLOW_HEADERS", "ALLOW_HEADERS", credentials)
+        self.token_list("CORS_EXPOSE_HEADERS", "EXPOSE_HEADERS", credentials)
+        self.max_age()
+        self.private_network()
+        self.replace_https_referer()
+        if signal_receivers:
+            self.find(
+                "check_request_enabled",
+                signal_receivers,
+                "unsupported",
+                "django-cors-headers' check_request_enabled signal has receivers; credcors has no per-request hook, "
+                "on purpose: the allow-list is compiled once and a request's decision never runs your code.",
+                "Put origins decided at run time in the AllowedOrigin table (the admin, or "
+                "AllowedOrigin.objects.create()).",
+            )
+        if not self.result["ALLOWED_ORIGINS"]:
+            self.find(
+                "CREDCORS",
+                self.result["ALLOWED_ORIGINS"],
+                "note",
+                "No origin was converted, so only rows of the AllowedOrigin table will be allowed.",
+                "Add origins in the admin, or list them in ALLOWED_ORIGINS.",
+            )
+
+    def unknown_settings(self) -> None:
+        names = self.source.keys() if isinstance(self.source, Mapping) else dir(self.source)
+        for name in sorted(str(name) for name in names):
+            if name.startswith("CORS_") and name not in KNOWN_SETTINGS:
+                self.find(
+                    name,
+                    self.get(name),
+                    "note",
+                    "Not a django-cors-headers 4.x setting (a typo?); it did nothing there and is not converted.",
+                )
+
+    def credentials(self) -> bool:
+        value = self.get("CORS_ALLOW_CREDENTIALS")
+        if value is _MISSING:
+            value = False
+            self.find(
+                "CORS_ALLOW_CREDENTIALS",
+                None,
+                "note",
+                "Not set, so django-cors-headers sent no credentials header; credcors defaults to True, "
+                'so "ALLOW_CREDENTIALS": False is written to keep the old behaviour.',
+                "Set it to True if your front end calls the API with credentials (cookies, HTTP auth).",
+            )
+        elif not isinstance(value, bool):
+            self.find(
+                "CORS_ALLOW_CREDENTIALS",
+                value,
+                "refused",
+                "Not True or False; read as False.",
+                "Write True or False.",
+            )
+            value = False
+        self.result["ALLOW_CREDENTIALS"] = value
+        return value
+
+    def allow_all(self) -> None:
+        name, value = self.get_aliased("CORS_ALLOW_ALL_ORIGINS")
+        if value is _MISSING or not value:
+            return
+        self.find(
+            name,
+            value,
+            "refused",
+            "Allowing every origin is refused on purpose: with credentials, django-cors-headers echoes any "
+            "Origin, so every site on the internet can read your users' responses; without credentials it "
+            "sends '*', which credcors never does. Only the origins listed below are allowed.",
+            "List each front-end origin (or https://*.yourdomain patterns); a truly public, credential-free API "
+            "needs no credcors on those paths (see URLS_REGEX).",
+        )
+
+    def origins(self, credentials: bool) -> list[str]:
+        name, values = self.get_aliased("CORS_ALLOWED_ORIGINS")
+        if values is _MISSING:
+            return []
+        if isinstance(values, str) or not isinstance(values, (list, tuple)):
+            self.find(name, values, "refused", "Not a list or tuple of origins; nothing converted.", "Write a list.")
+            return []
+        converted: list[str] = []
+        for value in values:
+            origin = self.origin(name, value, credentials)
+            if origin is not None:
+                converted.append(origin)
+        return converted
+
+    def origin(self, name: str, value: object, credentials: bool, *, source: object = None) -> str | None:
+        try:
+            rule = parse_rule(value, credentials=credentials)
+        except OriginError as exc:
+            self.find(name, value if source is None else source, "refused", f"{value!r}: {exc.problem}.", exc.hint)
+            return None
+        canonical = rule.serialize()
+        if source is None and canonical != value:
+            self.find(name, value, "note", f"Written as {canonical!r}, the form browsers send in Origin.")
+        return canonical
+
+    def regexes(self, credentials: bool) -> list[str]:
+        name, values = self.get_aliased("CORS_ALLOWED_ORIGIN_REGEXES")
+        if values is _MISSING:
+            return []
+        if isinstance(values, (str, re.Pattern)) or not isinstance(values, (list, tuple)):
+            self.find(name, values, "refused", "Not a list or tuple of regexes; nothing converted.", "Write a list.")
+            return []
+        converted: list[str] = []
+        for value in values:
+            pattern = value.pattern if isinstance(value, re.Pattern) else value
+            if not isinstance(pattern, str):
+                self.find(name, value, "refused", "Not a regular expression string.", "")
+                continue
+            translation = regex_to_patterns(pattern)
+            if translation is None:
+                self.find(
+                    name,
+                    pattern,
+                    "refused",
+                    "credcors takes no regular expressions (each request would run them; a loose one such as "
+                    r"r'^https://.*example\.com' also matches https://evilexample.com), and this one has no "
+                    "exact-origin or *. pattern equivalent.",
+                    'Rewrite it as exact origins or "https://*.example.com" patterns in ALLOWED_ORIGINS, '
+                    "or add the origins as AllowedOrigin rows.",
+                )
+                continue
+            origins, caveats = translation
+            kept = [o for o in (self.origin(name, o, credentials, source=pattern) for o in origins) if o is not None]
+            converted.extend(kept)
+            if kept:
+                self.find(
+                    name,
+                    pattern,
+                    "changed" if caveats else "note",
+                    f"Rewritten as {', '.join(repr(o) for o in kept)}." + "".join(f" {c}" for c in caveats),
+                )
+        return converted
+
+    def duplicates(self, origins: list[str]) -> None:
+        seen: set[str] = set()
+        for origin in origins:
+            if origin in seen:
+                self.find("ALLOWED_ORIGINS", origin, "note", "Listed more than once; kept once.")
+            seen.add(origin)
+
+    def urls_regex(self) -> None:
+        value = self.get("CORS_URLS_REGEX")
+        if value is _MISSING:
+            return
+        if isinstance(value, re.Pattern):
+            flags = value.flags & ~re.UNICODE
+            inline = "".join(letter for flag, letter in _INLINE_FLAGS if flags & flag)
+            value = f"(?{inline}){value.pattern}" if inline else value.pattern
+        if isinstance(value, str) and value in _MATCH_EVERY_PATH:
+            return  # django-cors-headers' default; credcors' None means the same.
+        self.checked("CORS_URLS_REGEX", "URLS_REGEX", value, value)
+
+    def token_list(self, name: str, key: str, credentials: bool) -> None:
+        values = self.get(name)
+        if values is _MISSING:
+            return
+        if isinstance(values, str) or not isinstance(values, (list, tuple)):
+            self.find(name, values, "refused", f"Not a list of strings; credcors' default {DEFAULTS[key]!r} is used.")
+            return
+        kept = [
+            value for value in values if self.checked(name, key, [value], None, credentials=credentials, shown=value)
+        ]
+        self.result[key] = list(dict.fromkeys(kept))
+
+    def max_age(self) -> None:
+        value = self.get("CORS_PREFLIGHT_MAX_AGE")
+        if value is _MISSING:
+            self.find(
+                "CORS_PREFLIGHT_MAX_AGE",
+                None,
+                "note",
+                f"Not set: django-cors-headers cached preflights for 86400 s, credcors for "
+                f"{DEFAULTS['PREFLIGHT_MAX_AGE']} s, so a disabled origin loses access sooner.",
+            )
+            return
+        if isinstance(value, int) and not isinstance(value, bool) and value > 86400:
+            self.find(
+                "CORS_PREFLIGHT_MAX_AGE",
+                value,
+                "changed",
+                "Lowered to 86400, the most any browser honours (Chromium caps at 7200).",
+            )
+            value = 86400
+        self.checked("CORS_PREFLIGHT_MAX_AGE", "PREFLIGHT_MAX_AGE", value, value)
+
+    def private_network(self) -> None:
+        value = self.get("CORS_ALLOW_PRIVATE_NETWORK")
+        if value is _MISSING or not value:
+            return
+        self.find(
+            "CORS_ALLOW_PRIVATE_NETWORK",
+            value,
+            "unsupported",
+            "credcors never sends Access-Control-Allow-Private-Network, so Chromium's Private Network Access "
+            "preflights from public sites to this server are refused.",
+            "Serve the API on a public address, or keep django-cors-headers in front of the private paths only.",
+        )
+
+    def replace_https_referer(self) -> None:
+        value = self.get("CORS_REPLACE_HTTPS_REFERER")
+        if value is _MISSING:
+            return
+        self.find(
+            "CORS_REPLACE_HTTPS_REFERER",
+            value,
+            "unsupported",
+            "Removed in django-cors-headers 4.0 (with CorsPostCsrfMiddleware); it did nothing there.",
+            "For cross-origin unsafe requests with CSRF protection, use CSRF_TRUSTED_ORIGINS or "
+            'CREDCORS["TRUST_FOR_CSRF"].',
+        )
+
+    def checked(
+        self, name: str, key: str, value: object, stored: object, *, credentials: bool = True, shown: object = _MISSING
+    ) -> bool:
+        """Validate ``{key: value}`` with parse_config; store ``stored`` if valid, else report ``shown``."""
+        config = parse_config({key: value, "ALLOW_CREDENTIALS": credentials})
+        errors = [problem for problem in config.problems if problem.is_error]
+        if errors:
+            for problem in errors:
+                self.find(name, value if shown is _MISSING else shown, "refused", problem.msg, problem.hint)
+            return False
+        if stored is not None:
+            self.result[key] = stored
+        return True
+
+
+_INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"), (re.ASCII, "a"))
+
+
+# -- regex translation -------------------------------------------------------
+#
+# django-cors-headers runs re.match(regex, origin): anchored at the start, not
+# at the end.  We translate "scheme://[subdomains]host[:port]$" shapes only.
+
+# Character classes that match within one DNS label, and ones that also match dots.
+_LABEL_CLASS = r"(?:\\w|\[(?:\\w|-|\\-|a-z|A-Z|0-9|\\d)+\]|\[\^\\?\.\])"
+_DOTTED_CLASS = r"(?:\.|\[(?:\\w|-|\\-|a-z|A-Z|0-9|\\d|\\?\.)+\])"
+_DOT = r"(?:\\\.|\\x2e)"
+_SUBDOMAIN_RE = re.compile(
+    rf"""
+    (?:
+        (?P<bare_label>{_LABEL_CLASS}[+*])(?:{_DOT})
+      | (?P<bare_dotted>{_DOTTED_CLASS}[+*])(?:{_DOT})
+      | \((?:\?:)?(?:(?P<group_label>{_LABEL_CLASS}[+*])|(?P<group_dotted>{_DOTTED_CLASS}[+*])
+                     |(?P<group_literal>[a-z0-9-]+)){_DOT}\)(?P<quantifier>[?+*]?)
+    )
+    """,
+    re.VERBOSE,
+)
+_SCHEME_RE = re.compile(r"(?P<scheme>https\?|https|http|\((?:\?:)?(?:https\|http|http\|https)\))(?::|\\:)(?://|\\/\\/)")
+_HOST_RE = re.compile(r"(?P<host>(?:[A-Za-z0-9-]+(?:\\\.|\.))*[A-Za-z0-9-]+)")
+_PORT_RE = re.compile(r":(?P<port>[0-9]{1,5})|(?P<any_port>\((?:\?:)?:(?:\\d|\[0-9\])[+*]\)\?)")
+_END_RE = re.compile(r"(?P<end>\$|\\Z|/\?\$)?")
+
+
+def regex_to_patterns(regex: str) -> tuple[list[str], list[str]] | None:
+    """Translate a django-cors-headers origin regex into credcors origins.
+
+    Returns ``(origins, caveats)``: exact origins and ``*.`` patterns (not yet
+    validated) and sentences describing how they differ from the regex; or
+    ``None`` when the regex has no such equivalent.
+    """
+    text = regex[1:] if regex.startswith("^") else regex
+    scheme_match = _SCHEME_RE.match(text)
+    if scheme_match is None:
+        return None
+    scheme_text = scheme_match["scheme"]
+    schemes = ["https"] if scheme_text == "https" else ["http"] if scheme_text == "http" else ["https", "http"]
+    position = scheme_match.end()
+    caveats: list[str] = []
+    prefixes = [""]
+    sub = _SUBDOMAIN_RE.match(text, position)
+    if sub is not None:
+        position = sub.end()
+        quantifier = sub["quantifier"] or ""
+        if sub["group_literal"]:
+            literal = sub["group_literal"]
+            if quantifier == "?":
+                prefixes = ["", f"{literal}."]
+            elif quantifier == "":
+                prefixes = [f"{literal}."]
+            else:
+                return None
+        elif sub["bare_label"] or (sub["group_label"] and quantifier in ("", "?")):
+            prefixes = ["", "*."] if quantifier == "?" else ["*."]
+            caveats.append(
+                "The regex matched exactly one subdomain label; *. also matches deeper ones (a.b.example.com)."
+            )
+        else:
+            prefixes = ["", "*."] if quantifier in ("?", "*") else ["*."]
+    host_match = _HOST_RE.match(text, position)
+    if host_match is None:
+        return None
+    host_text = host_match["host"]
+    if re.search(r"(?<!\\)\.", host_text):
+        caveats.append(
+            "An unescaped '.' in the regex matched any character (example.com also matched exampleXcom); "
+            "the pattern matches only a real dot."
+        )
+    host = host_text.replace("\\.", ".")
+    position = host_match.end()
+    port = ""
+    port_match = _PORT_RE.match(text, position)
+    if port_match is not None:
+        if port_match["any_port"]:
+            caveats.append("The regex allowed any port; only the scheme's default port is kept, list others exactly.")
+        else:
+            port = f":{port_match['port']}"
+        position = port_match.end()
+    end_match = _END_RE.match(text, position)
+    assert end_match is not None  # The pattern is all-optional, so it always matches.
+    if end_match.end() != len(text):
+        return None
+    if not end_match["end"]:
+        caveats.append(
+            "The regex was not anchored with '$', so it also matched origins such as "
+            f"{schemes[0]}://{prefixes[-1].replace('*.', 'a.')}{host}{port}.evil.com; the rewrite closes that hole."
+        )
+    origins = [f"{scheme}://{prefix}{host}{port}" for scheme in schemes for prefix in prefixes]
+    return origins, caveats
+
+
+def _count_signal_receivers() -> int:
+    # Only look if the app already imported it: the converter must not import
+    # django-cors-headers (it may not be installed) or change anything.
+    module = sys.modules.get("corsheaders.signals")
+    signal = getattr(module, "check_request_enabled", None)
+    receivers = getattr(signal, "receivers", None)
+    return len(receivers) if isinstance(receivers, list) else 0
+
+
+# -- source text --------------------------------------------------------------
+
+
+def _format_setting(name: str, value: dict[str, object]) -> str:
+    lines = [f"{name} = {{"]
+    for key, item in value.items():
+        if isinstance(item, list) and item:
+            lines.append(f"    {_literal(key)}: [")
+            lines.extend(f"        {_literal(element)}," for element in item)
+            lines.append("    ],")
+        else:
+            lines.append(f"    {_literal(key)}: {_literal(item)},")
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, str):
+        if "\\" in value and value.isprintable() and '"' not in value and not value.endswith("\\"):
+            return f'r"{value}"'
+        text = repr(value)
+        if text.startswith("'") and '"' not in value:
+            text = '"' + text[1:-1].replace("\\'", "'") + '"'
+        return text
+    return repr(value)
