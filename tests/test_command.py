@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -445,3 +446,24 @@ def test_import_many_invalid_lines_summarized(tmp_path: Path) -> None:
     assert "line 20:" in message
     assert "line 21:" not in message
     assert message.endswith("... and 5 more.")
+
+
+def test_convert_settings_with_cors_headers_settings_prints_equivalent_dict(settings: Any) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://App.example.com:443", "null"]
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://\w+\.example\.org$"]
+    settings.CORS_ALLOW_CREDENTIALS = True
+    out = StringIO()
+    call_command("credcors", "convert-settings", stdout=out)
+    text = out.getvalue()
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<convert-settings>", "exec"), namespace)
+    assert namespace["CREDCORS"]["ALLOWED_ORIGINS"] == ["https://app.example.com", "https://*.example.org"]
+    assert "[refused] CORS_ALLOWED_ORIGINS = 'null'" in text
+
+
+def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: Any) -> None:
+    out = StringIO()
+    call_command("credcors", "convert-settings", stdout=out)
+    namespace: dict[str, Any] = {}
+    exec(compile(out.getvalue(), "<convert-settings>", "exec"), namespace)
+    assert namespace["CREDCORS"]["ALLOW_CREDENTIALS"] is False

@@ -1,7 +1,7 @@
 """``manage.py credcors``: explain decisions and manage ``AllowedOrigin`` rows.
 
 Subcommands: ``explain``, ``list``, ``add``, ``disable``, ``enable``,
-``remove``, ``import`` and ``export``.  Rows are validated by the model, as in
+``remove``, ``import``, ``export`` and ``convert-settings``.  Rows are validated by the model, as in
 the admin; ``explain`` renders :func:`credcors.explain.explain_request`.
 Every value read from the command line or a file is quoted with
 :func:`credcors.log.safe` before it is printed.
@@ -68,9 +68,13 @@ class Command(BaseCommand):
         imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
         exp = sub.add_parser("export", help="Print the rows as text (enabled origins) or JSON (all rows).")
         exp.add_argument("--format", choices=("text", "json"), default="text")
+        sub.add_parser(
+            "convert-settings",
+            help="Print the CREDCORS dict equivalent to this project's django-cors-headers CORS_* settings.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        handler = getattr(self, f"_{options['subcommand']}")
+        handler = getattr(self, f"_{options['subcommand'].replace('-', '_')}")
         try:
             handler(options)
         except DatabaseError as exc:
@@ -90,6 +94,15 @@ class Command(BaseCommand):
             self.stdout.write(render(result))
         if not result.allowed:
             raise SystemExit(1)
+
+    # convert-settings ----------------------------------------------------
+
+    def _convert_settings(self, options: dict[str, Any]) -> None:
+        from django.conf import settings
+
+        from credcors.convert import convert_settings
+
+        self.stdout.write(convert_settings(settings).render())
 
     # rows ----------------------------------------------------------------
 
