@@ -61,3 +61,18 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     fake = Clock()
     monkeypatch.setattr("credcors.store.time", fake)
     return fake
+
+
+def close_thread_connection() -> None:
+    """Close this thread's database connection, in-memory SQLite included.
+
+    Django's ``close()`` keeps an in-memory SQLite database open; a thread that
+    leaves its handle behind makes Python 3.13 warn about an unclosed
+    connection, which the warnings-as-errors setting turns into a failure.
+    """
+    from django.db import connection
+
+    connection.close()
+    if connection.connection is not None:
+        connection.connection.close()
+        connection.connection = None

@@ -17,7 +17,7 @@ from django.test import AsyncClient
 
 from credcors.models import AllowedOrigin
 from credcors.store import store
-from tests.conftest import Clock
+from tests.conftest import Clock, close_thread_connection
 
 pytestmark = pytest.mark.django_db
 
@@ -273,7 +273,7 @@ def test_async_request_during_slow_refresh_is_served_without_waiting(
             with connection.execute_wrapper(block):
                 store.get()
         finally:
-            connection.close()
+            close_thread_connection()
 
     worker = threading.Thread(target=refresh_in_background)
     worker.start()

@@ -18,7 +18,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.signals import invalidate_on_commit
 from credcors.store import store
-from tests.conftest import Clock
+from tests.conftest import Clock, close_thread_connection
 
 APP = "https://app.example.com"
 PARTNER = "https://partner.example.net"
@@ -386,7 +386,7 @@ def test_requests_during_slow_refresh_are_served_from_current_snapshot(
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
-            connection.close()
+            close_thread_connection()
 
     worker = threading.Thread(target=refresh_in_background)
     worker.start()
