@@ -28,9 +28,7 @@ class Matcher:
     """
 
     exact: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    patterns: Mapping[tuple[str, int | None], Mapping[str, str]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    patterns: Mapping[tuple[str, int | None], Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
 
     def __len__(self) -> int:
         return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values())
@@ -67,11 +65,14 @@ class Matcher:
         return None
 
 
-def compile_rules(rules: Iterable[tuple[Rule, str]]) -> Matcher:
+def compile_rules(rules: Iterable[tuple[Rule, str]], exact_origins: Iterable[tuple[str, str]] = ()) -> Matcher:
     """Build a :class:`Matcher` from (canonical rule, source label) pairs.
 
-    When a rule appears twice, the first source wins: callers pass settings
-    before database rows so explanations name the settings entry.
+    ``exact_origins`` are (origin, source label) pairs for exact origins that
+    are already canonical and validated (see
+    :func:`credcors.origins.is_canonical_exact_origin`); they come after
+    ``rules``.  When a rule appears twice, the first source wins: callers pass
+    settings before database rows so explanations name the settings entry.
     """
     exact: dict[str, str] = {}
     patterns: dict[tuple[str, int | None], dict[str, str]] = {}
@@ -80,8 +81,9 @@ def compile_rules(rules: Iterable[tuple[Rule, str]]) -> Matcher:
             patterns.setdefault(rule.key, {}).setdefault(rule.host, source)
         else:
             exact.setdefault(rule.serialize(), source)
+    for origin, source in exact_origins:
+        exact.setdefault(origin, source)
     return Matcher(
         exact=MappingProxyType(exact),
         patterns=MappingProxyType({key: MappingProxyType(hosts) for key, hosts in patterns.items()}),
     )
-

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_ORIGIN_LENGTH",
     "OriginError",
     "Rule",
+    "is_canonical_exact_origin",
     "is_potentially_trustworthy_host",
     "parse_rule",
     "split_wire_origin",
@@ -41,8 +42,20 @@ _CANONICAL_HOST_RE = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}")
 # the wire to split a request origin for pattern matching; anything else is
 # refused before any further work is done.
 _WIRE_RE = re.compile(rf"(https?)://((?:{_LABEL}\.)*{_LABEL})(?::([0-9]{{1,5}}))?")
-_FORBIDDEN_CHARS_RE = re.compile(r"[\s,;'\"<>\\^|{}()\[\]+?$]")
-_REGEX_HINT_RE = re.compile(r"[\^$()|+?\\{}]|\.\*|\[")
+# Characters that only a regular expression (never an http(s) origin) has.
+# "?", "[", "]" and "*" are left to the query, IPv6 and wildcard checks,
+# which explain them better.
+_REGEX_RE = re.compile(r"[\^$\\|(){}+]|s\?:")
+# An RFC 3986 scheme followed by ":" and no port number, so that
+# "javascript:alert(1)" is reported as a scheme but "localhost:3000" is not.
+_SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?![0-9])")
+_IPV4_LIKE_RE = re.compile(r"[0-9.]+")
+# An origin or pattern already written the way parse_rule would write it:
+# lowercase DNS labels, no default or zero-padded port.  Rows saved through
+# the model all look like this, so loading 100,000 of them skips the long road.
+_CANONICAL_RE = re.compile(rf"(https?)://(\*\.)?((?:{_LABEL}\.)*{_LABEL})(?::([1-9][0-9]{{0,4}}))?")
+_IPV6_LITERAL_RE = re.compile(r"[0-9A-Fa-f:.]+")
+_IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
 
 
 class OriginError(ValueError):
@@ -98,9 +111,14 @@ def is_potentially_trustworthy_host(host: str) -> bool:
         return True
     literal = host[1:-1] if host.startswith("[") else host
     try:
-        return ipaddress.ip_address(literal).is_loopback
+        address = ipaddress.ip_address(literal)
     except ValueError:
         return False
+    if address.version == 4:
+        return address.is_loopback
+    # Exactly ::1/128 (Secure Contexts §3.1): not the IPv4-mapped forms, which
+    # newer Pythons' ``is_loopback`` also accepts.
+    return address == _IPV6_LOOPBACK
 
 
 def split_wire_origin(value: str) -> tuple[str, str, int | None] | None:
@@ -155,6 +173,62 @@ def parse_rule(
     internationalized hosts to punycode) and raises :class:`OriginError` for
     everything else, with a hint that says what to write instead.
     """
+    if isinstance(value, str):
+        rule = _parse_canonical(value, allow_insecure, credentials)
+        if rule is not None:
+            return rule
+    return _parse_rule_full(value, allow_insecure=allow_insecure, credentials=credentials)
+
+
+def is_canonical_exact_origin(value: str, *, allow_insecure: bool = False, credentials: bool = True) -> bool:
+    """Whether ``value`` is an exact origin that :func:`parse_rule` accepts unchanged.
+
+    A fast check for loading many stored rows: ``True`` guarantees that
+    ``parse_rule(value)`` returns an exact rule serializing back to
+    ``value``.  ``False`` only means "not sure": ask :func:`parse_rule`.
+    """
+    parts = _canonical_parts(value, allow_insecure, credentials)
+    return parts is not None and parts[1] is None
+
+
+def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
+    parts = _canonical_parts(value, allow_insecure, credentials)
+    if parts is None:
+        return None
+    scheme, star, host, port = parts
+    if star and _is_public_suffix(host):
+        return None
+    return Rule(scheme=scheme, host=host, port=port, wildcard=star is not None)
+
+
+def _canonical_parts(
+    value: str, allow_insecure: bool, credentials: bool
+) -> tuple[str, str | None, str, int | None] | None:
+    # The fast path: (scheme, "*." or None, host, port) for a value already
+    # in canonical form, or None to let the full validator decide.  It only
+    # answers where the full validator returns the very same Rule
+    # (tests/test_fast_path.py checks this); anything unusual (punycode, IP
+    # addresses, plain http) takes the long road, so it cannot allow more.
+    match = _CANONICAL_RE.fullmatch(value)
+    if match is None:
+        return None
+    scheme, star, host, port_text = match.groups()
+    # The strip() is the IPv4 test of _canonical_host (only digits and dots).
+    if len(host) > 253 or "xn--" in host or not host.strip("0123456789."):
+        return None
+    port = None
+    if port_text is not None:
+        port = int(port_text)
+        if port > 65535 or port == DEFAULT_PORTS[scheme]:
+            return None
+    if scheme == "http" and credentials and not allow_insecure:
+        return None
+    if star and "." not in host:
+        return None
+    return scheme, star, host, port
+
+
+def _parse_rule_full(value: object, *, allow_insecure: bool, credentials: bool) -> Rule:
     if not isinstance(value, str):
         raise OriginError(
             value,
@@ -172,8 +246,7 @@ def parse_rule(
     if text.strip().lower() == "null":
         raise OriginError(
             value,
-            "'null' is the origin of sandboxed frames, file: pages and "
-            "redirects, which any site can produce",
+            "'null' is the origin of sandboxed frames, file: pages and redirects, which any site can produce",
             "Serve the front end from a real https:// origin and list that.",
         )
     if not text:
@@ -190,26 +263,42 @@ def parse_rule(
             "it contains whitespace or control characters",
             "Remove them; an origin is scheme://host[:port] with nothing around it.",
         )
+    scheme_match = _SCHEME_RE.match(text)
+    if scheme_match is not None and scheme_match.group(1).lower() not in DEFAULT_PORTS:
+        # Checked first so that "data:text/html,..." is named a data: URL,
+        # not a list of origins, and "javascript:f()" not a regex.
+        raise OriginError(
+            value,
+            f"the {scheme_match.group(1).lower()!r} scheme cannot make credentialed CORS requests",
+            "Only http:// and https:// origins can be allowed.",
+        )
+    if _REGEX_RE.search(text):
+        raise OriginError(
+            value,
+            "it looks like a regular expression or contains characters an origin cannot have",
+            'credcors does not take regexes; write "https://*.example.com" for subdomains.',
+        )
     if "," in text:
         raise OriginError(
             value,
             "it contains a comma, so it looks like several origins in one",
             "Put each origin in its own list entry.",
         )
-    scheme, sep, rest = text.partition("://")
-    if not sep:
+    if scheme_match is None:
         raise OriginError(
             value,
             "it has no scheme",
             f'Write it with its scheme, e.g. "https://{text.strip("/")}".',
         )
-    scheme = scheme.lower()
-    if scheme not in DEFAULT_PORTS:
+    scheme = scheme_match.group(1).lower()
+    after = text[scheme_match.end() :]
+    if not after.startswith("//"):
         raise OriginError(
             value,
-            f"the {scheme!r} scheme cannot make credentialed CORS requests",
-            "Only http:// and https:// origins can be allowed.",
+            f"'//' is missing after {scheme + ':'!r}",
+            f'Write "{scheme}://{after.lstrip("/")}".',
         )
+    rest = after[2:]
     if rest.endswith("/") and rest.count("/") == 1:
         rest = rest[:-1]  # A single trailing slash is a common, harmless slip.
     for char, part in (("/", "a path"), ("?", "a query"), ("#", "a fragment")):
@@ -236,12 +325,6 @@ def parse_rule(
             )
         wildcard = True
         host = host[2:]
-    if _REGEX_HINT_RE.search(host) or _FORBIDDEN_CHARS_RE.search(host):
-        raise OriginError(
-            value,
-            "it looks like a regular expression or contains characters a host cannot have",
-            'credcors does not take regexes; write "https://*.example.com" for subdomains.',
-        )
     host = _canonical_host(value, host, wildcard)
     if wildcard and _is_public_suffix(host):
         raise OriginError(
@@ -250,16 +333,15 @@ def parse_rule(
             f"{host!r}; wildcards over a public suffix are refused",
             "Allow a domain you control, e.g. https://*.yourcompany.com.",
         )
-    if scheme == "http" and credentials and not allow_insecure:
-        if not is_potentially_trustworthy_host(host):
-            raise OriginError(
-                value,
-                "plain http:// origins (other than localhost and loopback addresses) "
-                "can be impersonated by anyone on the network, who could then read "
-                "your users' credentialed responses",
-                f'Use "https://{text.partition("://")[2].rstrip("/")}", or set '
-                'CREDCORS["ALLOW_INSECURE_ORIGINS"] = True if you accept that risk.',
-            )
+    if scheme == "http" and credentials and not allow_insecure and not is_potentially_trustworthy_host(host):
+        raise OriginError(
+            value,
+            "plain http:// origins (other than localhost and loopback addresses) "
+            "can be impersonated by anyone on the network, who could then read "
+            "your users' credentialed responses",
+            f'Use "https://{text.partition("://")[2].rstrip("/")}", or set '
+            'CREDCORS["ALLOW_INSECURE_ORIGINS"] = True if you accept that risk.',
+        )
     return Rule(scheme=scheme, host=host, port=port, wildcard=wildcard)
 
 
@@ -296,20 +378,24 @@ def _canonical_host(value: str, host: str, wildcard: bool) -> str:
     if host.startswith("["):
         if wildcard:
             raise OriginError(value, "a wildcard cannot apply to an IP address", "List the address exactly.")
-        try:
-            address = ipaddress.IPv6Address(host[1:-1])
-        except ValueError:
-            raise OriginError(value, f"{host!r} is not an IPv6 address", "Write it as http://[::1]:8000.") from None
-        return f"[{address.compressed}]"
+        return f"[{_canonical_ipv6(value, host)}]"
     if host.endswith("."):
         raise OriginError(
             value,
             "the host ends with a dot; browsers serialize origins without it",
             f"Write {host.rstrip('.')!r}.",
         )
-    if re.fullmatch(r"[0-9.]+", host):
+    if host.isascii():
+        ascii_host = host.lower()
+        if ascii_host.startswith("xn--") or ".xn--" in ascii_host:
+            ascii_host = _idna(value, ascii_host)
+    else:
+        ascii_host = _idna(value, host)
+    # After IDNA mapping, so that full-width digits are read as the IPv4
+    # address a browser would make of them.
+    if _IPV4_LIKE_RE.fullmatch(ascii_host):
         try:
-            address4 = ipaddress.IPv4Address(host)
+            address4 = ipaddress.IPv4Address(ascii_host)
         except ValueError:
             raise OriginError(
                 value, f"{host!r} is not a dotted-quad IPv4 address", "Write all four parts, e.g. 127.0.0.1."
@@ -317,25 +403,50 @@ def _canonical_host(value: str, host: str, wildcard: bool) -> str:
         if wildcard:
             raise OriginError(value, "a wildcard cannot apply to an IP address", "List the address exactly.")
         return str(address4)
-    if host.isascii():
-        ascii_host = host.lower()
-        if ascii_host.startswith("xn--") or ".xn--" in ascii_host:
-            ascii_host = _idna(value, ascii_host)
-    else:
-        ascii_host = _idna(value, host)
     if len(ascii_host) > 253 or not _CANONICAL_HOST_RE.fullmatch(ascii_host):
         raise OriginError(
             value,
             f"{host!r} is not a valid host name",
             "Use letters, digits and hyphens in dot-separated labels of at most 63 characters.",
         )
-    if "." not in ascii_host and wildcard:
+    # *.localhost is allowed: it only ever resolves to loopback.
+    if "." not in ascii_host and wildcard and ascii_host != "localhost":
         raise OriginError(
             value,
             f"*.{ascii_host} would cover a whole top-level domain",
             "Allow a domain you control, e.g. https://*.yourcompany.com.",
         )
     return ascii_host
+
+
+def _canonical_ipv6(value: str, host: str) -> str:
+    literal = host[1:-1]
+    # The character check refuses zone identifiers ("%eth0"), which Python's
+    # ipaddress accepts but URLs cannot carry.
+    try:
+        if not _IPV6_LITERAL_RE.fullmatch(literal):
+            raise ValueError(literal)
+        address = ipaddress.IPv6Address(literal)
+    except ValueError:
+        raise OriginError(value, f"{host!r} is not an IPv6 address", "Write it as http://[::1]:8000.") from None
+    # The URL standard's IPv6 serializer (§3.5): eight hex pieces, the first
+    # longest run of two or more zero pieces written "::".  Python's
+    # ``compressed`` differs for IPv4-mapped addresses on newer versions
+    # ("::ffff:127.0.0.1"), which browsers never send.
+    pieces = [int.from_bytes(address.packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    run_start, run_length = 0, 1
+    start = 0
+    while start < 8:
+        stop = start
+        while stop < 8 and pieces[stop] == 0:
+            stop += 1
+        if stop - start > run_length:
+            run_start, run_length = start, stop - start
+        start = stop + 1
+    texts = [f"{piece:x}" for piece in pieces]
+    if run_length == 1:
+        return ":".join(texts)
+    return ":".join(texts[:run_start]) + "::" + ":".join(texts[run_start + run_length :])
 
 
 def _idna(value: str, host: str) -> str:
