@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from credcors.matcher import Matcher
 from credcors.origins import MAX_ORIGIN_LENGTH, split_wire_origin
@@ -25,6 +25,7 @@ __all__ = [
     "ACCESS_CONTROL_EXPOSE_HEADERS",
     "ACCESS_CONTROL_MAX_AGE",
     "MAX_REQUEST_HEADERS_LENGTH",
+    "MAX_REQUEST_HEADER_NAMES",
     "Decision",
     "Kind",
     "Policy",
@@ -46,8 +47,23 @@ ACCESS_CONTROL_MAX_AGE = "access-control-max-age"
 #: application and keeps a hostile value's cost to microseconds.
 MAX_REQUEST_HEADERS_LENGTH = 4096
 
+#: Most names an ``Access-Control-Request-Headers`` may list.  A browser lists
+#: only the non-safelisted headers a script set; no real page sets 64, and the
+#: bound lets a hostile thousand-name list be refused by one count of commas.
+MAX_REQUEST_HEADER_NAMES = 64
+
+#: No real method is longer; longer values are refused unread.
+_MAX_METHOD_LENGTH = 64
 # RFC 9110 token: what a method or header name may be made of.
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_TOKEN_CHARS = "!#$%&'*+.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz-"
+# What a list of tokens with optional spaces around each may contain; and the
+# one shape that such characters can still get wrong: a space inside a name.
+_HEADER_LIST_BYTES = (_TOKEN_CHARS + ", \t").encode("ascii")
+_SPACE_IN_NAME_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-][ \t]+[!#$%&'*+.^_`|~0-9A-Za-z-]")
+#: Decisions kept per snapshot, so a repeated request is one dict lookup.
+_MEMO_SIZE = 1024
+_MEMO_MAX_HEADERS = 256
 _IPV6_ORIGIN_RE = re.compile(r"https?://\[[0-9a-f:.]{2,45}\](?::[1-9][0-9]{0,4})?")
 
 
@@ -87,6 +103,11 @@ class Policy:
     allow_methods_value: str
     max_age_value: str
     expose_headers_value: str
+    # Allowed decisions already made with this policy, keyed by what decides
+    # them.  A memo, not state: decide() is pure, so a hit returns exactly
+    # what recomputing would.  Refused preflights are not kept (a hostile
+    # client varies them at will); refusals are cheap constants anyway.
+    _memo: dict[object, Decision] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -138,6 +159,8 @@ class Decision:
 
 
 _NOT_CORS = Decision(Kind.NOT_CORS, allowed=False, reason=Reason.NO_ORIGIN)
+# Refusals of an origin say nothing but the kind and the reason: build each once.
+_REFUSED = {(kind, reason): Decision(kind, allowed=False, reason=reason) for kind in Kind for reason in Reason}
 
 
 def classify(method: str, origin: str | None, request_method: str | None) -> Kind:
@@ -155,15 +178,26 @@ def parse_request_headers(value: str) -> list[str] | None:
     Returns ``None`` when a name is not an HTTP token.  Callers bound the
     length first.
     """
-    names = []
-    for part in value.split(","):
-        name = part.strip(" \t")
-        if not name:
-            continue
-        if _TOKEN_RE.fullmatch(name) is None:
-            return None
-        names.append(name.lower())
-    return names
+    if not _is_header_list(value):
+        return None
+    return list(filter(None, _lowercase_names(value).split(",")))
+
+
+def _is_header_list(value: str) -> bool:
+    # Whether every comma-separated part is empty or one HTTP token, with
+    # optional spaces or tabs around it.  Two scans in C rather than a regex
+    # per name: a hostile 4 KiB list of 1,000 names costs microseconds.
+    if not value.isascii() or value.encode("ascii").translate(None, _HEADER_LIST_BYTES):
+        return False
+    return (" " not in value and "\t" not in value) or _SPACE_IN_NAME_RE.search(value) is None
+
+
+def _lowercase_names(value: str) -> str:
+    # For a value _is_header_list accepted: names joined by "," without spaces.
+    value = value.lower()
+    if " " in value or "\t" in value:
+        value = value.replace(" ", "").replace("\t", "")
+    return value
 
 
 def decide(
@@ -184,10 +218,28 @@ def decide(
         return _NOT_CORS
     # Bound the work before anything else touches a hostile value.
     if len(origin) > MAX_ORIGIN_LENGTH:
-        return Decision(kind, allowed=False, reason=Reason.ORIGIN_TOO_LONG)
+        return _REFUSED[kind, Reason.ORIGIN_TOO_LONG]
+    # An actual request's decision depends on its origin alone; a preflight's
+    # also on what it asks for.  Long values (never a browser's) are not
+    # hashed: that alone would cost a hostile 4 KiB list microseconds.
+    key: object = origin
+    if kind is Kind.PREFLIGHT:
+        if len(request_method or "") > _MAX_METHOD_LENGTH or len(request_headers or "") > _MEMO_MAX_HEADERS:
+            key = None
+        else:
+            key = (origin, request_method, request_headers)
+    memo = policy._memo
+    decision = memo.get(key)
+    if decision is not None:
+        return decision
     hit = policy.matcher.match(origin)
     if hit is None:
-        return Decision(kind, allowed=False, reason=_refusal_reason(origin))
+        decision = _REFUSED[kind, _refusal_reason(origin)]
+        if kind is Kind.ACTUAL:
+            # Refused actual requests recur with the same few origins (a
+            # same-origin POST carries Origin too): keep those constants.
+            _remember(memo, key, decision)
+        return decision
     rule, source = hit
     if kind is Kind.ACTUAL:
         headers: tuple[tuple[str, str], ...] = ((ACCESS_CONTROL_ALLOW_ORIGIN, origin),)
@@ -195,8 +247,18 @@ def decide(
             headers += ((ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"),)
         if policy.expose_headers_value:
             headers += ((ACCESS_CONTROL_EXPOSE_HEADERS, policy.expose_headers_value),)
-        return Decision(kind, allowed=True, reason=Reason.ALLOWED, headers=headers, rule=rule, source=source)
-    return _decide_preflight(policy, origin, rule, source, request_method or "", request_headers)
+        decision = Decision(kind, allowed=True, reason=Reason.ALLOWED, headers=headers, rule=rule, source=source)
+    else:
+        decision = _decide_preflight(policy, origin, rule, source, request_method or "", request_headers)
+    if decision.allowed and key is not None:
+        _remember(memo, key, decision)
+    return decision
+
+
+def _remember(memo: dict[object, Decision], key: object, decision: Decision) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()  # Bounded: clients can send endless distinct origins.
+    memo[key] = decision
 
 
 def _decide_preflight(
@@ -208,27 +270,33 @@ def _decide_preflight(
     request_headers: str | None,
 ) -> Decision:
     kind = Kind.PREFLIGHT
-    refused = {"rule": rule, "source": source}
     # Methods are case-sensitive (Fetch §4.8: browsers normalize only the
     # standard six, so a script's "patch" stays "patch" and must not match).
-    if request_method not in policy.allow_methods:
-        if len(request_method) > 64 or _TOKEN_RE.fullmatch(request_method) is None:
-            return Decision(kind, allowed=False, reason=Reason.MALFORMED_METHOD, **refused)
-        return Decision(kind, allowed=False, reason=Reason.METHOD_NOT_ALLOWED, detail=request_method, **refused)
+    # The length test comes first so a hostile 100 KB value is never hashed.
+    if len(request_method) > _MAX_METHOD_LENGTH or request_method not in policy.allow_methods:
+        if len(request_method) > _MAX_METHOD_LENGTH or _TOKEN_RE.fullmatch(request_method) is None:
+            return Decision(kind, allowed=False, reason=Reason.MALFORMED_METHOD, rule=rule, source=source)
+        return Decision(
+            kind, allowed=False, reason=Reason.METHOD_NOT_ALLOWED, detail=request_method, rule=rule, source=source
+        )
     headers: tuple[tuple[str, str], ...] = ((ACCESS_CONTROL_ALLOW_ORIGIN, origin),)
     if policy.credentials:
         headers += ((ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"),)
     headers += ((ACCESS_CONTROL_ALLOW_METHODS, policy.allow_methods_value),)
     if request_headers:
-        if len(request_headers) > MAX_REQUEST_HEADERS_LENGTH:
-            return Decision(kind, allowed=False, reason=Reason.REQUEST_HEADERS_TOO_LONG, **refused)
+        # Bound the work first: two O(1)/C-speed tests refuse a hostile list
+        # (4 KiB, or a thousand names) before anything splits it.
+        if len(request_headers) > MAX_REQUEST_HEADERS_LENGTH or request_headers.count(",") >= MAX_REQUEST_HEADER_NAMES:
+            return Decision(kind, allowed=False, reason=Reason.REQUEST_HEADERS_TOO_LONG, rule=rule, source=source)
         names = parse_request_headers(request_headers)
         if names is None:
-            return Decision(kind, allowed=False, reason=Reason.MALFORMED_REQUEST_HEADERS, **refused)
+            return Decision(kind, allowed=False, reason=Reason.MALFORMED_REQUEST_HEADERS, rule=rule, source=source)
         allowed_headers = policy.allow_headers
         for name in names:
             if name not in allowed_headers:
-                return Decision(kind, allowed=False, reason=Reason.HEADER_NOT_ALLOWED, detail=name, **refused)
+                return Decision(
+                    kind, allowed=False, reason=Reason.HEADER_NOT_ALLOWED, detail=name, rule=rule, source=source
+                )
         if names:
             # Every name is now a member of ALLOW_HEADERS: nothing hostile is echoed.
             headers += ((ACCESS_CONTROL_ALLOW_HEADERS, ", ".join(dict.fromkeys(names))),)
