@@ -34,6 +34,7 @@ DEFAULTS: Mapping[str, Any] = {
     "REFRESH_SECONDS": 5,
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,
+    "CACHE_ALIAS": None,
 }
 
 MAX_REFRESH_SECONDS = 3600
@@ -70,6 +71,12 @@ _FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _LIST_KEYS = ("ALLOWED_ORIGINS", "ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS")
 _BOOL_KEYS = ("ALLOW_CREDENTIALS", "USE_DATABASE", "ALLOW_INSECURE_ORIGINS", "TRUST_FOR_CSRF")
+# Caches every process sees separately (or not at all): naming one in
+# CACHE_ALIAS would silently make nothing faster.
+_PER_PROCESS_CACHES = frozenset(
+    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
+)
+_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +107,7 @@ class Config:
     refresh_seconds: float = DEFAULTS["REFRESH_SECONDS"]
     allow_insecure: bool = False
     trust_for_csrf: bool = False
+    cache_alias: str | None = None
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def applies_to(self, path_info: str) -> bool:
@@ -188,6 +196,7 @@ def parse_config(raw: object) -> Config:
             )
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
+    cache_alias = _parse_cache_alias(values["CACHE_ALIAS"], problems)
     if not values["ALLOWED_ORIGINS"] and not values["USE_DATABASE"]:
         problems.append(
             Problem(
@@ -208,6 +217,7 @@ def parse_config(raw: object) -> Config:
         refresh_seconds=float(refresh),
         allow_insecure=allow_insecure,
         trust_for_csrf=values["TRUST_FOR_CSRF"],
+        cache_alias=cache_alias,
         problems=tuple(problems),
     )
 
@@ -241,16 +251,15 @@ def _parse_origins(
                 )
             )
             continue
-        if rule.scheme == "http" and allow_insecure and credentials:
-            if not is_potentially_trustworthy_host(rule.host):
-                problems.append(
-                    Problem(
-                        "credcors.W003",
-                        f"{_key('ALLOWED_ORIGINS')} allows the insecure origin {canonical!r} with credentials.",
-                        "Anyone on the network path can impersonate it and read credentialed responses; "
-                        "serve it over https://.",
-                    )
+        if rule.scheme == "http" and allow_insecure and credentials and not is_potentially_trustworthy_host(rule.host):
+            problems.append(
+                Problem(
+                    "credcors.W003",
+                    f"{_key('ALLOWED_ORIGINS')} allows the insecure origin {canonical!r} with credentials.",
+                    "Anyone on the network path can impersonate it and read credentialed responses; "
+                    "serve it over https://.",
                 )
+            )
         rules[canonical] = rule
     return tuple(rules.values())
 
@@ -295,11 +304,7 @@ def _parse_allow_headers(values: list[str], credentials: bool, problems: list[Pr
                     "Fetch treats it as a header literally named '*'; list the request headers you accept.",
                 )
             )
-        elif (
-            not _TOKEN_RE.fullmatch(name)
-            or name in _FORBIDDEN_REQUEST_HEADERS
-            or name.startswith(("proxy-", "sec-"))
-        ):
+        elif not _TOKEN_RE.fullmatch(name) or name in _FORBIDDEN_REQUEST_HEADERS or name.startswith(("proxy-", "sec-")):
             problems.append(
                 Problem(
                     "credcors.E006",
@@ -351,6 +356,56 @@ def _parse_urls_regex(value: object, problems: list[Problem]) -> re.Pattern[str]
     )
     # Fail closed: with no readable pattern, CORS applies to no path.
     return re.compile(r"(?!)")
+
+
+def _parse_cache_alias(value: object, problems: list[Problem]) -> str | None:
+    if value is None:
+        return None
+    caches = getattr(settings, "CACHES", None) or {}
+    if not isinstance(value, str):
+        problems.append(
+            Problem(
+                "credcors.E003",
+                f"{_key('CACHE_ALIAS')} must be the name of a cache in settings.CACHES, or None, not {value!r}.",
+                f'Write {_key("CACHE_ALIAS")} = "default" (a Redis cache every process shares), or leave it out.',
+            )
+        )
+        return None
+    if value not in caches:
+        problems.append(
+            Problem(
+                "credcors.E013",
+                f"{_key('CACHE_ALIAS')} is {value!r}, which is not a cache in settings.CACHES "
+                f"(known: {', '.join(map(repr, caches)) or 'none'}).",
+                f"Name a cache every process shares, such as one using {_REDIS_CACHE!r}, or remove the key.",
+            )
+        )
+        return None
+    entry = caches[value]
+    backend = entry.get("BACKEND", "")
+    if backend in _PER_PROCESS_CACHES:
+        problems.append(
+            Problem(
+                "credcors.E013",
+                f"{_key('CACHE_ALIAS')} names the cache {value!r}, whose backend {backend!r} is not shared "
+                "between processes, so other processes would never hear of a change.",
+                f"Name a cache every process shares, such as one using {_REDIS_CACHE!r}, or remove the key.",
+            )
+        )
+        return None
+    options = entry.get("OPTIONS") or {}
+    if backend == _REDIS_CACHE and not {"socket_timeout", "socket_connect_timeout"} <= set(options):
+        # redis-py waits forever by default; the request doing the check
+        # would hang with a Redis server that stops answering.
+        problems.append(
+            Problem(
+                "credcors.W005",
+                f"The cache {value!r} named by {_key('CACHE_ALIAS')} sets no socket_timeout and "
+                "socket_connect_timeout, so a Redis server that stops answering would hold requests.",
+                f'Add "OPTIONS": {{"socket_connect_timeout": 0.25, "socket_timeout": 0.25}} to CACHES[{value!r}].',
+            )
+        )
+    return value
 
 
 _config: Config | None = None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Union
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
@@ -17,7 +16,7 @@ from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]
 
-GetResponse = Callable[[HttpRequest], Union[HttpResponseBase, Awaitable[HttpResponseBase]]]
+GetResponse = Callable[[HttpRequest], HttpResponseBase | Awaitable[HttpResponseBase]]
 
 
 class CredCorsMiddleware:
@@ -40,7 +39,7 @@ class CredCorsMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         if not get_config().applies_to(request.path_info):
-            return self.get_response(request)  # type: ignore[return-value]
+            return self.get_response(request)
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
             response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]

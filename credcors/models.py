@@ -52,12 +52,18 @@ class AllowedOrigin(models.Model):
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
-        ordering = ["origin"]
+        ordering = ["origin"]  # noqa: RUF012 - Django reads Meta, nobody mutates it
         verbose_name = _("allowed origin")
         verbose_name_plural = _("allowed origins")
 
     def __str__(self) -> str:
         return self.origin
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # The ORM and management code get the same validation as the admin:
+        # no row is ever stored in a form the middleware would not match.
+        self.origin = canonicalize_origin(self.origin)
+        super().save(*args, **kwargs)
 
     def clean(self) -> None:
         # Store the canonical form so the unique check compares like with
@@ -69,9 +75,3 @@ class AllowedOrigin(models.Model):
             self.origin = canonicalize_origin(self.origin)
         except ValidationError:
             return
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        # The ORM and management code get the same validation as the admin:
-        # no row is ever stored in a form the middleware would not match.
-        self.origin = canonicalize_origin(self.origin)
-        super().save(*args, **kwargs)

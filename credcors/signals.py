@@ -17,11 +17,12 @@ __all__ = ["connect", "invalidate_on_commit"]
 def invalidate_on_commit(using: str | None = None) -> None:
     """Reload the allow-list in this process once the current transaction commits.
 
-    Other processes notice within ``REFRESH_SECONDS``.  Call it after changing
+    Other processes notice within ``REFRESH_SECONDS``, or within a fraction of
+    a second when ``CACHE_ALIAS`` names a shared cache.  Call it after changing
     rows in ways that send no model signal (``QuerySet.update()``,
-    ``bulk_create()``) to make this process notice at once as well.
+    ``bulk_create()``) to make every process notice as soon as that allows.
     """
-    transaction.on_commit(store.invalidate, using=using)
+    transaction.on_commit(store.publish_change, using=using)
 
 
 def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
@@ -29,7 +30,7 @@ def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
 
 
 def _setting_changed(setting: str, **kwargs: Any) -> None:
-    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS"):
+    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES"):
         conf.reset()
         store.reset()
 

@@ -414,3 +414,37 @@ def test_refresh_when_not_due_returns_current_snapshot_without_query(
 
     with django_assert_num_queries(0):
         assert store.refresh() is current
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_during_refresh_keeps_the_next_request_due(clock: Clock, django_assert_num_queries: Any) -> None:
+    store.get()
+    clock.advance(5)
+    entered, release = threading.Event(), threading.Event()
+
+    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if TABLE in sql:
+            entered.set()
+            release.wait(timeout=30)
+        return execute(sql, params, many, context)
+
+    def refresh_in_background() -> None:
+        try:
+            with connection.execute_wrapper(block):
+                store.get()
+        finally:
+            close_thread_connection()
+
+    worker = threading.Thread(target=refresh_in_background)
+    worker.start()
+    try:
+        assert entered.wait(timeout=30)
+        # The refresh has read the old rows; a commit lands now.
+        store.invalidate()
+    finally:
+        release.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    # The finished refresh must not have hidden the commit for REFRESH_SECONDS.
+    with django_assert_num_queries(1):
+        store.get()
