@@ -1,0 +1,1 @@
+"""Real servers (gunicorn, uvicorn) sharing PostgreSQL and Redis, under load and faults."""
