@@ -1,0 +1,13 @@
+"""One trivial view: the full-stack level measures Django plus the middleware."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
+
+
+def ping(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(b"ok")
+
+
+urlpatterns = [path("api/ping", ping)]

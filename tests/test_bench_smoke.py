@@ -1,0 +1,48 @@
+"""The benchmark runs and prints its tables (timing targets live in the benchmark, never here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytest.importorskip("corsheaders", reason="the benchmark compares with django-cors-headers")
+
+
+def test_benchmark_quick_run_prints_tables_and_targets(tmp_path: Path) -> None:
+    markdown = tmp_path / "bench.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--quick",
+            "--sizes",
+            "10",
+            "--reps",
+            "1",
+            "--batch-ms",
+            "0.2",
+            "--markdown",
+            str(markdown),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "the middleware alone around a trivial get_response" in out
+    assert "Django's WSGIHandler" in out
+    for label in ("no CORS middleware", "django-cors-headers, CORS_ALLOWED_ORIGINS", "credcors, AllowedOrigin rows"):
+        assert label in out
+    for kind in ("allowed", "preflight", "refused", "no-origin", "hostile-acrh", "hostile-origin"):
+        assert kind in out
+    assert "database queries per request" in out
+    assert "== targets:" in out
+    assert "| 10 | allowed |" in markdown.read_text()
