@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """One entry point for people and CI: sets up .venv, then runs a task.
 
-    python3 dev.py demo    run the example project (SQLite)
+    python3 dev.py demo    the two-origin demo: front end :3001, API and admin :8000 (SQLite)
     python3 dev.py test    run the whole test suite (add pytest arguments after --)
+    python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
+    python3 dev.py lint    ruff check, ruff format --check, mypy --strict on credcors/
+    python3 dev.py matrix  the suite on every supported Python x Django, with nox (add nox arguments after --)
 
 Needs only Python 3.10+ with pip and venv.  The virtual environment lives in
 .venv and is refreshed whenever pyproject.toml changes.
@@ -19,28 +22,41 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("CREDCORS_VENV", ROOT / ".venv"))
-EXTRAS = "test"
+# One development environment with the test tools and the linters (ruff,
+# mypy, django-stubs, build, nox), so every task below works from it.
+EXTRAS = "test,lint"
 
 
 def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
-def ensure_venv() -> Path:
-    """Create .venv and install the package with its test tools, once per pyproject change."""
+def ensure_venv(extras: str = EXTRAS) -> Path:
+    """Create .venv and install the package with ``extras``, once per pyproject change.
+
+    The stamp records the extras installed, so a task that needs more (the
+    benchmark's django-cors-headers) adds them, and later tasks that need
+    fewer do not reinstall.
+    """
     python = venv_python()
     stamp = VENV / ".credcors-installed"
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + EXTRAS.encode()).hexdigest()
-    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
-        return python
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    wanted = set(extras.split(","))
+    if python.exists() and stamp.exists():
+        recorded_digest, _, recorded = stamp.read_text().partition(" ")
+        if recorded_digest == digest:
+            if wanted <= set(recorded.split(",")):
+                return python
+            wanted |= set(filter(None, recorded.split(",")))
     if not python.exists():
         print(f"dev.py: creating {VENV}", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
     print("dev.py: installing credcors and its test tools (first run takes a minute)", flush=True)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[{EXTRAS}]"], check=True)
-    stamp.write_text(wanted)
+    installed = ",".join(sorted(wanted))
+    subprocess.run([*pip, "install", "-e", f"{ROOT}[{installed}]"], check=True)
+    stamp.write_text(f"{digest} {installed}")
     return python
 
 
@@ -72,12 +88,46 @@ def task_test(args: list[str]) -> int:
     return run(python, "-m", "coverage", "run", "-m", "pytest", *args)
 
 
+def task_lint(args: list[str]) -> int:
+    """Run every static check, even after one fails, and fail if any did."""
+    python = ensure_venv()
+    failures = 0
+    for command in (
+        ["-m", "ruff", "check", *(args or ["."])],
+        ["-m", "ruff", "format", "--check", *(args or ["."])],
+        ["-m", "mypy"],
+    ):
+        print(f"dev.py lint: {' '.join(command[1:])}", flush=True)
+        failures += run(python, *command) != 0
+    return 1 if failures else 0
+
+
+def task_matrix(args: list[str]) -> int:
+    python = ensure_venv()
+    return run(python, "-m", "nox", *(args or ["-s", "tests"]))
+
+
 def task_demo(args: list[str]) -> int:
     python = ensure_venv()
-    return run(python, "-m", "example_project.demo", *args)
+    process = subprocess.Popen([str(python), "-m", "example_project.demo", *args], cwd=ROOT)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        # Ctrl-C reached the demo too (same process group): let it stop its
+        # servers and exit, rather than printing a traceback here.
+        try:
+            return process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
 
 
-TASKS = {"test": task_test, "demo": task_demo}
+def task_bench(args: list[str]) -> int:
+    python = ensure_venv(f"{EXTRAS},bench")
+    return run(python, "-m", "bench.run", *args)
+
+
+TASKS = {"test": task_test, "bench": task_bench, "demo": task_demo, "lint": task_lint, "matrix": task_matrix}
 
 
 def main(argv: list[str]) -> int:
