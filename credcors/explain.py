@@ -24,7 +24,16 @@ from typing import Any
 from credcors.conf import _FORBIDDEN_REQUEST_HEADERS, Config
 from credcors.log import safe, scrub
 from credcors.origins import DEFAULT_PORTS, MAX_ORIGIN_LENGTH, OriginError, parse_rule, split_wire_origin
-from credcors.policy import Decision, Kind, Policy, Reason, decide, parse_request_headers
+from credcors.policy import (
+    MAX_REQUEST_HEADER_NAMES,
+    MAX_REQUEST_HEADERS_LENGTH,
+    Decision,
+    Kind,
+    Policy,
+    Reason,
+    decide,
+    parse_request_headers,
+)
 
 __all__ = ["Exchange", "Explanation", "Row", "explain", "explain_request", "row_candidates"]
 
@@ -234,7 +243,8 @@ def _explain_refusal(
         return _Verdict(
             False,
             "request-headers-too-long",
-            "the preflight's Access-Control-Request-Headers is longer than 4096 characters; credcors refuses it.",
+            f"the preflight's Access-Control-Request-Headers is longer than {MAX_REQUEST_HEADERS_LENGTH} characters "
+            f"or lists {MAX_REQUEST_HEADER_NAMES} names or more; credcors refuses it unread.",
             ("Send fewer custom headers.",),
         )
     if reason is Reason.MALFORMED_REQUEST_HEADERS:

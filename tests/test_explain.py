@@ -216,7 +216,7 @@ REFUSALS = [
         "https://app.example.com",
         {"headers": ["x-" + "a" * 5000]},
         "request-headers-too-long",
-        "longer than 4096 characters",
+        "longer than 1024 characters",
     ),
 ]
 
