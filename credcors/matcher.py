@@ -19,6 +19,9 @@ from credcors.origins import Rule, split_wire_origin
 __all__ = ["Matcher", "compile_rules"]
 
 
+_PATTERN_MEMO_SIZE = 1024
+
+
 @dataclass(frozen=True, slots=True)
 class Matcher:
     """Answers "which rule allows this origin?" in time independent of size.
@@ -29,6 +32,11 @@ class Matcher:
 
     exact: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     patterns: Mapping[tuple[str, int | None], Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
+    # Answers of the pattern walk, per origin: a memo, not state (the walk is
+    # pure).  Bounded, since clients choose the origins they send.
+    _pattern_memo: dict[str, tuple[str, str] | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def __len__(self) -> int:
         return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values())
@@ -44,6 +52,15 @@ class Matcher:
             return origin, source
         if not self.patterns:
             return None
+        memo = self._pattern_memo
+        if origin in memo:
+            return memo[origin]
+        if len(memo) >= _PATTERN_MEMO_SIZE:
+            memo.clear()
+        hit = memo[origin] = self._match_pattern(origin)
+        return hit
+
+    def _match_pattern(self, origin: str) -> tuple[str, str] | None:
         parts = split_wire_origin(origin)
         if parts is None:
             return None

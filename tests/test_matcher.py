@@ -487,3 +487,19 @@ def test_reference_matcher_itself_gets_the_obvious_cases_right(origin: str, expe
     # Guards the oracle: a reference that accepted everything would make the
     # property above meaningless.
     assert _reference_match([(parse_rule("https://*.example.com"), "s")], origin) == expected
+
+
+def test_pattern_answers_stay_right_and_bounded_past_the_memo_size() -> None:
+    from credcors.matcher import _PATTERN_MEMO_SIZE
+
+    matcher = compile_rules([(parse_rule("https://*.example.com"), "settings")])
+    origins = [f"https://h{index}.example.com" for index in range(_PATTERN_MEMO_SIZE + 10)]
+    origins += [f"https://h{index}.example.net" for index in range(10)]
+
+    first = [matcher.match(origin) for origin in origins]
+    again = [matcher.match(origin) for origin in origins]
+
+    assert first == again
+    assert first[0] == ("https://*.example.com", "settings")
+    assert first[-1] is None
+    assert len(matcher._pattern_memo) <= _PATTERN_MEMO_SIZE
