@@ -64,6 +64,13 @@ class Results:
             return self.single[cell] / statistics.median(self.samples[floor])
         return None
 
+    def relative_in_process(self, config: str, size: int, kind: str) -> float | None:
+        """Median of paired (full stack / full stack without CORS middleware), both in one process."""
+        cell, floor = (config, size, "full", kind), (config, size, workload.IN_PROCESS_FLOOR, kind)
+        if self.samples.get(cell) and self.samples.get(floor):
+            return statistics.median(a / b for a, b in zip(self.samples[cell], self.samples[floor], strict=True))
+        return None
+
     def ratio(self, config: str, size: int, level: str, kind: str) -> float | None:
         mine = self.overhead(config, size, level, kind)
         theirs = self.overhead(workload.COUNTERPART[config], size, level, kind)
@@ -160,7 +167,7 @@ def targets(results: Results, sizes: tuple[int, ...]) -> list[tuple[bool, str]]:
         # One line per configuration: its worst request kind and size.
         worst = max(
             (
-                (results.relative(config, size, "full", kind) or 0.0, size, kind)
+                (results.relative_in_process(config, size, kind) or 0.0, size, kind)
                 for size in sizes
                 for kind in workload.KINDS
             ),
@@ -168,8 +175,8 @@ def targets(results: Results, sizes: tuple[int, ...]) -> list[tuple[bool, str]]:
         checks.append(
             (
                 worst[0] <= 1.10,
-                f"{config} full stack: at worst {worst[0]:.3f}x the floor "
-                f"({worst[2]} at {worst[1]:,}; paired median) (target <= 1.10x)",
+                f"{config} full stack: at worst {worst[0]:.3f}x the same stack without it "
+                f"({worst[2]} at {worst[1]:,}; same process, paired median) (target <= 1.10x)",
             )
         )
     for config in CC:

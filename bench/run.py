@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
     cells = [(level, kind) for level in workload.LEVELS for kind in workload.KINDS]
+    cells += [(workload.IN_PROCESS_FLOOR, kind) for kind in workload.KINDS]
     batches: dict[tuple[Any, ...], int] = {}
     samples: dict[tuple[Any, ...], list[float]] = {}
     single: dict[tuple[Any, ...], float] = {}
@@ -144,11 +145,15 @@ def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
         # that no configuration always runs right after the same neighbour.
         order = pool.keys[rep % len(pool.keys) :] + pool.keys[: rep % len(pool.keys)]
         for level, kind in cells:
+            if level == workload.IN_PROCESS_FLOOR:
+                continue  # Timed together with "full" below.
             for key in order:
-                cell = (*key, level, kind)
-                if cell in batches:
-                    elapsed = pool.ask(key, "time", level, kind, batches[cell])
-                    samples[cell].append(elapsed / batches[cell] / 1e3)
+                levels = (level, workload.IN_PROCESS_FLOOR) if level == "full" else (level,)
+                for timed_level in levels:
+                    cell = (*key, timed_level, kind)
+                    if cell in batches:
+                        elapsed = pool.ask(key, "time", timed_level, kind, batches[cell])
+                        samples[cell].append(elapsed / batches[cell] / 1e3)
         print(f"  repetition {rep + 1}/{args.reps} done", flush=True)
     queries = {key: pool.ask(key, "queries", 5 if args.quick else 20) for key in pool.keys}
     reloads = {key: pool.ask(key, "reload") for key in pool.keys if key[0].startswith("cc-")}

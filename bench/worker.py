@@ -8,6 +8,7 @@ another, and the coordinator still interleaves them batch by batch.
 
 from __future__ import annotations
 
+import functools
 import gc
 import io
 import sys
@@ -82,6 +83,13 @@ class Worker:
         middleware = [path for path in settings.MIDDLEWARE if "Cors" in path]
         self.middleware = import_string(middleware[0])(view) if middleware else view
         self.handler = WSGIHandler()
+        # The same stack without the CORS middleware, in this very process:
+        # the full-stack target compares against it, so that what differs
+        # between processes (heap size, memory layout) cancels out.
+        from django.test.utils import override_settings
+
+        with override_settings(MIDDLEWARE=[path for path in settings.MIDDLEWARE if "Cors" not in path]):
+            self.floor_handler = WSGIHandler()
         self.requests = {kind: WSGIRequest(environ(config, size, kind)) for kind in workload.KINDS}
         self.environs = {kind: environ(config, size, kind) for kind in workload.KINDS}
         self.last_status = ""
@@ -118,10 +126,10 @@ class Worker:
     def _start_response(self, status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
         self.last_status = status
 
-    def _call_full(self, template: dict[str, Any]) -> Any:
+    def _call_full(self, template: dict[str, Any], floor: bool = False) -> Any:
         env = template.copy()
         env["wsgi.input"] = io.BytesIO(b"")
-        response = self.handler(env, self._start_response)
+        response = (self.floor_handler if floor else self.handler)(env, self._start_response)
         b"".join(response)
         response.close()
         return response
@@ -129,6 +137,8 @@ class Worker:
     def target(self, level: str, kind: str) -> Target:
         if level == "middleware":
             return self._call_middleware, self.requests[kind]
+        if level == workload.IN_PROCESS_FLOOR:
+            return functools.partial(self._call_full, floor=True), self.environs[kind]
         return self._call_full, self.environs[kind]
 
     # -- commands ------------------------------------------------------------
