@@ -10,7 +10,8 @@ value through :func:`credcors.conf.parse_config`, the validators the
 middleware uses, so the produced dict passes the system checks by
 construction; whatever they refuse is left out (fail closed) and reported.
 Regular expressions are translated only when they have an exact or clearly
-described ``*.`` pattern equivalent; the rest are reported, never guessed.
+described ``*.`` pattern equivalent (:mod:`credcors.convert_regex`); the rest
+are reported, never guessed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from credcors.conf import DEFAULTS, parse_config
+from credcors.convert_regex import regex_to_patterns
 from credcors.origins import OriginError, parse_rule
 
 __all__ = ["Conversion", "Finding", "Severity", "convert_settings", "regex_to_patterns"]
@@ -387,99 +389,6 @@ class _Converter:
 
 
 _INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"), (re.ASCII, "a"))
-
-
-# -- regex translation -------------------------------------------------------
-#
-# django-cors-headers runs re.match(regex, origin): anchored at the start, not
-# at the end.  We translate "scheme://[subdomains]host[:port]$" shapes only.
-
-# Character classes that match within one DNS label, and ones that also match dots.
-_LABEL_CLASS = r"(?:\\w|\[(?:\\w|-|\\-|a-z|A-Z|0-9|\\d)+\]|\[\^\\?\.\])"
-_DOTTED_CLASS = r"(?:\.|\[(?:\\w|-|\\-|a-z|A-Z|0-9|\\d|\\?\.)+\])"
-_DOT = r"(?:\\\.|\\x2e)"
-_SUBDOMAIN_RE = re.compile(
-    rf"""
-    (?:
-        (?P<bare_label>{_LABEL_CLASS}[+*])(?:{_DOT})
-      | (?P<bare_dotted>{_DOTTED_CLASS}[+*])(?:{_DOT})
-      | \((?:\?:)?(?:(?P<group_label>{_LABEL_CLASS}[+*])|(?P<group_dotted>{_DOTTED_CLASS}[+*])
-                     |(?P<group_literal>[a-z0-9-]+)){_DOT}\)(?P<quantifier>[?+*]?)
-    )
-    """,
-    re.VERBOSE,
-)
-_SCHEME_RE = re.compile(r"(?P<scheme>https\?|https|http|\((?:\?:)?(?:https\|http|http\|https)\))(?::|\\:)(?://|\\/\\/)")
-_HOST_RE = re.compile(r"(?P<host>(?:[A-Za-z0-9-]+(?:\\\.|\.))*[A-Za-z0-9-]+)")
-_PORT_RE = re.compile(r":(?P<port>[0-9]{1,5})|(?P<any_port>\((?:\?:)?:(?:\\d|\[0-9\])[+*]\)\?)")
-_END_RE = re.compile(r"(?P<end>\$|\\Z|/\?\$)?")
-
-
-def regex_to_patterns(regex: str) -> tuple[list[str], list[str]] | None:
-    """Translate a django-cors-headers origin regex into credcors origins.
-
-    Returns ``(origins, caveats)``: exact origins and ``*.`` patterns (not yet
-    validated) and sentences describing how they differ from the regex; or
-    ``None`` when the regex has no such equivalent.
-    """
-    text = regex[1:] if regex.startswith("^") else regex
-    scheme_match = _SCHEME_RE.match(text)
-    if scheme_match is None:
-        return None
-    scheme_text = scheme_match["scheme"]
-    schemes = ["https"] if scheme_text == "https" else ["http"] if scheme_text == "http" else ["https", "http"]
-    position = scheme_match.end()
-    caveats: list[str] = []
-    prefixes = [""]
-    sub = _SUBDOMAIN_RE.match(text, position)
-    if sub is not None:
-        position = sub.end()
-        quantifier = sub["quantifier"] or ""
-        if sub["group_literal"]:
-            literal = sub["group_literal"]
-            if quantifier == "?":
-                prefixes = ["", f"{literal}."]
-            elif quantifier == "":
-                prefixes = [f"{literal}."]
-            else:
-                return None
-        elif sub["bare_label"] or (sub["group_label"] and quantifier in ("", "?")):
-            prefixes = ["", "*."] if quantifier == "?" else ["*."]
-            caveats.append(
-                "The regex matched exactly one subdomain label; *. also matches deeper ones (a.b.example.com)."
-            )
-        else:
-            prefixes = ["", "*."] if quantifier in ("?", "*") else ["*."]
-    host_match = _HOST_RE.match(text, position)
-    if host_match is None:
-        return None
-    host_text = host_match["host"]
-    if re.search(r"(?<!\\)\.", host_text):
-        caveats.append(
-            "An unescaped '.' in the regex matched any character (example.com also matched exampleXcom); "
-            "the pattern matches only a real dot."
-        )
-    host = host_text.replace("\\.", ".")
-    position = host_match.end()
-    port = ""
-    port_match = _PORT_RE.match(text, position)
-    if port_match is not None:
-        if port_match["any_port"]:
-            caveats.append("The regex allowed any port; only the scheme's default port is kept, list others exactly.")
-        else:
-            port = f":{port_match['port']}"
-        position = port_match.end()
-    end_match = _END_RE.match(text, position)
-    assert end_match is not None  # The pattern is all-optional, so it always matches.
-    if end_match.end() != len(text):
-        return None
-    if not end_match["end"]:
-        caveats.append(
-            "The regex was not anchored with '$', so it also matched origins such as "
-            f"{schemes[0]}://{prefixes[-1].replace('*.', 'a.')}{host}{port}.evil.com; the rewrite closes that hole."
-        )
-    origins = [f"{scheme}://{prefix}{host}{port}" for scheme in schemes for prefix in prefixes]
-    return origins, caveats
 
 
 def _count_signal_receivers() -> int:
