@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -76,3 +79,45 @@ def close_thread_connection() -> None:
     if connection.connection is not None:
         connection.connection.close()
         connection.connection = None
+
+
+@contextmanager
+def refresh_held_in_another_thread() -> Iterator[None]:
+    """Run ``store.get()`` in another thread, held inside its read of the rows.
+
+    Inside the ``with`` block that thread is mid-refresh; leaving the block
+    lets it finish, and checks it ended cleanly.
+    """
+    from django.db import connection
+
+    from credcors.models import AllowedOrigin
+
+    table = AllowedOrigin._meta.db_table
+    entered, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if table in sql:
+            entered.set()
+            release.wait(timeout=30)
+        return execute(sql, params, many, context)
+
+    def refresh() -> None:
+        try:
+            with connection.execute_wrapper(block):
+                store.get()
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            close_thread_connection()
+
+    worker = threading.Thread(target=refresh)
+    worker.start()
+    try:
+        assert entered.wait(timeout=30)
+        yield
+    finally:
+        release.set()
+        worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert errors == []

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -16,8 +15,7 @@ from django.db import OperationalError, connection
 from django.test import AsyncClient
 
 from credcors.models import AllowedOrigin
-from credcors.store import store
-from tests.conftest import Clock, close_thread_connection
+from tests.conftest import Clock, refresh_held_in_another_thread
 
 pytestmark = pytest.mark.django_db
 
@@ -260,28 +258,5 @@ def test_async_request_during_slow_refresh_is_served_without_waiting(
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(async_client, PARTNER)
     clock.advance(5)
-    entered, release = threading.Event(), threading.Event()
-
-    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if TABLE in sql:
-            entered.set()
-            release.wait(timeout=30)
-        return execute(sql, params, many, context)
-
-    def refresh_in_background() -> None:
-        try:
-            with connection.execute_wrapper(block):
-                store.get()
-        finally:
-            close_thread_connection()
-
-    worker = threading.Thread(target=refresh_in_background)
-    worker.start()
-    try:
-        assert entered.wait(timeout=30)
-        with django_assert_num_queries(0):
-            assert _allowed(async_client, PARTNER)
-    finally:
-        release.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
+    with refresh_held_in_another_thread(), django_assert_num_queries(0):
+        assert _allowed(async_client, PARTNER)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +17,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.signals import invalidate_on_commit
 from credcors.store import store
-from tests.conftest import Clock, close_thread_connection
+from tests.conftest import Clock, refresh_held_in_another_thread
 
 APP = "https://app.example.com"
 PARTNER = "https://partner.example.net"
@@ -370,37 +369,10 @@ def test_requests_during_slow_refresh_are_served_from_current_snapshot(
     AllowedOrigin.objects.create(origin="https://later.example.net")
     clock.advance(5)
 
-    entered, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if TABLE in sql:
-            entered.set()
-            release.wait(timeout=30)
-        return execute(sql, params, many, context)
-
-    def refresh_in_background() -> None:
-        try:
-            with connection.execute_wrapper(block):
-                store.get()
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            close_thread_connection()
-
-    worker = threading.Thread(target=refresh_in_background)
-    worker.start()
-    try:
-        assert entered.wait(timeout=30)
-        # Another thread is refreshing: this one neither waits nor queries.
-        with django_assert_num_queries(0):
-            assert _allowed(client, PARTNER)
-            assert not _allowed(client, "https://later.example.net")
-    finally:
-        release.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
-    assert errors == []
+    # Another thread is refreshing: this one neither waits nor queries.
+    with refresh_held_in_another_thread(), django_assert_num_queries(0):
+        assert _allowed(client, PARTNER)
+        assert not _allowed(client, "https://later.example.net")
     with django_assert_num_queries(0):
         assert _allowed(client, "https://later.example.net")
 
@@ -420,31 +392,9 @@ def test_refresh_when_not_due_returns_current_snapshot_without_query(
 def test_commit_during_refresh_keeps_the_next_request_due(clock: Clock, django_assert_num_queries: Any) -> None:
     store.get()
     clock.advance(5)
-    entered, release = threading.Event(), threading.Event()
-
-    def block(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if TABLE in sql:
-            entered.set()
-            release.wait(timeout=30)
-        return execute(sql, params, many, context)
-
-    def refresh_in_background() -> None:
-        try:
-            with connection.execute_wrapper(block):
-                store.get()
-        finally:
-            close_thread_connection()
-
-    worker = threading.Thread(target=refresh_in_background)
-    worker.start()
-    try:
-        assert entered.wait(timeout=30)
+    with refresh_held_in_another_thread():
         # The refresh has read the old rows; a commit lands now.
         store.invalidate()
-    finally:
-        release.set()
-        worker.join(timeout=30)
-    assert not worker.is_alive()
     # The finished refresh must not have hidden the commit for REFRESH_SECONDS.
     with django_assert_num_queries(1):
         store.get()
