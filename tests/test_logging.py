@@ -267,11 +267,14 @@ def test_allow_list_reload_logged_once_per_change(
 @pytest.mark.django_db
 def test_invalid_row_warning_is_quoted_and_bounded(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     table = AllowedOrigin._meta.db_table
+    # SQLite stores whatever raw SQL gives it; PostgreSQL enforces the
+    # column's 300 characters, still far over what a log line may quote.
+    filler = 50_000 if connection.vendor == "sqlite" else 250
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (origin, enabled, note, created_at, updated_at) "
             "VALUES (%s, %s, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            ["https://x.example\r\nFAKE LOG LINE" + "y" * 50_000, True],
+            ["https://x.example\r\nFAKE LOG LINE" + "y" * filler, True],
         )
 
     client.get("/api/echo", headers={"Origin": APP})
@@ -281,3 +284,4 @@ def test_invalid_row_warning_is_quoted_and_bounded(client: Client, caplog: pytes
     assert warnings[0].isascii()
     assert warnings[0].isprintable()
     assert len(warnings[0]) < 1000
+    assert "y" * 200 not in warnings[0]  # Cut well before the stored value ends.
