@@ -121,3 +121,27 @@ def refresh_held_in_another_thread() -> Iterator[None]:
         worker.join(timeout=30)
     assert not worker.is_alive()
     assert errors == []
+
+
+@contextmanager
+def table_reads_fail() -> Iterator[list[str]]:
+    """Every query on the AllowedOrigin table fails as if the server were gone.
+
+    Yields the list of statements that failed.  The multi-process tests cut a
+    real connection; here one process's reads fail.
+    """
+    from django.db import OperationalError, connection
+
+    from credcors.models import AllowedOrigin
+
+    table = AllowedOrigin._meta.db_table
+    failed: list[str] = []
+
+    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if table in sql:
+            failed.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield failed

@@ -14,14 +14,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
-from django.db import OperationalError, connection
 from django.test import Client
 
 from credcors.checks import check_settings
@@ -29,7 +27,7 @@ from credcors.conf import get_config
 from credcors.models import AllowedOrigin
 from credcors.policy import Policy, decide
 from credcors.store import CACHE_CHECK_SECONDS, VERSION_KEY, Store, store
-from tests.conftest import Clock
+from tests.conftest import Clock, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
 
@@ -95,21 +93,6 @@ def _closed_port() -> int:
 
 def _messages(caplog: pytest.LogCaptureFixture, fragment: str) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "credcors" and fragment in r.getMessage()]
-
-
-@contextmanager
-def _table_reads_fail() -> Iterator[list[str]]:
-    # The multi-process tests cut a real connection; here one process's reads fail.
-    failed: list[str] = []
-
-    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if TABLE in sql:
-            failed.append(sql)
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail):
-        yield failed
 
 
 # -- Propagation ----------------------------------------------------------------
@@ -275,7 +258,7 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
     store.get()
     other = Store()
 
-    with _table_reads_fail() as failed:
+    with table_reads_fail() as failed:
         other.publish_change()  # Another process saved something.
         clock.advance(CACHE_CHECK_SECONDS)
         store.get()

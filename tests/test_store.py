@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -17,7 +15,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.signals import invalidate_on_commit
 from credcors.store import store
-from tests.conftest import Clock, refresh_held_in_another_thread
+from tests.conftest import Clock, refresh_held_in_another_thread, table_reads_fail
 
 APP = "https://app.example.com"
 PARTNER = "https://partner.example.net"
@@ -36,21 +34,6 @@ def _loads(caplog: pytest.LogCaptureFixture) -> int:
 
 def _credcors_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "credcors" and r.levelno == level]
-
-
-@contextmanager
-def _table_reads_fail() -> Iterator[list[str]]:
-    """Every query on the AllowedOrigin table fails as if the server were gone."""
-    failed: list[str] = []
-
-    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if TABLE in sql:
-            failed.append(sql)
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail):
-        yield failed
 
 
 # -- Query counts -------------------------------------------------------------
@@ -263,7 +246,7 @@ def test_database_outage_keeps_last_snapshot_and_logs_once(
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(client, PARTNER)
 
-    with _table_reads_fail() as failed:
+    with table_reads_fail() as failed:
         clock.advance(5)
         assert _allowed(client, PARTNER)
         clock.advance(5)
@@ -285,7 +268,7 @@ def test_database_outage_keeps_last_snapshot_and_logs_once(
 def test_database_outage_on_first_load_serves_settings_only(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
 
-    with _table_reads_fail():
+    with table_reads_fail():
         assert _allowed(client, APP)
         assert not _allowed(client, PARTNER)
     assert len(_credcors_records(caplog, logging.ERROR)) == 1
