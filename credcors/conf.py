@@ -17,7 +17,7 @@ from django.conf import settings
 
 from credcors.origins import OriginError, Rule, is_potentially_trustworthy_host, parse_rule
 
-__all__ = ["DEFAULTS", "Config", "Problem", "get_config", "parse_config", "reset"]
+__all__ = ["DEFAULTS", "Config", "Problem", "get_config", "is_forbidden_request_header", "parse_config", "reset"]
 
 DEFAULTS: Mapping[str, Any] = {
     "ALLOWED_ORIGINS": [],
@@ -67,6 +67,13 @@ _FORBIDDEN_REQUEST_HEADERS = frozenset(
         "via",
     }
 )
+
+
+def is_forbidden_request_header(name: str) -> bool:
+    """Whether scripts can never set this (lowercase) request header (Fetch §2.2.2)."""
+    return name in _FORBIDDEN_REQUEST_HEADERS or name.startswith(("proxy-", "sec-"))
+
+
 _FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _LIST_KEYS = ("ALLOWED_ORIGINS", "ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS")
@@ -304,7 +311,7 @@ def _parse_allow_headers(values: list[str], credentials: bool, problems: list[Pr
                     "Fetch treats it as a header literally named '*'; list the request headers you accept.",
                 )
             )
-        elif not _TOKEN_RE.fullmatch(name) or name in _FORBIDDEN_REQUEST_HEADERS or name.startswith(("proxy-", "sec-")):
+        elif not _TOKEN_RE.fullmatch(name) or is_forbidden_request_header(name):
             problems.append(
                 Problem(
                     "credcors.E006",

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from credcors.conf import _FORBIDDEN_REQUEST_HEADERS, Config
+from credcors.conf import Config, is_forbidden_request_header
 from credcors.log import safe, scrub
 from credcors.nearmiss import Row, _origin_verdict, _Verdict, row_candidates
 from credcors.nearmiss import explain_origin_only as explain_origin_only  # Re-exported: it lived here.
@@ -265,7 +265,7 @@ def _header_verdict(policy: Policy, request_headers: str) -> _Verdict:
     if len(missing) > 10:
         quoted += f" and {len(missing) - 10} more"
     allowed = ", ".join(sorted(policy.allow_headers)) or "none"
-    forbidden = [name for name in missing if name in _FORBIDDEN_REQUEST_HEADERS]
+    forbidden = [name for name in missing if is_forbidden_request_header(name)]
     plural = "s" if len(missing) != 1 else ""
     message = f"the preflight asks for request header{plural} {quoted}, not in CREDCORS['ALLOW_HEADERS'] ({allowed})."
     if forbidden:

@@ -208,6 +208,12 @@ REFUSALS = [
     ),
     (
         "https://app.example.com",
+        {"headers": ["Sec-Fetch-Mode"]},
+        "forbidden-header",
+        'the preflight asks for request header "sec-fetch-mode", not in',
+    ),
+    (
+        "https://app.example.com",
         {"headers": ["x-ok", "bad header"]},
         "malformed-request-headers",
         "is not a comma-separated list of header names",
