@@ -7,7 +7,9 @@ processes, frequency changes) hits all configurations alike.  Each batch runs
 with the garbage collector off, after a short warm-up; the tables report the
 median and min-max of the per-request time over the repetitions, and the
 overhead over the no-middleware floor as the median of per-repetition paired
-differences.
+differences.  A full-stack batch also times the same stack without the CORS
+middleware in the same process, the two interleaved in chunks (see
+``Worker.time_full_pair``): the full-stack target is their ratio.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from bench import report, workload
 
 SIZES = (1, 10, 1_000, 100_000)
 QUICK_SIZES = (1, 10)
+#: Full-stack batches are this many times longer than the others.  Their
+#: target is a ratio of two ~80 µs times that must stay within 10%, and each
+#: table row takes the worst of a dozen cells: a few requests per batch would
+#: leave that worst cell mostly noise.
+FULL_BATCH_FACTOR = 4
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -125,7 +132,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
     cells = [(level, kind) for level in workload.LEVELS for kind in workload.KINDS]
-    cells += [(workload.IN_PROCESS_FLOOR, kind) for kind in workload.KINDS]
     batches: dict[tuple[Any, ...], int] = {}
     samples: dict[tuple[Any, ...], list[float]] = {}
     single: dict[tuple[Any, ...], float] = {}
@@ -133,10 +139,13 @@ def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
     calibration_started = time.monotonic()
     for key in pool.keys:
         for level, kind in cells:
-            n, per_request = pool.ask(key, "calibrate", level, kind, target_ns, slow_ns)
+            batch_ns = target_ns * (FULL_BATCH_FACTOR if level == "full" else 1)
+            n, per_request = pool.ask(key, "calibrate", level, kind, batch_ns, slow_ns)
             if n:
                 batches[(*key, level, kind)] = n
                 samples[(*key, level, kind)] = []
+                if level == "full":  # Timed in pairs with the same stack without CORS middleware.
+                    samples[(*key, workload.IN_PROCESS_FLOOR, kind)] = []
             else:
                 single[(*key, level, kind)] = per_request / 1e3
     print(f"calibrated in {time.monotonic() - calibration_started:.0f} s", flush=True)
@@ -145,15 +154,18 @@ def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
         # that no configuration always runs right after the same neighbour.
         order = pool.keys[rep % len(pool.keys) :] + pool.keys[: rep % len(pool.keys)]
         for level, kind in cells:
-            if level == workload.IN_PROCESS_FLOOR:
-                continue  # Timed together with "full" below.
             for key in order:
-                levels = (level, workload.IN_PROCESS_FLOOR) if level == "full" else (level,)
-                for timed_level in levels:
-                    cell = (*key, timed_level, kind)
-                    if cell in batches:
-                        elapsed = pool.ask(key, "time", timed_level, kind, batches[cell])
-                        samples[cell].append(elapsed / batches[cell] / 1e3)
+                cell = (*key, level, kind)
+                if cell not in batches:
+                    continue
+                n = batches[cell]
+                if level == "full":
+                    floor_cell = (*key, workload.IN_PROCESS_FLOOR, kind)
+                    elapsed, floor_elapsed = pool.ask(key, "time_full_pair", kind, n)
+                    samples[floor_cell].append(floor_elapsed / n / 1e3)
+                else:
+                    elapsed = pool.ask(key, "time", level, kind, n)
+                samples[cell].append(elapsed / n / 1e3)
         print(f"  repetition {rep + 1}/{args.reps} done", flush=True)
     queries = {key: pool.ask(key, "queries", 5 if args.quick else 20) for key in pool.keys}
     reloads = {key: pool.ask(key, "reload") for key in pool.keys if key[0].startswith("cc-")}

@@ -179,6 +179,30 @@ class Worker:
             fn(arg)  # Warm-up: also absorbs a due credcors refresh.
         return self._timed(fn, arg, n)
 
+    def time_full_pair(self, kind: str, n: int) -> tuple[int, int]:
+        """ns for n full-stack requests with the CORS middleware and n without, interleaved.
+
+        The two stacks alternate in chunks, each going first in every other
+        chunk: timed as two batches one after the other, the first would
+        always pay for the caches the coordinator's switch to this process
+        left cold, and the second never.
+        """
+        with_cors, without = self.target("full", kind), self.target(workload.IN_PROCESS_FLOOR, kind)
+        for fn, arg in (with_cors, without):
+            for _ in range(max(2, n // 20)):
+                fn(arg)  # Warm-up: also absorbs a due credcors refresh.
+        totals = [0, 0]
+        chunk = max(1, n // 8)
+        done = 0
+        while done < n:
+            size = min(chunk, n - done)
+            order = (0, 1) if (done // chunk) % 2 == 0 else (1, 0)
+            for which in order:
+                fn, arg = (with_cors, without)[which]
+                totals[which] += self._timed(fn, arg, size)
+            done += size
+        return totals[0], totals[1]
+
     @staticmethod
     def _timed(fn: Callable[[Any], Any], arg: Any, n: int) -> int:
         counter = time.perf_counter_ns

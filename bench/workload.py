@@ -31,7 +31,7 @@ KIND_HELP = {
 }
 LEVELS = ("middleware", "full")
 #: The full stack without the CORS middleware, timed in each configuration's
-#: own process right after "full": the full-stack target's denominator.
+#: own process interleaved with "full": the full-stack target's denominator.
 IN_PROCESS_FLOOR = "full-floor"
 LEVEL_HELP = {
     "middleware": "the middleware alone around a trivial get_response",
