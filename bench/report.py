@@ -14,6 +14,9 @@ from bench import workload
 FLOOR = workload.FLOOR
 CC = [c for c in workload.CONFIGS if c.startswith("cc-")]
 TARGET_KINDS = ("allowed", "preflight", "refused")
+#: Issue 5: loading 100,000 rows takes "well under a second" and blocks no
+#: other request "longer than that".  Half a second is what we hold both to.
+WELL_UNDER_A_SECOND_MS = 500
 
 
 def machine_line() -> str:
@@ -199,17 +202,18 @@ def targets(results: Results, sizes: tuple[int, ...]) -> list[tuple[bool, str]]:
         if config == "cc-db" and size == large:
             checks.append(
                 (
-                    reload["cold_ms"] < 1000,
+                    reload["cold_ms"] < WELL_UNDER_A_SECOND_MS,
                     f"cc-db: cold load of {size:,} rows {reload['cold_ms']:.0f} ms "
-                    f"(read {reload['read_ms']:.0f} ms) (target well under 1000 ms)",
+                    f"(read {reload['read_ms']:.0f} ms) (target under {WELL_UNDER_A_SECOND_MS} ms)",
                 )
             )
             checks.append(
                 (
-                    reload["worst_other_ms"] < reload["cold_ms"],
+                    reload["worst_other_ms"] < WELL_UNDER_A_SECOND_MS,
                     f"cc-db: during a {reload['reload_ms']:.0f} ms reload of {size:,} rows another thread "
                     f"answered {reload['answered_during']:.0f} requests, the slowest in "
-                    f"{reload['worst_other_ms']:.1f} ms (typical {reload['typical_other_us']:.1f} µs)",
+                    f"{reload['worst_other_ms']:.1f} ms (typical {reload['typical_other_us']:.1f} µs) "
+                    f"(target: blocked under {WELL_UNDER_A_SECOND_MS} ms)",
                 )
             )
     return checks
