@@ -180,6 +180,53 @@ def test_add_existing_enabled_row_changes_nothing() -> None:
     assert "nothing changed" in out
 
 
+@pytest.fixture
+def concurrent_insert() -> Any:
+    """Have "another writer" insert origins right after the command reads the table.
+
+    As in a race between two admins: the row appears between credcors'
+    SELECT and its own INSERT of the same origin.
+    """
+    from django.db import connection
+
+    targets: dict[str, bool] = {}
+
+    def insert_after_read(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        result = execute(sql, params, many, context)
+        if sql.lstrip().upper().startswith("SELECT") and "credcors_allowedorigin" in sql and targets:
+            rows = [AllowedOrigin(origin=origin, enabled=enabled) for origin, enabled in targets.items()]
+            targets.clear()
+            AllowedOrigin.objects.bulk_create(rows)
+        return result
+
+    with connection.execute_wrapper(insert_after_read):
+        yield targets
+
+
+def test_add_racing_another_insert_updates_their_row(concurrent_insert: dict[str, bool]) -> None:
+    concurrent_insert[PARTNER] = False  # They add it disabled.
+
+    status, out = run("add", PARTNER, "--note", "ours")
+
+    assert status == 0
+    row = AllowedOrigin.objects.get()
+    assert (row.enabled, row.note) == (True, "ours")
+    assert "already listed: enabled, note updated" in out
+
+
+def test_import_racing_another_insert_refused_as_a_whole(tmp_path: Path, concurrent_insert: dict[str, bool]) -> None:
+    path = tmp_path / "origins.txt"
+    path.write_text("https://a.example.net\nhttps://b.example.net\n", encoding="utf-8")
+    concurrent_insert["https://b.example.net"] = True
+    out = StringIO()
+
+    with pytest.raises(CommandError, match=r"another process added some of these origins.*nothing was imported"):
+        call_command("credcors", "import", str(path), stdout=out)
+
+    assert not AllowedOrigin.objects.filter(origin="https://a.example.net").exists()
+    assert "added" not in out.getvalue()
+
+
 def test_disable_then_enable_flips_row_and_takes_effect(client) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
 

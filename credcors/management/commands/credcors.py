@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from credcors.conf import get_config
 from credcors.explain import Explanation, explain_request
@@ -124,10 +124,19 @@ class Command(BaseCommand):
         note = options["note"]
         row = AllowedOrigin.objects.filter(origin=origin).first()
         if row is None:
-            # save() validates and canonicalizes again, exactly as for the admin.
-            AllowedOrigin(origin=origin, note=note or "").save()
-            self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}.")
-            return
+            try:
+                # save() validates and canonicalizes again, exactly as for the
+                # admin.  The savepoint keeps a caller's transaction usable if
+                # the insert loses a race.
+                with transaction.atomic():
+                    AllowedOrigin(origin=origin, note=note or "").save()
+            except IntegrityError:
+                # Someone added the same origin between the read above and
+                # this insert: theirs is the row to update.
+                row = AllowedOrigin.objects.get(origin=origin)
+            else:
+                self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}.")
+                return
         changed = []
         if not row.enabled:
             row.enabled = True
@@ -195,34 +204,20 @@ class Command(BaseCommand):
                 f"{safe(str(path), 200)}: {len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; "
                 "nothing was imported.\n" + "\n".join(shown)
             )
-        created = updated = unchanged = 0
-        with transaction.atomic():
-            existing = {row.origin: row for row in AllowedOrigin.objects.filter(origin__in=seen).select_for_update()}
-            for entry, origin in canonical:
-                row = existing.get(origin)
-                enabled = True if entry.enabled is None else entry.enabled
-                if row is None:
-                    AllowedOrigin(origin=origin, enabled=enabled, note=entry.note or "").save()
-                    created += 1
-                    self.stdout.write(f"  added     {origin}")
-                    continue
-                changes = []
-                if row.enabled != enabled:
-                    row.enabled = enabled
-                    changes.append("enabled" if enabled else "disabled")
-                if entry.note is not None and row.note != entry.note:
-                    row.note = entry.note
-                    changes.append("note")
-                if changes:
-                    row.save()
-                    updated += 1
-                    self.stdout.write(f"  updated   {origin} ({', '.join(changes)})")
-                else:
-                    unchanged += 1
-            if options["dry_run"]:
-                transaction.set_rollback(True)
+        try:
+            report = _apply_import(canonical, seen, dry_run=options["dry_run"])
+        except IntegrityError:
+            # Another writer added one of these origins after the rows were
+            # read: the whole import rolled back, so running it again is safe.
+            raise CommandError(
+                f"{safe(str(path), 200)}: another process added some of these origins during the import; "
+                "nothing was imported. Run the import again."
+            ) from None
+        # Written only now, so that a rolled-back import lists nothing as added.
+        for line in report.lines:
+            self.stdout.write(line)
         prefix = "Dry run, nothing saved: would have " if options["dry_run"] else ""
-        self.stdout.write(f"{prefix}added {created}, updated {updated}, unchanged {unchanged}.")
+        self.stdout.write(f"{prefix}added {report.created}, updated {report.updated}, unchanged {report.unchanged}.")
 
     def _export(self, options: dict[str, Any]) -> None:
         rows = AllowedOrigin.objects.order_by("origin")
@@ -257,6 +252,46 @@ def _find(value: str) -> AllowedOrigin:
             f"{origin} is listed in settings (CREDCORS['ALLOWED_ORIGINS']), not in the database; edit your settings."
         )
     raise CommandError(f"no database row for {origin}; 'manage.py credcors list' shows what there is.")
+
+
+@dataclass(frozen=True, slots=True)
+class _ImportReport:
+    created: int
+    updated: int
+    unchanged: int
+    lines: list[str]
+
+
+def _apply_import(canonical: list[tuple[_Entry, str]], seen: dict[str, str], *, dry_run: bool) -> _ImportReport:
+    """Write the checked entries in one transaction (rolled back for a dry run)."""
+    created = updated = unchanged = 0
+    lines: list[str] = []
+    with transaction.atomic():
+        existing = {row.origin: row for row in AllowedOrigin.objects.filter(origin__in=seen).select_for_update()}
+        for entry, origin in canonical:
+            row = existing.get(origin)
+            enabled = True if entry.enabled is None else entry.enabled
+            if row is None:
+                AllowedOrigin(origin=origin, enabled=enabled, note=entry.note or "").save()
+                created += 1
+                lines.append(f"  added     {origin}")
+                continue
+            changes = []
+            if row.enabled != enabled:
+                row.enabled = enabled
+                changes.append("enabled" if enabled else "disabled")
+            if entry.note is not None and row.note != entry.note:
+                row.note = entry.note
+                changes.append("note")
+            if changes:
+                row.save()
+                updated += 1
+                lines.append(f"  updated   {origin} ({', '.join(changes)})")
+            else:
+                unchanged += 1
+        if dry_run:
+            transaction.set_rollback(True)
+    return _ImportReport(created, updated, unchanged, lines)
 
 
 def _read_entries(path: Path, fmt: str) -> list[_Entry]:
