@@ -50,6 +50,11 @@ _REGEX_RE = re.compile(r"[\^$\\|(){}+]|s\?:")
 # "javascript:alert(1)" is reported as a scheme but "localhost:3000" is not.
 _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?![0-9])")
 _IPV4_LIKE_RE = re.compile(r"[0-9.]+")
+# URL standard §3.5, "ends in a number checker": a host whose last label is
+# decimal digits or 0x-hex goes to the IPv4 parser, so "0x7f.1" is 127.0.0.1
+# to a browser and "app.1" is no valid host at all.  Either way no Origin
+# header can ever carry it as written.
+_ENDS_IN_NUMBER_RE = re.compile(r"(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)\Z")
 # An origin or pattern already written the way parse_rule would write it:
 # lowercase DNS labels, no default or zero-padded port.  Rows saved through
 # the model all look like this, so loading 100,000 of them skips the long road.
@@ -213,8 +218,9 @@ def _canonical_parts(
     if match is None:
         return None
     scheme, star, host, port_text = match.groups()
-    # The strip() is the IPv4 test of _canonical_host (only digits and dots).
-    if len(host) > 253 or "xn--" in host or not host.strip("0123456789."):
+    # The last test is _canonical_host's IPv4 test (which also catches hosts
+    # made only of digits and dots).
+    if len(host) > 253 or "xn--" in host or _ENDS_IN_NUMBER_RE.search(host):
         return None
     port = None
     if port_text is not None:
@@ -403,6 +409,12 @@ def _canonical_host(value: str, host: str, wildcard: bool) -> str:
         if wildcard:
             raise OriginError(value, "a wildcard cannot apply to an IP address", "List the address exactly.")
         return str(address4)
+    if _ENDS_IN_NUMBER_RE.search(ascii_host):
+        raise OriginError(
+            value,
+            f"{host!r} ends in a number, so browsers read it as an IPv4 address, not a host name",
+            "Write an IPv4 address as four decimal numbers, e.g. 127.0.0.1, or use the host's name.",
+        )
     if len(ascii_host) > 253 or not _CANONICAL_HOST_RE.fullmatch(ascii_host):
         raise OriginError(
             value,

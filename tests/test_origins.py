@@ -42,6 +42,10 @@ from credcors.origins import (
         ("https://*.example.com:8443", "https://*.example.com:8443"),
         ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
         ("https://\uff11\uff12\uff17.\uff10.\uff10.\uff11", "https://127.0.0.1"),
+        # Numbers anywhere but the last label keep a host a domain (URL standard).
+        ("https://0x7f.1.example", "https://0x7f.1.example"),
+        ("https://app.0xg", "https://app.0xg"),
+        ("https://*.123.example.com", "https://*.123.example.com"),
         ("http://[::1]:8000", "http://[::1]:8000"),
         ("http://[0:0:0:0:0:0:0:1]", "http://[::1]"),
         ("https://[2001:DB8::1]", "https://[2001:db8::1]"),
@@ -151,6 +155,14 @@ def test_rule_is_immutable() -> None:
         ("https://example.com.", "the host ends with a dot"),
         ("https://1.2.3", "'1.2.3' is not a dotted-quad IPv4 address"),
         ("https://256.0.0.1", "is not a dotted-quad IPv4 address"),
+        # URL standard: a last label that is a number sends the host to the
+        # IPv4 parser, so none of these can appear in an Origin as written.
+        ("https://0x7f.1", "'0x7f.1' ends in a number, so browsers read it as an IPv4 address"),
+        ("https://0x7f000001", "ends in a number"),
+        ("https://app.example.0x", "ends in a number"),
+        ("https://app.1", "ends in a number"),
+        ("https://*.example.123", "ends in a number"),
+        ("https://\uff41\uff50\uff50.\uff11", "ends in a number"),
         ("https://*.1.2.3.4", "a wildcard cannot apply to an IP address"),
         ("https://*.[::1]:8443", "a wildcard cannot apply to an IP address"),
         ("https://[::1", "missing its ']'"),
