@@ -28,8 +28,8 @@ SIZES = (1, 10, 1_000, 100_000)
 QUICK_SIZES = (1, 10)
 #: Full-stack batches are this many times longer than the others.  Their
 #: target is a ratio of two ~80 µs times that must stay within 10%, and each
-#: table row takes the worst of a dozen cells: a few requests per batch would
-#: leave that worst cell mostly noise.
+#: configuration's verdict takes the worst of two dozen cells: a few requests
+#: per batch would leave that worst cell mostly noise.
 FULL_BATCH_FACTOR = 4
 
 
@@ -38,7 +38,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny sizes and few repetitions (smoke test, CI)")
     parser.add_argument("--sizes", type=lambda text: tuple(int(x) for x in text.split(",")), help="e.g. 10,1000")
     parser.add_argument("--reps", type=int, help="repetitions of the round-robin (default 21, quick 3)")
-    parser.add_argument("--batch-ms", type=float, help="target duration of one timed batch (default 4, quick 0.5)")
+    parser.add_argument(
+        "--batch-ms",
+        type=float,
+        help="target duration of one timed batch (default 4, quick 0.5); full-stack batches are "
+        f"{FULL_BATCH_FACTOR}x longer, and each also times the stack without CORS middleware",
+    )
     parser.add_argument(
         "--slow-ms",
         type=float,
