@@ -214,6 +214,25 @@ def test_add_racing_another_insert_updates_their_row(concurrent_insert: dict[str
     assert "already listed: enabled, note updated" in out
 
 
+def test_add_racing_an_insert_and_a_delete_refused_clearly() -> None:
+    # The other writer's row blocks ours, then is gone by the time we look
+    # for it: here it is written inside our savepoint, so rolling that back
+    # removes it, as a concurrent delete would.
+    from django.db import connection
+
+    pending = [PARTNER]
+
+    def insert_before_ours(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.lstrip().upper().startswith("INSERT") and "credcors_allowedorigin" in sql and pending:
+            AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=pending.pop())])
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(insert_before_ours), pytest.raises(CommandError, match="Run the command again"):
+        run("add", PARTNER)
+
+    assert not AllowedOrigin.objects.exists()
+
+
 def test_import_racing_another_insert_refused_as_a_whole(tmp_path: Path, concurrent_insert: dict[str, bool]) -> None:
     path = tmp_path / "origins.txt"
     path.write_text("https://a.example.net\nhttps://b.example.net\n", encoding="utf-8")

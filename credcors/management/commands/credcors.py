@@ -17,7 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, router, transaction
 
 from credcors.conf import get_config
 from credcors.explain import Explanation, explain_request
@@ -128,12 +128,17 @@ class Command(BaseCommand):
                 # save() validates and canonicalizes again, exactly as for the
                 # admin.  The savepoint keeps a caller's transaction usable if
                 # the insert loses a race.
-                with transaction.atomic():
+                with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
                     AllowedOrigin(origin=origin, note=note or "").save()
             except IntegrityError:
                 # Someone added the same origin between the read above and
                 # this insert: theirs is the row to update.
-                row = AllowedOrigin.objects.get(origin=origin)
+                row = AllowedOrigin.objects.filter(origin=origin).first()
+                if row is None:  # ... and someone removed it again meanwhile.
+                    raise CommandError(
+                        f"{origin} was added and removed by someone else meanwhile; nothing was saved. "
+                        "Run the command again."
+                    ) from None
             else:
                 self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}.")
                 return
@@ -266,9 +271,12 @@ def _apply_import(canonical: list[tuple[_Entry, str]], seen: dict[str, str], *, 
     """Write the checked entries in one transaction (rolled back for a dry run)."""
     created = updated = unchanged = 0
     lines: list[str] = []
-    with transaction.atomic():
+    with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
         existing = {row.origin: row for row in AllowedOrigin.objects.filter(origin__in=seen).select_for_update()}
-        for entry, origin in canonical:
+        # In origin order: two imports adding the same new origins then wait
+        # for each other instead of deadlocking, and the second one fails
+        # with the unique constraint, which says "run it again".
+        for entry, origin in sorted(canonical, key=lambda pair: pair[1]):
             row = existing.get(origin)
             enabled = True if entry.enabled is None else entry.enabled
             if row is None:
