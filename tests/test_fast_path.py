@@ -50,6 +50,9 @@ _label = st.one_of(
             "255",
             "256",
             "0",
+            "0x",
+            "0x7f",
+            "0xg",
             "x" * 63,
             "y" * 64,
             "",
@@ -117,6 +120,8 @@ def test_parse_rule_refuses_exactly_what_the_full_validator_refuses(value: str, 
         "http://app.example.com",  # plain http with credentials
         "https://127.0.0.1",  # IP: the long road
         "https://1.2.3",
+        "https://app.1",  # ends in a number: the IPv4 parser's, not a domain
+        "https://app.0x7f",
         "https://xn--zz.example",  # punycode: the long road
         "https://example.com:443",  # default port spelled out
         "https://example.com:0443",
