@@ -272,10 +272,12 @@ def _apply_import(canonical: list[tuple[_Entry, str]], seen: dict[str, str], *, 
     created = updated = unchanged = 0
     lines: list[str] = []
     with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-        existing = {row.origin: row for row in AllowedOrigin.objects.filter(origin__in=seen).select_for_update()}
-        # In origin order: two imports adding the same new origins then wait
-        # for each other instead of deadlocking, and the second one fails
-        # with the unique constraint, which says "run it again".
+        # Rows are locked, and new ones inserted, in origin order: two imports
+        # of overlapping files then wait for each other instead of
+        # deadlocking, and one adding an origin the other just added fails
+        # on the unique constraint, which says "run it again".
+        locked = AllowedOrigin.objects.filter(origin__in=seen).order_by("origin").select_for_update()
+        existing = {row.origin: row for row in locked}
         for entry, origin in sorted(canonical, key=lambda pair: pair[1]):
             row = existing.get(origin)
             enabled = True if entry.enabled is None else entry.enabled
