@@ -218,8 +218,7 @@ def _canonical_parts(
     if match is None:
         return None
     scheme, star, host, port_text = match.groups()
-    # The last test is _canonical_host's IPv4 test (which also catches hosts
-    # made only of digits and dots).
+    # The last test is _canonical_host's IPv4 test.
     if len(host) > 253 or "xn--" in host or _ENDS_IN_NUMBER_RE.search(host):
         return None
     port = None
@@ -398,23 +397,24 @@ def _canonical_host(value: str, host: str, wildcard: bool) -> str:
     else:
         ascii_host = _idna(value, host)
     # After IDNA mapping, so that full-width digits are read as the IPv4
-    # address a browser would make of them.
-    if _IPV4_LIKE_RE.fullmatch(ascii_host):
+    # address a browser would make of them.  Such a host is the IPv4
+    # parser's; of its forms only the dotted quad is what browsers send back.
+    if _ENDS_IN_NUMBER_RE.search(ascii_host):
         try:
             address4 = ipaddress.IPv4Address(ascii_host)
         except ValueError:
+            if _IPV4_LIKE_RE.fullmatch(ascii_host):
+                raise OriginError(
+                    value, f"{host!r} is not a dotted-quad IPv4 address", "Write all four parts, e.g. 127.0.0.1."
+                ) from None
             raise OriginError(
-                value, f"{host!r} is not a dotted-quad IPv4 address", "Write all four parts, e.g. 127.0.0.1."
+                value,
+                f"{host!r} ends in a number, so browsers read it as an IPv4 address, not a host name",
+                "Write an IPv4 address as four decimal numbers, e.g. 127.0.0.1, or use the host's name.",
             ) from None
         if wildcard:
             raise OriginError(value, "a wildcard cannot apply to an IP address", "List the address exactly.")
         return str(address4)
-    if _ENDS_IN_NUMBER_RE.search(ascii_host):
-        raise OriginError(
-            value,
-            f"{host!r} ends in a number, so browsers read it as an IPv4 address, not a host name",
-            "Write an IPv4 address as four decimal numbers, e.g. 127.0.0.1, or use the host's name.",
-        )
     if len(ascii_host) > 253 or not _CANONICAL_HOST_RE.fullmatch(ascii_host):
         raise OriginError(
             value,
