@@ -210,7 +210,7 @@ class Command(BaseCommand):
                 "nothing was imported.\n" + "\n".join(shown)
             )
         try:
-            report = _apply_import(canonical, seen, dry_run=options["dry_run"])
+            report = _apply_import(canonical, dry_run=options["dry_run"])
         except IntegrityError:
             # Another writer added one of these origins after the rows were
             # read: the whole import rolled back, so running it again is safe.
@@ -267,7 +267,7 @@ class _ImportReport:
     lines: list[str]
 
 
-def _apply_import(canonical: list[tuple[_Entry, str]], seen: dict[str, str], *, dry_run: bool) -> _ImportReport:
+def _apply_import(canonical: list[tuple[_Entry, str]], *, dry_run: bool) -> _ImportReport:
     """Write the checked entries in one transaction (rolled back for a dry run)."""
     created = updated = unchanged = 0
     lines: list[str] = []
@@ -276,9 +276,10 @@ def _apply_import(canonical: list[tuple[_Entry, str]], seen: dict[str, str], *, 
         # of overlapping files then wait for each other instead of
         # deadlocking, and one adding an origin the other just added fails
         # on the unique constraint, which says "run it again".
-        locked = AllowedOrigin.objects.filter(origin__in=seen).order_by("origin").select_for_update()
-        existing = {row.origin: row for row in locked}
-        for entry, origin in sorted(canonical, key=lambda pair: pair[1]):
+        in_order = sorted(canonical, key=lambda pair: pair[1])
+        locked = AllowedOrigin.objects.filter(origin__in=[origin for _, origin in in_order]).order_by("origin")
+        existing = {row.origin: row for row in locked.select_for_update()}
+        for entry, origin in in_order:
             row = existing.get(origin)
             enabled = True if entry.enabled is None else entry.enabled
             if row is None:
