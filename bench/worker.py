@@ -178,8 +178,7 @@ class Worker:
 
     def time(self, level: str, kind: str, n: int) -> int:
         fn, arg = self.target(level, kind)
-        for _ in range(max(2, n // 20)):
-            fn(arg)  # Warm-up: also absorbs a due credcors refresh.
+        self._warm_up(fn, arg, n)
         return self._timed(fn, arg, n)
 
     def time_full_pair(self, kind: str, n: int) -> tuple[int, int]:
@@ -192,8 +191,7 @@ class Worker:
         """
         with_cors, without = self.target("full", kind), self.target(workload.IN_PROCESS_FLOOR, kind)
         for fn, arg in (with_cors, without):
-            for _ in range(max(2, n // 20)):
-                fn(arg)  # Warm-up: also absorbs a due credcors refresh.
+            self._warm_up(fn, arg, n)
         totals = [0, 0]
         chunks = min(n, _PAIR_CHUNKS)
         for chunk in range(chunks):
@@ -203,6 +201,11 @@ class Worker:
                 fn, arg = (with_cors, without)[which]
                 totals[which] += self._timed(fn, arg, size)
         return totals[0], totals[1]
+
+    @staticmethod
+    def _warm_up(fn: Callable[[Any], Any], arg: Any, n: int) -> None:
+        for _ in range(max(2, n // 20)):
+            fn(arg)  # Also absorbs a due credcors refresh.
 
     @staticmethod
     def _timed(fn: Callable[[Any], Any], arg: Any, n: int) -> int:
