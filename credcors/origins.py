@@ -27,6 +27,7 @@ __all__ = [
     "is_canonical_exact_origin",
     "is_potentially_trustworthy_host",
     "parse_rule",
+    "registrable_domain",
     "split_wire_origin",
 ]
 
@@ -155,6 +156,23 @@ def _public_suffix_list() -> object:
     from publicsuffixlist import PublicSuffixList
 
     return PublicSuffixList()
+
+
+def registrable_domain(host: str) -> str:
+    """The part of a canonical host that decides its *site* (HTML §7.1.1 "same site").
+
+    For a DNS name that is the registrable domain from the Public Suffix List
+    (``api.example.co.uk`` -> ``example.co.uk``); ``localhost`` and every
+    ``*.localhost`` are one site; an IP address, or a host that is itself a
+    public suffix, is its own site.
+    """
+    if host == "localhost" or host.endswith(".localhost"):
+        return "localhost"
+    if host.startswith("[") or _ENDS_IN_NUMBER_RE.search(host):
+        return host
+    psl = _public_suffix_list()
+    domain = psl.privatesuffix(host)  # type: ignore[attr-defined]
+    return host if domain is None else str(domain)
 
 
 def _is_public_suffix(host: str) -> bool:

@@ -15,6 +15,7 @@ from credcors.origins import (
     is_canonical_exact_origin,
     is_potentially_trustworthy_host,
     parse_rule,
+    registrable_domain,
     split_wire_origin,
 )
 
@@ -486,3 +487,20 @@ def test_parse_rule_ipv6_matches_rfc5952_compression(address: ipaddress.IPv6Addr
         assert rule.host == f"[{address.compressed}]"
     assert ipaddress.IPv6Address(rule.host[1:-1]) == address
     assert rule.port == 8443
+
+
+@pytest.mark.parametrize(
+    ("host", "site"),
+    [
+        ("api.example.co.uk", "example.co.uk"),
+        ("example.com", "example.com"),
+        ("localhost", "localhost"),
+        ("app.localhost", "localhost"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("[::1]", "[::1]"),
+        ("x.vercel.app", "x.vercel.app"),
+        ("vercel.app", "vercel.app"),
+    ],
+)
+def test_registrable_domain_names_the_site(host: str, site: str) -> None:
+    assert registrable_domain(host) == site
