@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
+from credcors.report import explain_request
 from credcors.signals import invalidate_on_commit
 
 

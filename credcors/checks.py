@@ -20,7 +20,7 @@ CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report every problem in ``settings.CREDCORS``."""
-    config = parse_config(getattr(settings, "CREDCORS", {}))
+    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
     messages: list[checks.CheckMessage] = []
     for problem in config.problems:
         level = checks.Error if problem.is_error else checks.Warning
@@ -55,7 +55,7 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
 
 def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``TRUST_FOR_CSRF`` does nothing unless credcors' CSRF middleware runs."""
-    if not parse_config(getattr(settings, "CREDCORS", {})).trust_for_csrf:
+    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).trust_for_csrf:
         return []
     from credcors.csrf import CredCorsCsrfViewMiddleware
 

@@ -23,7 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from credcors.policy import Decision, Kind, Policy, Reason
+from credcors.quoting import safe
+from credcors.snapshot import Decision, Kind
 
 __all__ = [
     "DEBUG_REASON_HEADER",
@@ -32,12 +33,9 @@ __all__ = [
     "REFUSED_ORIGIN_LEVEL",
     "REFUSED_PREFLIGHT_LEVEL",
     "RateLimiter",
-    "debug_reason",
     "log_refusal",
     "logger",
     "reset",
-    "safe",
-    "scrub",
 ]
 
 logger = logging.getLogger("credcors")
@@ -49,52 +47,6 @@ REFUSAL_WINDOW_SECONDS = 60.0
 
 #: Set on refused preflights (and refused requests) only while ``DEBUG`` is on.
 DEBUG_REASON_HEADER = "x-credcors-reason"
-
-_QUOTE_ESCAPES = {"\\": "\\\\", '"': '\\"'}
-
-
-def _escape_char(char: str, quotes: bool = True) -> str:
-    code = ord(char)
-    if 0x20 <= code < 0x7F:
-        return _QUOTE_ESCAPES.get(char, char) if quotes else char
-    if code <= 0xFF:
-        return f"\\x{code:02x}"
-    if code <= 0xFFFF:
-        return f"\\u{code:04x}"
-    return f"\\U{code:08x}"
-
-
-def safe(value: object, limit: int = 120) -> str:
-    """``value`` as a double-quoted, printable-ASCII string of bounded length.
-
-    Every character outside printable ASCII is escaped (``\\r``, ``\\x1b``,
-    ``\\u202e`` ...), ``"`` and ``\\`` are backslash-escaped, and the escaped
-    text is cut at ``limit`` characters with a count of what was left out.
-    The result is safe in a log line, a terminal and an HTTP header value.
-    """
-    text = value if isinstance(value, str) else repr(value)
-    out: list[str] = []
-    used = 0
-    for index, char in enumerate(text):
-        piece = _escape_char(char)
-        if used + len(piece) > limit:
-            return '"' + "".join(out) + f'"...(+{len(text) - index} chars)'
-        out.append(piece)
-        used += len(piece)
-    return '"' + "".join(out) + '"'
-
-
-def scrub(text: str, limit: int = 600) -> str:
-    """Like :func:`safe` but unquoted: for messages that already quote their parts."""
-    out: list[str] = []
-    used = 0
-    for index, char in enumerate(text):
-        piece = _escape_char(char, quotes=False)
-        if used + len(piece) > limit:
-            return "".join(out) + f"...(+{len(text) - index} chars)"
-        out.append(piece)
-        used += len(piece)
-    return "".join(out)
 
 
 class RateLimiter:
@@ -173,39 +125,3 @@ def log_refusal(decision: Decision, origin: str, path: str) -> None:
         safe(path, 200),
         detail,
     )
-
-
-_FIXED_REASONS = {
-    Reason.ORIGIN_NOT_ALLOWED: "this origin is not in the allow-list",
-    Reason.NULL_ORIGIN: "the origin 'null' (sandboxed frame, file: page or redirect) is never allowed",
-    Reason.MULTIPLE_ORIGINS: "the Origin header holds more than one origin",
-    Reason.ORIGIN_TOO_LONG: "the Origin header is longer than any origin can be",
-    Reason.MALFORMED_ORIGIN: "the Origin header is not a scheme://host[:port] origin as browsers send it",
-    Reason.MALFORMED_METHOD: "Access-Control-Request-Method is not an HTTP method name",
-    Reason.REQUEST_HEADERS_TOO_LONG: "Access-Control-Request-Headers is too long",
-    Reason.MALFORMED_REQUEST_HEADERS: "Access-Control-Request-Headers is not a list of header names",
-}
-
-
-def debug_reason(decision: Decision, policy: Policy) -> str:
-    """A short reason for the browser's network panel (``DEBUG`` only).
-
-    Printable ASCII, at most a few hundred characters; request input appears
-    only as a bounded, escaped quotation, and the fix names the setting.
-    """
-    reason = decision.reason
-    if reason is Reason.METHOD_NOT_ALLOWED:
-        text = (
-            f"method {safe(decision.detail, 40)} is not in CREDCORS['ALLOW_METHODS'] "
-            f"({policy.allow_methods_value or 'none'})"
-        )
-    elif reason is Reason.HEADER_NOT_ALLOWED:
-        allowed = ", ".join(sorted(policy.allow_headers)) or "none"
-        text = f"request header {safe(decision.detail, 40)} is not in CREDCORS['ALLOW_HEADERS'] ({allowed})"
-    else:
-        text = _FIXED_REASONS.get(reason, "refused")
-    if reason in (Reason.ORIGIN_NOT_ALLOWED, Reason.MALFORMED_ORIGIN):
-        text += "; run 'manage.py credcors explain ORIGIN' for details"
-    line = f"{reason.value}: {text}"
-    # Allow-lists can be long; a header has no business being longer.
-    return line if len(line) <= 400 else line[:397] + "..."

@@ -1,106 +1,106 @@
-"""Compile many allow-list rules into one immutable, size-independent lookup.
+"""Compile grants into one immutable lookup whose cost ignores the list's size.
 
 Exact origins go into a dict keyed by their serialization, so matching a
 request's ``Origin`` is one hash lookup.  Patterns (``https://*.example.com``)
 go into a dict keyed by (scheme, port) and then by the host after ``*.``;
 matching walks the request host's label suffixes, so its cost is bounded by
 the number of labels in the *request* (at most 127), never by the number of
-patterns.
+patterns.  The matcher hands back the grant itself, so callers work on its
+:class:`~credcors.origins.Rule`, never on strings they would have to re-parse.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Generic, Protocol, TypeVar
 
 from credcors.origins import Rule, split_wire_origin
 
-__all__ = ["Matcher", "compile_rules"]
+__all__ = ["HasRule", "Index", "compile_index"]
 
 
-_PATTERN_MEMO_SIZE = 1024
+class HasRule(Protocol):
+    """Anything the index can hold: the rule it stands for, and that rule's serialization."""
+
+    @property
+    def rule(self) -> Rule: ...
+
+    @property
+    def origin(self) -> str: ...
+
+
+G = TypeVar("G", bound=HasRule)
 
 
 @dataclass(frozen=True, slots=True)
-class Matcher:
-    """Answers "which rule allows this origin?" in time independent of size.
+class Index(Generic[G]):
+    """Answers "which grant allows this origin?" in time independent of size.
 
-    ``exact`` maps a canonical origin to the label of the source that listed
-    it; ``patterns`` maps (scheme, port) to {base host: source label}.
+    ``exact`` maps a canonical origin to its grant; ``patterns`` maps
+    (scheme, port) to {host after ``*.``: grant}.
     """
 
-    exact: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-    patterns: Mapping[tuple[str, int | None], Mapping[str, str]] = field(default_factory=lambda: MappingProxyType({}))
-    # Answers of the pattern walk, per origin: a memo, not state (the walk is
-    # pure).  Bounded, since clients choose the origins they send.
-    _pattern_memo: dict[str, tuple[str, str] | None] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    exact: Mapping[str, G]
+    patterns: Mapping[tuple[str, int | None], Mapping[str, G]]
 
     def __len__(self) -> int:
         return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values())
 
-    def match(self, origin: str) -> tuple[str, str] | None:
-        """Return (rule, source) for an allowed wire origin, else ``None``.
+    def __iter__(self) -> Iterator[G]:
+        """Every grant: exact origins first, then patterns."""
+        yield from self.exact.values()
+        for hosts in self.patterns.values():
+            yield from hosts.values()
+
+    def lookup(self, origin: str) -> G | None:
+        """The grant that allows a wire origin, else ``None``.
 
         ``origin`` is the request header as received; callers must already
         have refused values longer than ``origins.MAX_ORIGIN_LENGTH``.
         """
-        source = self.exact.get(origin)
-        if source is not None:
-            return origin, source
-        if not self.patterns:
-            return None
-        memo = self._pattern_memo
-        if origin in memo:
-            return memo[origin]
-        if len(memo) >= _PATTERN_MEMO_SIZE:
-            memo.clear()
-        hit = memo[origin] = self._match_pattern(origin)
-        return hit
-
-    def _match_pattern(self, origin: str) -> tuple[str, str] | None:
+        grant = self.exact.get(origin)
+        if grant is not None or not self.patterns:
+            return grant
         parts = split_wire_origin(origin)
         if parts is None:
             return None
         scheme, host, port = parts
+        return self.lookup_pattern(scheme, host, port)
+
+    def lookup_pattern(self, scheme: str, host: str, port: int | None) -> G | None:
+        """The pattern grant covering a host that a pattern may cover, else ``None``."""
         bases = self.patterns.get((scheme, port))
         if bases is None:
             return None
-        # Try each proper suffix of the host, shortest prefix first: for
+        # Try each proper suffix of the host, longest first: for
         # "a.b.example.com" that is "b.example.com", then "example.com", ...
         # A pattern never matches its own base host (the apex).
         dot = host.find(".")
         while dot != -1:
-            base = host[dot + 1 :]
-            source = bases.get(base)
-            if source is not None:
-                suffix = "" if port is None else f":{port}"
-                return f"{scheme}://*.{base}{suffix}", source
+            grant = bases.get(host[dot + 1 :])
+            if grant is not None:
+                return grant
             dot = host.find(".", dot + 1)
         return None
 
 
-def compile_rules(rules: Iterable[tuple[Rule, str]], exact_origins: Iterable[tuple[str, str]] = ()) -> Matcher:
-    """Build a :class:`Matcher` from (canonical rule, source label) pairs.
+def compile_index(grants: Iterable[G]) -> Index[G]:
+    """Build an :class:`Index`; when two grants share a rule, the first one wins.
 
-    ``exact_origins`` are (origin, source label) pairs for exact origins that
-    are already canonical and validated (see
-    :func:`credcors.origins.is_canonical_exact_origin`); they come after
-    ``rules``.  When a rule appears twice, the first source wins: callers pass
-    settings before database rows so explanations name the settings entry.
+    Callers pass settings before database rows, so explanations name the
+    settings entry.
     """
-    exact: dict[str, str] = {}
-    patterns: dict[tuple[str, int | None], dict[str, str]] = {}
-    for rule, source in rules:
+    exact: dict[str, G] = {}
+    patterns: dict[tuple[str, int | None], dict[str, G]] = {}
+    for grant in grants:
+        rule = grant.rule
         if rule.wildcard:
-            patterns.setdefault(rule.key, {}).setdefault(rule.host, source)
+            patterns.setdefault(rule.key, {}).setdefault(rule.host, grant)
         else:
-            exact.setdefault(rule.serialize(), source)
-    for origin, source in exact_origins:
-        exact.setdefault(origin, source)
-    return Matcher(
+            exact.setdefault(grant.origin, grant)
+    return Index(
         exact=MappingProxyType(exact),
         patterns=MappingProxyType({key: MappingProxyType(hosts) for key, hosts in patterns.items()}),
     )

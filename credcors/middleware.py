@@ -10,8 +10,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 from credcors.conf import get_config
-from credcors.log import DEBUG_REASON_HEADER, debug_reason, log_refusal
-from credcors.policy import Decision, Kind, Policy, decide
+from credcors.diagnose.reasons import reason_line
+from credcors.log import DEBUG_REASON_HEADER, log_refusal
+from credcors.policy import decide
+from credcors.snapshot import Decision, Kind, Snapshot
 from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]
@@ -39,43 +41,42 @@ class CredCorsMiddleware:
         if self.async_mode:
             return self.__acall__(request)
         if not get_config().applies_to(request.path_info):
-            return self.get_response(request)
+            return self._respond(request)
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
-            response: HttpResponseBase = self.get_response(request)  # type: ignore[assignment]
-            return _vary_on_origin(response)
-        policy = store.get()
-        decision = _decide(policy, request, origin)
-        if decision.kind is Kind.PREFLIGHT:
-            response = _preflight_response(decision)
-        else:
-            response = _apply(self.get_response(request), decision)  # type: ignore[arg-type]
-        if not decision.allowed:
-            _refused(request, origin, decision, policy, response)
-        return _vary_on_origin(response)
+            return _finish(request, None, None, self._respond(request))
+        snapshot = store.get()
+        decision = _decide(snapshot, request, origin)
+        response = _answer_preflight(decision) if decision.kind is Kind.PREFLIGHT else self._respond(request)
+        return _finish(request, snapshot, decision, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         if not get_config().applies_to(request.path_info):
-            return await self.get_response(request)  # type: ignore[misc, no-any-return]
+            return await self._arespond(request)
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
-            response: HttpResponseBase = await self.get_response(request)  # type: ignore[misc]
-            return _vary_on_origin(response)
-        policy = await store.aget()
-        decision = _decide(policy, request, origin)
+            return _finish(request, None, None, await self._arespond(request))
+        snapshot = await store.aget()
+        decision = _decide(snapshot, request, origin)
         if decision.kind is Kind.PREFLIGHT:
-            response = _preflight_response(decision)
-        else:
-            response = _apply(await self.get_response(request), decision)  # type: ignore[misc]
-        if not decision.allowed:
-            _refused(request, origin, decision, policy, response)
-        return _vary_on_origin(response)
+            return _finish(request, snapshot, decision, _answer_preflight(decision))
+        return _finish(request, snapshot, decision, await self._arespond(request))
+
+    def _respond(self, request: HttpRequest) -> HttpResponseBase:
+        response = self.get_response(request)
+        assert isinstance(response, HttpResponseBase)
+        return response
+
+    async def _arespond(self, request: HttpRequest) -> HttpResponseBase:
+        awaitable = self.get_response(request)
+        assert not isinstance(awaitable, HttpResponseBase)
+        return await awaitable
 
 
-def _decide(policy: Policy, request: HttpRequest, origin: str) -> Decision:
+def _decide(snapshot: Snapshot, request: HttpRequest, origin: str) -> Decision:
     meta = request.META
     return decide(
-        policy,
+        snapshot,
         request.method or "",
         origin,
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
@@ -83,36 +84,37 @@ def _decide(policy: Policy, request: HttpRequest, origin: str) -> Decision:
     )
 
 
-def _refused(request: HttpRequest, origin: str, decision: Decision, policy: Policy, response: HttpResponseBase) -> None:
-    # Only refusals get here, and log_refusal checks logger.isEnabledFor
-    # before any other work, so allowed requests never pay for diagnostics.
-    log_refusal(decision, origin, request.path)
-    if settings.DEBUG:
-        # Development aid: the browser's network panel shows why.  Request
-        # input only ever appears bounded and escaped (see log.debug_reason).
-        response.headers[DEBUG_REASON_HEADER] = debug_reason(decision, policy)
-
-
-def _preflight_response(decision: Decision) -> HttpResponse:
+def _answer_preflight(decision: Decision) -> HttpResponse:
     # Fetch §4.8: the preflight must be answered with an ok status (2xx) for
     # the browser to go on; the view never runs for a preflight.
-    response = HttpResponse(status=decision.status)
-    for name, value in decision.headers:
-        response.headers[name] = value
-    return response
+    return HttpResponse(status=decision.status)
 
 
-def _apply(response: HttpResponseBase, decision: Decision) -> HttpResponseBase:
-    for name, value in decision.headers:
-        response.headers[name] = value
-    return response
-
-
-def _vary_on_origin(response: HttpResponseBase) -> HttpResponseBase:
-    # Every answer under URLS_REGEX depends on Origin, including refusals and
-    # requests without one, so shared caches must key on it.
+def _finish(
+    request: HttpRequest, snapshot: Snapshot | None, decision: Decision | None, response: HttpResponseBase
+) -> HttpResponseBase:
+    """The one last step of the sync and async paths: headers, refusal report, ``Vary``."""
+    if decision is not None:
+        headers = response.headers
+        for name, value in decision.headers:
+            headers[name] = value
+        if not decision.allowed:
+            assert snapshot is not None
+            _report_refusal(request, decision, snapshot, response)
+    # Every answer under URLS_REGEX depends on Origin, refusals and requests
+    # without one included, so shared caches must key on it.
     if response.has_header("Vary"):
         patch_vary_headers(response, ("Origin",))
     else:
         response.headers["Vary"] = "Origin"
     return response
+
+
+def _report_refusal(request: HttpRequest, decision: Decision, snapshot: Snapshot, response: HttpResponseBase) -> None:
+    # Only refusals get here, and log_refusal checks logger.isEnabledFor
+    # before any other work, so allowed requests never pay for diagnostics.
+    log_refusal(decision, request.META["HTTP_ORIGIN"], request.path)
+    if settings.DEBUG:
+        # Development aid: the browser's network panel shows why.  Request
+        # input only ever appears bounded and escaped (see reason_line).
+        response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -35,34 +34,31 @@ def view_calls() -> Iterator[list[str]]:
 
 
 class Clock:
-    """Stands in for the ``time`` module inside ``credcors.store``.
+    """A clock for the store that only moves when a test calls :meth:`advance`.
 
-    ``monotonic()`` only moves when a test calls :meth:`advance`, so refresh
-    scheduling is decided by the test, not by how fast the machine is.
+    Refresh scheduling is then decided by the test, not by how fast the
+    machine is.  ``on_call`` runs at every reading, to put another thread's
+    action at an exact point of a refresh.
     """
 
     def __init__(self) -> None:
         self.now = 1000.0
+        self.on_call: Callable[[], None] | None = None
 
-    def monotonic(self) -> float:
+    def __call__(self) -> float:
+        if self.on_call is not None:
+            self.on_call()
         return self.now
-
-    def perf_counter(self) -> float:
-        return time.perf_counter()
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
-    def __getattr__(self, name: str) -> object:
-        # Anything else the store uses from ``time`` stays real.
-        return getattr(time, name)
-
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Freeze the store's clock; advance it explicitly with ``clock.advance(s)``."""
+    """Give the process-wide store a frozen clock; advance it with ``clock.advance(s)``."""
     fake = Clock()
-    monkeypatch.setattr("credcors.store.time", fake)
+    monkeypatch.setattr(store, "clock", fake)
     return fake
 
 

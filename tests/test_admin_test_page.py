@@ -7,8 +7,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
-from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
+from credcors.report import explain_request
 
 URL = "/admin/credcors/allowedorigin/test-origin/"
 
@@ -72,7 +72,7 @@ def test_allowed_origin_shows_rule_and_headers(staff: Client) -> None:
     page = response.content.decode()
     assert "Allowed" in page
     assert "https://app.example.com is allowed by https://app.example.com (settings)." in page
-    assert "access-control-allow-headers: content-type" in page
+    assert "access-control-allow-headers: accept, authorization, content-type, x-csrftoken, x-requested-with" in page
     assert "answered 204" in page
 
 

@@ -121,7 +121,7 @@ def test_async_allowed_preflight_answered_204_without_running_view(
         "access-control-allow-origin": APP,
         "access-control-allow-credentials": "true",
         "access-control-allow-methods": "GET, HEAD, PUT, PATCH, POST, DELETE",
-        "access-control-allow-headers": "authorization",
+        "access-control-allow-headers": "accept, authorization, content-type, x-csrftoken, x-requested-with",
         "access-control-max-age": "600",
     }
     assert _vary(response) == ["origin"]

@@ -44,7 +44,7 @@ def test_explain_allowed_origin_exits_zero_with_rule_and_headers() -> None:
     assert "Verdict:  ALLOWED (allowed)" in out
     assert "https://app.example.com is allowed by https://app.example.com (settings)." in out
     assert "-> 204" in out
-    assert "  access-control-allow-headers: content-type" in out
+    assert "  access-control-allow-headers: accept, authorization, content-type, x-csrftoken, x-requested-with" in out
     assert "  access-control-allow-credentials: true" in out
     assert "  vary: Origin" in out
 
@@ -421,7 +421,7 @@ def test_import_missing_file_refused() -> None:
 
 
 def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("credcors.management.commands.credcors.MAX_IMPORT_BYTES", 10)
+    monkeypatch.setattr("credcors.importing.MAX_IMPORT_BYTES", 10)
     path = tmp_path / "big.txt"
     path.write_text("https://a.example.net\n")
 

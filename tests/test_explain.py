@@ -9,10 +9,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credcors.conf import Config, parse_config
-from credcors.explain import Row, explain, explain_request, row_candidates
-from credcors.matcher import compile_rules
+from credcors.diagnose import Row, explain, row_candidates
+from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
-from credcors.policy import Kind, Policy, decide
+from credcors.policy import decide
+from credcors.report import explain_request
+from credcors.snapshot import Kind, Snapshot
 
 ORIGINS = [
     "https://app.example.com",
@@ -23,17 +25,9 @@ ORIGINS = [
 ]
 
 
-def _setup(**overrides: Any) -> tuple[Policy, Config]:
+def _setup(**overrides: Any) -> tuple[Snapshot, Config]:
     config = parse_config({"ALLOWED_ORIGINS": ORIGINS, "EXPOSE_HEADERS": ["x-request-id"], **overrides})
-    policy = Policy.build(
-        compile_rules([(rule, "settings") for rule in config.rules]),
-        allow_methods=config.allow_methods,
-        allow_headers=config.allow_headers,
-        expose_headers=config.expose_headers,
-        credentials=config.credentials,
-        max_age=config.max_age,
-    )
-    return policy, config
+    return compile_config(config, ()), config
 
 
 def _explain(origin: str, rows: tuple[Row, ...] = (), config_overrides: dict[str, Any] | None = None, **kw: Any):
@@ -71,7 +65,10 @@ def test_put_with_custom_header_explains_preflight_then_request() -> None:
     assert preflight.method == "PUT"  # Browsers upper-case the standard methods.
     assert preflight.request_headers == "content-type"  # Accept is safelisted: never asked for.
     assert preflight.status == 204
-    assert ("access-control-allow-headers", "content-type") in preflight.response_headers
+    assert (
+        "access-control-allow-headers",
+        "accept, authorization, content-type, x-csrftoken, x-requested-with",
+    ) in preflight.response_headers
     assert actual.kind is Kind.ACTUAL
 
 
@@ -478,3 +475,60 @@ def test_ipv6_origin_not_listed() -> None:
     assert result.cause == "not-listed"
     assert row_candidates("http://[::1]:3000") == ["http://[::1]:3000"]
     assert row_candidates("https://*.example.org") == []
+
+
+# -- Near misses developers hit every day ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "origin", "cause", "text", "fix"),
+    [
+        (
+            "http://127.0.0.1:3000",
+            "http://localhost:3000",
+            "loopback-differs",
+            "localhost, 127.0.0.1 and [::1] all reach this machine, but to a browser they are three different origins",
+            "Open the page at http://127.0.0.1:3000, or allow http://localhost:3000 too.",
+        ),
+        (
+            "http://localhost:3000",
+            "http://[::1]:3000",
+            "loopback-differs",
+            "you allowed http://localhost:3000 (settings); this request came from http://[::1]:3000",
+            "Open the page at http://localhost:3000, or allow http://[::1]:3000 too.",
+        ),
+        (
+            "http://localhost:3001",
+            "https://localhost:3001",
+            "scheme-differs",
+            "the scheme differs (https vs http)",
+            "Allow https://localhost:3001 itself, or open the page over http://.",
+        ),
+        (
+            "https://*.example.net",
+            "https://example.net",
+            "apex-not-covered",
+            "covers subdomains of example.net but never example.net itself",
+            "Also allow https://example.net exactly: in the admin, with 'manage.py credcors add https://example.net'",
+        ),
+        (
+            "https://www.shop.example",
+            "https://shop.example",
+            "www-differs",
+            "one has 'www.' and the other does not",
+            "Allow https://shop.example too, or redirect one host name to the other.",
+        ),
+    ],
+)
+def test_everyday_near_miss_is_named_with_its_fix(listed: str, origin: str, cause: str, text: str, fix: str) -> None:
+    result = _explain(origin, config_overrides={"ALLOWED_ORIGINS": [listed]})
+
+    assert result.cause == cause
+    assert text in result.message
+    assert any(fix in hint for hint in result.hints), result.hints
+
+
+def test_wire_origin_the_validator_refuses_is_not_listed_without_near_misses() -> None:
+    result = _explain("https://app.1")
+
+    assert result.cause == "not-listed"

@@ -11,8 +11,9 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from credcors import log
-from credcors.log import RateLimiter, safe, scrub
+from credcors.log import RateLimiter
 from credcors.models import AllowedOrigin
+from credcors.quoting import safe, scrub
 from tests.conftest import Clock
 
 APP = "https://app.example.com"

@@ -93,18 +93,22 @@ def test_allowed_preflight_is_answered_204_without_running_view(client: Client, 
         "access-control-allow-origin": APP,
         "access-control-allow-credentials": "true",
         "access-control-allow-methods": "GET, HEAD, PUT, PATCH, POST, DELETE",
-        "access-control-allow-headers": "content-type, x-csrftoken",
+        # All of ALLOW_HEADERS, prebuilt once per snapshot (Fetch §4.8 only needs the asked ones listed).
+        "access-control-allow-headers": "accept, authorization, content-type, x-csrftoken, x-requested-with",
         "access-control-max-age": "600",
     }
     assert response.content == b""
     assert view_calls == []
 
 
-def test_allowed_preflight_without_request_headers_sends_no_allow_headers(client: Client) -> None:
+def test_allowed_preflight_without_request_headers_sends_the_allowed_headers(client: Client) -> None:
     response = _preflight(client, "/api/recorded", APP, "GET")
 
     assert response.status_code == 204
-    assert "access-control-allow-headers" not in _cors_headers(response)
+    assert (
+        _cors_headers(response)["access-control-allow-headers"]
+        == "accept, authorization, content-type, x-csrftoken, x-requested-with"
+    )
 
 
 def test_preflight_for_path_without_view_is_still_answered(client: Client) -> None:
@@ -414,4 +418,61 @@ def test_request_headers_with_empty_items_are_tolerated(client: Client) -> None:
     response = _preflight(client, "/api/recorded", APP, "POST", " , content-type,,")
 
     assert response.status_code == 204
-    assert response.headers["Access-Control-Allow-Headers"] == "content-type"
+    assert (
+        response.headers["Access-Control-Allow-Headers"]
+        == "accept, authorization, content-type, x-csrftoken, x-requested-with"
+    )
+
+
+# -- Hosts as browsers have them -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "origin"),
+    [
+        ("http://*.localhost:3000", "http://k_.localhost:3000"),
+        ("https://my_app.example.com", "https://my_app.example.com"),
+        ("https://-fc3.example.org", "https://-fc3.example.org"),
+        ("https://*.intra_net.example.com", "https://wiki.intra_net.example.com"),
+    ],
+)
+@pytest.mark.django_db
+def test_underscore_and_hyphen_edged_hosts_browsers_send_are_allowed(
+    settings, client: Client, listed: str, origin: str
+) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": [listed], "USE_DATABASE": False}
+
+    response = client.get("/api/recorded", headers={"Origin": origin})
+    preflight = _preflight(client, "/api/recorded", origin, "PUT")
+
+    assert _cors_headers(response) == {
+        "access-control-allow-origin": origin,
+        "access-control-allow-credentials": "true",
+    }
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == origin
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://k_.localhost:3001",  # Another port.
+        "https://my-app.example.com",  # A hyphen is not an underscore.
+        "https://my_app.example.com.",  # Browsers never send the trailing dot.
+        "https://MY_APP.example.com",  # Nor upper case.
+        "https://a!b.example.com",  # The URL standard allows it; no DNS name has it.
+    ],
+)
+@pytest.mark.django_db
+def test_near_spellings_of_underscore_hosts_get_no_cors_header(settings, client: Client, origin: str) -> None:
+    settings.CREDCORS = {
+        "ALLOWED_ORIGINS": ["http://*.localhost:3000", "https://my_app.example.com"],
+        "USE_DATABASE": False,
+    }
+
+    response = client.get("/api/recorded", headers={"Origin": origin})
+    preflight = _preflight(client, "/api/recorded", origin, "PUT")
+
+    assert _cors_headers(response) == {}
+    assert preflight.status_code == 403
+    assert _cors_headers(preflight) == {}

@@ -1,23 +1,29 @@
-"""The one origin validator: canonical forms, refusals and their messages, wire splitting."""
+"""The one origin validator: canonical forms, refusals, its private fast path, wire splitting,
+and agreement with a WHATWG URL parser (ada-url) on what browsers send."""
 
 from __future__ import annotations
 
 import ipaddress
 
+import ada_url
+import idna
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from credcors import origins
+from credcors.hosts import is_potentially_trustworthy_host, registrable_domain
 from credcors.origins import (
     MAX_ORIGIN_LENGTH,
     OriginError,
+    OriginShape,
     Rule,
-    is_canonical_exact_origin,
-    is_potentially_trustworthy_host,
+    classify_origin,
     parse_rule,
-    registrable_domain,
     split_wire_origin,
 )
+from credcors.policy import decide
+from credcors.snapshot import Headers, Snapshot, compile_snapshot
 
 # --- canonicalization -------------------------------------------------------
 
@@ -57,6 +63,18 @@ from credcors.origins import (
         ("https://[1::]", "https://[1::]"),
         # The URL standard serializes IPv4-mapped addresses in hex, as browsers send them.
         ("https://[::ffff:127.0.0.1]", "https://[::ffff:7f00:1]"),
+        # WHATWG URL hosts that browsers send: underscores, labels edged with
+        # hyphens, "--" in third and fourth place (issue 11).
+        ("https://my_app.example.com", "https://my_app.example.com"),
+        ("https://My_App.Example.com", "https://my_app.example.com"),
+        ("https://-fc3.example.org", "https://-fc3.example.org"),
+        ("https://a-.b-.example", "https://a-.b-.example"),
+        ("https://_.example", "https://_.example"),
+        ("https://ab--cd.example", "https://ab--cd.example"),
+        ("http://k_.localhost:3000", "http://k_.localhost:3000"),
+        ("https://*._internal.example.com", "https://*._internal.example.com"),
+        ("https://*.-edge-.example.com:8443", "https://*.-edge-.example.com:8443"),
+        ("https://" + "a" * 63 + ".example.com", "https://" + "a" * 63 + ".example.com"),
     ],
 )
 def test_parse_rule_accepted_value_is_canonicalized(value: str, canonical: str) -> None:
@@ -171,9 +189,12 @@ def test_rule_is_immutable() -> None:
         ("https://[::g]", "is not an IPv6 address"),
         ("https://[1.2.3.4]", "is not an IPv6 address"),
         ("https://[fe80::1%25eth0]", "is not an IPv6 address"),
-        ("https://a_b.example.com", "is not a valid host name"),
-        ("https://-app.example.com", "is not a valid host name"),
         ("https://app..example.com", "is not a valid host name"),
+        ("https://.example.com", "is not a valid host name"),
+        ("https://a!b.example.com", "is not a valid host name"),
+        ("https://a=b.example.com", "is not a valid host name"),
+        ("https://a%41.example.com", "is not a valid host name"),
+        ("https://*.a!b.example.com", "is not a valid host name"),
         ("https://a;b.example.com", "is not a valid host name"),
         ("https://" + "a" * 64 + ".example.com", "is not a valid host name"),
         ("https://" + ("a" * 63 + ".") * 4 + "com", "is not a valid host name"),
@@ -333,7 +354,10 @@ def test_is_potentially_trustworthy_host_only_loopback(host: str, trustworthy: b
         ("https://example.com.", None),
         ("https://bücher.example", None),
         ("https://a..example.com", None),
-        ("https://-a.example.com", None),
+        ("https://-a.example.com", ("https", "-a.example.com", None)),
+        ("https://a_.b-.example.com", ("https", "a_.b-.example.com", None)),
+        ("http://k_.localhost:3000", ("http", "k_.localhost", 3000)),
+        ("https://a!b.example.com", None),
         ("https://user@example.com", None),
         ("http://[::1]:8000", None),
         ("ftp://example.com", None),
@@ -365,7 +389,24 @@ def test_max_origin_length_fits_longest_serialized_origin() -> None:
 # --- properties ---------------------------------------------------------------
 
 _SCHEMES = ["https", "http", "HTTPS", "Http"]
-_LABELS = ["a", "app", "Example", "com", "co", "uk", "bücher", "xn--bcher-kva", "localhost", "127", "0", "1", "b-c"]
+_LABELS = [
+    "a",
+    "app",
+    "Example",
+    "com",
+    "co",
+    "uk",
+    "bücher",
+    "xn--bcher-kva",
+    "localhost",
+    "127",
+    "0",
+    "1",
+    "b-c",
+    "a_b",
+    "-x",
+    "y-",
+]
 _PORTS = ["", ":80", ":443", ":8443", ":08443", ":0", ":65535", ":65536"]
 
 
@@ -403,25 +444,6 @@ def test_parse_rule_serialization_is_a_fixed_point() -> None:
     check()
     # The property must have been exercised, not vacuously true.
     assert len(accepted) >= 50
-
-
-@pytest.mark.parametrize(
-    "value", ["https://app.example.com", "https://app.example.com:8443", "https://a-1.b.example.org"]
-)
-def test_is_canonical_exact_origin_plain_canonical_origin_is_recognized(value: str) -> None:
-    assert is_canonical_exact_origin(value) is True
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.one_of(_origin_like(), st.text(max_size=30)), st.booleans(), st.booleans())
-def test_is_canonical_exact_origin_true_only_where_parse_rule_keeps_the_value(
-    value: str, allow_insecure: bool, credentials: bool
-) -> None:
-    if not is_canonical_exact_origin(value, allow_insecure=allow_insecure, credentials=credentials):
-        return
-    rule = parse_rule(value, allow_insecure=allow_insecure, credentials=credentials)
-    assert rule.wildcard is False
-    assert rule.serialize() == value
 
 
 _NOISE = st.sampled_from(
@@ -504,3 +526,652 @@ def test_parse_rule_ipv6_matches_rfc5952_compression(address: ipaddress.IPv6Addr
 )
 def test_registrable_domain_names_the_site(host: str, site: str) -> None:
     assert registrable_domain(host) == site
+
+
+# --- classifying a request's Origin ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shape"),
+    [
+        ("https://app.example.com", OriginShape.SERIALIZED),
+        ("http://k_.localhost:3000", OriginShape.SERIALIZED),
+        ("https://-fc3.example.org", OriginShape.SERIALIZED),
+        ("http://127.0.0.1:8000", OriginShape.SERIALIZED),
+        ("http://[::1]:8000", OriginShape.SERIALIZED),
+        ("https://[2001:db8::1]", OriginShape.SERIALIZED),
+        ("https://" + "a." * 125 + "com:65535", OriginShape.SERIALIZED),
+        ("https://" + "a." * 125 + "com:65535/", OriginShape.TOO_LONG),
+        ("null", OriginShape.NULL),
+        ("NULL", OriginShape.MALFORMED),
+        ("https://a.example,https://b.example", OriginShape.MULTIPLE),
+        ("https://a.example https://b.example", OriginShape.MULTIPLE),
+        ("https://a.example ", OriginShape.MULTIPLE),
+        ("", OriginShape.MALFORMED),
+        ("HTTPS://app.example.com", OriginShape.MALFORMED),
+        ("https://app.example.com:443", OriginShape.MALFORMED),
+        ("https://app.example.com.", OriginShape.MALFORMED),
+        ("https://a!b.example.com", OriginShape.MALFORMED),
+        ("http://[::1]:80", OriginShape.MALFORMED),
+        ("http://[::1]:08000", OriginShape.MALFORMED),
+        ("http://[::1]:65536", OriginShape.MALFORMED),
+        ("http://[::G]", OriginShape.MALFORMED),
+        ("http://[::1]/", OriginShape.MALFORMED),
+    ],
+)
+def test_classify_origin_names_the_shape_of_the_value(value: str, shape: OriginShape) -> None:
+    assert classify_origin(value) is shape
+
+
+def test_classify_origin_bounds_the_work_on_a_huge_value() -> None:
+    # Only a length test may touch it: no regex, no split of a megabyte.
+    assert classify_origin("https://" + "a," * 500_000) is OriginShape.TOO_LONG
+
+
+# --- the private fast path agrees with the full validator -----------------------
+
+_FLAGS = st.sampled_from([(False, True), (True, True), (False, False), (True, False)])
+# Near-canonical values: the inputs where a wrong fast path would hide.
+_CLEAN_LABEL = st.one_of(
+    st.from_regex(r"[a-z0-9_-]{1,10}", fullmatch=True),
+    st.sampled_from(
+        [
+            *["example", "com", "co", "uk", "vercel", "app", "github", "io", "localhost"],
+            *["_", "-", "a-", "-a", "a_b", "0x", "0x7f", "1", "42", "xn--zz", "xn--bcher-kva", "xn--", "x" * 63],
+        ]
+    ),
+)
+# Hosts at and just over the DNS limit of 253 octets.
+_LONG_HOSTS = ["a." * 125 + "com", "a." * 126 + "com", "b" * 63 + ("." + "c" * 63) * 3, "d" * 63 + ("." + "e" * 63) * 2]
+_NEAR_LABEL = st.one_of(
+    st.from_regex(r"[a-z0-9_-]{1,10}", fullmatch=True),
+    st.sampled_from(
+        [
+            "xn--bcher-kva",
+            "xn--zz",
+            "xn--",
+            "XN--bcher-kva",
+            "localhost",
+            "com",
+            "co",
+            "uk",
+            "vercel",
+            "app",
+            "github",
+            "io",
+            "_",
+            "-",
+            "-a",
+            "a-",
+            "__",
+            "a_b",
+            "0x",
+            "0x7f",
+            "0xg",
+            "1",
+            "09",
+            "255",
+            "256",
+            "x" * 63,
+            "y" * 64,
+            "",
+            "A",
+            "ü",
+        ]
+    ),
+)
+_NEAR_HOST = st.one_of(
+    st.lists(_NEAR_LABEL, min_size=1, max_size=5).map(".".join),
+    st.sampled_from(["co.uk", "vercel.app", "github.io", "localhost", "app.localhost", "com", "a." * 126 + "com"]),
+)
+_NEAR_PORT = st.one_of(
+    st.none(),
+    st.sampled_from(["80", "443", "0", "00443", "0443", "08443", "8443", "65535", "65536", "99999", "1", "", "٣"]),
+)
+
+
+@st.composite
+def _canonical_looking(draw: st.DrawFn) -> str:
+    """Mostly values the fast path answers: lowercase, no default port, nothing around."""
+    scheme = draw(st.sampled_from(["https", "https", "http"]))
+    star = draw(st.sampled_from(["", "*."]))
+    host = draw(st.one_of(st.lists(_CLEAN_LABEL, min_size=1, max_size=4).map(".".join), st.sampled_from(_LONG_HOSTS)))
+    port = draw(st.sampled_from([None, None, "1", "3000", "8443", "65535", "65536", "99999", "443", "80"]))
+    return f"{scheme}://{star}{host}{'' if port is None else ':' + port}"
+
+
+@st.composite
+def _near_canonical(draw: st.DrawFn) -> str:
+    scheme = draw(st.sampled_from(["https", "https", "http", "HTTPS", "ftp"]))
+    star = draw(st.sampled_from(["", "", "*.", "*"]))
+    port = draw(_NEAR_PORT)
+    tail = draw(st.sampled_from(["", "", "", "/", "?", " ", "."]))
+    return f"{scheme}://{star}{draw(_NEAR_HOST)}{'' if port is None else ':' + port}{tail}"
+
+
+def _full(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
+    try:
+        return origins._parse_rule_full(value, allow_insecure, credentials)
+    except OriginError:
+        return None
+
+
+def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
+    answered: list[str] = []
+
+    @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # Canonical-looking values twice as often: they are where the fast path answers.
+    @given(
+        value=st.one_of(_canonical_looking(), _canonical_looking(), _near_canonical(), st.text(max_size=40)),
+        flags=_FLAGS,
+    )
+    def check(value: str, flags: tuple[bool, bool]) -> None:
+        allow_insecure, credentials = flags
+        fast = origins._parse_canonical(value, allow_insecure, credentials)
+        if fast is None:
+            return
+        answered.append(value)
+        # Never a Rule where the full validator refuses, and never a different one.
+        assert fast == _full(value, allow_insecure, credentials)
+        assert fast.serialize() == value
+
+    check()
+    # The fast path must actually have answered, patterns among them.
+    assert len(answered) >= 50
+    assert any("*." in value for value in answered)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=st.one_of(_canonical_looking(), _near_canonical()), flags=_FLAGS)
+def test_parse_rule_refuses_exactly_what_the_full_validator_refuses(value: str, flags: tuple[bool, bool]) -> None:
+    allow_insecure, credentials = flags
+    expected = _full(value, allow_insecure, credentials)
+    if expected is None:
+        with pytest.raises(OriginError):
+            parse_rule(value, allow_insecure=allow_insecure, credentials=credentials)
+    else:
+        assert parse_rule(value, allow_insecure=allow_insecure, credentials=credentials) == expected
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://app.example.com",
+        "https://app.example.com:8443",
+        "https://my_app.example.com",
+        "https://-fc3.example.org",
+        "https://*.example.com",
+        "https://*._x-.example.com:8443",
+        "https://*.app.localhost",
+    ],
+)
+def test_fast_path_answers_for_canonical_values(value: str) -> None:
+    rule = origins._parse_canonical(value, False, True)
+
+    assert rule is not None
+    assert rule == origins._parse_rule_full(value, False, True)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://*.com",  # a top-level domain
+        "https://*.localhost",  # no dot: the long road decides
+        "https://*.co.uk",  # public suffixes
+        "https://*.github.io",
+        "https://*.vercel.app",
+        "http://app.example.com",  # plain http with credentials
+        "http://localhost:3000",
+        "https://127.0.0.1",  # IP: the long road
+        "https://1.2.3",
+        "https://app.1",  # ends in a number: the IPv4 parser's, not a domain
+        "https://app.0x7f",
+        "https://app.0x",
+        "https://xn--zz.example",  # punycode: the long road
+        "https://xn--bcher-kva.example",
+        "https://example.com:443",  # default port spelled out
+        "https://example.com:0443",
+        "https://example.com:99999",
+        "https://" + "a." * 126 + "com",  # a 255-octet host
+        "HTTPS://example.com",
+        "https://example.com/",
+        "https://[::1]",
+    ],
+)
+def test_fast_path_leaves_unusual_values_to_the_full_validator(value: str) -> None:
+    assert origins._parse_canonical(value, False, True) is None
+
+
+def test_fast_path_lets_plain_http_through_when_insecure_is_allowed_or_no_credentials() -> None:
+    expected = Rule("http", "app.example.com", 8080)
+
+    assert origins._parse_canonical("http://app.example.com:8080", True, True) == expected
+    assert origins._parse_canonical("http://app.example.com:8080", False, False) == expected
+
+
+# --- agreement with a WHATWG URL parser (ada-url): what browsers send ---------------
+#
+# ada-url implements the WHATWG URL standard that browsers follow, so
+# ``ada_url.URL(text).origin`` is the Origin header a page at ``text`` sends.
+# Two directions (issue 11, item 9): nothing unlisted is ever allowed, and
+# every browser-serialized form of a listed origin is.
+
+
+def _browser_origin(url: str) -> str | None:
+    """The Origin a browser at ``url`` sends, or None where no browser can be."""
+    try:
+        return str(ada_url.URL(url).origin)
+    except ValueError:
+        return None
+
+
+def _reference_covers(rules: list[Rule], origin: str) -> bool:
+    """A deliberately plain reading of the allow-list: byte-equal, or a whole-label subdomain."""
+    for rule in rules:
+        if not rule.wildcard and rule.serialize() == origin:
+            return True
+    scheme, sep, rest = origin.partition("://")
+    host, colon, port_text = rest.rpartition(":") if rest.count(":") == 1 else (rest, "", "")
+    if colon and not (port_text.isascii() and port_text.isdigit()):
+        return False
+    port = int(port_text) if colon else None
+    for rule in rules:
+        if rule.wildcard and sep and (rule.scheme, rule.port) == (scheme, port):
+            sub, dot, base = host.partition(".")
+            while dot and sub:
+                if base == rule.host:
+                    return True
+                sub, dot, base = base.partition(".")
+    return False
+
+
+# Labels a user lists or a browser has.  Each one is a DNS label some
+# browser can reach.  Deliberately absent, because credcors refuses them on
+# purpose while ada-url (like the URL standard) accepts them: labels with
+# ASCII punctuation other than "-" and "_" ("a!b", "a$b", "a*b": no DNS name
+# has them, and "*" or "," mean something else in an allow list), empty
+# labels ("a..b": no resolver accepts them), labels over 63 octets and hosts
+# over 253 (DNS limits, RFC 1035 §2.3.4).  A trailing dot is no spelling of a
+# listed origin: "https://a.example." is a different origin to browsers.
+_DNS_LABELS = [
+    "app",
+    "example",
+    "com",
+    "org",
+    "corp",
+    "my_app",
+    "_internal",
+    "-fc3",
+    "edge-",
+    "_",
+    "a--b",
+    "x1",
+    "42",
+    "0x7f",
+    "bücher",
+    "Bücher",
+    "xn--bcher-kva",
+    "straße",
+    "日本",
+    "пример",
+    "\uff46\uff55\uff4c\uff4c",  # "full" in full-width letters
+    "localhost",
+    "co",
+    "uk",
+    "vercel",
+    "app",
+]
+_SUB_LABELS = ["a", "pr-7", "k_", "-x", "y-", "_", "1", "0x", "bücher", "xn--bcher-kva", "ÄPFEL", "日本"]
+_LISTED_PORTS = [None, None, None, 3000, 8443]
+
+
+@st.composite
+def _allow_list(draw: st.DrawFn) -> list[Rule]:
+    """Rules as an admin types them, kept where parse_rule accepts them."""
+    texts = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(["https", "https", "http", "HTTPS"]),
+                st.booleans(),
+                st.lists(st.sampled_from(_DNS_LABELS), min_size=1, max_size=3),
+                st.sampled_from(_LISTED_PORTS),
+            ).map(
+                lambda parts: (
+                    f"{parts[0]}://{'*.' if parts[1] else ''}{'.'.join(parts[2])}"
+                    f"{'' if parts[3] is None else f':{parts[3]}'}"
+                )
+            ),
+            min_size=1,
+            max_size=5,
+        )
+    )
+    rules = []
+    for text in [*texts, "http://127.0.0.1:8000", "http://[::1]:8000"]:
+        try:
+            rules.append(parse_rule(text, allow_insecure=True))
+        except OriginError:
+            continue  # "*.co.uk", "app.42", ...: refusals are tested above
+    return rules
+
+
+def _unicode_host(host: str) -> str:
+    return ".".join(idna.ulabel(label) if label.startswith("xn--") else label for label in host.split("."))
+
+
+def _fullwidth(text: str) -> str:
+    # U+FF01..U+FF5E mirror ASCII "!".."~"; the URL standard maps them back.
+    return "".join(chr(ord(char) + 0xFEE0) if char.isascii() and char.isalnum() else char for char in text)
+
+
+def _upper(text: str) -> str:
+    # Only case changes: "ß".upper() is "SS", another host, not another spelling.
+    return "".join(char.upper() if len(char.upper()) == 1 else char for char in text)
+
+
+def _percent_first_letter(host: str) -> str:
+    for position, char in enumerate(host):
+        if char.isascii() and char.isalpha():
+            return f"{host[:position]}%{ord(char):02X}{host[position + 1 :]}"
+    return host
+
+
+_SPELLINGS = [
+    "as-is",
+    "unicode",
+    "upper",
+    "title",
+    "upper-scheme",
+    "fullwidth",
+    "ideographic-dot",
+    "percent",
+    "default-port",
+    "port-zeros",
+    "slash",
+    "backslash",
+    "path",
+    "query",
+    "fragment",
+    "userinfo",
+]
+
+
+def _spell(scheme: str, host: str, port: int | None, spellings: list[str]) -> str:
+    """One way a user might type a URL on this (scheme, host, port) into a browser."""
+    port_text = "" if port is None else f":{port}"
+    tail = ""
+    userinfo = ""
+    # In the order of _SPELLINGS, so that each one still applies: a full-width
+    # "%61" escape must not turn full-width, a Unicode label is found between ASCII dots.
+    for spelling in sorted(set(spellings), key=_SPELLINGS.index):
+        if spelling == "upper":
+            host = _upper(host)
+        elif spelling == "title":
+            host = ".".join(_upper(label[:1]) + label[1:] for label in host.split("."))
+        elif spelling == "upper-scheme":
+            scheme = scheme.upper()
+        elif spelling == "unicode":
+            host = _unicode_host(host.lower())
+        elif spelling == "fullwidth":
+            first, dot, rest = host.partition(".")
+            host = _fullwidth(first) + dot + rest
+        elif spelling == "ideographic-dot":
+            host = host.replace(".", "\u3002")
+        elif spelling == "percent":
+            host = _percent_first_letter(host)
+        elif spelling == "default-port" and port is None:
+            port_text = ":443" if scheme.lower() == "https" else ":80"
+        elif spelling == "port-zeros":
+            port_text = ":00" + (port_text[1:] or ("443" if scheme.lower() == "https" else "80"))
+        elif spelling == "slash":
+            tail = "/"
+        elif spelling == "backslash":
+            tail = "\\api"
+        elif spelling == "path":
+            tail = "/api/v1/items"
+        elif spelling == "query":
+            tail = "/?next=https://evil.example"
+        elif spelling == "fragment":
+            tail = "#https://evil.example"
+        elif spelling == "userinfo":
+            userinfo = "user:secret@"
+    return f"{scheme}://{userinfo}{host}{port_text}{tail}"
+
+
+def _snapshot_of(rules: list[Rule]) -> Snapshot:
+    headers = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["content-type"])
+    return compile_snapshot(headers, rules)
+
+
+def test_every_browser_serialized_form_of_a_listed_origin_is_allowed() -> None:
+    seen = {"exact": 0, "pattern": 0, "non-ascii": 0}
+
+    @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        rules=_allow_list(),
+        pick=st.integers(0, 20),
+        sub=st.lists(st.sampled_from(_SUB_LABELS), min_size=1, max_size=2),
+        spellings=st.lists(st.sampled_from(_SPELLINGS), max_size=4),
+    )
+    def check(rules: list[Rule], pick: int, sub: list[str], spellings: list[str]) -> None:
+        rule = rules[pick % len(rules)]
+        host = f"{'.'.join(sub)}.{rule.host}" if rule.wildcard else rule.host
+        if host.startswith("[") and spellings:
+            return  # IPv6 spellings have their own test below
+        url = _spell(rule.scheme, host, rule.port, spellings)
+        origin = _browser_origin(url)
+        assert origin is not None, url  # every such URL is one a browser can open
+
+        decision = decide(_snapshot_of(rules), "GET", origin)
+
+        assert decision.allowed, (url, origin)
+        assert decision.rule is not None
+        assert decision.rule.covers(parse_rule(origin, allow_insecure=True))
+        seen["pattern" if rule.wildcard else "exact"] += 1
+        if not url.isascii():
+            seen["non-ascii"] += 1
+
+    check()
+    assert min(seen.values()) >= 20, seen
+
+
+@pytest.mark.parametrize(
+    ("listed", "url"),
+    [
+        ("http://127.0.0.1:8000", "http://0x7f.0.0.1:8000/"),
+        ("http://127.0.0.1:8000", "http://2130706433:8000"),
+        ("http://127.0.0.1:8000", "http://127.1:08000"),
+        ("http://127.0.0.1:8000", "http://\uff10x7f.0.0.1:8000"),
+        ("http://[::1]:8000", "http://[0:0:0:0:0:0:0:1]:8000"),
+        ("http://[::1]:8000", "http://[::0001]:8000/x"),
+        ("https://[2001:db8::1]", "https://[2001:DB8:0:0:0:0:0:1]:443"),
+        ("https://[::ffff:7f00:1]", "https://[::ffff:127.0.0.1]"),
+        ("https://my_app.example.com", "HTTPS://My_App.Example.COM:443/"),
+        ("http://*.localhost:3000", "http://K_.localhost:3000/"),
+        ("https://*.example.org", "https://-FC3.example.org"),
+        ("https://bücher.example", "https://xn--bcher-kva.example"),
+        ("https://xn--bcher-kva.example", "https://BÜCHER.example"),
+        ("https://*.xn--bcher-kva.example", "https://a.bücher。example"),
+    ],
+)
+def test_browser_spellings_of_a_listed_ip_or_host_are_allowed(listed: str, url: str) -> None:
+    origin = _browser_origin(url)
+    assert origin is not None
+
+    decision = decide(_snapshot_of([parse_rule(listed)]), "GET", origin)
+
+    assert decision.allowed, origin
+    assert dict(decision.headers)["access-control-allow-origin"] == origin
+
+
+_HOSTILE_MUTATIONS = [
+    "none",
+    "none",
+    "upper",
+    "upper-scheme",
+    "trailing-dot",
+    "default-port",
+    "port-zeros",
+    "percent",
+    "unicode",
+    "fullwidth",
+    "userinfo",
+    "path",
+    "slash",
+    "apex",
+    "glued",
+    "double-dot",
+    "bang",
+    "space",
+    "other-port",
+    "swap-scheme",
+    "browser",
+    "browser",
+]
+
+
+def _hostile(rule: Rule, sub: list[str], mutations: list[str]) -> str:
+    """A request Origin near a listed rule: as sent, mangled, or as a browser would serialize it."""
+    scheme, port = rule.scheme, rule.port
+    host = f"{'.'.join(sub)}.{rule.host}" if rule.wildcard else rule.host
+    port_text = "" if port is None else f":{port}"
+    tail = ""
+    browser = False
+    for mutation in mutations:
+        if mutation == "upper":
+            host = host.upper()
+        elif mutation == "upper-scheme":
+            scheme = scheme.upper()
+        elif mutation == "trailing-dot":
+            host += "."
+        elif mutation == "default-port":
+            port_text = ":443" if scheme == "https" else ":80"
+        elif mutation == "port-zeros":
+            port_text = ":0" + (port_text[1:] or "443")
+        elif mutation == "percent":
+            host = _percent_first_letter(host)
+        elif mutation == "unicode" and not host.startswith("["):
+            host = _unicode_host(host)
+        elif mutation == "fullwidth":
+            host = _fullwidth(host)
+        elif mutation == "userinfo":
+            host = "user@" + host
+        elif mutation == "path":
+            tail = "/api"
+        elif mutation == "slash":
+            tail = "/"
+        elif mutation == "apex":
+            host = rule.host
+        elif mutation == "glued":
+            host = "evil" + rule.host
+        elif mutation == "double-dot":
+            host = host.replace(".", "..", 1)
+        elif mutation == "bang":
+            host = "a!" + host
+        elif mutation == "space":
+            tail = " "
+        elif mutation == "other-port":
+            port_text = ":8444"
+        elif mutation == "swap-scheme":
+            scheme = "http" if scheme == "https" else "https"
+        elif mutation == "browser":
+            browser = True
+    text = f"{scheme}://{host}{port_text}{tail}"
+    return (_browser_origin(text) or text) if browser else text
+
+
+_RANDOM_ORIGIN = st.one_of(
+    st.text(max_size=30),
+    st.lists(
+        st.sampled_from(["https://", "http://", "a", "_", "-", ".", "example", "com", "localhost", ":", "8443", "/"]),
+        max_size=8,
+    ).map("".join),
+)
+
+
+def test_nothing_unlisted_is_ever_allowed() -> None:
+    seen = {"allowed": 0, "refused": 0}
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        rules=_allow_list(),
+        pick=st.integers(0, 20),
+        sub=st.lists(st.sampled_from([*_SUB_LABELS, "A", "a!b", ""]), min_size=1, max_size=2),
+        mutations=st.lists(st.sampled_from(_HOSTILE_MUTATIONS), max_size=3),
+        noise=_RANDOM_ORIGIN,
+    )
+    def check(rules: list[Rule], pick: int, sub: list[str], mutations: list[str], noise: str) -> None:
+        snapshot = _snapshot_of(rules)
+        for origin in (_hostile(rules[pick % len(rules)], sub, mutations), noise):
+            allowed = [
+                decide(snapshot, "GET", origin).allowed,
+                decide(snapshot, "OPTIONS", origin, "GET").allowed,
+            ]
+            assert allowed[0] == allowed[1], origin
+            if not allowed[0]:
+                seen["refused"] += 1
+                continue
+            seen["allowed"] += 1
+            # Only a value a browser sends byte for byte, and only one the list covers.
+            assert _browser_origin(origin) == origin
+            assert _reference_covers(rules, origin), origin
+
+    check()
+    assert seen["allowed"] >= 100, seen
+    assert seen["refused"] >= 100, seen
+
+
+@pytest.mark.parametrize(
+    ("rules", "origin", "covered"),
+    [
+        (["https://app.example.com"], "https://app.example.com", True),
+        (["https://app.example.com"], "https://app.example.com:443", False),
+        (["https://*.example.com"], "https://a.example.com", True),
+        (["https://*.example.com"], "https://a_b.c.example.com", True),
+        (["https://*.example.com"], "https://example.com", False),
+        (["https://*.example.com"], "https://evilexample.com", False),
+        (["https://*.example.com"], "https://.example.com", False),
+        (["https://*.example.com:8443"], "https://a.example.com", False),
+        (["https://*.example.com:8443"], "https://a.example.com:8443", True),
+        (["http://[::1]:8000"], "http://[::1]:8000", True),
+        (["https://*.example.com"], "https://a.example.com:x", False),
+    ],
+)
+def test_reference_cover_check_itself_gets_the_obvious_cases_right(
+    rules: list[str], origin: str, covered: bool
+) -> None:
+    # Guards the oracle of the property above.
+    assert _reference_covers([parse_rule(rule) for rule in rules], origin) is covered
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("http://k_.localhost:3000", "http://k_.localhost:3000"),
+        ("https://-fc3.example.org", "https://-fc3.example.org"),
+        ("HTTPS://U:p@%61pp.Ex%41mple.com:0443/x?y#z", "https://app.example.com"),
+        ("https://a.example.", "https://a.example."),
+        ("https://a!b.example", "https://a!b.example"),
+        ("https://app.1", None),
+    ],
+)
+def test_reference_browser_origin_is_what_the_url_standard_says(url: str, origin: str | None) -> None:
+    # Guards the other oracle: ada-url must serialize the way browsers do.
+    assert _browser_origin(url) == origin
+
+
+@pytest.mark.parametrize(
+    ("rule", "other", "covered"),
+    [
+        ("https://app.example.com", "https://app.example.com", True),
+        ("https://app.example.com", "https://b.example.com", False),
+        ("https://*.example.com", "https://a.example.com", True),
+        ("https://*.example.com", "https://*.a.example.com", True),
+        ("https://*.example.com", "https://example.com", False),
+        ("https://*.example.com", "https://evilexample.com", False),
+        ("https://*.example.com", "https://a.example.com:8443", False),
+        ("https://*.example.com", "http://a.example.com", False),
+        ("https://app.example.com", "https://*.app.example.com", False),
+    ],
+)
+def test_rule_covers_only_what_it_allows(rule: str, other: str, covered: bool) -> None:
+    assert parse_rule(rule, allow_insecure=True).covers(parse_rule(other, allow_insecure=True)) is covered

@@ -24,9 +24,11 @@ from django.test import Client
 
 from credcors.checks import check_settings
 from credcors.conf import get_config
+from credcors.loader import VERSION_KEY
 from credcors.models import AllowedOrigin
-from credcors.policy import Policy, decide
-from credcors.store import CACHE_CHECK_SECONDS, VERSION_KEY, Store, store
+from credcors.policy import decide
+from credcors.snapshot import Snapshot
+from credcors.store import CACHE_CHECK_SECONDS, Store, store
 from tests.conftest import Clock, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
@@ -39,7 +41,7 @@ TIMEOUTS = {"socket_connect_timeout": 0.25, "socket_timeout": 0.25}
 TABLE = AllowedOrigin._meta.db_table
 
 
-def _allows(policy: Policy, origin: str) -> bool:
+def _allows(policy: Snapshot, origin: str) -> bool:
     return decide(policy, "GET", origin, None, None).allowed
 
 
@@ -121,7 +123,7 @@ def test_queryset_update_with_invalidate_on_commit_reaches_another_process(
     from credcors.signals import invalidate_on_commit
 
     AllowedOrigin.objects.create(origin=NEW, enabled=False)
-    other = Store()
+    other = Store(clock=clock)
     assert not _allows(other.get(), NEW)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -226,7 +228,7 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
     try:
         _use_redis(settings, location=f"redis://127.0.0.1:{proxy.port}{parts.path}")
         caplog.set_level(logging.INFO, logger="credcors")
-        other = Store()
+        other = Store(clock=clock)
         other.get()
         store.get()
 
@@ -256,7 +258,7 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
     require_redis()
     _use_redis(settings, refresh=5)
     store.get()
-    other = Store()
+    other = Store(clock=clock)
 
     with table_reads_fail() as failed:
         other.publish_change()  # Another process saved something.
@@ -280,7 +282,7 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
 @pytest.mark.parametrize(
     ("caches_setting", "alias", "check_id", "fragment"),
     [
-        ({}, 42, "credcors.E003", "must be the name of a cache in settings.CACHES"),
+        ({}, 42, "credcors.E016", "must be the name of a cache in settings.CACHES"),
         ({}, "shared", "credcors.E013", "'shared', which is not a cache in settings.CACHES"),
         (
             {"shared": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},

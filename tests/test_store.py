@@ -178,14 +178,14 @@ def test_decision_names_the_database_row(client: Client) -> None:
     decision = decide(store.get(), "GET", PARTNER)
 
     assert decision.allowed
-    assert decision.source == f"database row {row.pk}"
+    assert decision.source == row.pk
 
 
 @pytest.mark.django_db
 def test_origin_in_settings_and_database_is_attributed_to_settings(client: Client) -> None:
     AllowedOrigin.objects.create(origin=APP)
 
-    assert decide(store.get(), "GET", APP).source == "settings"
+    assert decide(store.get(), "GET", APP).source is None  # settings
 
 
 # -- Rows written around the model -------------------------------------------
@@ -381,3 +381,58 @@ def test_commit_during_refresh_keeps_the_next_request_due(clock: Clock, django_a
     # The finished refresh must not have hidden the commit for REFRESH_SECONDS.
     with django_assert_num_queries(1):
         store.get()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_landing_while_a_refresh_schedules_the_next_check_is_not_lost(
+    clock: Clock, django_assert_num_queries: Any
+) -> None:
+    # The lost invalidation: a commit's invalidate() that lands after the
+    # refresh read its rows, exactly while it writes when to look next, used
+    # to be overwritten, and the saving process served the old rows for
+    # REFRESH_SECONDS.  Here the commit lands at the refresh's first clock
+    # reading after its read of the table, deterministically.
+    store.get()
+    clock.advance(5)
+    rows_read = False
+
+    def note_rows_read(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal rows_read
+        result = execute(sql, params, many, context)
+        rows_read = rows_read or TABLE in sql
+        return result
+
+    def commit_lands() -> None:
+        nonlocal rows_read
+        if rows_read:
+            rows_read = False
+            clock.on_call = None
+            store.invalidate()
+
+    clock.on_call = commit_lands
+    with connection.execute_wrapper(note_rows_read):
+        store.get()
+    assert clock.on_call is None, "the refresh never read the clock after reading the rows"
+
+    with django_assert_num_queries(1):
+        store.get()
+
+
+@pytest.mark.django_db
+def test_table_gone_after_rows_were_loaded_says_the_loaded_rows_are_still_served(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_gone")
+
+    clock.advance(5)
+    assert _allowed(client, PARTNER)  # Fail closed is "keep the last good list", not "widen".
+    warnings = _credcors_records(caplog, logging.WARNING)
+    assert warnings == [
+        "credcors: the AllowedOrigin table does not exist; still serving the 1 database rows loaded before "
+        "until you run 'manage.py migrate'."
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {TABLE}_gone RENAME TO {TABLE}")

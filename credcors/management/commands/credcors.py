@@ -2,16 +2,15 @@
 
 Subcommands: ``explain``, ``list``, ``add``, ``disable``, ``enable``,
 ``remove``, ``import``, ``export`` and ``convert-settings``.  Rows are validated by the model, as in
-the admin; ``explain`` renders :func:`credcors.explain.explain_request`.
+the admin; ``explain`` renders :func:`credcors.report.explain_request`.
 Every value read from the command line or a file is quoted with
-:func:`credcors.log.safe` before it is printed.
+:func:`credcors.quoting.safe` before it is printed.
 """
 
 from __future__ import annotations
 
 import json
 from argparse import ArgumentParser
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, IntegrityError, router, transaction
 
 from credcors.conf import get_config
-from credcors.explain import Explanation, explain_request
-from credcors.log import safe, scrub
+from credcors.diagnose import render
+from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
 from credcors.models import AllowedOrigin, canonicalize_origin
-
-#: Bigger files are refused before they are read: an allow-list is not that big.
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
-#: How many invalid entries an import reports before summarizing the rest.
-MAX_REPORTED_ERRORS = 20
-
-
-@dataclass(frozen=True, slots=True)
-class _Entry:
-    where: str
-    origin: str
-    enabled: bool | None
-    note: str | None
+from credcors.quoting import safe, scrub
+from credcors.report import explain_request
 
 
 class Command(BaseCommand):
@@ -180,44 +168,12 @@ class Command(BaseCommand):
 
     def _import(self, options: dict[str, Any]) -> None:
         path = Path(options["file"])
-        entries = _read_entries(path, options["format"])
-        errors: list[str] = []
-        seen: dict[str, str] = {}
-        canonical: list[tuple[_Entry, str]] = []
-        for entry in entries:
-            if entry.origin is _BAD_ENTRY:
-                errors.append(
-                    f'{entry.where}: expected an origin string or {{"origin": "...", "enabled": true, "note": "..."}} '
-                    "with nothing else in it."
-                )
-                continue
-            try:
-                origin = canonicalize_origin(entry.origin)
-            except ValidationError as exc:
-                errors.append(f"{entry.where}: {scrub(' '.join(exc.messages), 400)}")
-                continue
-            if origin in seen:
-                errors.append(f"{entry.where}: {origin} is already listed at {seen[origin]}.")
-                continue
-            seen[origin] = entry.where
-            canonical.append((entry, origin))
-        if errors:
-            shown = errors[:MAX_REPORTED_ERRORS]
-            if len(errors) > MAX_REPORTED_ERRORS:
-                shown.append(f"... and {len(errors) - MAX_REPORTED_ERRORS} more.")
-            raise CommandError(
-                f"{safe(str(path), 200)}: {len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; "
-                "nothing was imported.\n" + "\n".join(shown)
-            )
+        name = safe(str(path), 200)
         try:
-            report = _apply_import(canonical, dry_run=options["dry_run"])
-        except IntegrityError:
-            # Another writer added one of these origins after the rows were
-            # read: the whole import rolled back, so running it again is safe.
-            raise CommandError(
-                f"{safe(str(path), 200)}: another process added some of these origins during the import; "
-                "nothing was imported. Run the import again."
-            ) from None
+            entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
+            report = import_entries(entries, name, dry_run=options["dry_run"])
+        except ImportProblem as exc:
+            raise CommandError(str(exc)) from None
         # Written only now, so that a rolled-back import lists nothing as added.
         for line in report.lines:
             self.stdout.write(line)
@@ -257,132 +213,3 @@ def _find(value: str) -> AllowedOrigin:
             f"{origin} is listed in settings (CREDCORS['ALLOWED_ORIGINS']), not in the database; edit your settings."
         )
     raise CommandError(f"no database row for {origin}; 'manage.py credcors list' shows what there is.")
-
-
-@dataclass(frozen=True, slots=True)
-class _ImportReport:
-    created: int
-    updated: int
-    unchanged: int
-    lines: list[str]
-
-
-def _apply_import(canonical: list[tuple[_Entry, str]], *, dry_run: bool) -> _ImportReport:
-    """Write the checked entries in one transaction (rolled back for a dry run)."""
-    created = updated = unchanged = 0
-    lines: list[str] = []
-    with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-        # Rows are locked, and new ones inserted, in origin order: two imports
-        # of overlapping files then wait for each other instead of
-        # deadlocking, and one adding an origin the other just added fails
-        # on the unique constraint, which says "run it again".
-        in_order = sorted(canonical, key=lambda pair: pair[1])
-        locked = AllowedOrigin.objects.filter(origin__in=[origin for _, origin in in_order]).order_by("origin")
-        existing = {row.origin: row for row in locked.select_for_update()}
-        for entry, origin in in_order:
-            row = existing.get(origin)
-            enabled = True if entry.enabled is None else entry.enabled
-            if row is None:
-                AllowedOrigin(origin=origin, enabled=enabled, note=entry.note or "").save()
-                created += 1
-                lines.append(f"  added     {origin}")
-                continue
-            changes = []
-            if row.enabled != enabled:
-                row.enabled = enabled
-                changes.append("enabled" if enabled else "disabled")
-            if entry.note is not None and row.note != entry.note:
-                row.note = entry.note
-                changes.append("note")
-            if changes:
-                row.save()
-                updated += 1
-                lines.append(f"  updated   {origin} ({', '.join(changes)})")
-            else:
-                unchanged += 1
-        if dry_run:
-            transaction.set_rollback(True)
-    return _ImportReport(created, updated, unchanged, lines)
-
-
-def _read_entries(path: Path, fmt: str) -> list[_Entry]:
-    try:
-        size = path.stat().st_size
-        if size > MAX_IMPORT_BYTES:
-            raise CommandError(f"{safe(str(path), 200)} is {size} bytes; the limit is {MAX_IMPORT_BYTES}.")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise CommandError(f"cannot read {safe(str(path), 200)}: {exc.strerror or type(exc).__name__}.") from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CommandError(f"{safe(str(path), 200)} is not UTF-8 text (byte {exc.start}).") from None
-    if fmt == "auto":
-        fmt = "json" if path.suffix.lower() == ".json" else "text"
-    return _json_entries(path, text) if fmt == "json" else _text_entries(text)
-
-
-def _text_entries(text: str) -> list[_Entry]:
-    entries = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        value = line.removesuffix("\r")
-        if not value.strip() or value.lstrip().startswith("#"):
-            continue
-        entries.append(_Entry(f"line {number}", value, None, None))
-    return entries
-
-
-def _json_entries(path: Path, text: str) -> list[_Entry]:
-    try:
-        data = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
-        raise CommandError(f"{safe(str(path), 200)} is not valid JSON{where}.") from None
-    if not isinstance(data, list):
-        raise CommandError(
-            f'{safe(str(path), 200)}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., '
-            '"note": ...}} objects.'
-        )
-    entries = []
-    for number, item in enumerate(data, start=1):
-        where = f"entry {number}"
-        if isinstance(item, str):
-            entries.append(_Entry(where, item, None, None))
-            continue
-        if (
-            not isinstance(item, dict)
-            or not isinstance(item.get("origin"), str)
-            or not isinstance(item.get("enabled", True), bool)
-            or not isinstance(item.get("note", ""), str)
-            or set(item) - {"origin", "enabled", "note"}
-        ):
-            entries.append(_Entry(where, _BAD_ENTRY, None, None))
-            continue
-        entries.append(_Entry(where, item["origin"], item.get("enabled"), item.get("note")))
-    return entries
-
-
-# Marks a JSON entry of the wrong shape; reported with its number together
-# with invalid origins, so one run shows every problem.
-_BAD_ENTRY: Any = object()
-
-
-def render(result: Explanation) -> str:
-    """The human-readable form of an explanation (the admin page shows the same parts)."""
-    verdict = "ALLOWED" if result.allowed else "REFUSED"
-    lines = [f"Origin:   {safe(result.origin)}", f"Verdict:  {verdict} ({result.cause})", f"Why:      {result.message}"]
-    lines += [f"          {hint}" for hint in result.hints]
-    for exchange in result.exchanges:
-        if exchange.kind.value == "preflight":
-            asked = f", Access-Control-Request-Headers: {exchange.request_headers}" if exchange.request_headers else ""
-            title = (
-                f"Preflight: OPTIONS with Access-Control-Request-Method: {safe(exchange.method, 70)}{scrub(asked, 300)}"
-                f" -> {exchange.status}"
-            )
-        else:
-            title = f"Request:  {safe(exchange.method, 70)} -> the view's response, with these headers added"
-        lines.append(title)
-        lines += [f"  {name}: {value}" for name, value in exchange.response_headers]
-    if not result.exchanges:
-        lines.append("Headers:  none (credcors does not touch this path)")
-    return "\n".join(lines)

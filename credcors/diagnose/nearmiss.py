@@ -4,28 +4,25 @@ Given an origin :func:`credcors.policy.decide` refused, say why in words: a
 malformed or non-serialized spelling (trailing slash, default port,
 upper case, Unicode host), a disabled, ignored or not-yet-loaded database
 row, or a listed rule it nearly matches (scheme, ``www.``, a pattern's apex,
-the port).  Used by :mod:`credcors.explain`.  Pure: plain values in, a
-verdict out, and it never imports Django.  Request input in the text is
-quoted with :func:`credcors.log.safe`.
+the port).  It works on the snapshot's grants and their
+:class:`~credcors.origins.Rule`, never on re-parsed strings.  Pure: plain
+values in, a :class:`Verdict` out.  Request input in the text is quoted with
+:func:`credcors.quoting.safe`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from credcors.log import safe, scrub
-from credcors.origins import DEFAULT_PORTS, MAX_ORIGIN_LENGTH, OriginError, parse_rule, split_wire_origin
-from credcors.policy import Policy, Reason, decide
+from credcors.conf import Config
+from credcors.diagnose.reasons import REASON_TEXT, describe_source
+from credcors.origins import DEFAULT_PORTS, MAX_ORIGIN_LENGTH, OriginError, Rule, parse_rule
+from credcors.policy import decide
+from credcors.quoting import safe, scrub
+from credcors.snapshot import Grant, Reason, Snapshot
 
-if TYPE_CHECKING:
-    from credcors.conf import Config
-
-__all__ = ["Row", "explain_origin_only", "row_candidates"]
-
-_DEFAULT_PORT_RE = re.compile(r"^(https?)://[^/]*:(80|443)/?$", re.IGNORECASE)
+__all__ = ["Row", "Verdict", "origin_verdict", "row_candidates"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,25 +36,28 @@ class Row:
 
 
 @dataclass(frozen=True, slots=True)
-class _Verdict:
+class Verdict:
+    """An answer in words: allowed or not, a stable cause code, a message and hints."""
+
     allowed: bool
     cause: str
     message: str
     hints: tuple[str, ...] = ()
 
 
-def _origin_verdict(policy: Policy, config: Config, origin: str, reason: Reason, rows: Sequence[Row]) -> _Verdict:
+def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reason, rows: Sequence[Row]) -> Verdict:
+    """Why ``origin`` was refused for ``reason``, with the near miss behind it."""
     quoted = safe(origin)
     if reason is Reason.ORIGIN_TOO_LONG:
-        return _Verdict(
+        return Verdict(
             False,
             "origin-too-long",
-            f"the origin is {len(origin)} characters long; no origin is longer than {MAX_ORIGIN_LENGTH}, "
-            "so credcors refuses it without looking further.",
+            f"{REASON_TEXT[reason]}: it is {len(origin)} characters long, and no origin is longer than "
+            f"{MAX_ORIGIN_LENGTH}, so credcors refuses it without looking further.",
             ("A browser sends only scheme://host[:port] in Origin.",),
         )
     if reason is Reason.NULL_ORIGIN:
-        return _Verdict(
+        return Verdict(
             False,
             "null-origin",
             "the origin is 'null', which sandboxed iframes, file: pages, data: URLs and redirected requests "
@@ -65,7 +65,7 @@ def _origin_verdict(policy: Policy, config: Config, origin: str, reason: Reason,
             ("Serve the page from a real https:// origin and list that; call the final URL, not one that redirects.",),
         )
     if reason is Reason.MULTIPLE_ORIGINS:
-        return _Verdict(
+        return Verdict(
             False,
             "multiple-origins",
             f"{quoted} contains a comma or a space, so it looks like several origins; "
@@ -73,32 +73,32 @@ def _origin_verdict(policy: Policy, config: Config, origin: str, reason: Reason,
             ("Test one origin at a time, exactly as the browser's Origin header shows it.",),
         )
     if reason is Reason.MALFORMED_ORIGIN:
-        return _malformed_verdict(policy, config, origin, rows)
+        return _malformed_verdict(snapshot, config, origin, rows)
     # From here on the origin passed the wire-form checks (printable ASCII,
     # bounded), so it is shown as is.
     quoted = origin
-    wire = split_wire_origin(origin)
-    from_rows = _rows_verdict(policy, config, origin, rows)
+    from_rows = _rows_verdict(config, origin, rows)
     if from_rows is not None:
         return from_rows
-    near = _near_misses(policy, origin, wire)
+    rule = _parsed(origin)
+    near = [] if rule is None else _near_misses(snapshot, origin, rule)
     insecure = None
-    if wire is not None and wire[0] == "http" and config.credentials and not config.allow_insecure:
+    if rule is not None and rule.scheme == "http" and config.credentials and not config.allow_insecure:
         try:
             parse_rule(origin, allow_insecure=False, credentials=True)
         except OriginError as exc:
             insecure = exc
     if near:
-        cause, message = near[0]
-        hints = tuple(text for _, text in near[1:])
+        cause, message, fix = near[0]
+        hints = tuple(text for text in (fix, *(other[1] for other in near[1:])) if text)
         if insecure is not None:
             hints += (
                 "Plain http:// origins other than localhost cannot be allowed while credentials are on "
                 "(unless CREDCORS['ALLOW_INSECURE_ORIGINS'] = True): serve the front end over https://.",
             )
-        return _Verdict(False, cause, message, hints)
+        return Verdict(False, cause, message, hints)
     if insecure is not None:
-        return _Verdict(
+        return Verdict(
             False,
             "insecure-origin",
             f"{quoted} is a plain http:// origin; credcors cannot allow it while credentials are on, because "
@@ -108,8 +108,8 @@ def _origin_verdict(policy: Policy, config: Config, origin: str, reason: Reason,
                 "CREDCORS['ALLOW_INSECURE_ORIGINS'] = True if you accept the risk.",
             ),
         )
-    exact, patterns = len(policy.matcher.exact), len(policy.matcher) - len(policy.matcher.exact)
-    return _Verdict(
+    exact, patterns = len(snapshot.index.exact), len(snapshot.index) - len(snapshot.index.exact)
+    return Verdict(
         False,
         "not-listed",
         f"{quoted} is not in the allow-list ({_count(exact, 'exact origin')}, {_count(patterns, 'pattern')}) "
@@ -118,16 +118,26 @@ def _origin_verdict(policy: Policy, config: Config, origin: str, reason: Reason,
     )
 
 
+def _parsed(origin: str) -> Rule | None:
+    # The wire form lets through a few hosts the validator refuses (one that
+    # ends in a number, "https://app.1", which no browser sends); near misses
+    # do not apply to them.
+    try:
+        return parse_rule(origin, allow_insecure=True)
+    except OriginError:
+        return None
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _malformed_verdict(policy: Policy, config: Config, origin: str, rows: Sequence[Row]) -> _Verdict:
+def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row]) -> Verdict:
     quoted = safe(origin)
     try:
         rule = parse_rule(origin, allow_insecure=True, credentials=config.credentials)
     except OriginError as exc:
-        return _Verdict(
+        return Verdict(
             False,
             "malformed-origin",
             f"{quoted} is not an origin a browser would send: {scrub(exc.problem)}.",
@@ -135,7 +145,7 @@ def _malformed_verdict(policy: Policy, config: Config, origin: str, rows: Sequen
         )
     canonical = rule.serialize()
     if rule.wildcard:
-        return _Verdict(
+        return Verdict(
             False,
             "pattern-not-origin",
             f"{quoted} is a pattern; browsers send one concrete origin.",
@@ -144,7 +154,7 @@ def _malformed_verdict(policy: Policy, config: Config, origin: str, rows: Sequen
     slips = []
     if origin.endswith("/"):
         slips.append(("trailing-slash", "a trailing slash"))
-    if _DEFAULT_PORT_RE.match(origin):
+    if rule.port is None and origin.lower().rstrip("/").endswith(f":{DEFAULT_PORTS[rule.scheme]}"):
         slips.append(("default-port", f"the default port :{DEFAULT_PORTS[rule.scheme]} spelled out"))
     if origin != origin.lower() and origin.isascii():
         slips.append(("uppercase", "upper-case letters"))
@@ -152,13 +162,13 @@ def _malformed_verdict(policy: Policy, config: Config, origin: str, rows: Sequen
         slips.append(("unicode-host", "a host written in Unicode (browsers send the punycode xn-- form)"))
     cause = slips[0][0] if slips else "not-serialized"
     what = " and ".join(text for _, text in slips) or "its spelling"
-    then = explain_origin_only(policy, config, canonical, rows)
+    then = _origin_only(snapshot, config, canonical, rows)
     follow = (
         f"A browser on that page sends {canonical}, which credcors allows ({then.message})"
         if then.allowed
         else f"A browser on that page sends {canonical}, which credcors refuses too: {then.message}"
     )
-    return _Verdict(
+    return Verdict(
         False,
         cause,
         f"browsers never send {quoted}: it differs from the origin's serialization {canonical} only by {what}.",
@@ -166,15 +176,15 @@ def _malformed_verdict(policy: Policy, config: Config, origin: str, rows: Sequen
     )
 
 
-def explain_origin_only(policy: Policy, config: Config, origin: str, rows: Sequence[Row]) -> _Verdict:
-    """The origin part of a verdict: allowed by which rule, or why not."""
-    decision = decide(policy, "GET", origin)
+def _origin_only(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row]) -> Verdict:
+    # The origin part of a verdict: allowed by which rule, or why not.
+    decision = decide(snapshot, "GET", origin)
     if decision.allowed:
-        return _Verdict(True, "allowed", f"by {decision.rule}, {decision.source}")
-    return _origin_verdict(policy, config, origin, decision.reason, rows)
+        return Verdict(True, "allowed", f"by {decision.rule}, {describe_source(decision.source)}")
+    return origin_verdict(snapshot, config, origin, decision.reason, rows)
 
 
-def _rows_verdict(policy: Policy, config: Config, origin: str, rows: Sequence[Row]) -> _Verdict | None:
+def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict | None:
     # Only rows equal to a canonical candidate are looked at, and the origin
     # passed the wire-form checks: both are printable ASCII and bounded.
     covering = set(row_candidates(origin))
@@ -182,7 +192,7 @@ def _rows_verdict(policy: Policy, config: Config, origin: str, rows: Sequence[Ro
         name = f"database row {row.pk} ({row.origin})"
         note = f" Note on the row: {safe(row.note, 200)}." if row.note else ""
         if not row.enabled:
-            return _Verdict(
+            return Verdict(
                 False,
                 "disabled-row",
                 f"{name} would allow {origin}, but it is disabled.",
@@ -191,20 +201,20 @@ def _rows_verdict(policy: Policy, config: Config, origin: str, rows: Sequence[Ro
         try:
             parse_rule(row.origin, allow_insecure=config.allow_insecure, credentials=config.credentials)
         except OriginError as exc:
-            return _Verdict(
+            return Verdict(
                 False,
                 "ignored-row",
                 f"{name} would allow {origin}, but credcors ignores it: {scrub(exc.problem)}.",
                 (scrub(exc.hint),),
             )
         if not config.use_database:
-            return _Verdict(
+            return Verdict(
                 False,
                 "database-off",
                 f"{name} would allow {origin}, but CREDCORS['USE_DATABASE'] is False.",
                 ("Set CREDCORS['USE_DATABASE'] = True, or list the origin in ALLOWED_ORIGINS.",),
             )
-        return _Verdict(
+        return Verdict(
             False,
             "not-loaded-yet",
             f"{name} allows {origin}, but this process has not loaded it yet.",
@@ -213,72 +223,90 @@ def _rows_verdict(policy: Policy, config: Config, origin: str, rows: Sequence[Ro
     return None
 
 
-def _near_misses(policy: Policy, origin: str, wire: tuple[str, str, int | None] | None) -> list[tuple[str, str]]:
-    if wire is None:
-        return []
-    matcher = policy.matcher
-    scheme, host, port = wire
-    quoted = origin  # Wire-valid: printable ASCII, bounded.
-    suffix = "" if port is None else f":{port}"
-    found: list[tuple[str, str]] = []
+# Loopback names a developer's page may run on: each is its own origin to a
+# browser, and a list with one of them refuses the others.
+_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
-    def you_allowed(hit: tuple[str, str]) -> str:
-        return f"you allowed {hit[0]} ({hit[1]}); this request came from {quoted}"
+
+def _near_misses(snapshot: Snapshot, origin: str, rule: Rule) -> list[tuple[str, str, str]]:
+    # (cause, message, fix): the first one found is the verdict; the others
+    # become hints.  ``origin`` is wire-valid: printable ASCII, bounded.
+    index = snapshot.index
+    scheme, host, port = rule.scheme, rule.host, rule.port
+    found: list[tuple[str, str, str]] = []
+
+    def you_allowed(grant: Grant) -> str:
+        return f"you allowed {grant.origin} ({describe_source(grant.source)}); this request came from {origin}"
+
+    def allowed_as(other_scheme: str, other_host: str, other_port: int | None) -> Grant | None:
+        candidate = Rule(other_scheme, other_host, other_port)
+        return index.exact.get(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
 
     other = "https" if scheme == "http" else "http"
-    hit = matcher.match(f"{other}://{host}{suffix}")
-    if hit is not None:
-        found.append(("scheme-differs", f"{you_allowed(hit)}: the scheme differs ({scheme} vs {other})."))
-    base_source = matcher.patterns.get((scheme, port), {}).get(host)
-    if base_source is not None:
-        pattern = f"{scheme}://*.{host}{suffix}"
+    grant = allowed_as(other, host, port)
+    if grant is not None:
+        found.append(
+            (
+                "scheme-differs",
+                f"{you_allowed(grant)}: the scheme differs ({scheme} vs {other}).",
+                f"Allow {origin} itself, or open the page over {other}://.",
+            )
+        )
+    if host in _LOOPBACK_HOSTS:
+        for alias in _LOOPBACK_HOSTS:
+            grant = None if alias == host else allowed_as(scheme, alias, port)
+            if grant is not None:
+                found.append(
+                    (
+                        "loopback-differs",
+                        f"{you_allowed(grant)}: localhost, 127.0.0.1 and [::1] all reach this machine, "
+                        "but to a browser they are three different origins.",
+                        f"Open the page at {grant.origin}, or allow {origin} too.",
+                    )
+                )
+    apex = index.patterns.get((scheme, port), {}).get(host)
+    if apex is not None:
         found.append(
             (
                 "apex-not-covered",
-                f"the pattern {pattern} ({base_source}) covers subdomains of {host} but never {host} itself.",
+                f"the pattern {apex.origin} ({describe_source(apex.source)}) covers subdomains of {host} "
+                f"but never {host} itself.",
+                f"Also allow {origin} exactly: in the admin, with 'manage.py credcors add {origin}', "
+                "or in CREDCORS['ALLOWED_ORIGINS'].",
             )
         )
     twin = host[4:] if host.startswith("www.") else f"www.{host}"
-    hit = None if base_source is not None else matcher.match(f"{scheme}://{twin}{suffix}")
-    if hit is not None:
+    grant = None if apex is not None or host.startswith("[") else allowed_as(scheme, twin, port)
+    if grant is not None:
         found.append(
             (
                 "www-differs",
-                f"{you_allowed(hit)}: one has 'www.' and the other does not, and they are different origins.",
+                f"{you_allowed(grant)}: one has 'www.' and the other does not, and they are different origins.",
+                f"Allow {origin} too, or redirect one host name to the other.",
             )
         )
-    for rule, source in _same_host_other_port(policy, scheme, host, port):
-        theirs = _port_text(rule)
+    for grant in _same_host_other_port(snapshot, scheme, host, port):
+        theirs = "the default port" if grant.rule.port is None else f"port {grant.rule.port}"
         ours = "the default port" if port is None else f"port {port}"
         found.append(
             (
                 "port-differs",
-                f"you allowed {rule} ({source}); this request came from {quoted}: the port differs "
-                f"({ours} here, {theirs} in the rule).",
+                f"{you_allowed(grant)}: the port differs ({ours} here, {theirs} in the rule).",
+                f"Allow {origin} itself: an origin includes its port.",
             )
         )
     return found
 
 
-def _port_text(rule: str) -> str:
-    parts = split_wire_origin(rule.replace("*.", "x.", 1))
-    return "the default port" if parts is None or parts[2] is None else f"port {parts[2]}"
-
-
-def _same_host_other_port(policy: Policy, scheme: str, host: str, port: int | None) -> list[tuple[str, str]]:
+def _same_host_other_port(snapshot: Snapshot, scheme: str, host: str, port: int | None) -> list[Grant]:
     # One pass over the allow-list: explanations may cost O(n), requests never.
-    found: list[tuple[str, str]] = []
-    for rule, source in policy.matcher.exact.items():
-        parts = split_wire_origin(rule)
-        if parts is not None and parts[0] == scheme and parts[1] == host and parts[2] != port:
-            found.append((rule, source))
-    for (rule_scheme, rule_port), bases in policy.matcher.patterns.items():
-        if rule_scheme != scheme or rule_port == port:
+    found: list[Grant] = []
+    for grant in snapshot.index:
+        rule = grant.rule
+        if rule.scheme != scheme or rule.port == port:
             continue
-        suffix = "" if rule_port is None else f":{rule_port}"
-        for base, source in bases.items():
-            if host.endswith(f".{base}"):
-                found.append((f"{scheme}://*.{base}{suffix}", source))
+        if rule.host == host if not rule.wildcard else host.endswith(f".{rule.host}"):
+            found.append(grant)
     return found[:5]
 
 

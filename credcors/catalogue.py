@@ -1,0 +1,61 @@
+"""Every system check credcors reports: one id, one meaning, and the text of each problem.
+
+The catalogue is the one list of ids; ``README``'s check table is tested
+against it, and no id is ever reused for something else.  Pure: no Django.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+__all__ = ["CHECKS", "Problem", "key"]
+
+#: Check id -> what it means, in the words of the README's table.
+CHECKS: Mapping[str, str] = {
+    "credcors.E001": "`CREDCORS` is not a dict",
+    "credcors.E002": "unknown key in `CREDCORS` (a typo; the hint suggests the closest key)",
+    "credcors.E003": "a list key (`ALLOWED_ORIGINS`, `ALLOW_METHODS`, `ALLOW_HEADERS`, `EXPOSE_HEADERS`) "
+    "is not a list of strings",
+    "credcors.E004": "an entry of `ALLOWED_ORIGINS` is refused by the validator",
+    "credcors.E005": "`ALLOW_METHODS` has a forbidden method, `*`, or a non-token",
+    "credcors.E006": "`ALLOW_HEADERS` has a forbidden request-header name, `*`, or a non-token",
+    "credcors.E007": "`EXPOSE_HEADERS` has `*`, `Set-Cookie`, or a non-token",
+    "credcors.E008": "`PREFLIGHT_MAX_AGE` is not a whole number within 0..86400",
+    "credcors.E009": "`URLS_REGEX` does not compile (CORS then applies to no path)",
+    "credcors.E010": "`REFRESH_SECONDS` is not a number within (0, 3600]",
+    "credcors.E011": "the middleware is not in `MIDDLEWARE`",
+    "credcors.E012": "the middleware is below `CommonMiddleware`",
+    "credcors.E013": "`CACHE_ALIAS` is not in `CACHES`, or names a cache that processes do not share",
+    "credcors.E015": "a True/False key (`ALLOW_CREDENTIALS`, `USE_DATABASE`, `ALLOW_INSECURE_ORIGINS`, "
+    "`TRUST_FOR_CSRF`) is not a bool",
+    "credcors.E016": "`CACHE_ALIAS` is neither a cache name (a string) nor `None`",
+    "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
+    "credcors.W002": "an origin is listed twice (after canonicalization)",
+    "credcors.W003": "an insecure `http://` origin is allowed with credentials",
+    "credcors.W004": "`TRUST_FOR_CSRF` is on but `credcors.csrf.CredCorsCsrfViewMiddleware` is not in `MIDDLEWARE`",
+    "credcors.W005": "the `RedisCache` named by `CACHE_ALIAS` has no socket timeouts, so a silent Redis would hold "
+    "requests",
+}
+
+
+def key(name: str) -> str:
+    """How messages name a key of ``settings.CREDCORS``."""
+    return f'CREDCORS["{name}"]'
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One configuration mistake: a check id from :data:`CHECKS`, what is wrong, and the fix."""
+
+    id: str
+    msg: str
+    hint: str
+
+    def __post_init__(self) -> None:
+        # An id outside the catalogue would be undocumented: fail loudly in tests.
+        assert self.id in CHECKS, self.id
+
+    @property
+    def is_error(self) -> bool:
+        return self.id.startswith("credcors.E")

@@ -1,0 +1,263 @@
+"""Canonicalize and judge one host, the way the URL standard's host parser does.
+
+Used by :mod:`credcors.origins` (the one validator); never imports Django.
+A host comes out as browsers serialize it in an ``Origin`` header: lowercase
+ASCII (internationalized labels as punycode), a dotted-quad IPv4 address, or
+a bracketed, compressed IPv6 address.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+
+import idna
+
+__all__ = [
+    "ENDS_IN_NUMBER_RE",
+    "HostProblem",
+    "canonical_host",
+    "is_potentially_trustworthy_host",
+    "is_public_suffix",
+    "parse_authority",
+    "registrable_domain",
+]
+
+# One label as the URL standard's "domain to ASCII" leaves an ASCII host, with
+# CheckHyphens and UseSTD3ASCIIRules off (URL §3.3): letters, digits, hyphens
+# anywhere and underscores.  Browsers send such hosts ("http://k_.localhost",
+# "https://-fc3.example.org"), and internal hosts with underscores are common.
+# The URL standard allows a few more ASCII punctuation characters, but no DNS
+# name carries them and several ("*", ",") mean something else in an allow
+# list, so they stay refused.
+LABEL = r"[a-z0-9_-]{1,63}"
+_HOST_RE = re.compile(rf"{LABEL}(?:\.{LABEL})*")
+# URL standard §3.5, "ends in a number checker": a host whose last label is
+# decimal digits or 0x-hex goes to the IPv4 parser, so "0x7f.1" is 127.0.0.1
+# to a browser and "app.1" is no valid host at all.  Either way no Origin
+# header can ever carry it as written.
+ENDS_IN_NUMBER_RE = re.compile(r"(?:^|\.)(?:[0-9]+|0x[0-9a-f]*)\Z")
+_IPV4_LIKE_RE = re.compile(r"[0-9.]+")
+_IPV6_LITERAL_RE = re.compile(r"[0-9A-Fa-f:.]+")
+_IPV6_LOOPBACK = ipaddress.IPv6Address("::1")
+_IPV6_HINT = "Write it as http://[::1]:8000."
+_IP_WILDCARD = ("a wildcard cannot apply to an IP address", "List the address exactly.")
+
+
+class HostProblem(ValueError):
+    """Why a host is refused, and what to write instead."""
+
+    def __init__(self, problem: str, hint: str) -> None:
+        self.problem = problem
+        self.hint = hint
+        super().__init__(f"{problem}. {hint}")
+
+
+def parse_authority(rest: str, scheme: str, default_port: int) -> tuple[str, int | None, bool]:
+    """Canonicalize what follows ``scheme://``: (host, port or ``None``, whether a ``*.`` pattern).
+
+    A single trailing slash is forgiven; a path, query, fragment, userinfo or
+    misplaced ``*`` is a :class:`HostProblem`.
+    """
+    if rest.endswith("/") and rest.count("/") == 1:
+        rest = rest[:-1]  # A common, harmless slip.
+    for char, part in (("/", "a path"), ("?", "a query"), ("#", "a fragment")):
+        if char in rest:
+            raise HostProblem(
+                f"it has {part}; an origin is only scheme://host[:port]",
+                f'Drop everything after the host and port: "{scheme}://{rest.split(char)[0]}".',
+            )
+    if "@" in rest:
+        raise HostProblem(
+            "it has userinfo (user:password@)", "Browsers never send it in Origin; drop everything up to the '@'."
+        )
+    host, port = _split_host_port(rest, default_port)
+    wildcard = host.startswith("*.")
+    if "*" in host[2 if wildcard else 0 :]:
+        raise HostProblem(
+            "a '*' may only stand as one whole leading label, as in https://*.example.com",
+            'Use "scheme://*.domain" for "one or more subdomains of domain".',
+        )
+    return canonical_host(host[2:] if wildcard else host, wildcard), port, wildcard
+
+
+def _split_host_port(rest: str, default_port: int) -> tuple[str, int | None]:
+    """Split ``host[:port]`` (IPv6 hosts in brackets); a default port becomes ``None``."""
+    if rest.startswith("["):
+        end = rest.find("]")
+        if end == -1:
+            raise HostProblem("an IPv6 address is missing its ']'", _IPV6_HINT)
+        host, after = rest[: end + 1], rest[end + 1 :]
+        if after and not after.startswith(":"):
+            raise HostProblem("unexpected text after the IPv6 address", _IPV6_HINT)
+        port_text = after[1:] if after else None
+    else:
+        host, colon, port_text = rest.rpartition(":")
+        if not colon:
+            return rest, None
+    if port_text is None:
+        return host, None
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+        raise HostProblem(
+            f"{port_text!r} is not a port (1-65535)",
+            "Write the port as a number, or leave it out for the scheme's default.",
+        )
+    port = int(port_text)
+    return host, None if port == default_port else port
+
+
+def canonical_host(host: str, wildcard: bool = False) -> str:
+    """The host as a browser serializes it, or :class:`HostProblem`.
+
+    ``wildcard`` says ``host`` is the part after ``*.`` of a pattern, which
+    must be a domain name of two labels or more (or ``localhost``).
+    """
+    if not host:
+        raise HostProblem("it has no host", 'Write an origin such as "https://app.example.com".')
+    if host.startswith("["):
+        if wildcard:
+            raise HostProblem(*_IP_WILDCARD)
+        return f"[{_canonical_ipv6(host)}]"
+    if host.endswith("."):
+        raise HostProblem(
+            "the host ends with a dot; browsers serialize origins without it", f"Write {host.rstrip('.')!r}."
+        )
+    ascii_host = _to_ascii(host)
+    # After IDNA mapping, so that full-width digits are read as the IPv4
+    # address a browser would make of them.  Such a host is the IPv4
+    # parser's; of its forms only the dotted quad is what browsers send back.
+    if ENDS_IN_NUMBER_RE.search(ascii_host):
+        try:
+            address = ipaddress.IPv4Address(ascii_host)
+        except ValueError:
+            if _IPV4_LIKE_RE.fullmatch(ascii_host):
+                raise HostProblem(
+                    f"{host!r} is not a dotted-quad IPv4 address", "Write all four parts, e.g. 127.0.0.1."
+                ) from None
+            raise HostProblem(
+                f"{host!r} ends in a number, so browsers read it as an IPv4 address, not a host name",
+                "Write an IPv4 address as four decimal numbers, e.g. 127.0.0.1, or use the host's name.",
+            ) from None
+        if wildcard:
+            raise HostProblem(*_IP_WILDCARD)
+        return str(address)
+    if len(ascii_host) > 253 or not _HOST_RE.fullmatch(ascii_host):
+        raise HostProblem(
+            f"{host!r} is not a valid host name",
+            "Use letters, digits, hyphens and underscores in dot-separated labels of at most 63 characters.",
+        )
+    # *.localhost is allowed: it only ever resolves to loopback.
+    if wildcard and "." not in ascii_host and ascii_host != "localhost":
+        raise HostProblem(
+            f"*.{ascii_host} would cover a whole top-level domain",
+            "Allow a domain you control, e.g. https://*.yourcompany.com.",
+        )
+    return ascii_host
+
+
+def _to_ascii(host: str) -> str:
+    # URL §3.3 "domain to ASCII": UTS #46 mapping, then each label to its
+    # ASCII form.  ASCII labels pass as they are (lowercased); an "xn--"
+    # label must decode and re-encode to itself, or no browser would send it.
+    try:
+        mapped = host.lower() if host.isascii() else idna.uts46_remap(host, std3_rules=False, transitional=False)
+        labels = []
+        for label in mapped.split("."):
+            if not label.isascii():
+                label = idna.alabel(label).decode("ascii")
+            elif label.startswith("xn--") and idna.alabel(idna.ulabel(label)).decode("ascii") != label:
+                raise idna.IDNAError(f"{label!r} is not in its canonical punycode form")
+            labels.append(label)
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise HostProblem(
+            f"{host!r} is not a valid internationalized host name ({exc})",
+            "Check the spelling, or write the punycode (xn--) form.",
+        ) from None
+    return ".".join(labels)
+
+
+def _canonical_ipv6(host: str) -> str:
+    literal = host[1:-1]
+    # The character check refuses zone identifiers ("%eth0"), which Python's
+    # ipaddress accepts but URLs cannot carry.
+    try:
+        if not _IPV6_LITERAL_RE.fullmatch(literal):
+            raise ValueError(literal)
+        address = ipaddress.IPv6Address(literal)
+    except ValueError:
+        raise HostProblem(f"{host!r} is not an IPv6 address", _IPV6_HINT) from None
+    # The URL standard's IPv6 serializer (§3.5): eight hex pieces, the first
+    # longest run of two or more zero pieces written "::".  Python's
+    # ``compressed`` differs for IPv4-mapped addresses on newer versions
+    # ("::ffff:127.0.0.1"), which browsers never send.
+    pieces = [int.from_bytes(address.packed[i : i + 2], "big") for i in range(0, 16, 2)]
+    run_start, run_length = 0, 1
+    start = 0
+    while start < 8:
+        stop = start
+        while stop < 8 and pieces[stop] == 0:
+            stop += 1
+        if stop - start > run_length:
+            run_start, run_length = start, stop - start
+        start = stop + 1
+    texts = [f"{piece:x}" for piece in pieces]
+    if run_length == 1:
+        return ":".join(texts)
+    return ":".join(texts[:run_start]) + "::" + ":".join(texts[run_start + run_length :])
+
+
+def is_potentially_trustworthy_host(host: str) -> bool:
+    """Whether an ``http:`` origin on this host never leaves the machine.
+
+    Mirrors the "potentially trustworthy origin" rules of the W3C Secure
+    Contexts spec for loopback: ``localhost``, ``*.localhost``, 127.0.0.0/8
+    and ``[::1]``.
+    """
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    literal = host[1:-1] if host.startswith("[") else host
+    try:
+        address = ipaddress.ip_address(literal)
+    except ValueError:
+        return False
+    if address.version == 4:
+        return address.is_loopback
+    # Exactly ::1/128 (Secure Contexts §3.1): not the IPv4-mapped forms, which
+    # newer Pythons' ``is_loopback`` also accepts.
+    return address == _IPV6_LOOPBACK
+
+
+@functools.lru_cache(maxsize=1)
+def _public_suffix_list() -> object:
+    # Imported lazily: loading the bundled list costs ~100 ms and only
+    # patterns and site checks need it.  The list ships inside the package;
+    # nothing is downloaded at run time.
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+def is_public_suffix(host: str) -> bool:
+    """Whether a canonical DNS host is itself a public suffix (``com``, ``co.uk``, ``vercel.app``)."""
+    if host == "localhost":
+        # The PSL's implicit "*" rule makes every unknown TLD public;
+        # *.localhost only ever resolves to loopback, so it is safe.
+        return False
+    return bool(_public_suffix_list().is_public(host))  # type: ignore[attr-defined]
+
+
+def registrable_domain(host: str) -> str:
+    """The part of a canonical host that decides its *site* (HTML §7.1.1 "same site").
+
+    For a DNS name that is the registrable domain from the Public Suffix List
+    (``api.example.co.uk`` -> ``example.co.uk``); ``localhost`` and every
+    ``*.localhost`` are one site; an IP address, or a host that is itself a
+    public suffix, is its own site.
+    """
+    if host == "localhost" or host.endswith(".localhost"):
+        return "localhost"
+    if host.startswith("[") or ENDS_IN_NUMBER_RE.search(host):
+        return host
+    domain = _public_suffix_list().privatesuffix(host)  # type: ignore[attr-defined]
+    return host if domain is None else str(domain)

@@ -1,0 +1,221 @@
+"""Import origins in bulk: read, check every entry with the one validator, write in one transaction.
+
+The same code serves ``manage.py credcors import`` and anything else that
+imports a list (the admin, for one): nothing is written unless every entry is
+valid, and a concurrent writer makes the whole import roll back with a clear
+"run it again".  Problems are :class:`ImportProblem` with a message ready to
+show; every value from the file is quoted with :func:`credcors.quoting.safe`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, router, transaction
+
+from credcors.models import AllowedOrigin, canonicalize_origin
+from credcors.quoting import safe, scrub
+
+__all__ = [
+    "MAX_IMPORT_BYTES",
+    "MAX_REPORTED_ERRORS",
+    "Entry",
+    "ImportProblem",
+    "ImportReport",
+    "check_entries",
+    "format_of",
+    "import_entries",
+    "parse_entries",
+    "read_file",
+]
+
+#: Bigger files are refused before they are read: an allow-list is not that big.
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+#: How many invalid entries an import reports before summarizing the rest.
+MAX_REPORTED_ERRORS = 20
+
+
+class ImportProblem(Exception):
+    """Why nothing was imported, in words ready to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of an import: where it was (``line 3``, ``entry 2``) and what it says."""
+
+    where: str
+    origin: str
+    enabled: bool | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ImportReport:
+    """What an import did (or would do, for a dry run)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    lines: list[str] = field(default_factory=list)
+
+
+# Marks a JSON entry of the wrong shape; reported with its number together
+# with invalid origins, so one run shows every problem.
+_BAD_ENTRY: Any = object()
+
+
+def format_of(filename: str, fmt: str = "auto") -> str:
+    """``json`` or ``text``: ``auto`` goes by the file name's suffix."""
+    if fmt != "auto":
+        return fmt
+    return "json" if Path(filename).suffix.lower() == ".json" else "text"
+
+
+def read_file(path: Path) -> str:
+    """A file's text, refusing what is too big or not UTF-8."""
+    name = safe(str(path), 200)
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise ImportProblem(f"{name} is {size} bytes; the limit is {MAX_IMPORT_BYTES}.")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportProblem(f"cannot read {name}: {exc.strerror or type(exc).__name__}.") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"{name} is not UTF-8 text (byte {exc.start}).") from None
+
+
+def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
+    """The entries of ``text``: one origin a line (``#`` comments), or a JSON list.
+
+    ``name`` says where the text came from, already quoted, for messages.
+    """
+    if fmt == "json":
+        return _json_entries(text, name)
+    entries = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        value = line.removesuffix("\r")
+        if not value.strip() or value.lstrip().startswith("#"):
+            continue
+        entries.append(Entry(f"line {number}", value))
+    return entries
+
+
+def _json_entries(text: str, name: str) -> list[Entry]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ImportProblem(f"{name} is not valid JSON{where}.") from None
+    if not isinstance(data, list):
+        raise ImportProblem(
+            f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ...}} objects.'
+        )
+    entries = []
+    for number, item in enumerate(data, start=1):
+        where = f"entry {number}"
+        if isinstance(item, str):
+            entries.append(Entry(where, item))
+        elif (
+            not isinstance(item, dict)
+            or not isinstance(item.get("origin"), str)
+            or not isinstance(item.get("enabled", True), bool)
+            or not isinstance(item.get("note", ""), str)
+            or set(item) - {"origin", "enabled", "note"}
+        ):
+            entries.append(Entry(where, _BAD_ENTRY))
+        else:
+            entries.append(Entry(where, item["origin"], item.get("enabled"), item.get("note")))
+    return entries
+
+
+def check_entries(entries: Sequence[Entry]) -> tuple[list[tuple[Entry, str]], list[str]]:
+    """Each valid entry with its canonical origin, and a message for every invalid one."""
+    errors: list[str] = []
+    seen: dict[str, str] = {}
+    canonical: list[tuple[Entry, str]] = []
+    for entry in entries:
+        if entry.origin is _BAD_ENTRY:
+            errors.append(
+                f'{entry.where}: expected an origin string or {{"origin": "...", "enabled": true, "note": "..."}} '
+                "with nothing else in it."
+            )
+            continue
+        try:
+            origin = canonicalize_origin(entry.origin)
+        except ValidationError as exc:
+            errors.append(f"{entry.where}: {scrub(' '.join(exc.messages), 400)}")
+            continue
+        if origin in seen:
+            errors.append(f"{entry.where}: {origin} is already listed at {seen[origin]}.")
+            continue
+        seen[origin] = entry.where
+        canonical.append((entry, origin))
+    return canonical, errors
+
+
+def import_entries(entries: Sequence[Entry], name: str, *, dry_run: bool = False) -> ImportReport:
+    """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`."""
+    canonical, errors = check_entries(entries)
+    if errors:
+        shown = errors[:MAX_REPORTED_ERRORS]
+        if len(errors) > MAX_REPORTED_ERRORS:
+            shown.append(f"... and {len(errors) - MAX_REPORTED_ERRORS} more.")
+        raise ImportProblem(
+            f"{name}: {len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; nothing was imported.\n"
+            + "\n".join(shown)
+        )
+    try:
+        return _apply(canonical, dry_run=dry_run)
+    except IntegrityError:
+        # Another writer added one of these origins after the rows were
+        # read: the whole import rolled back, so running it again is safe.
+        raise ImportProblem(
+            f"{name}: another process added some of these origins during the import; "
+            "nothing was imported. Run the import again."
+        ) from None
+
+
+def _apply(canonical: list[tuple[Entry, str]], *, dry_run: bool) -> ImportReport:
+    # Write the checked entries in one transaction (rolled back for a dry run).
+    created = updated = unchanged = 0
+    lines: list[str] = []
+    with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
+        # Rows are locked, and new ones inserted, in origin order: two imports
+        # of overlapping files then wait for each other instead of
+        # deadlocking, and one adding an origin the other just added fails
+        # on the unique constraint, which says "run it again".
+        in_order = sorted(canonical, key=lambda pair: pair[1])
+        locked = AllowedOrigin.objects.filter(origin__in=[origin for _, origin in in_order]).order_by("origin")
+        existing = {row.origin: row for row in locked.select_for_update()}
+        for entry, origin in in_order:
+            row = existing.get(origin)
+            enabled = True if entry.enabled is None else entry.enabled
+            if row is None:
+                AllowedOrigin(origin=origin, enabled=enabled, note=entry.note or "").save()
+                created += 1
+                lines.append(f"  added     {origin}")
+                continue
+            changes = []
+            if row.enabled != enabled:
+                row.enabled = enabled
+                changes.append("enabled" if enabled else "disabled")
+            if entry.note is not None and row.note != entry.note:
+                row.note = entry.note
+                changes.append("note")
+            if changes:
+                row.save()
+                updated += 1
+                lines.append(f"  updated   {origin} ({', '.join(changes)})")
+            else:
+                unchanged += 1
+        if dry_run:
+            transaction.set_rollback(True)
+    return ImportReport(created, updated, unchanged, lines)

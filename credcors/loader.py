@@ -1,0 +1,206 @@
+"""Read what a snapshot is built from: settings, ``AllowedOrigin`` rows, the shared version.
+
+:func:`read_rows` is the one guarded read of the table, used by the store
+and by diagnostics alike.  :class:`Loader` adds what the store needs around
+it: each outage logged once (and its end), rows validated by the one
+validator, and the snapshot compiled.  Nothing here runs per request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
+
+from django.core.cache import caches
+from django.db import DatabaseError, connections, router, transaction
+
+from credcors.conf import Config
+from credcors.origins import OriginError, Rule, parse_rule
+from credcors.quoting import safe, scrub
+from credcors.snapshot import Headers, Snapshot, compile_snapshot
+
+__all__ = [
+    "UNREADABLE",
+    "VERSION_KEY",
+    "Loader",
+    "Rows",
+    "compile_config",
+    "is_missing_table",
+    "load_rows",
+    "read_rows",
+]
+
+logger = logging.getLogger("credcors")
+
+#: The shared-cache key a local commit rewrites; its value is an opaque token.
+VERSION_KEY = "credcors:rows-version"
+
+#: What :meth:`Loader.shared_version` returns when the cache did not answer.
+UNREADABLE: Any = object()
+
+Rows = Sequence[tuple[str, int]]
+
+
+@contextlib.contextmanager
+def _guarded(alias: str) -> Iterator[None]:
+    # A savepoint when we are inside someone's transaction, so that a failed
+    # read cannot poison it (PostgreSQL aborts the whole transaction on any
+    # error otherwise).  In autocommit a single SELECT needs no transaction:
+    # BEGIN/COMMIT would triple the round trips of every refresh.
+    connection = connections[alias]
+    if connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic(using=alias):
+            yield
+    else:
+        yield
+
+
+def read_rows(
+    *, origins: Sequence[str] | None = None, fields: Sequence[str] = ("origin", "pk")
+) -> list[tuple[Any, ...]]:
+    """``AllowedOrigin`` rows as tuples of ``fields``, without harming the caller's transaction.
+
+    With ``origins`` None: the enabled rows, in primary-key order (what the
+    store loads).  Otherwise every row, enabled or not, whose origin is one
+    of ``origins`` (what diagnostics look at).  Raises ``DatabaseError``.
+    """
+    from credcors.models import AllowedOrigin
+
+    alias = router.db_for_read(AllowedOrigin)
+    rows = AllowedOrigin.objects.using(alias)
+    rows = rows.filter(enabled=True).order_by("pk") if origins is None else rows.filter(origin__in=origins)
+    with _guarded(alias):
+        return list(rows.values_list(*fields))
+
+
+def load_rows() -> Rows:
+    """The enabled rows as (origin, row id), in primary-key order: what the store loads."""
+    return cast(Rows, read_rows())
+
+
+def is_missing_table(exc: DatabaseError) -> bool:
+    """Whether a database error says the ``AllowedOrigin`` table does not exist."""
+    text = str(exc).lower()
+    return "no such table" in text or "does not exist" in text or "doesn't exist" in text
+
+
+class Loader:
+    """Reads rows and the shared version for the store, logging each outage once."""
+
+    def __init__(self, read: Callable[[], Rows] = load_rows) -> None:
+        self.read = read
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget past outages."""
+        self.db_failing = False
+        self.cache_failing = False
+
+    def rows(self, kept: int) -> Rows | None:
+        """The enabled rows, or ``None`` when the database failed; ``kept`` is what is served meanwhile."""
+        try:
+            rows = self.read()
+        except DatabaseError as exc:
+            if not self.db_failing:
+                self.db_failing = True
+                _log_outage(exc, kept)
+            return None
+        if self.db_failing:
+            self.db_failing = False
+            logger.warning("credcors: the database answers again; allowed origins reloaded.")
+        return rows
+
+    def shared_version(self, alias: str) -> object:
+        """The token under :data:`VERSION_KEY`, or :data:`UNREADABLE`."""
+        try:
+            version = caches[alias].get(VERSION_KEY)
+        except Exception as exc:  # Any backend's error: the cache only speeds things up.
+            self.cache_down(alias, exc)
+            return UNREADABLE
+        if self.cache_failing:
+            self.cache_failing = False
+            logger.warning("credcors: the shared cache %r answers again.", alias)
+        return version
+
+    def publish(self, alias: str) -> None:
+        """Write a new token under :data:`VERSION_KEY`; a failure is logged once, never raised."""
+        try:
+            caches[alias].set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        except Exception as exc:  # Any backend's error: the cache only speeds things up.
+            self.cache_down(alias, exc)
+
+    def cache_down(self, alias: str, exc: Exception) -> None:
+        if not self.cache_failing:
+            self.cache_failing = True
+            logger.error(
+                "credcors: could not reach the shared cache %r (%s); other processes see changes within "
+                "REFRESH_SECONDS instead, until it answers again.",
+                alias,
+                type(exc).__name__,
+            )
+
+
+def _log_outage(exc: DatabaseError, kept: int) -> None:
+    # Say what is really served meanwhile: the rows loaded before the outage,
+    # or none (settings only) when there never were any.
+    serving = f"still serving the {kept} database rows loaded before" if kept else "serving the settings' origins only"
+    if is_missing_table(exc):
+        logger.warning(
+            "credcors: the AllowedOrigin table does not exist; %s until you run 'manage.py migrate'.", serving
+        )
+    else:
+        logger.error(
+            "credcors: could not read allowed origins (%s); %s until the database answers again.",
+            type(exc).__name__,
+            serving,
+        )
+
+
+def compile_config(config: Config, rows: Rows) -> Snapshot:
+    """Compile ``config`` and the enabled rows into a snapshot; invalid rows are left out."""
+    started = time.perf_counter()
+    headers = Headers.build(
+        allow_methods=config.allow_methods,
+        allow_headers=config.allow_headers,
+        expose_headers=config.expose_headers,
+        credentials=config.credentials,
+        max_age=config.max_age,
+    )
+    valid = [(rule, origin, pk) for origin, pk in rows if (rule := _parse_row(config, origin)) is not None]
+    snapshot = compile_snapshot(headers, config.rules, valid, trust_for_csrf=config.trust_for_csrf)
+    logger.info(
+        "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
+        len(snapshot.index),
+        len(config.rules),
+        (time.perf_counter() - started) * 1000,
+    )
+    return snapshot
+
+
+def _parse_row(config: Config, origin: object) -> Rule | None:
+    # Rows written by the ORM are already canonical, but QuerySet.update(),
+    # bulk_create() and raw SQL skip validation.  A row that is not exactly
+    # canonical and valid under the current settings is left out (fail closed).
+    try:
+        rule = parse_rule(origin, allow_insecure=config.allow_insecure, credentials=config.credentials)
+    except OriginError as exc:
+        # Raw SQL can store anything: quote it safely and bound the line.
+        logger.warning(
+            "credcors: ignoring invalid AllowedOrigin row %s: %s. %s",
+            safe(origin),
+            scrub(exc.problem, 300),
+            scrub(exc.hint, 300),
+        )
+        return None
+    if rule.serialize() != origin:
+        logger.warning(
+            "credcors: ignoring AllowedOrigin row %s: it is not in canonical form (%s); save it again.",
+            safe(origin),
+            rule.serialize(),
+        )
+        return None
+    return rule

@@ -1,0 +1,46 @@
+"""Explain an origin against this process's real settings, snapshot and rows.
+
+The Django face of :mod:`credcors.diagnose`: the ``credcors explain`` command
+and the admin's "Test an origin" page both render what
+:func:`explain_request` returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+
+from django.db import DatabaseError
+
+from credcors.conf import get_config
+from credcors.diagnose import Explanation, Row, explain, row_candidates
+from credcors.loader import read_rows
+from credcors.store import store
+
+__all__ = ["explain_request"]
+
+
+def explain_request(
+    origin: str,
+    *,
+    method: str = "GET",
+    headers: Iterable[str] = (),
+    path: str | None = None,
+) -> Explanation:
+    """Explain ``origin`` against this process's real settings, snapshot and rows."""
+    config = get_config()
+    snapshot = store.get()
+    rows: list[Row] = []
+    candidates = row_candidates(origin)
+    db_note: tuple[str, ...] = ()
+    if candidates:
+        try:
+            found = read_rows(origins=candidates, fields=("pk", "origin", "enabled", "note"))
+        except DatabaseError as exc:
+            db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
+        else:
+            rows = [Row(*values) for values in found]
+    result = explain(snapshot, config, origin, method=method, headers=headers, path=path, rows=rows)
+    if db_note:
+        result = dataclasses.replace(result, hints=result.hints + db_note)
+    return result

@@ -1,0 +1,221 @@
+"""The compiled allow-list: one grant per allowed origin or pattern, answers prebuilt.
+
+A :class:`Snapshot` is built once per change of settings or rows, never per
+request, and never changes afterwards.  Each :class:`Grant` carries its rule,
+its source and, for an exact origin, the very :class:`Decision` objects the
+middleware returns for an allowed actual request and an allowed preflight,
+headers included; so deciding an allowed request is a dict lookup and a few
+comparisons, with nothing built (the way whitenoise prepares each file once
+at start-up).  A pattern's grant cannot know the origin it will echo, so its
+decisions share the prebuilt header tails and add the one
+``Access-Control-Allow-Origin`` pair per request.  Pure: never imports Django.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from credcors.fetch import (
+    ACCESS_CONTROL_ALLOW_CREDENTIALS,
+    ACCESS_CONTROL_ALLOW_HEADERS,
+    ACCESS_CONTROL_ALLOW_METHODS,
+    ACCESS_CONTROL_ALLOW_ORIGIN,
+    ACCESS_CONTROL_EXPOSE_HEADERS,
+    ACCESS_CONTROL_MAX_AGE,
+)
+from credcors.matcher import Index, compile_index
+from credcors.origins import Rule
+
+__all__ = ["Decision", "Grant", "Headers", "Kind", "Reason", "Snapshot", "compile_snapshot"]
+
+Header = tuple[str, str]
+
+
+class Kind(enum.Enum):
+    """What the Fetch standard makes of a request."""
+
+    NOT_CORS = "not-cors"  # No Origin header: not a CORS request at all.
+    PREFLIGHT = "preflight"  # OPTIONS + Origin + Access-Control-Request-Method.
+    ACTUAL = "actual"  # Any other request carrying Origin.
+
+
+class Reason(enum.Enum):
+    """Machine-readable cause of a decision; stable, used in logs and JSON."""
+
+    NO_ORIGIN = "no-origin"
+    ALLOWED = "allowed"
+    NULL_ORIGIN = "null-origin"
+    MULTIPLE_ORIGINS = "multiple-origins"
+    ORIGIN_TOO_LONG = "origin-too-long"
+    MALFORMED_ORIGIN = "malformed-origin"
+    ORIGIN_NOT_ALLOWED = "origin-not-allowed"
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    MALFORMED_METHOD = "malformed-method"
+    HEADER_NOT_ALLOWED = "header-not-allowed"
+    REQUEST_HEADERS_TOO_LONG = "request-headers-too-long"
+    MALFORMED_REQUEST_HEADERS = "malformed-request-headers"
+
+
+class Decision(NamedTuple):
+    """The verdict on one request and the exact headers that carry it.
+
+    ``source`` is the database row id of the rule that matched, ``None`` for
+    a settings entry.  ``detail`` names the refused method or header when
+    there is one: it is request input, so callers that log or display it
+    must quote it safely.  A tuple, so building one for a pattern match costs
+    a fraction of a frozen dataclass.
+    """
+
+    kind: Kind
+    allowed: bool
+    reason: Reason
+    headers: tuple[Header, ...] = ()
+    rule: Rule | None = None
+    source: int | None = None
+    detail: str | None = None
+
+    @property
+    def status(self) -> int | None:
+        """The status the middleware answers a preflight with, else None."""
+        if self.kind is not Kind.PREFLIGHT:
+            return None
+        return 204 if self.allowed else 403
+
+
+@dataclass(frozen=True, slots=True)
+class Headers:
+    """What every allowed response of one policy sends after its ``Access-Control-Allow-Origin``."""
+
+    allow_methods: frozenset[str]
+    allow_headers: frozenset[str]
+    credentials: bool
+    actual: tuple[Header, ...]
+    preflight: tuple[Header, ...]
+    allow_methods_value: str
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        allow_methods: Iterable[str],
+        allow_headers: Iterable[str],
+        expose_headers: Iterable[str] = (),
+        credentials: bool = True,
+        max_age: int = 600,
+    ) -> Headers:
+        methods = tuple(dict.fromkeys(allow_methods))
+        names = tuple(dict.fromkeys(name.lower() for name in allow_headers))
+        exposed = ", ".join(dict.fromkeys(expose_headers))
+        credential: tuple[Header, ...] = ((ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"),) if credentials else ()
+        # Fetch §4.8 "CORS-preflight fetch": the browser checks that every
+        # method and header it asked for is listed; listing all that are
+        # allowed (as Starlette and django-cors-headers do) lets the whole
+        # answer be built here, once.
+        preflight = (
+            *credential,
+            (ACCESS_CONTROL_ALLOW_METHODS, ", ".join(methods)),
+            *(((ACCESS_CONTROL_ALLOW_HEADERS, ", ".join(names)),) if names else ()),
+            (ACCESS_CONTROL_MAX_AGE, str(max_age)),
+        )
+        return cls(
+            allow_methods=frozenset(methods),
+            allow_headers=frozenset(names),
+            credentials=credentials,
+            actual=(*credential, *(((ACCESS_CONTROL_EXPOSE_HEADERS, exposed),) if exposed else ())),
+            preflight=preflight,
+            allow_methods_value=", ".join(methods),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One allowed origin or pattern, with everything its answers need.
+
+    ``actual`` and ``preflight`` are the prebuilt allowed decisions of an
+    exact origin; a pattern has none (see :meth:`allow`).  ``csrf`` says
+    whether Django's CSRF origin check may trust it.
+    """
+
+    rule: Rule
+    origin: str  # the rule's serialization
+    source: int | None
+    headers: Headers
+    csrf: bool = False
+    actual: Decision | None = None
+    preflight: Decision | None = None
+
+    @classmethod
+    def build(
+        cls, rule: Rule, source: int | None, headers: Headers, csrf: bool = False, origin: str | None = None
+    ) -> Grant:
+        """The grant for ``rule``; ``origin`` is its serialization, when the caller has it already."""
+        origin = rule.serialize() if origin is None else origin
+        if rule.wildcard:
+            return cls(rule, origin, source, headers)
+        echo = (ACCESS_CONTROL_ALLOW_ORIGIN, origin)
+        return cls(
+            rule,
+            origin,
+            source,
+            headers,
+            csrf,
+            Decision(Kind.ACTUAL, True, Reason.ALLOWED, (echo, *headers.actual), rule, source),
+            Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (echo, *headers.preflight), rule, source),
+        )
+
+    def allow(self, kind: Kind, origin: str) -> Decision:
+        """The allowed decision for ``origin``, which this grant matched."""
+        prebuilt = self.actual if kind is Kind.ACTUAL else self.preflight
+        if prebuilt is not None:
+            return prebuilt
+        tail = self.headers.actual if kind is Kind.ACTUAL else self.headers.preflight
+        return Decision(
+            kind, True, Reason.ALLOWED, ((ACCESS_CONTROL_ALLOW_ORIGIN, origin), *tail), self.rule, self.source
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a decision needs, compiled once per change and never mutated."""
+
+    index: Index[Grant]
+    headers: Headers
+    rows: int = field(default=0)
+
+    def lookup(self, origin: str) -> Grant | None:
+        """The grant allowing a (length-bounded) wire origin, else ``None``."""
+        return self.index.lookup(origin)
+
+    def trusts_for_csrf(self, origin: str) -> bool:
+        """Whether Django's CSRF origin check may accept ``origin``.
+
+        Exact origins only: a pattern covers hosts nobody has reviewed (any
+        subdomain, including one taken over or user-controlled).
+        """
+        grant = self.index.exact.get(origin)
+        return grant is not None and grant.csrf
+
+    @property
+    def settings_rules(self) -> tuple[Rule, ...]:
+        return tuple(grant.rule for grant in self.index if grant.source is None)
+
+
+def compile_snapshot(
+    headers: Headers,
+    settings_rules: Iterable[Rule],
+    rows: Iterable[tuple[Rule, str, int]] = (),
+    *,
+    trust_for_csrf: bool = False,
+) -> Snapshot:
+    """Compile settings rules, then database rows (rule, its serialization, row id), into a :class:`Snapshot`.
+
+    When a rule appears in both, the settings entry wins, so explanations
+    name it.
+    """
+    grants = [Grant.build(rule, None, headers, trust_for_csrf) for rule in settings_rules]
+    count = len(grants)
+    grants += (Grant.build(rule, pk, headers, trust_for_csrf, origin) for rule, origin, pk in rows)
+    return Snapshot(compile_index(grants), headers, rows=len(grants) - count)
