@@ -19,94 +19,15 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
-from credcors.conf import DEFAULTS, parse_config
+from credcors.conf import DEFAULTS
+from credcors.conversion import KNOWN_SETTINGS, MISSING, Conversion, SettingsReader
 from credcors.convert_regex import regex_to_patterns
 from credcors.origins import OriginError, parse_rule
 
-__all__ = ["Conversion", "Finding", "Severity", "convert_settings", "regex_to_patterns"]
+__all__ = ["convert_settings"]
 
-#: ``refused``: left out, credcors will not do it.  ``changed``: converted,
-#: but behaves differently (narrower or wider).  ``unsupported``: credcors has
-#: no equivalent.  ``note``: worth knowing, nothing lost.
-Severity = Literal["refused", "changed", "unsupported", "note"]
-
-_MISSING: Any = object()
-
-# django-cors-headers 4.x settings, with the legacy names it still reads.
-_ALIASES = {
-    "CORS_ALLOWED_ORIGINS": "CORS_ORIGIN_WHITELIST",
-    "CORS_ALLOWED_ORIGIN_REGEXES": "CORS_ORIGIN_REGEX_WHITELIST",
-    "CORS_ALLOW_ALL_ORIGINS": "CORS_ORIGIN_ALLOW_ALL",
-}
-KNOWN_SETTINGS = frozenset(
-    {
-        *_ALIASES,
-        *_ALIASES.values(),
-        "CORS_URLS_REGEX",
-        "CORS_ALLOW_METHODS",
-        "CORS_ALLOW_HEADERS",
-        "CORS_EXPOSE_HEADERS",
-        "CORS_PREFLIGHT_MAX_AGE",
-        "CORS_ALLOW_CREDENTIALS",
-        "CORS_ALLOW_PRIVATE_NETWORK",
-        "CORS_REPLACE_HTTPS_REFERER",
-    }
-)
 _MATCH_EVERY_PATH = frozenset({"", "^", ".*", "^.*", "^.*$", ".*$", "^.+", "^.+$"})
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One thing the conversion could not carry over unchanged."""
-
-    setting: str
-    value: object
-    severity: Severity
-    message: str
-    hint: str = ""
-
-    def __str__(self) -> str:
-        hint = f" {self.hint}" if self.hint else ""
-        return f"{self.setting} {self.value!r}: {self.severity}: {self.message}{hint}"
-
-
-@dataclass(frozen=True, slots=True)
-class Conversion:
-    """The ``CREDCORS`` dict converted from ``CORS_*`` settings, and the findings."""
-
-    credcors: dict[str, object]
-    findings: list[Finding] = field(default_factory=list)
-
-    @property
-    def source_text(self) -> str:
-        """``CREDCORS = {...}`` as Python source, ready to paste into settings."""
-        return _format_setting("CREDCORS", self.credcors)
-
-    @property
-    def refused(self) -> list[Finding]:
-        """Findings for values left out because credcors refuses them."""
-        return [finding for finding in self.findings if finding.severity == "refused"]
-
-    def render(self) -> str:
-        """What ``convert-settings`` prints: the setting, then the findings as comments."""
-        lines = [
-            "# Converted from django-cors-headers settings by credcors.",
-            "# Read the findings below before you replace the CORS_* settings with this.",
-            self.source_text,
-        ]
-        if not self.findings:
-            lines.append("# No findings: every CORS_* setting has an exact CREDCORS equivalent.")
-        else:
-            lines.append(f"# {len(self.findings)} finding(s):")
-            for finding in self.findings:
-                lines.append(f"# - [{finding.severity}] {finding.setting} = {finding.value!r}")
-                lines.append(f"#   {finding.message}")
-                if finding.hint:
-                    lines.append(f"#   {finding.hint}")
-        return "\n".join(lines) + "\n"
 
 
 def convert_settings(source: object, *, signal_receivers: int | None = None) -> Conversion:
@@ -123,32 +44,7 @@ def convert_settings(source: object, *, signal_receivers: int | None = None) -> 
     return Conversion(credcors=credcors, findings=converter.findings)
 
 
-class _Converter:
-    def __init__(self, source: object) -> None:
-        self.source = source
-        self.result: dict[str, object] = {}
-        self.findings: list[Finding] = []
-
-    def get(self, name: str) -> Any:
-        if isinstance(self.source, Mapping):
-            return self.source.get(name, _MISSING)
-        return getattr(self.source, name, _MISSING)
-
-    def get_aliased(self, name: str) -> tuple[str, Any]:
-        """The value django-cors-headers 4.x reads: the new name, else the legacy one."""
-        legacy = _ALIASES[name]
-        value, legacy_value = self.get(name), self.get(legacy)
-        if value is not _MISSING:
-            if legacy_value is not _MISSING:
-                self.find(legacy, legacy_value, "note", f"Ignored: {name} is also set and takes precedence.")
-            return name, value
-        if legacy_value is not _MISSING:
-            self.find(legacy, legacy_value, "note", f"Legacy name of {name}; converted as such.")
-        return legacy, legacy_value
-
-    def find(self, setting: str, value: object, severity: Severity, message: str, hint: str = "") -> None:
-        self.findings.append(Finding(setting, value, severity, message, hint))
-
+class _Converter(SettingsReader):
     def run(self, signal_receivers: int) -> None:
         self.unknown_settings()
         credentials = self.credentials()
@@ -195,7 +91,7 @@ class _Converter:
 
     def credentials(self) -> bool:
         value = self.get("CORS_ALLOW_CREDENTIALS")
-        if value is _MISSING:
+        if value is MISSING:
             value = False
             self.find(
                 "CORS_ALLOW_CREDENTIALS",
@@ -219,7 +115,7 @@ class _Converter:
 
     def allow_all(self) -> None:
         name, value = self.get_aliased("CORS_ALLOW_ALL_ORIGINS")
-        if value is _MISSING or not value:
+        if value is MISSING or not value:
             return
         self.find(
             name,
@@ -234,7 +130,7 @@ class _Converter:
 
     def origins(self, credentials: bool) -> list[str]:
         name, values = self.get_aliased("CORS_ALLOWED_ORIGINS")
-        if values is _MISSING:
+        if values is MISSING:
             return []
         if isinstance(values, str) or not isinstance(values, (list, tuple)):
             self.find(name, values, "refused", "Not a list or tuple of origins; nothing converted.", "Write a list.")
@@ -259,7 +155,7 @@ class _Converter:
 
     def regexes(self, credentials: bool) -> list[str]:
         name, values = self.get_aliased("CORS_ALLOWED_ORIGIN_REGEXES")
-        if values is _MISSING:
+        if values is MISSING:
             return []
         if isinstance(values, (str, re.Pattern)) or not isinstance(values, (list, tuple)):
             self.find(name, values, "refused", "Not a list or tuple of regexes; nothing converted.", "Write a list.")
@@ -304,7 +200,7 @@ class _Converter:
 
     def urls_regex(self) -> None:
         value = self.get("CORS_URLS_REGEX")
-        if value is _MISSING:
+        if value is MISSING:
             return
         if isinstance(value, re.Pattern):
             flags = value.flags & ~re.UNICODE
@@ -316,7 +212,7 @@ class _Converter:
 
     def token_list(self, name: str, key: str, credentials: bool) -> None:
         values = self.get(name)
-        if values is _MISSING:
+        if values is MISSING:
             return
         if isinstance(values, str) or not isinstance(values, (list, tuple)):
             self.find(name, values, "refused", f"Not a list of strings; credcors' default {DEFAULTS[key]!r} is used.")
@@ -328,7 +224,7 @@ class _Converter:
 
     def max_age(self) -> None:
         value = self.get("CORS_PREFLIGHT_MAX_AGE")
-        if value is _MISSING:
+        if value is MISSING:
             self.find(
                 "CORS_PREFLIGHT_MAX_AGE",
                 None,
@@ -349,7 +245,7 @@ class _Converter:
 
     def private_network(self) -> None:
         value = self.get("CORS_ALLOW_PRIVATE_NETWORK")
-        if value is _MISSING or not value:
+        if value is MISSING or not value:
             return
         self.find(
             "CORS_ALLOW_PRIVATE_NETWORK",
@@ -362,7 +258,7 @@ class _Converter:
 
     def replace_https_referer(self) -> None:
         value = self.get("CORS_REPLACE_HTTPS_REFERER")
-        if value is _MISSING:
+        if value is MISSING:
             return
         self.find(
             "CORS_REPLACE_HTTPS_REFERER",
@@ -372,20 +268,6 @@ class _Converter:
             "For cross-origin unsafe requests with CSRF protection, use CSRF_TRUSTED_ORIGINS or "
             'CREDCORS["TRUST_FOR_CSRF"].',
         )
-
-    def checked(
-        self, name: str, key: str, value: object, stored: object, *, credentials: bool = True, shown: object = _MISSING
-    ) -> bool:
-        """Validate ``{key: value}`` with parse_config; store ``stored`` if valid, else report ``shown``."""
-        config = parse_config({key: value, "ALLOW_CREDENTIALS": credentials})
-        errors = [problem for problem in config.problems if problem.is_error]
-        if errors:
-            for problem in errors:
-                self.find(name, value if shown is _MISSING else shown, "refused", problem.msg, problem.hint)
-            return False
-        if stored is not None:
-            self.result[key] = stored
-        return True
 
 
 _INLINE_FLAGS = ((re.IGNORECASE, "i"), (re.MULTILINE, "m"), (re.DOTALL, "s"), (re.VERBOSE, "x"), (re.ASCII, "a"))
@@ -398,30 +280,3 @@ def _count_signal_receivers() -> int:
     signal = getattr(module, "check_request_enabled", None)
     receivers = getattr(signal, "receivers", None)
     return len(receivers) if isinstance(receivers, list) else 0
-
-
-# -- source text --------------------------------------------------------------
-
-
-def _format_setting(name: str, value: dict[str, object]) -> str:
-    lines = [f"{name} = {{"]
-    for key, item in value.items():
-        if isinstance(item, list) and item:
-            lines.append(f"    {_literal(key)}: [")
-            lines.extend(f"        {_literal(element)}," for element in item)
-            lines.append("    ],")
-        else:
-            lines.append(f"    {_literal(key)}: {_literal(item)},")
-    lines.append("}")
-    return "\n".join(lines)
-
-
-def _literal(value: object) -> str:
-    if isinstance(value, str):
-        if "\\" in value and value.isprintable() and '"' not in value and not value.endswith("\\"):
-            return f'r"{value}"'
-        text = repr(value)
-        if text.startswith("'") and '"' not in value:
-            text = '"' + text[1:-1].replace("\\'", "'") + '"'
-        return text
-    return repr(value)

@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from credcors.conf import parse_config
-from credcors.convert import Conversion, Finding, convert_settings, regex_to_patterns
+from credcors.conversion import Conversion, Finding
+from credcors.convert import convert_settings
+from credcors.convert_regex import regex_to_patterns
 
 # Configurations shaped like the ones found in real projects' settings files.
 REAL_WORLD: dict[str, dict[str, Any]] = {
