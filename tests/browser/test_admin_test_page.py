@@ -9,17 +9,17 @@ with the WCAG 2 formula.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.browser.conftest import Servers, admin_login, poll, screenshot_dir
+from tests.browser.conftest import Servers, admin_login, screenshot_dir
+from tests.browser.drain import assert_request_threads_drained
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, Page
+    from playwright.sync_api import BrowserContext, Page
 
 TEST_PAGE = "/admin/credcors/allowedorigin/test-origin/"
 #: WCAG 2 level AA for normal text.
@@ -33,23 +33,11 @@ MESSAGE_BG = {
 }
 
 
-def _live_request_threads() -> int:
-    return sum(1 for thread in threading.enumerate() if "process_request_thread" in thread.name)
-
-
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """conftest's context, closed before the test ends, and the live server's request threads with it.
-
-    An admin page opens several keep-alive connections (its CSS, its
-    scripts); a request thread that outlives the test would close its
-    database connection after the live server has stopped sharing it.
-    """
-    context = browser.new_context(viewport={"width": 1000, "height": 900})
-    context.set_default_timeout(10_000)
-    yield context
-    context.close()
-    assert poll(_live_request_threads, lambda alive: alive == 0, seconds=10) == 0
+@pytest.fixture(autouse=True)
+def _request_threads_drained() -> Iterator[None]:
+    # Set up before `context`, so this runs after the context has closed.
+    yield
+    assert_request_threads_drained()
 
 
 def _rgb(css: str) -> tuple[int, int, int]:
