@@ -130,7 +130,9 @@ def task_lint(args: list[str]) -> int:
             *python_files(),
         ],
     ):
-        print(f"dev.py lint: {' '.join(command[1:])}", flush=True)
+        files = [word for word in command if word.endswith(".py")]
+        shown = [word for word in command[1:] if word not in files] + ([f"({len(files)} files)"] if files else [])
+        print(f"dev.py lint: {' '.join(shown)}", flush=True)
         failures += run(python, *command) != 0
     return 1 if failures else 0
 
