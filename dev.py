@@ -4,7 +4,8 @@
     python3 dev.py demo    the two-origin demo: front end :3001, API and admin :8000 (SQLite)
     python3 dev.py test    run the whole test suite (add pytest arguments after --)
     python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
-    python3 dev.py lint    ruff check, ruff format --check, mypy --strict on credcors/
+    python3 dev.py lint    ruff check, ruff format --check, mypy --strict on credcors/, django-upgrade
+    python3 dev.py docs    build the documentation site (docs/ into docs/_build/html), warnings as errors
     python3 dev.py matrix  the suite on every supported Python x Django, with nox (add nox arguments after --)
 
 Needs only Python 3.10+ with pip and venv.  The virtual environment lives in
@@ -22,26 +23,28 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("CREDCORS_VENV", ROOT / ".venv"))
-# One development environment with the test tools and the linters (ruff,
-# mypy, django-stubs, build, nox), so every task below works from it.
-EXTRAS = "test,lint"
+# One development environment with the test tools, the real parts the
+# integration tests drive, and the linters (PEP 735 dependency groups in
+# pyproject.toml), so every task below works from it.
+GROUPS = "test,integration,lint"
+# pip learned `install --group` in 25.1.
+PIP_WITH_GROUPS = "pip>=25.1"
 
 
 def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
-def ensure_venv(extras: str = EXTRAS) -> Path:
-    """Create .venv and install the package with ``extras``, once per pyproject change.
+def ensure_venv(groups: str = GROUPS) -> Path:
+    """Create .venv and install credcors (editable) with the dependency ``groups``, once per pyproject change.
 
-    The stamp records the extras installed, so a task that needs more (the
-    benchmark's django-cors-headers) adds them, and later tasks that need
-    fewer do not reinstall.
+    The stamp records the groups installed, so a task that needs more (the
+    docs' Sphinx) adds them, and later tasks that need fewer do not reinstall.
     """
     python = venv_python()
     stamp = VENV / ".credcors-installed"
     digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    wanted = set(extras.split(","))
+    wanted = set(groups.split(","))
     if python.exists() and stamp.exists():
         recorded_digest, _, recorded = stamp.read_text().partition(" ")
         if recorded_digest == digest:
@@ -51,11 +54,13 @@ def ensure_venv(extras: str = EXTRAS) -> Path:
     if not python.exists():
         print(f"dev.py: creating {VENV}", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-    print("dev.py: installing credcors and its test tools (first run takes a minute)", flush=True)
+    print("dev.py: installing credcors and its development tools (first run takes a minute)", flush=True)
     pip = [str(python), "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "install", "--upgrade", "pip"], check=True)
+    subprocess.run([*pip, "install", "--upgrade", PIP_WITH_GROUPS], check=True)
     installed = ",".join(sorted(wanted))
-    subprocess.run([*pip, "install", "-e", f"{ROOT}[{installed}]"], check=True)
+    pyproject = ROOT / "pyproject.toml"
+    group_args = [arg for group in sorted(wanted) for arg in ("--group", f"{pyproject}:{group}")]
+    subprocess.run([*pip, "install", "-e", str(ROOT), *group_args], check=True)
     stamp.write_text(f"{digest} {installed}")
     return python
 
@@ -88,6 +93,21 @@ def task_test(args: list[str]) -> int:
     return run(python, "-m", "coverage", "run", "-m", "pytest", *args)
 
 
+#: The oldest Django credcors supports: django-upgrade rewrites anything older.
+OLDEST_DJANGO = "5.2"
+#: Directories of the checkout that hold no code of ours.
+NOT_OURS = {".venv", ".nox", ".git", "build", "dist", "_build", "node_modules"}
+
+
+def python_files() -> list[str]:
+    """The repository's own .py files, relative to ROOT, sorted."""
+    return sorted(
+        path.relative_to(ROOT).as_posix()
+        for path in ROOT.rglob("*.py")
+        if not NOT_OURS.intersection(path.relative_to(ROOT).parts[:-1])
+    )
+
+
 def task_lint(args: list[str]) -> int:
     """Run every static check, even after one fails, and fail if any did."""
     python = ensure_venv()
@@ -96,8 +116,23 @@ def task_lint(args: list[str]) -> int:
         ["-m", "ruff", "check", *(args or ["."])],
         ["-m", "ruff", "format", "--check", *(args or ["."])],
         ["-m", "mypy"],
+        # --check lists what it would rewrite and fails; run it without --check to apply.
+        # request_headers is skipped: on the hot path credcors reads one key of
+        # request.META, where request.headers would first copy every header.
+        [
+            "-m",
+            "django_upgrade",
+            "--check",
+            "--target-version",
+            OLDEST_DJANGO,
+            "--skip",
+            "request_headers",
+            *python_files(),
+        ],
     ):
-        print(f"dev.py lint: {' '.join(command[1:])}", flush=True)
+        files = [word for word in command if word.endswith(".py")]
+        shown = [word for word in command[1:] if word not in files] + ([f"({len(files)} files)"] if files else [])
+        print(f"dev.py lint: {' '.join(shown)}", flush=True)
         failures += run(python, *command) != 0
     return 1 if failures else 0
 
@@ -105,6 +140,13 @@ def task_lint(args: list[str]) -> int:
 def task_matrix(args: list[str]) -> int:
     python = ensure_venv()
     return run(python, "-m", "nox", *(args or ["-s", "tests"]))
+
+
+def task_docs(args: list[str]) -> int:
+    """Build the Sphinx site; any warning (a broken reference, a bad directive) fails the build."""
+    python = ensure_venv(f"{GROUPS},docs")
+    out = ROOT / "docs" / "_build" / "html"
+    return run(python, "-m", "sphinx", "-W", "--keep-going", "-n", "-b", "html", "docs", str(out), *args)
 
 
 def task_demo(args: list[str]) -> int:
@@ -123,11 +165,18 @@ def task_demo(args: list[str]) -> int:
 
 
 def task_bench(args: list[str]) -> int:
-    python = ensure_venv(f"{EXTRAS},bench")
+    python = ensure_venv()
     return run(python, "-m", "bench.run", *args)
 
 
-TASKS = {"test": task_test, "bench": task_bench, "demo": task_demo, "lint": task_lint, "matrix": task_matrix}
+TASKS = {
+    "test": task_test,
+    "bench": task_bench,
+    "demo": task_demo,
+    "lint": task_lint,
+    "docs": task_docs,
+    "matrix": task_matrix,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -9,10 +9,12 @@ versions are put in front of PATH for this process only (its shims stand for
 a single global version and fail for the others), so a fresh clone needs no
 ``pyenv global``.  ``.ci/run`` runs ``tests``, ``lint`` is also ``dev.py lint``.
 
-The matrix runs the suite on SQLite, without the browser and multi-process
-tests (``tests/browser``, ``tests/multiprocess``) and without the packaging
-test (marker ``packaging``): those are heavy, do not depend on the Django
-version, and run once in ``python3 dev.py test``.
+The matrix runs the suite on SQLite with the ``test`` dependency group only
+(pytest, pytest-django, hypothesis, coverage): no browser, server, Redis or
+database driver is installed.  So it leaves out what needs them, the browser
+and multi-process tests (``tests/browser``, ``tests/multiprocess``) and the
+tests marked ``packaging`` or ``integration``: those do not depend on the
+Django version, and run once in ``python3 dev.py test``.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ MATRIX_PYTEST_ARGS = [
     "--ignore=tests/browser",
     "--ignore=tests/multiprocess",
     "-m",
-    "not packaging",
+    "not packaging and not integration",
     "-p",
     "no:cacheprovider",
 ]
@@ -54,6 +56,9 @@ MATRIX_PYTEST_ARGS = [
 nox.options.sessions = ["tests", "lint", "mypy"]
 nox.options.error_on_missing_interpreters = True
 nox.options.reuse_venv = "yes"
+
+# The dependency groups (PEP 735) the sessions install.
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 
 
 def _pyenv_root() -> Path | None:
@@ -94,7 +99,9 @@ def _django_requirement(series: str) -> str:
 @nox.parametrize(("python", "django"), MATRIX, ids=[f"{python}-django{django}" for python, django in MATRIX])
 def tests(session: nox.Session, django: str) -> None:
     """The unit suite on SQLite, plus makemigrations --check, on one (Python, Django) pair."""
-    session.install("-e", ".[test]", _django_requirement(django))
+    # Read from pyproject.toml here rather than `pip install --group`, so the
+    # session works with whatever pip the interpreter's venv comes with.
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test"), _django_requirement(django))
     session.run("python", "-c", "import django, sys; print('Django', django.get_version(), 'on Python', sys.version)")
     env = {"DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT), "DATABASE_URL": "sqlite://"}
     # A model change that needs a migration, or a Django release that
@@ -106,7 +113,7 @@ def tests(session: nox.Session, django: str) -> None:
 @nox.session(python=LINT_PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff check and ruff format --check over the whole repository."""
-    session.install("ruff>=0.8")
+    session.install(*(req for req in nox.project.dependency_groups(PYPROJECT, "lint") if req.startswith("ruff")))
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
@@ -114,5 +121,5 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=LINT_PYTHON)
 def mypy(session: nox.Session) -> None:
     """mypy --strict with django-stubs over credcors/ (configured in pyproject.toml)."""
-    session.install("-e", ".[test,lint]")
+    session.install("-e", ".", *nox.project.dependency_groups(PYPROJECT, "test", "lint"))
     session.run("mypy", *session.posargs, env={"PYTHONPATH": str(ROOT)})

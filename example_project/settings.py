@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -56,9 +57,25 @@ TEMPLATES = [
     }
 ]
 
-if os.environ.get("DATABASE_URL"):
-    from tests.settings import database_from_url
 
+def database_from_url(url: str) -> dict[str, str]:
+    """``sqlite:///path`` or ``postgres://user:password@host:port/name`` as a DATABASES entry."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:] or ":memory:"}
+    if parts.scheme in ("postgres", "postgresql"):
+        return {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": parts.path.lstrip("/") or "postgres",
+            "USER": unquote(parts.username or "postgres"),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "127.0.0.1",
+            "PORT": str(parts.port or 5432),
+        }
+    raise ValueError(f"unsupported DATABASE_URL scheme {parts.scheme!r}: use sqlite:///path or postgres://...")
+
+
+if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": database_from_url(os.environ["DATABASE_URL"])}
 else:
     DATABASES = {
@@ -84,5 +101,7 @@ CREDCORS = {
 # Browsers treat localhost:3001 -> localhost:8000 as same-site, so Lax works
 # here; a front end on another site needs SameSite=None; Secure over https.
 SESSION_COOKIE_HTTPONLY = True
+# A refused write answers JSON with Django's reason, which the page shows.
+CSRF_FAILURE_VIEW = "example_project.api.views.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -284,3 +284,34 @@ def test_check_command_clean_settings_pass(capsys: pytest.CaptureFixture[str]) -
     call_command("check")
 
     assert "credcors" not in capsys.readouterr().err
+
+
+# -- One catalogue of check ids ---------------------------------------------------
+
+
+def test_docs_check_table_is_the_catalogue() -> None:
+    from pathlib import Path
+
+    from credcors.catalogue import CHECKS
+
+    text = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
+    rows = dict(re.findall(r"^\| `(credcors\.[EWI]\d{3})` \| (.*) \|$", text, re.MULTILINE))
+
+    assert rows == dict(CHECKS)
+
+
+def test_every_check_id_in_the_code_is_catalogued() -> None:
+    from pathlib import Path
+
+    from credcors.catalogue import CHECKS
+
+    package = Path(__file__).resolve().parent.parent / "credcors"
+    used = {
+        found
+        for path in package.rglob("*.py")
+        if "migrations" not in path.parts
+        for found in re.findall(r"credcors\.[EWI]\d{3}", path.read_text())
+    }
+
+    assert used <= set(CHECKS)
+    assert len(used) >= 20  # The search finds what it should.

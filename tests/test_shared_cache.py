@@ -34,6 +34,9 @@ from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
 
 pytestmark = pytest.mark.django_db
+# Django's RedisCache needs the redis package, from the `integration`
+# dependency group, which the nox matrix does not install.
+needs_redis = pytest.mark.integration
 
 NEW = "https://new.example.com"
 REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
@@ -100,6 +103,7 @@ def _messages(caplog: pytest.LogCaptureFixture, fragment: str) -> list[str]:
 # -- Propagation ----------------------------------------------------------------
 
 
+@needs_redis
 def test_change_saved_in_one_process_reaches_another_through_the_cache(
     shared: None, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -117,6 +121,7 @@ def test_change_saved_in_one_process_reaches_another_through_the_cache(
         time.sleep(0.02)
 
 
+@needs_redis
 def test_queryset_update_with_invalidate_on_commit_reaches_another_process(
     shared: None, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -134,6 +139,7 @@ def test_queryset_update_with_invalidate_on_commit_reaches_another_process(
     assert _allows(other.get(), NEW)
 
 
+@needs_redis
 def test_steady_state_reads_the_cache_once_per_interval_and_never_the_database(
     shared: None, clock: Clock, cache_calls: Any, django_assert_num_queries: Any
 ) -> None:
@@ -151,6 +157,7 @@ def test_steady_state_reads_the_cache_once_per_interval_and_never_the_database(
     assert [name for name, _ in calls] == ["get"]
 
 
+@needs_redis
 def test_async_requests_check_the_cache_off_the_event_loop(shared: None, clock: Clock, cache_calls: Any) -> None:
     store.get()
     calls = cache_calls()
@@ -166,6 +173,7 @@ def test_async_requests_check_the_cache_off_the_event_loop(shared: None, clock: 
     assert calls[0][1] != loop_thread
 
 
+@needs_redis
 def test_without_the_database_the_cache_is_never_used(settings: Any, clock: Clock, cache_calls: Any) -> None:
     require_redis()
     _use_redis(settings, USE_DATABASE=False, ALLOWED_ORIGINS=["https://app.example.com"])
@@ -182,6 +190,7 @@ def test_without_the_database_the_cache_is_never_used(settings: Any, clock: Cloc
 # -- Redis failing ------------------------------------------------------------------
 
 
+@needs_redis
 def test_unreachable_cache_is_logged_once_and_requests_still_answer(
     settings: Any, clock: Clock, caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -200,6 +209,7 @@ def test_unreachable_cache_is_logged_once_and_requests_still_answer(
     assert len(_messages(caplog, "could not reach the shared cache 'shared'")) == 1
 
 
+@needs_redis
 def test_unreachable_cache_is_tried_only_at_refresh_seconds_and_polling_still_applies(
     settings: Any, clock: Clock, cache_calls: Any
 ) -> None:
@@ -219,6 +229,7 @@ def test_unreachable_cache_is_tried_only_at_refresh_seconds_and_polling_still_ap
     assert [name for name, _ in calls] == ["get"]
 
 
+@needs_redis
 def test_cache_recovery_is_logged_and_fast_propagation_resumes(
     settings: Any, clock: Clock, caplog: pytest.LogCaptureFixture, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -254,6 +265,7 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
         proxy.close()
 
 
+@needs_redis
 def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check(settings: Any, clock: Clock) -> None:
     require_redis()
     _use_redis(settings, refresh=5)

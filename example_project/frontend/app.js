@@ -27,7 +27,7 @@ async function call(path, { method = "GET", json, headers = {}, withToken = fals
   try {
     body = JSON.parse(text);
   } catch {
-    body = text.slice(0, 300);
+    body = text;
   }
   return { blocked: false, status: response.status, ok: response.ok, body };
 }
@@ -60,6 +60,44 @@ const cookies = () => document.cookie;
 
 window.demo = { api: API, call, fetchToken, login, logout, me, write, cookies, token: () => csrfToken };
 
+// -- Showing results ---------------------------------------------------------
+
+const STATUS_TEXT = { 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed" };
+
+// A secret on screen is a secret in every screenshot: show the token's ends only.
+function shorten(token) {
+  return token.length > 12 ? `${token.slice(0, 6)}…${token.slice(-4)} (${token.length} characters)` : token;
+}
+
+function forDisplay(body) {
+  return JSON.stringify(body, (key, value) => (key === "csrfToken" && typeof value === "string" ? shorten(value) : value));
+}
+
+// Why the API said no, in words.  The example project answers refusals in
+// JSON ({"error", "reason"}: its CSRF_FAILURE_VIEW passes on Django's reason,
+// such as "CSRF token missing."); an HTML error page is reduced to its text.
+function reasonOf(body) {
+  if (body && typeof body === "object") return [body.error, body.reason].filter(Boolean).join(": ");
+  const page = new DOMParser().parseFromString(String(body), "text/html");
+  const parts = ["h1", "#summary p, p", "#info pre, pre"].map((selector) => page.querySelector(selector)?.textContent);
+  const words = parts.filter(Boolean).join(" ").replace(/\s+/g, " ").trim();
+  return words.length > 200 ? `${words.slice(0, 200)}…` : words || "(no reason given)";
+}
+
+// fetch() rejects with a bare "TypeError: Failed to fetch" and the page may
+// learn nothing more (the Fetch standard hides the reason from scripts), so
+// say what it almost always is and where the reason can be read.
+function blockedText(error) {
+  return [
+    "Blocked by CORS: the browser did not let this page read the API's answer.",
+    `fetch() only says: ${error}. (It says the same when the API is down.)`,
+    "Where to look:",
+    "  - the browser's network panel: the API's response, or its OPTIONS preflight;",
+    "    while the API runs with DEBUG, its x-credcors-reason header says why;",
+    `  - on the server: python manage.py credcors explain ${location.origin}`,
+  ].join("\n");
+}
+
 function show(id, result) {
   const out = document.getElementById(id);
   if (typeof result === "string") {
@@ -67,10 +105,14 @@ function show(id, result) {
     out.textContent = result;
   } else if (result.blocked) {
     out.dataset.state = "blocked";
-    out.textContent = `blocked by the browser: ${result.error}`;
+    out.textContent = blockedText(result.error);
+  } else if (result.ok) {
+    out.dataset.state = "ok";
+    out.textContent = `${result.status} ${forDisplay(result.body)}`;
   } else {
-    out.dataset.state = result.ok ? "ok" : "refused";
-    out.textContent = `${result.status} ${JSON.stringify(result.body)}`;
+    out.dataset.state = "refused";
+    const status = STATUS_TEXT[result.status] || "";
+    out.textContent = `${result.status} ${status}: ${reasonOf(result.body)}\n(the API refused; CORS let the page read its answer)`;
   }
 }
 
@@ -109,6 +151,7 @@ document.getElementById("write-no-token-button").addEventListener("click", async
   show("write-result", await write(document.getElementById("note").value, { withToken: false }));
 });
 document.getElementById("cookies-button").addEventListener("click", () => {
-  const visible = cookies();
+  // Shortened like the token: the csrftoken cookie holds the same secret.
+  const visible = cookies().replace(/(csrftoken=)([^;]+)/, (_, name, value) => name + shorten(value));
   show("cookies-result", `document.cookie = ${JSON.stringify(visible)}`);
 });

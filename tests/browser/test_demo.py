@@ -140,13 +140,25 @@ def test_demo_journey_admin_toggle_and_ctrl_c_work(context: BrowserContext, demo
     state, text = _press(page, "#login-button", "#login-result")
     assert (state, text.split(" ", 1)[0]) == ("ok", "200"), text
     assert f'"username":"{username}"' in text
+    # The token is on the page only shortened: its first 6 and last 4 characters.
+    token = page.evaluate("demo.token()")
+    assert len(token) == 64
+    assert token not in text
+    assert f"{token[:6]}…{token[-4:]} (64 characters)" in text
 
     state, text = _press(page, "#read-button", "#read-result")
     assert state == "ok", text
     assert f"private data of {username}" in text
 
+    # The refusal reads as Django's reason in words, not as its HTML page.
     state, text = _press(page, "#write-no-token-button", "#write-result")
     assert (state, text.split(" ", 1)[0]) == ("refused", "403"), text
+    assert text.startswith("403 Forbidden: CSRF verification failed: CSRF token missing."), text
+    assert "<" not in text
+    assert "\\n" not in text
+    shots = screenshot_dir()
+    if shots is not None:
+        page.locator("#write-result").screenshot(path=str(shots / "demo-refused.png"))
 
     page.fill("#note", "hello from the demo test")
     state, text = _press(page, "#write-button", "#write-result")
@@ -156,8 +168,12 @@ def test_demo_journey_admin_toggle_and_ctrl_c_work(context: BrowserContext, demo
     state, text = _press(page, "#cookies-button", "#cookies-result")
     assert state == "ok"
     assert "sessionid" not in text
+    cookie = page.evaluate("document.cookie")
+    csrf_cookie = re.search(r"csrftoken=([^;]+)", cookie)
+    assert csrf_cookie, cookie
+    assert csrf_cookie.group(1) not in text
+    assert "csrftoken=" in text
 
-    shots = screenshot_dir()
     if shots is not None:
         page.screenshot(path=str(shots / "demo-journey.png"), full_page=True)
 
@@ -167,6 +183,12 @@ def test_demo_journey_admin_toggle_and_ctrl_c_work(context: BrowserContext, demo
     assert "Disabled 1 origin." in _bulk_action(admin, demo.frontend, "disable_selected")
     state, text = _until(page, "blocked")
     assert state == "blocked", text
+    # The page names CORS and says where the reason can be read.
+    assert text.startswith("Blocked by CORS"), text
+    assert "x-credcors-reason" in text
+    assert f"python manage.py credcors explain {demo.frontend}" in text
+    if shots is not None:
+        page.locator("#read-result").screenshot(path=str(shots / "demo-blocked.png"))
     assert "Enabled 1 origin." in _bulk_action(admin, demo.frontend, "enable_selected")
     state, text = _until(page, "ok")
     assert state == "ok", text
