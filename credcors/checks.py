@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from credcors.conf import parse_config
+from credcors.conf import Config, parse_config
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.sites import Cookie, Finding, api_hosts, cookie_findings
 
@@ -99,9 +99,7 @@ def _cookies() -> list[Cookie]:
     """The Django cookies credentialed requests rely on: the session's and CSRF's, when in use."""
     cookies: list[Cookie] = []
     if _uses_middleware("django.contrib.sessions.middleware.SessionMiddleware"):
-        cookies.append(
-            Cookie("SESSION_COOKIE", settings.SESSION_COOKIE_SAMESITE, bool(settings.SESSION_COOKIE_SECURE))
-        )
+        cookies.append(Cookie("SESSION_COOKIE", settings.SESSION_COOKIE_SAMESITE, bool(settings.SESSION_COOKIE_SECURE)))
     # With CSRF_USE_SESSIONS the token lives in the session: there is no CSRF cookie.
     if not settings.CSRF_USE_SESSIONS and _uses_middleware("django.middleware.csrf.CsrfViewMiddleware"):
         cookies.append(Cookie("CSRF_COOKIE", settings.CSRF_COOKIE_SAMESITE, bool(settings.CSRF_COOKIE_SECURE)))
@@ -111,6 +109,17 @@ def _cookies() -> list[Cookie]:
 def _cookie_messages(findings: list[Finding]) -> list[checks.CheckMessage]:
     levels = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
     return [levels[finding.level](finding.msg, hint=finding.hint, id=finding.id) for finding in findings]
+
+
+def _api_http(config: Config, cookies: list[Cookie]) -> str:
+    """Where the API may be served over http:// (see ``credcors.sites.api_sites``)."""
+    if settings.SECURE_SSL_REDIRECT:
+        return "never"
+    # Secure cookies only ever travel over https:// (localhost aside), so
+    # for them the API is an https:// site even if it also answers http://.
+    if config.allow_insecure and not (cookies and all(cookie.secure for cookie in cookies)):
+        return "any"
+    return "loopback"
 
 
 def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -123,7 +132,8 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     if not config.credentials:
         return []
     hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
-    findings = cookie_findings(config.rules, hosts, _cookies(), allow_http=config.allow_insecure)
+    cookies = _cookies()
+    findings = cookie_findings(config.rules, hosts, cookies, http=_api_http(config, cookies))
     return _cookie_messages(findings)
 
 
@@ -152,9 +162,10 @@ def check_cookie_rows(
                 continue  # A row that slipped past the model's validator allows nothing; see load_rows.
     hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
     cookies = _cookies()
-    findings = cookie_findings(rules, hosts, cookies, allow_http=config.allow_insecure, dropped_cookies=False)
+    http = _api_http(config, cookies)
+    findings = cookie_findings(rules, hosts, cookies, http=http, dropped_cookies=False)
     # The settings' own origins already got the third-party cookie note from check_cookies.
-    if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies)):
+    if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):
         findings = [finding for finding in findings if finding.id != "credcors.I001"]
     return _cookie_messages(findings)
 

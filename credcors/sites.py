@@ -177,12 +177,16 @@ def api_hosts(allowed_hosts: Iterable[object], *, debug: bool) -> tuple[str, ...
     """The concrete hosts of ``ALLOWED_HOSTS``, the way Django matches them; ``()`` if unknown.
 
     A leading-dot entry (``".example.com"``) covers that domain and its
-    subdomains, all on one site, so it stands for ``example.com``.  ``"*"``
-    says nothing about where the API is, nor do entries Django can never
-    match (other wildcards, ports).  An empty list with ``DEBUG`` on is
+    subdomains, all on one site, so it stands for ``example.com``.  A
+    ``"*"`` anywhere means the API answers on any host, so the other entries
+    do not say where the front end calls it (Django's test runner adds
+    ``"testserver"`` to every list); entries Django can never match (other
+    wildcards, ports) say nothing either.  An empty list with ``DEBUG`` on is
     Django's own development default, :data:`DEBUG_HOSTS`.
     """
     entries = list(allowed_hosts)
+    if "*" in entries:
+        return ()
     if not entries and debug:
         entries = list(DEBUG_HOSTS)
     hosts: list[str] = []
@@ -196,14 +200,18 @@ def api_hosts(allowed_hosts: Iterable[object], *, debug: bool) -> tuple[str, ...
     return tuple(dict.fromkeys(hosts))
 
 
-def api_sites(hosts: Iterable[str], *, allow_http: bool) -> tuple[ApiSite, ...]:
-    """The API's sites.  Settings do not say the API's scheme, so credcors assumes
-    ``https://`` except on loopback hosts (where development servers speak
-    ``http://``) or when ``allow_http`` (``ALLOW_INSECURE_ORIGINS``) is on."""
+def api_sites(hosts: Iterable[str], *, http: str = "loopback") -> tuple[ApiSite, ...]:
+    """The API's sites.  Settings do not say the API's scheme, so ``http`` says
+    where it may be ``http://``: ``"never"`` (``SECURE_SSL_REDIRECT``),
+    ``"loopback"`` (development servers; elsewhere a credentialed API is
+    served over https://) or ``"any"`` (``ALLOW_INSECURE_ORIGINS`` with
+    cookies that are not ``Secure``)."""
     sites: list[ApiSite] = []
     for host in hosts:
-        http = allow_http or is_potentially_trustworthy_host(host)
-        schemes = frozenset({"https", "http"} if http else {"https"})
+        if http == "any" or (http == "loopback" and is_potentially_trustworthy_host(host)):
+            schemes = frozenset({"https", "http"})
+        else:
+            schemes = frozenset({"https"})
         sites.append(ApiSite(host=host, domain=registrable_domain(host), schemes=schemes))
     return tuple(sites)
 
@@ -231,9 +239,7 @@ def judge(rule: Rule, sites: Sequence[ApiSite] | None, cookies: Sequence[Cookie]
     if any(site.scheme in api.schemes for api in same_domain):
         return CookieVerdict(rule.serialize(), site, True, False, (), dropped, ())
     held_back = tuple(cookie for cookie in cookies if not cookie.is_none)
-    return CookieVerdict(
-        rule.serialize(), site, False, bool(same_domain), held_back, dropped, REFUSING_BROWSERS
-    )
+    return CookieVerdict(rule.serialize(), site, False, bool(same_domain), held_back, dropped, REFUSING_BROWSERS)
 
 
 def cookie_findings(
@@ -241,19 +247,20 @@ def cookie_findings(
     hosts: Sequence[str],
     cookies: Sequence[Cookie],
     *,
-    allow_http: bool = False,
+    http: str = "loopback",
     dropped_cookies: bool = True,
 ) -> list[Finding]:
     """The system-check messages for credentialed requests from ``rules``.
 
     ``hosts`` are the API's concrete hosts (:func:`api_hosts`); with none,
-    only what is wrong on every site is reported.  ``dropped_cookies=False``
+    only what is wrong on every site is reported.  ``http`` is as for
+    :func:`api_sites`.  ``dropped_cookies=False``
     leaves out the site-independent error, for a second pass over more rules.
     """
     findings: list[Finding] = []
     if dropped_cookies:
         findings.extend(_dropped_finding(cookie) for cookie in cookies if cookie.dropped)
-    sites = api_sites(hosts, allow_http=allow_http)
+    sites = api_sites(hosts, http=http)
     if not sites:
         return findings
     verdicts = [judge(rule, sites, cookies) for rule in rules]

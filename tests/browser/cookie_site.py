@@ -51,13 +51,10 @@ class Certificate:
     def __init__(self, directory: Path) -> None:
         self.cert = directory / "cert.pem"
         self.key = directory / "key.pem"
-        subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"]
-            + ["-keyout", str(self.key), "-out", str(self.cert), "-subj", "/CN=credcors test"]
-            + ["-addext", f"subjectAltName=DNS:{API_HOST},DNS:{FRONT_HOST}"],
-            check=True,
-            capture_output=True,
-        )
+        command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test"]
+        command += ["-keyout", str(self.key), "-out", str(self.cert)]
+        command += ["-addext", f"subjectAltName=DNS:{API_HOST},DNS:{FRONT_HOST}"]
+        subprocess.run(command, check=True, capture_output=True)
         pem = subprocess.run(
             ["openssl", "x509", "-in", str(self.cert), "-pubkey", "-noout"], check=True, capture_output=True, text=True
         ).stdout
@@ -149,5 +146,3 @@ class FrontServer(ThreadingHTTPServer):
         self.shutdown()
         self._thread.join()
         self.server_close()
-
-

@@ -115,7 +115,8 @@ def _log_in_and_call(
         page = context.new_page()
         # First-party, the way a user signs in on the API's own login page.
         response = page.goto(f"{api.url}/api/login")
-        assert response is not None and response.ok
+        assert response is not None
+        assert response.ok
         assert [cookie["name"] for cookie in context.cookies(api.url)] == ["sessionid"]
         page.goto(f"{front.url}/")
         devtools = context.new_cdp_session(page)
@@ -151,7 +152,8 @@ def test_lax_session_cookie_cross_site_stays_home_and_check_warns(
     # CORS let the page read the answer: the request arrived, without the cookie.
     assert result == {"status": 200, "body": {"cookie": False, "user": None}}
     # Chromium names it "SchemefulSameSiteLax": its site comparison includes the scheme.
-    assert len(reasons) == 1 and reasons[0].endswith("SameSiteLax"), reasons
+    [reason] = reasons
+    assert reason.endswith("SameSiteLax")
     [warning] = [message for message in messages if message.level >= checks.WARNING]
     assert warning.id == "credcors.W006"
     assert "SESSION_COOKIE_SAMESITE is 'Lax'" in warning.msg
