@@ -11,7 +11,7 @@ from django.utils.module_loading import import_string
 
 from credcors.conf import Config, parse_config
 from credcors.origins import OriginError, Rule, parse_rule
-from credcors.sites import Cookie, Finding, api_hosts, cookie_findings
+from credcors.sites import ApiHttp, Cookie, Finding, api_hosts, cookie_findings
 
 __all__ = [
     "check_cookie_rows",
@@ -111,7 +111,7 @@ def _cookie_messages(findings: list[Finding]) -> list[checks.CheckMessage]:
     return [levels[finding.level](finding.msg, hint=finding.hint, id=finding.id) for finding in findings]
 
 
-def _api_http(config: Config, cookies: list[Cookie]) -> str:
+def _api_http(config: Config, cookies: list[Cookie]) -> ApiHttp:
     """Where the API may be served over http:// (see ``credcors.sites.api_sites``)."""
     if settings.SECURE_SSL_REDIRECT:
         return "never"

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from credcors.origins import Rule, is_potentially_trustworthy_host, registrable_domain
 
 __all__ = [
     "DEBUG_HOSTS",
+    "ApiHttp",
     "ApiSite",
     "Cookie",
     "CookieVerdict",
@@ -43,6 +45,9 @@ DEBUG_HOSTS = (".localhost", "127.0.0.1", "[::1]")
 #: Safari (ITP, full blocking since 13.1) and Firefox (Total Cookie
 #: Protection).  Chrome kept them (April 2025), except in Incognito windows.
 REFUSING_BROWSERS = ("Safari", "Firefox")
+
+#: Where the API may be served over http:// (see api_sites).
+ApiHttp = Literal["never", "loopback", "any"]
 
 # How many origins a message names before it says "and N more".
 _NAMED = 5
@@ -200,7 +205,7 @@ def api_hosts(allowed_hosts: Iterable[object], *, debug: bool) -> tuple[str, ...
     return tuple(dict.fromkeys(hosts))
 
 
-def api_sites(hosts: Iterable[str], *, http: str = "loopback") -> tuple[ApiSite, ...]:
+def api_sites(hosts: Iterable[str], *, http: ApiHttp = "loopback") -> tuple[ApiSite, ...]:
     """The API's sites.  Settings do not say the API's scheme, so ``http`` says
     where it may be ``http://``: ``"never"`` (``SECURE_SSL_REDIRECT``),
     ``"loopback"`` (development servers; elsewhere a credentialed API is
@@ -247,7 +252,7 @@ def cookie_findings(
     hosts: Sequence[str],
     cookies: Sequence[Cookie],
     *,
-    http: str = "loopback",
+    http: ApiHttp = "loopback",
     dropped_cookies: bool = True,
 ) -> list[Finding]:
     """The system-check messages for credentialed requests from ``rules``.
@@ -322,7 +327,8 @@ def _third_party_finding(origins: Sequence[str]) -> Finding:
     return Finding(
         "credcors.I001",
         f"{_names(origins)} {'is' if len(origins) == 1 else 'are'} on another site than the API: "
-        f"{' and '.join(REFUSING_BROWSERS)} block third-party cookies by default (Chrome does in Incognito), "
+        f"{' and '.join(REFUSING_BROWSERS)} block third-party cookies by default (so does Chrome in Incognito "
+        "windows and for users who turn them off), "
         "so even a SameSite=None; Secure cookie will not reach the API from there in those browsers.",
         "Serve the API on the front end's own site (api.<front end's domain>), or call it through a "
         "backend-for-frontend on the front end's origin.",

@@ -23,10 +23,22 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path
 
-__all__ = ["API_HOST", "FRONT_HOST", "ApiServer", "Certificate", "FrontServer", "urlpatterns"]
+__all__ = [
+    "API_HOST",
+    "FRONT_HOST",
+    "HOSTS",
+    "SAME_DOMAIN_HOST",
+    "ApiServer",
+    "Certificate",
+    "FrontServer",
+    "urlpatterns",
+]
 
 API_HOST = "api.credcors-a.test"
 FRONT_HOST = "app.credcors-b.test"
+#: On the API's registrable domain: same-site over https://, cross-site over http://.
+SAME_DOMAIN_HOST = "app.credcors-a.test"
+HOSTS = (API_HOST, FRONT_HOST, SAME_DOMAIN_HOST)
 
 
 def login(request: HttpRequest) -> HttpResponse:
@@ -53,7 +65,7 @@ class Certificate:
         self.key = directory / "key.pem"
         command = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=test"]
         command += ["-keyout", str(self.key), "-out", str(self.cert)]
-        command += ["-addext", f"subjectAltName=DNS:{API_HOST},DNS:{FRONT_HOST}"]
+        command += ["-addext", "subjectAltName=" + ",".join(f"DNS:{host}" for host in HOSTS)]
         subprocess.run(command, check=True, capture_output=True)
         pem = subprocess.run(
             ["openssl", "x509", "-in", str(self.cert), "-pubkey", "-noout"], check=True, capture_output=True, text=True
@@ -128,14 +140,17 @@ class _Page(BaseHTTPRequestHandler):
 
 
 class FrontServer(ThreadingHTTPServer):
-    """The front end: one page that makes credentialed calls, over HTTPS."""
+    """The front end: one page that makes credentialed calls, over HTTPS (or HTTP without a certificate)."""
 
     daemon_threads = True
 
-    def __init__(self, certificate: Certificate) -> None:
+    def __init__(self, certificate: Certificate | None, host: str = FRONT_HOST) -> None:
         super().__init__(("127.0.0.1", 0), _Page)
-        self.socket = certificate.server_context().wrap_socket(self.socket, server_side=True)
-        self.url = f"https://{FRONT_HOST}:{self.server_address[1]}"
+        scheme = "http"
+        if certificate is not None:
+            self.socket = certificate.server_context().wrap_socket(self.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://{host}:{self.server_address[1]}"
         self._thread = threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self._thread.start()
 

@@ -13,6 +13,8 @@ Playwright ``new_context()`` (an off-the-record profile), blocks third-party
 cookies ("UserPreferences"), so even ``SameSite=None; Secure`` does not
 travel.  Chrome's "Allow third-party cookies" setting
 (``profile.cookie_controls_mode = 0``) is what the travelling case needs.
+Chromium also compares sites with their scheme: an http:// page on the
+API's own domain is cross-site ("SchemefulSameSiteLax").
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from django.test.utils import override_settings
 
 from credcors.checks import check_cookies
 from tests.browser.conftest import CHROMIUM_ARGS, poll
-from tests.browser.cookie_site import API_HOST, FRONT_HOST, ApiServer, Certificate, FrontServer
+from tests.browser.cookie_site import API_HOST, HOSTS, SAME_DOMAIN_HOST, ApiServer, Certificate, FrontServer
 
 if TYPE_CHECKING:
     from playwright.sync_api import Playwright
 
-#: Chrome's cookie setting: 0 "Allow third-party cookies", 1 "Block third-party cookies".
-ALLOW_THIRD_PARTY, BLOCK_THIRD_PARTY = 0, 1
+#: Chrome's cookie setting "Allow third-party cookies" (1 is "Block third-party cookies").
+ALLOW_THIRD_PARTY = 0
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,8 @@ def _log_in_and_call(
     playwright: Playwright,
     chromium_path: str,
     certificate: Certificate,
-    two_sites: tuple[ApiServer, FrontServer],
+    api: ApiServer,
+    front: FrontServer,
     profile: Path,
     cookie_controls_mode: int | None,
 ) -> tuple[dict[str, Any], list[str]]:
@@ -96,14 +99,13 @@ def _log_in_and_call(
     always block third-party cookies; ``cookie_controls_mode=None`` keeps
     Chromium's default.
     """
-    api, front = two_sites
     if cookie_controls_mode is not None:
         (profile / "Default").mkdir(parents=True)
         preferences = {"profile": {"cookie_controls_mode": cookie_controls_mode}}
         (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
     args = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--host-resolver-rules=")]
     args += [
-        f"--host-resolver-rules=MAP {API_HOST} 127.0.0.1, MAP {FRONT_HOST} 127.0.0.1",
+        "--host-resolver-rules=" + ", ".join(f"MAP {host} 127.0.0.1" for host in HOSTS),
         # Trust exactly the test certificate, so both pages are real secure contexts.
         f"--ignore-certificate-errors-spki-list={certificate.spki}",
     ]
@@ -145,7 +147,7 @@ def test_lax_session_cookie_cross_site_stays_home_and_check_warns(
 ) -> None:
     with override_settings(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True):
         result, reasons = _log_in_and_call(
-            playwright, chromium_path, certificate, two_sites, tmp_path, ALLOW_THIRD_PARTY
+            playwright, chromium_path, certificate, *two_sites, tmp_path, ALLOW_THIRD_PARTY
         )
         messages = check_cookies()
 
@@ -169,7 +171,7 @@ def test_none_secure_session_cookie_cross_site_travels_and_check_is_quiet(
 ) -> None:
     with override_settings(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=True):
         result, reasons = _log_in_and_call(
-            playwright, chromium_path, certificate, two_sites, tmp_path, ALLOW_THIRD_PARTY
+            playwright, chromium_path, certificate, *two_sites, tmp_path, ALLOW_THIRD_PARTY
         )
         messages = check_cookies()
 
@@ -188,10 +190,40 @@ def test_none_secure_session_cookie_in_default_chromium_profile_is_blocked_as_th
 ) -> None:
     # If this starts failing, Chromium changed its default: revisit credcors.I001's text.
     with override_settings(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=True):
-        result, reasons = _log_in_and_call(playwright, chromium_path, certificate, two_sites, tmp_path, None)
+        result, reasons = _log_in_and_call(playwright, chromium_path, certificate, *two_sites, tmp_path, None)
         [note] = check_cookies()
 
     assert result == {"status": 200, "body": {"cookie": False, "user": None}}
     assert reasons == ["UserPreferences"]
     assert note.id == "credcors.I001"
     assert "block third-party cookies" in note.msg
+
+
+def test_http_front_end_on_the_apis_domain_is_cross_site_by_scheme_and_check_warns(
+    playwright: Playwright,
+    chromium_path: str,
+    certificate: Certificate,
+    two_sites: tuple[ApiServer, FrontServer],
+    tmp_path: Path,
+) -> None:
+    api = two_sites[0]
+    front = FrontServer(None, host=SAME_DOMAIN_HOST)  # http://app.credcors-a.test, beside api.credcors-a.test
+    credcors = {"ALLOWED_ORIGINS": [front.url], "USE_DATABASE": False, "ALLOW_INSECURE_ORIGINS": True}
+    try:
+        with override_settings(SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True, CREDCORS=credcors):
+            result, reasons = _log_in_and_call(
+                playwright, chromium_path, certificate, api, front, tmp_path, ALLOW_THIRD_PARTY
+            )
+            messages = check_cookies()
+    finally:
+        front.stop()
+
+    assert result == {"status": 200, "body": {"cookie": False, "user": None}}
+    assert reasons == ["SchemefulSameSiteLax"]
+    assert [message.id for message in messages if message.level >= checks.WARNING] == [
+        "credcors.W006",
+        "credcors.W007",
+    ]
+    [warning] = [message for message in messages if message.id == "credcors.W007"]
+    assert repr(front.url) in warning.msg
+    assert "browsers count the scheme as part of the site" in warning.msg
