@@ -33,7 +33,7 @@ from tests.browser.conftest import CHROMIUM_ARGS, poll
 from tests.browser.cookie_site import API_HOST, HOSTS, SAME_DOMAIN_HOST, ApiServer, Certificate, FrontServer
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserType
+    from playwright.sync_api import Browser, BrowserContext, BrowserType
 
 #: Chrome's cookie setting "Allow third-party cookies" (1 is "Block third-party cookies").
 ALLOW_THIRD_PARTY = 0
@@ -81,6 +81,26 @@ def chromium(browser: Browser) -> BrowserType:
     return browser.browser_type
 
 
+def _launch(
+    chromium: BrowserType, chromium_path: str, certificate: Certificate, profile: Path, cookie_controls_mode: int | None
+) -> BrowserContext:
+    """Chromium on a persistent profile, because off-the-record ones always
+    block third-party cookies; ``cookie_controls_mode=None`` keeps Chromium's default."""
+    if cookie_controls_mode is not None:
+        (profile / "Default").mkdir(parents=True)
+        preferences = {"profile": {"cookie_controls_mode": cookie_controls_mode}}
+        (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
+    args = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--host-resolver-rules=")]
+    args += [
+        "--host-resolver-rules=" + ", ".join(f"MAP {host} 127.0.0.1" for host in HOSTS),
+        # Trust exactly the test certificate, so both pages are real secure contexts.
+        f"--ignore-certificate-errors-spki-list={certificate.spki}",
+    ]
+    context = chromium.launch_persistent_context(str(profile), executable_path=chromium_path, headless=True, args=args)
+    context.set_default_timeout(10_000)
+    return context
+
+
 def _log_in_and_call(
     chromium: BrowserType,
     chromium_path: str,
@@ -93,23 +113,10 @@ def _log_in_and_call(
     """Log in on the API's own page, then call it from the front end.
 
     Returns what the API saw and Chromium's reasons for not sending the
-    session cookie.  A persistent profile, because off-the-record ones
-    always block third-party cookies; ``cookie_controls_mode=None`` keeps
-    Chromium's default.
+    session cookie.
     """
-    if cookie_controls_mode is not None:
-        (profile / "Default").mkdir(parents=True)
-        preferences = {"profile": {"cookie_controls_mode": cookie_controls_mode}}
-        (profile / "Default" / "Preferences").write_text(json.dumps(preferences))
-    args = [arg for arg in CHROMIUM_ARGS if not arg.startswith("--host-resolver-rules=")]
-    args += [
-        "--host-resolver-rules=" + ", ".join(f"MAP {host} 127.0.0.1" for host in HOSTS),
-        # Trust exactly the test certificate, so both pages are real secure contexts.
-        f"--ignore-certificate-errors-spki-list={certificate.spki}",
-    ]
-    context = chromium.launch_persistent_context(str(profile), executable_path=chromium_path, headless=True, args=args)
+    context = _launch(chromium, chromium_path, certificate, profile, cookie_controls_mode)
     try:
-        context.set_default_timeout(10_000)
         page = context.new_page()
         # First-party, the way a user signs in on the API's own login page.
         response = page.goto(f"{api.url}/api/login")
@@ -235,3 +242,27 @@ def test_http_front_end_on_the_apis_domain_is_cross_site_by_scheme_and_check_war
     [warning] = [message for message in messages if message.id == "credcors.W007"]
     assert repr(front.url) in warning.msg
     assert "browsers count the scheme as part of the site" in warning.msg
+
+
+def test_none_session_cookie_without_secure_is_never_stored_and_check_errs(
+    chromium: BrowserType,
+    chromium_path: str,
+    certificate: Certificate,
+    two_sites: tuple[ApiServer, FrontServer],
+    tmp_path: Path,
+) -> None:
+    api = two_sites[0]
+    with override_settings(SESSION_COOKIE_SAMESITE="None", SESSION_COOKIE_SECURE=False):
+        context = _launch(chromium, chromium_path, certificate, tmp_path, ALLOW_THIRD_PARTY)
+        try:
+            # First-party, over https://: still refused.
+            response = context.new_page().goto(f"{api.url}/api/login")
+            assert response is not None
+            assert "SameSite=None" in (response.header_value("set-cookie") or "")
+            stored = context.cookies(api.url)
+        finally:
+            context.close()
+        messages = check_cookies()
+
+    assert stored == []
+    assert [message.id for message in messages if message.level >= checks.WARNING] == ["credcors.E014"]
