@@ -9,9 +9,18 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from credcors.conf import parse_config
+from credcors.conf import Config, parse_config
+from credcors.origins import OriginError, Rule, parse_rule
+from credcors.sites import ApiHttp, Cookie, Finding, api_hosts, cookie_findings
 
-__all__ = ["check_csrf_middleware", "check_middleware", "check_settings", "register"]
+__all__ = [
+    "check_cookie_rows",
+    "check_cookies",
+    "check_csrf_middleware",
+    "check_middleware",
+    "check_settings",
+    "register",
+]
 
 MIDDLEWARE_PATH = "credcors.middleware.CredCorsMiddleware"
 COMMON_MIDDLEWARE_PATH = "django.middleware.common.CommonMiddleware"
@@ -75,7 +84,95 @@ def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: An
     ]
 
 
+def _uses_middleware(base: str) -> bool:
+    cls = import_string(base)
+    for path in getattr(settings, "MIDDLEWARE", None) or ():
+        try:
+            if issubclass(import_string(path), cls):
+                return True
+        except (ImportError, TypeError):
+            continue
+    return False
+
+
+def _cookies() -> list[Cookie]:
+    """The Django cookies credentialed requests rely on: the session's and CSRF's, when in use."""
+    cookies: list[Cookie] = []
+    if _uses_middleware("django.contrib.sessions.middleware.SessionMiddleware"):
+        cookies.append(Cookie("SESSION_COOKIE", settings.SESSION_COOKIE_SAMESITE, bool(settings.SESSION_COOKIE_SECURE)))
+    # With CSRF_USE_SESSIONS the token lives in the session: there is no CSRF cookie.
+    if not settings.CSRF_USE_SESSIONS and _uses_middleware("django.middleware.csrf.CsrfViewMiddleware"):
+        cookies.append(Cookie("CSRF_COOKIE", settings.CSRF_COOKIE_SAMESITE, bool(settings.CSRF_COOKIE_SECURE)))
+    return cookies
+
+
+def _cookie_messages(findings: list[Finding]) -> list[checks.CheckMessage]:
+    levels = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
+    return [levels[finding.level](finding.msg, hint=finding.hint, id=finding.id) for finding in findings]
+
+
+def _api_http(config: Config, cookies: list[Cookie]) -> ApiHttp:
+    """Where the API may be served over http:// (see ``credcors.sites.api_sites``)."""
+    if settings.SECURE_SSL_REDIRECT:
+        return "never"
+    # Secure cookies only ever travel over https:// (localhost aside), so
+    # for them the API is an https:// site even if it also answers http://.
+    if config.allow_insecure and not (cookies and all(cookie.secure for cookie in cookies)):
+        return "any"
+    return "loopback"
+
+
+def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Will the session and CSRF cookies travel on credentialed requests from the allowed origins?
+
+    Compares each origin of ``CREDCORS["ALLOWED_ORIGINS"]`` with the API's
+    site, known from the concrete entries of ``ALLOWED_HOSTS``.
+    """
+    config = parse_config(getattr(settings, "CREDCORS", {}))
+    if not config.credentials:
+        return []
+    hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
+    cookies = _cookies()
+    findings = cookie_findings(config.rules, hosts, cookies, http=_api_http(config, cookies))
+    return _cookie_messages(findings)
+
+
+def check_cookie_rows(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """:func:`check_cookies` for the enabled ``AllowedOrigin`` rows (``check --database``)."""
+    config = parse_config(getattr(settings, "CREDCORS", {}))
+    if not databases or not config.credentials or not config.use_database:
+        return []
+    from django.db import DatabaseError
+
+    from credcors.models import AllowedOrigin
+
+    rules: list[Rule] = []
+    for alias in databases:
+        try:
+            origins = list(AllowedOrigin.objects.using(alias).filter(enabled=True).values_list("origin", flat=True))
+        except DatabaseError:
+            # Not migrated yet: ``migrate`` runs the database checks before it creates the table.
+            continue
+        for origin in origins:
+            try:
+                rules.append(parse_rule(origin, allow_insecure=True))
+            except OriginError:
+                continue  # A row that slipped past the model's validator allows nothing; see load_rows.
+    hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
+    cookies = _cookies()
+    http = _api_http(config, cookies)
+    findings = cookie_findings(rules, hosts, cookies, http=http, dropped_cookies=False)
+    # The settings' own origins already got the third-party cookie note from check_cookies.
+    if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):
+        findings = [finding for finding in findings if finding.id != "credcors.I001"]
+    return _cookie_messages(findings)
+
+
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
     checks.register(check_csrf_middleware, "credcors")
+    checks.register(check_cookies, "credcors")
+    checks.register(check_cookie_rows, "credcors", checks.Tags.database)
