@@ -27,6 +27,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.E011": "the middleware is not in `MIDDLEWARE`",
     "credcors.E012": "the middleware is below `CommonMiddleware`",
     "credcors.E013": "`CACHE_ALIAS` is not in `CACHES`, or names a cache that processes do not share",
+    "credcors.E014": '`SESSION_COOKIE_SAMESITE`/`CSRF_COOKIE_SAMESITE` is `"None"` without the matching `*_SECURE`: '
+    "browsers refuse the cookie",
     "credcors.E015": "a True/False key (`ALLOW_CREDENTIALS`, `USE_DATABASE`, `ALLOW_INSECURE_ORIGINS`, "
     "`TRUST_FOR_CSRF`) is not a bool",
     "credcors.E016": "`CACHE_ALIAS` is neither a cache name (a string) nor `None`",
@@ -36,6 +38,11 @@ CHECKS: Mapping[str, str] = {
     "credcors.W004": "`TRUST_FOR_CSRF` is on but `credcors.csrf.CredCorsCsrfViewMiddleware` is not in `MIDDLEWARE`",
     "credcors.W005": "the `RedisCache` named by `CACHE_ALIAS` has no socket timeouts, so a silent Redis would hold "
     "requests",
+    "credcors.W006": 'an allowed origin is on another site than the API and a cookie\'s `SameSite` is not `"None"`, '
+    "so it does not travel from there",
+    "credcors.W007": "an `http://` origin is on another site than the API "
+    "(a different scheme on the same domain counts)",
+    "credcors.I001": "an allowed origin is on another site: Safari and Firefox block third-party cookies by default",
 }
 
 
@@ -59,3 +66,8 @@ class Problem:
     @property
     def is_error(self) -> bool:
         return self.id.startswith("credcors.E")
+
+    @property
+    def level(self) -> str:
+        """``error``, ``warning`` or ``info``, from the id."""
+        return {"E": "error", "W": "warning", "I": "info"}[self.id.removeprefix("credcors.")[0]]

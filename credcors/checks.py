@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
+from credcors.catalogue import Problem
 from credcors.conf import Config, parse_config
 from credcors.origins import OriginError, Rule, parse_rule
-from credcors.sites import ApiHttp, Cookie, Finding, api_hosts, cookie_findings
+from credcors.readiness import cookie_findings
+from credcors.sites import ApiHttp, Cookie, api_hosts
 
 __all__ = [
     "check_cookie_rows",
@@ -29,12 +31,7 @@ CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report every problem in ``settings.CREDCORS``."""
-    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
-    messages: list[checks.CheckMessage] = []
-    for problem in config.problems:
-        level = checks.Error if problem.is_error else checks.Warning
-        messages.append(level(problem.msg, hint=problem.hint, id=problem.id))
-    return messages
+    return _messages(parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).problems)
 
 
 def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -106,9 +103,9 @@ def _cookies() -> list[Cookie]:
     return cookies
 
 
-def _cookie_messages(findings: list[Finding]) -> list[checks.CheckMessage]:
-    levels = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
-    return [levels[finding.level](finding.msg, hint=finding.hint, id=finding.id) for finding in findings]
+def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
+    levels = {"E": checks.Error, "W": checks.Warning, "I": checks.Info}
+    return [levels[problem.id[9]](problem.msg, hint=problem.hint, id=problem.id) for problem in problems]
 
 
 def _api_http(config: Config, cookies: list[Cookie]) -> ApiHttp:
@@ -134,7 +131,7 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
     cookies = _cookies()
     findings = cookie_findings(config.rules, hosts, cookies, http=_api_http(config, cookies))
-    return _cookie_messages(findings)
+    return _messages(findings)
 
 
 def check_cookie_rows(
@@ -167,7 +164,7 @@ def check_cookie_rows(
     # The settings' own origins already got the third-party cookie note from check_cookies.
     if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):
         findings = [finding for finding in findings if finding.id != "credcors.I001"]
-    return _cookie_messages(findings)
+    return _messages(findings)
 
 
 def register() -> None:

@@ -8,7 +8,7 @@ cookies only if they are ``SameSite=None; Secure``, and even then Safari and
 Firefox block or partition such third-party cookies by default.
 
 This module is pure (no Django): :func:`judge` gives one origin's verdict for
-``explain`` and the admin's test page; :func:`cookie_findings` turns the
+``explain`` and the admin's test page; :mod:`credcors.readiness` turns the
 verdicts of a whole allow-list into the system-check messages of
 ``checks.py``.
 """
@@ -19,19 +19,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from credcors.origins import Rule, is_potentially_trustworthy_host, registrable_domain
+from credcors.hosts import is_potentially_trustworthy_host, registrable_domain
+from credcors.origins import Rule
 
 __all__ = [
     "DEBUG_HOSTS",
+    "REFUSING_BROWSERS",
     "ApiHttp",
     "ApiSite",
     "Cookie",
     "CookieVerdict",
-    "Finding",
     "Site",
     "api_hosts",
     "api_sites",
-    "cookie_findings",
     "judge",
     "origin_site",
 ]
@@ -49,8 +49,6 @@ REFUSING_BROWSERS = ("Safari", "Firefox")
 #: Where the API may be served over http:// (see api_sites).
 ApiHttp = Literal["never", "loopback", "any"]
 
-# How many origins a message names before it says "and N more".
-_NAMED = 5
 # A label no Public Suffix List rule names, to ask which site a pattern's
 # subdomains are on (see origin_site).
 _PROBE_LABEL = "credcors-probe"
@@ -165,19 +163,6 @@ class CookieVerdict:
         return lines
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """One system-check message: ``id`` is ``credcors.E0NN``, ``W0NN`` or ``I0NN``."""
-
-    id: str
-    msg: str
-    hint: str
-
-    @property
-    def level(self) -> str:
-        return {"E": "error", "W": "warning", "I": "info"}[self.id.removeprefix("credcors.")[0]]
-
-
 def api_hosts(allowed_hosts: Iterable[object], *, debug: bool) -> tuple[str, ...]:
     """The concrete hosts of ``ALLOWED_HOSTS``, the way Django matches them; ``()`` if unknown.
 
@@ -245,91 +230,3 @@ def judge(rule: Rule, sites: Sequence[ApiSite] | None, cookies: Sequence[Cookie]
         return CookieVerdict(rule.serialize(), site, True, False, (), dropped, ())
     held_back = tuple(cookie for cookie in cookies if not cookie.is_none)
     return CookieVerdict(rule.serialize(), site, False, bool(same_domain), held_back, dropped, REFUSING_BROWSERS)
-
-
-def cookie_findings(
-    rules: Iterable[Rule],
-    hosts: Sequence[str],
-    cookies: Sequence[Cookie],
-    *,
-    http: ApiHttp = "loopback",
-    dropped_cookies: bool = True,
-) -> list[Finding]:
-    """The system-check messages for credentialed requests from ``rules``.
-
-    ``hosts`` are the API's concrete hosts (:func:`api_hosts`); with none,
-    only what is wrong on every site is reported.  ``http`` is as for
-    :func:`api_sites`.  ``dropped_cookies=False``
-    leaves out the site-independent error, for a second pass over more rules.
-    """
-    findings: list[Finding] = []
-    if dropped_cookies:
-        findings.extend(_dropped_finding(cookie) for cookie in cookies if cookie.dropped)
-    sites = api_sites(hosts, http=http)
-    if not sites:
-        return findings
-    verdicts = [judge(rule, sites, cookies) for rule in rules]
-    cross = [verdict for verdict in verdicts if verdict.same_site is False]
-    if not cross:
-        return findings
-    where = _names(sorted({api.host for api in sites}))
-    for cookie in cookies:
-        origins = [verdict.origin for verdict in cross if cookie in verdict.held_back]
-        if origins:
-            findings.append(_held_back_finding(cookie, origins, where))
-    for verdict in cross:
-        if verdict.site.scheme == "http":
-            findings.append(_http_finding(verdict, where))
-    findings.append(_third_party_finding([verdict.origin for verdict in cross]))
-    return findings
-
-
-def _names(values: Sequence[str]) -> str:
-    named = ", ".join(repr(value) for value in values[:_NAMED])
-    return named if len(values) <= _NAMED else f"{named} and {len(values) - _NAMED} more"
-
-
-def _held_back_finding(cookie: Cookie, origins: Sequence[str], where: str) -> Finding:
-    unset = " (no SameSite attribute, which Chrome treats as 'Lax')" if not isinstance(cookie.samesite, str) else ""
-    return Finding(
-        "credcors.W006",
-        f"{cookie.samesite_setting} is {cookie.samesite!r}{unset}, so browsers will not send the "
-        f"{cookie.label} on credentialed requests from {_names(origins)}, on another site than the API "
-        f"(ALLOWED_HOSTS: {where}).",
-        f"Set {cookie.samesite_setting} = 'None' and {cookie.secure_setting} = True (the API must be served "
-        "over https://), or serve the API from the front end's own site (api.<front end's domain>).",
-    )
-
-
-def _dropped_finding(cookie: Cookie) -> Finding:
-    return Finding(
-        "credcors.E014",
-        f"{cookie.samesite_setting} is {cookie.samesite!r} but {cookie.secure_setting} is False: browsers "
-        f"reject a SameSite=None cookie that is not Secure, so no request carries the {cookie.label}.",
-        f"Set {cookie.secure_setting} = True and serve the API over https://.",
-    )
-
-
-def _http_finding(verdict: CookieVerdict, where: str) -> Finding:
-    why = " (the same domain, but browsers count the scheme as part of the site)" if verdict.scheme_only else ""
-    return Finding(
-        "credcors.W007",
-        f"{verdict.origin!r} is an http:// page on another site than the API (ALLOWED_HOSTS: {where}){why}: "
-        "its credentialed requests carry the API's cookies only if they are SameSite=None and Secure, "
-        "and Secure cookies need the API on https://.",
-        "Serve the front end over https:// from the API's own site (https://app.example.com for an API "
-        "at api.example.com), or, in development, from the same host name as the API "
-        "(localhost and 127.0.0.1 are different sites).",
-    )
-
-
-def _third_party_finding(origins: Sequence[str]) -> Finding:
-    return Finding(
-        "credcors.I001",
-        f"{_names(origins)} {'is' if len(origins) == 1 else 'are'} on another site than the API: "
-        f"{' and '.join(REFUSING_BROWSERS)} block third-party cookies by default (so does Chrome in Incognito "
-        "windows and for users who turn them off), "
-        "so even a SameSite=None; Secure cookie will not reach the API from there in those browsers.",
-        "Serve the API on the front end's own site (api.<front end's domain>), or call it through a "
-        "backend-for-frontend on the front end's origin.",
-    )

@@ -11,10 +11,12 @@ from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 from django.test.utils import override_settings
 
+from credcors.catalogue import Problem
 from credcors.checks import check_cookie_rows, check_cookies
 from credcors.models import AllowedOrigin
 from credcors.origins import parse_rule
-from credcors.sites import Cookie, Finding, api_hosts, api_sites, cookie_findings, judge, origin_site
+from credcors.readiness import cookie_findings
+from credcors.sites import Cookie, api_hosts, api_sites, judge, origin_site
 
 SESSION_ONLY = [
     "credcors.middleware.CredCorsMiddleware",
@@ -394,4 +396,4 @@ def test_cookie_findings_second_pass_leaves_out_the_dropped_cookie_error() -> No
 
 
 def test_finding_level_follows_its_id() -> None:
-    assert [Finding(f"credcors.{x}001", "m", "h").level for x in "EWI"] == ["error", "warning", "info"]
+    assert [Problem(f"credcors.{x}", "m", "h").level for x in ("E001", "W001", "I001")] == ["error", "warning", "info"]
