@@ -10,10 +10,10 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from credcors.catalogue import Problem
-from credcors.conf import Config, parse_config
+from credcors.conf import parse_config
+from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
-from credcors.sites import ApiHttp, Cookie, api_hosts
 
 __all__ = [
     "check_cookie_rows",
@@ -81,42 +81,9 @@ def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: An
     ]
 
 
-def _uses_middleware(base: str) -> bool:
-    cls = import_string(base)
-    for path in getattr(settings, "MIDDLEWARE", None) or ():
-        try:
-            if issubclass(import_string(path), cls):
-                return True
-        except (ImportError, TypeError):
-            continue
-    return False
-
-
-def _cookies() -> list[Cookie]:
-    """The Django cookies credentialed requests rely on: the session's and CSRF's, when in use."""
-    cookies: list[Cookie] = []
-    if _uses_middleware("django.contrib.sessions.middleware.SessionMiddleware"):
-        cookies.append(Cookie("SESSION_COOKIE", settings.SESSION_COOKIE_SAMESITE, bool(settings.SESSION_COOKIE_SECURE)))
-    # With CSRF_USE_SESSIONS the token lives in the session: there is no CSRF cookie.
-    if not settings.CSRF_USE_SESSIONS and _uses_middleware("django.middleware.csrf.CsrfViewMiddleware"):
-        cookies.append(Cookie("CSRF_COOKIE", settings.CSRF_COOKIE_SAMESITE, bool(settings.CSRF_COOKIE_SECURE)))
-    return cookies
-
-
 def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
     levels = {"E": checks.Error, "W": checks.Warning, "I": checks.Info}
     return [levels[problem.id[9]](problem.msg, hint=problem.hint, id=problem.id) for problem in problems]
-
-
-def _api_http(config: Config, cookies: list[Cookie]) -> ApiHttp:
-    """Where the API may be served over http:// (see ``credcors.sites.api_sites``)."""
-    if settings.SECURE_SSL_REDIRECT:
-        return "never"
-    # Secure cookies only ever travel over https:// (localhost aside), so
-    # for them the API is an https:// site even if it also answers http://.
-    if config.allow_insecure and not (cookies and all(cookie.secure for cookie in cookies)):
-        return "any"
-    return "loopback"
 
 
 def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -128,9 +95,9 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
     config = parse_config(getattr(settings, "CREDCORS", {}))
     if not config.credentials:
         return []
-    hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
-    cookies = _cookies()
-    findings = cookie_findings(config.rules, hosts, cookies, http=_api_http(config, cookies))
+    hosts = django_api_hosts()
+    cookies = django_cookies()
+    findings = cookie_findings(config.rules, hosts, cookies, http=api_http(config, cookies))
     return _messages(findings)
 
 
@@ -157,9 +124,9 @@ def check_cookie_rows(
                 rules.append(parse_rule(origin, allow_insecure=True))
             except OriginError:
                 continue  # A row that slipped past the model's validator allows nothing; see load_rows.
-    hosts = api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
-    cookies = _cookies()
-    http = _api_http(config, cookies)
+    hosts = django_api_hosts()
+    cookies = django_cookies()
+    http = api_http(config, cookies)
     findings = cookie_findings(rules, hosts, cookies, http=http, dropped_cookies=False)
     # The settings' own origins already got the third-party cookie note from check_cookies.
     if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):

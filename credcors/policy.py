@@ -83,7 +83,7 @@ def _decide_preflight(grant: Grant, origin: str, request_method: str, request_he
     if len(request_method) > MAX_METHOD_LENGTH or request_method not in headers.allow_methods:
         if len(request_method) > MAX_METHOD_LENGTH or not is_token(request_method):
             return _refused(grant, Reason.MALFORMED_METHOD)
-        return _refused(grant, Reason.METHOD_NOT_ALLOWED, request_method)
+        return _named_refusal(grant, origin, Reason.METHOD_NOT_ALLOWED, request_method)
     if request_headers:
         # A length test and one count of commas refuse a hostile list (a
         # 100 KB value, or a thousand names) before anything splits it.
@@ -95,11 +95,23 @@ def _decide_preflight(grant: Grant, origin: str, request_method: str, request_he
         allowed = headers.allow_headers
         for name in names:
             if name not in allowed:
-                return _refused(grant, Reason.HEADER_NOT_ALLOWED, name)
+                return _named_refusal(grant, origin, Reason.HEADER_NOT_ALLOWED, name)
     return grant.allow(Kind.PREFLIGHT, origin)
 
 
-def _refused(grant: Grant, reason: Reason, detail: str | None = None) -> Decision:
-    # A preflight from an allowed origin that asks for too much.  Nothing of
-    # the request is sent back; ``detail`` is only for logs and explanations.
-    return Decision(Kind.PREFLIGHT, False, reason, (), grant.rule, grant.source, detail)
+def _refused(grant: Grant, reason: Reason) -> Decision:
+    # A preflight from an allowed origin that no browser sends (a malformed
+    # or oversized method or header list): refused without any CORS header.
+    return Decision(Kind.PREFLIGHT, False, reason, (), grant.rule, grant.source)
+
+
+def _named_refusal(grant: Grant, origin: str, reason: Reason, detail: str) -> Decision:
+    # An allowed origin asks for a method or header outside the lists.  The
+    # answer is the allowed preflight's, 2xx with Access-Control-Allow-Origin,
+    # -Credentials and the allowed methods and headers, so the browser's own
+    # check fails and its console names the method or header ("... is not
+    # allowed by Access-Control-Allow-Headers in preflight response") instead
+    # of a missing Access-Control-Allow-Origin.  The browser still blocks the
+    # request.  Nothing of the request is sent back; ``detail`` is only for
+    # logs and explanations.
+    return grant.allow(Kind.PREFLIGHT, origin)._replace(allowed=False, reason=reason, detail=detail)

@@ -12,9 +12,11 @@ from collections.abc import Iterable
 
 from django.db import DatabaseError
 
-from credcors.conf import get_config
+from credcors.conf import Config, get_config
+from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.loader import read_rows
+from credcors.origins import OriginError, parse_rule
 from credcors.store import store
 
 __all__ = ["explain_request"]
@@ -40,7 +42,17 @@ def explain_request(
             db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
         else:
             rows = [Row(*values) for values in found]
-    result = explain(snapshot, config, origin, method=method, headers=headers, path=path, rows=rows)
+    cookies = _cookie_lines(origin, config)
+    result = explain(snapshot, config, origin, method=method, headers=headers, path=path, rows=rows, cookies=cookies)
     if db_note:
         result = dataclasses.replace(result, hints=result.hints + db_note)
     return result
+
+
+def _cookie_lines(origin: str, config: Config) -> list[str]:
+    """The cookie verdict on ``origin`` by this process's settings; ``explain`` keeps it where it matters."""
+    try:
+        rule = parse_rule(origin, allow_insecure=True)
+    except OriginError:
+        return []  # Not an origin a browser sends: refused before cookies matter.
+    return cookie_verdict(rule, config).lines()

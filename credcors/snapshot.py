@@ -79,10 +79,15 @@ class Decision(NamedTuple):
 
     @property
     def status(self) -> int | None:
-        """The status the middleware answers a preflight with, else None."""
+        """The status the middleware answers a preflight with, else None.
+
+        204 for an allowed preflight, and for a refused one that carries
+        headers (an allowed origin asking for a method or header outside
+        the lists, see :mod:`credcors.policy`); 403 for a refused origin.
+        """
         if self.kind is not Kind.PREFLIGHT:
             return None
-        return 204 if self.allowed else 403
+        return 204 if self.allowed or self.headers else 403
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,51 @@ def test_near_miss_reason_rendered(staff: Client) -> None:
     assert "you allowed http://localhost:3001 (settings)" in page
 
 
+def test_same_site_origin_shows_cookie_verdict(staff: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com", "testserver"]
+
+    response = staff.get(URL, {"origin": "https://app.example.com", "method": "GET"})
+
+    page = response.content.decode()
+    assert "Will the browser send the cookies?" in page
+    line = "https://app.example.com is on the API&#x27;s site (https://example.com): cookies are same-site."
+    assert f"<li>{line}</li>" in page
+
+
+def test_cross_site_origin_shows_which_cookies_stay_home_escaped(staff: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com", "testserver"]
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.net"]}
+
+    response = staff.get(URL, {"origin": "https://app.example.net", "method": "PUT", "headers": "x-api-key"})
+
+    page = response.content.decode()
+    assert response.context["explanation"].cause == "header-not-allowed"
+    assert "<li>https://app.example.net is on another site (https://example.net) than the API.</li>" in page
+    assert (
+        "<li>The session cookie does not travel from there: SESSION_COOKIE_SAMESITE is &#x27;Lax&#x27;; "
+        "it needs &#x27;None&#x27; with SESSION_COOKIE_SECURE = True.</li>"
+    ) in page
+    assert "Safari and Firefox block third-party cookies by default" in page
+
+
+def test_any_host_shows_cookie_verdict_cannot_tell(staff: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+
+    response = staff.get(URL, {"origin": "https://app.example.com", "method": "GET"})
+
+    assert "Cannot tell whether https://app.example.com is on the API&#x27;s site" in response.content.decode()
+
+
+def test_refused_origin_shows_no_cookie_verdict(staff: Client, settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com", "testserver"]
+
+    response = staff.get(URL, {"origin": "https://evil.example", "method": "GET"})
+
+    page = response.content.decode()
+    assert "Refused" in page
+    assert "Will the browser send the cookies?" not in page
+
+
 def test_path_field_checked_against_urls_regex(staff: Client, settings) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "URLS_REGEX": r"^/api/"}
 

@@ -72,7 +72,53 @@ def test_explain_header_not_allowed_names_header() -> None:
     assert status == 1
     assert "Verdict:  REFUSED (header-not-allowed)" in out
     assert 'request header "x-api-key", not in' in out
-    assert "-> 403" in out
+    assert "-> 204" in out
+    assert "access-control-allow-headers: accept, authorization, content-type, x-csrftoken, x-requested-with" in out
+
+
+def test_explain_same_site_origin_prints_cookie_verdict(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    status, out = run("explain", "https://app.example.com")
+
+    assert status == 0
+    line = "https://app.example.com is on the API's site (https://example.com): cookies are same-site."
+    assert f"\nCookies:  {line}\n" in out
+
+
+def test_explain_cross_site_origin_prints_which_cookies_stay_home(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.net"]}
+
+    status, out = run("explain", "https://app.example.net")
+
+    assert status == 0
+    assert (
+        "Cookies:  https://app.example.net is on another site (https://example.net) than the API.\n"
+        "          The session cookie does not travel from there: SESSION_COOKIE_SAMESITE is 'Lax'; "
+        "it needs 'None' with SESSION_COOKIE_SECURE = True.\n"
+    ) in out
+    assert "Safari and Firefox block third-party cookies by default" in out
+
+
+def test_explain_json_carries_cookie_verdict_any_host_cannot_tell(settings) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+
+    status, out = run("explain", "https://app.example.com", "--json")
+
+    assert status == 0
+    assert json.loads(out)["cookies"] == [
+        "Cannot tell whether https://app.example.com is on the API's site: ALLOWED_HOSTS names no concrete host."
+    ]
+
+
+def test_explain_refused_origin_prints_no_cookie_verdict(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    status, out = run("explain", "https://evil.example")
+
+    assert status == 1
+    assert "Cookies:" not in out
 
 
 def test_explain_path_checked_against_urls_regex(settings) -> None:

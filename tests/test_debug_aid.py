@@ -31,6 +31,13 @@ def test_debug_off_refused_preflight_has_no_reason(client: Client) -> None:
     assert DEBUG_REASON_HEADER not in response.headers
 
 
+def test_debug_off_refused_method_of_allowed_origin_has_no_reason(client: Client) -> None:
+    response = _preflight(client, APP, method="PURGE")
+
+    assert response.status_code == 204
+    assert DEBUG_REASON_HEADER not in response.headers
+
+
 def test_debug_off_refused_request_has_no_reason(client: Client) -> None:
     response = client.get("/api/echo", headers={"Origin": "https://evil.example"})
 
@@ -52,6 +59,10 @@ def test_debug_on_refused_origin_names_reason_and_command(client: Client) -> Non
 def test_debug_on_refused_header_names_header_and_allowed_ones(client: Client) -> None:
     response = _preflight(client, APP, **{"Access-Control-Request-Headers": "x-api-key"})
 
+    # The 204 carries the allowed lists (so the browser names the header) and
+    # the reason alongside them.
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == APP
     assert response.headers[DEBUG_REASON_HEADER] == (
         "header-not-allowed: request header \"x-api-key\" is not in CREDCORS['ALLOW_HEADERS'] "
         "(accept, authorization, content-type, x-csrftoken, x-requested-with)"
@@ -62,6 +73,8 @@ def test_debug_on_refused_header_names_header_and_allowed_ones(client: Client) -
 def test_debug_on_refused_method_names_allowed_methods(client: Client) -> None:
     response = _preflight(client, APP, method="PURGE")
 
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Methods"] == "GET, HEAD, PUT, PATCH, POST, DELETE"
     assert response.headers[DEBUG_REASON_HEADER] == (
         "method-not-allowed: method \"PURGE\" is not in CREDCORS['ALLOW_METHODS'] (GET, HEAD, PUT, PATCH, POST, DELETE)"
     )

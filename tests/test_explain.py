@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credcors.conf import Config, parse_config
-from credcors.diagnose import Row, explain, row_candidates
+from credcors.diagnose import Row, explain, render, row_candidates
 from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
 from credcors.policy import decide
@@ -282,9 +282,24 @@ def test_refused_preflight_has_no_actual_request() -> None:
     result = _explain("https://app.example.com", method="PURGE")
 
     assert [exchange.kind for exchange in result.exchanges] == [Kind.PREFLIGHT]
+    assert result.exchanges[0].status == 204
+    assert result.exchanges[0].response_headers == (
+        ("access-control-allow-origin", "https://app.example.com"),
+        ("access-control-allow-credentials", "true"),
+        ("access-control-allow-methods", "GET, HEAD, PUT, PATCH, POST, DELETE"),
+        ("access-control-allow-headers", "accept, authorization, content-type, x-csrftoken, x-requested-with"),
+        ("access-control-max-age", "600"),
+        ("vary", "Origin"),
+    )
+    assert "never sends the actual request" in result.hints[-1]
+
+
+def test_refused_origin_preflight_is_403_without_cors_headers() -> None:
+    result = _explain("https://evil.example.com", method="PURGE")
+
+    assert [exchange.kind for exchange in result.exchanges] == [Kind.PREFLIGHT]
     assert result.exchanges[0].status == 403
     assert result.exchanges[0].response_headers == (("vary", "Origin"),)
-    assert "never sends the actual request" in result.hints[-1]
 
 
 def test_path_outside_urls_regex_refused_without_headers() -> None:
@@ -400,7 +415,116 @@ def test_to_dict_is_json_ready() -> None:
     assert data["exchanges"][0]["response_headers"][0] == ["access-control-allow-origin", "https://app.example.com"]
 
 
+# -- The cookie verdict (its lines passed in) ---------------------------------------
+
+COOKIE_LINES = (
+    "https://app.example.com is on another site (https://example.com) than the API.",
+    "Safari and Firefox block third-party cookies by default, so they will not send the API's cookies from there "
+    "in any case.",
+)
+
+
+def test_cookie_verdict_kept_for_allowed_origin_with_credentials() -> None:
+    result = _explain("https://app.example.com", cookies=COOKIE_LINES)
+
+    assert result.cookies == COOKIE_LINES
+    assert result.to_dict()["cookies"] == list(COOKIE_LINES)
+
+
+def test_cookie_verdict_kept_when_allowed_origin_preflight_asks_too_much() -> None:
+    result = _explain("https://app.example.com", method="PURGE", cookies=COOKIE_LINES)
+
+    assert result.cause == "method-not-allowed"
+    assert result.cookies == COOKIE_LINES
+
+
+@pytest.mark.parametrize("method", ["GET", "PURGE"])
+def test_cookie_verdict_left_out_for_refused_origin(method: str) -> None:
+    result = _explain("https://evil.example", method=method, cookies=COOKIE_LINES)
+
+    assert not result.allowed
+    assert result.cookies == ()
+    assert result.to_dict()["cookies"] == []
+
+
+def test_cookie_verdict_left_out_without_credentials() -> None:
+    result = _explain("https://app.example.com", cookies=COOKIE_LINES, config_overrides={"ALLOW_CREDENTIALS": False})
+
+    assert result.allowed
+    assert result.cookies == ()
+
+
+def test_render_prints_cookie_verdict_after_the_hints() -> None:
+    text = render(_explain("https://app.example.com", cookies=("First line.", "Second line.")))
+
+    assert "is sent directly.\nCookies:  First line.\n          Second line.\nRequest:  " in text
+
+
 # -- The Django-facing wrapper ----------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_explain_request_same_site_origin_cookies_are_same_site(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    result = explain_request("https://app.example.com")
+
+    assert result.cookies == (
+        "https://app.example.com is on the API's site (https://example.com): cookies are same-site.",
+    )
+
+
+@pytest.mark.django_db
+def test_explain_request_cross_site_origin_with_lax_cookies_says_they_stay_home(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.net"]}
+
+    result = explain_request("https://app.example.net", method="PUT")
+
+    assert result.cookies == (
+        "https://app.example.net is on another site (https://example.net) than the API.",
+        "The session cookie does not travel from there: SESSION_COOKIE_SAMESITE is 'Lax'; "
+        "it needs 'None' with SESSION_COOKIE_SECURE = True.",
+        "The CSRF cookie does not travel from there: CSRF_COOKIE_SAMESITE is 'Lax'; "
+        "it needs 'None' with CSRF_COOKIE_SECURE = True.",
+        "Safari and Firefox block third-party cookies by default, so they will not send the API's cookies "
+        "from there in any case.",
+    )
+
+
+@pytest.mark.django_db
+def test_explain_request_cross_site_origin_with_none_secure_cookies_names_only_the_browsers(settings) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.net"]}
+    settings.SESSION_COOKIE_SAMESITE = settings.CSRF_COOKIE_SAMESITE = "None"
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+
+    result = explain_request("https://app.example.net")
+
+    assert result.cookies == (
+        "https://app.example.net is on another site (https://example.net) than the API.",
+        "Safari and Firefox block third-party cookies by default, so they will not send the API's cookies "
+        "from there in any case.",
+    )
+
+
+@pytest.mark.django_db
+def test_explain_request_any_host_cannot_tell_the_site(settings) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+
+    result = explain_request("https://app.example.com")
+
+    assert result.cookies == (
+        "Cannot tell whether https://app.example.com is on the API's site: ALLOWED_HOSTS names no concrete host.",
+    )
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("origin", ["null", "https://evil.example"])
+def test_explain_request_refused_origin_has_no_cookie_verdict(settings, origin: str) -> None:
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+
+    assert explain_request(origin).cookies == ()
 
 
 @pytest.mark.django_db

@@ -107,11 +107,27 @@ def test_refused_preflight_logged_at_info_with_safe_origin(client: Client, caplo
 def test_refused_header_logged_with_detail(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="credcors")
 
-    _preflight(client, APP, **{"Access-Control-Request-Headers": "x-secret-thing"})
+    # Answered 204 with the allowed lists (so the browser names the header),
+    # and still a refusal: logged.
+    assert _preflight(client, APP, **{"Access-Control-Request-Headers": "x-secret-thing"}) == 204
 
     assert _lines(caplog, "refused preflight") == [
         'credcors: refused preflight: header-not-allowed origin="https://app.example.com" path="/api/echo" '
         'detail="x-secret-thing"'
+    ]
+
+
+@pytest.mark.django_db
+def test_refused_method_answered_with_allowed_lists_is_logged_with_detail(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="credcors")
+
+    assert _preflight(client, APP, method="PURGE") == 204
+
+    assert _lines(caplog, "refused preflight") == [
+        'credcors: refused preflight: method-not-allowed origin="https://app.example.com" path="/api/echo" '
+        'detail="PURGE"'
     ]
 
 

@@ -123,12 +123,10 @@ def test_preflight_for_path_without_view_is_still_answered(client: Client) -> No
     [
         (EVIL, "POST", None),
         ("https://app.example.com.evil.com", "POST", None),
-        (APP, "PURGE", None),
-        (APP, "patch", None),  # methods are case-sensitive; browsers only upper-case the standard six
         (APP, "BAD METHOD", None),
-        (APP, "POST", "content-type, x-evil"),
-        (APP, "POST", "cookie"),
+        (APP, "X" * 65, None),
         (APP, "POST", "x(evil)"),
+        (APP, "POST", ", ".join(f"x-{i}" for i in range(1000))),
     ],
 )
 def test_refused_preflight_is_403_without_cors_headers_and_view_never_runs(
@@ -139,6 +137,40 @@ def test_refused_preflight_is_403_without_cors_headers_and_view_never_runs(
     assert response.status_code == 403
     assert _cors_headers(response) == {}
     assert response.content == b""
+    assert view_calls == []
+
+
+ALLOWED_PREFLIGHT_HEADERS = {
+    "access-control-allow-origin": APP,
+    "access-control-allow-credentials": "true",
+    "access-control-allow-methods": "GET, HEAD, PUT, PATCH, POST, DELETE",
+    "access-control-allow-headers": "accept, authorization, content-type, x-csrftoken, x-requested-with",
+    "access-control-max-age": "600",
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "headers", "refused"),
+    [
+        ("PURGE", None, "PURGE"),
+        ("patch", None, "patch"),  # methods are case-sensitive; browsers only upper-case the standard six
+        ("POST", "content-type, x-evil", "x-evil"),
+        ("POST", "cookie", "cookie"),
+    ],
+)
+def test_preflight_asking_too_much_gets_only_the_allowed_lists_and_view_never_runs(
+    client: Client, view_calls: list[str], method: str, headers: str | None, refused: str
+) -> None:
+    # An allowed origin asking for a method or header outside the lists gets
+    # the allowed preflight's 2xx, so the browser's console names what it
+    # asked for; the browser's own check still blocks the request.
+    response = _preflight(client, "/api/recorded", APP, method, headers)
+
+    assert response.status_code == 204
+    assert _cors_headers(response) == ALLOWED_PREFLIGHT_HEADERS
+    assert all(refused not in value for value in response.headers.values())
+    assert response.content == b""
+    assert _vary(response) == ["origin"]
     assert view_calls == []
 
 
@@ -314,7 +346,14 @@ def test_custom_methods_headers_and_max_age_are_sent(settings, client: Client) -
     assert allowed.headers["Access-Control-Allow-Methods"] == "GET, POST"
     assert allowed.headers["Access-Control-Allow-Headers"] == "x-api-key"
     assert allowed.headers["Access-Control-Max-Age"] == "7200"
-    assert refused.status_code == 403
+    assert refused.status_code == 204
+    assert _cors_headers(refused) == {
+        "access-control-allow-origin": APP,
+        "access-control-allow-credentials": "true",
+        "access-control-allow-methods": "GET, POST",
+        "access-control-allow-headers": "x-api-key",
+        "access-control-max-age": "7200",
+    }
 
 
 def test_credcors_of_wrong_type_allows_nothing(settings, client: Client) -> None:

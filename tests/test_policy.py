@@ -65,6 +65,24 @@ def _names(decision: Decision) -> list[str]:
     return [name for name, _ in decision.headers]
 
 
+# An allowed origin asking for a method or header outside the lists is refused
+# with the allowed preflight's headers, so the browser names what it asked for.
+NAMED_REFUSALS = (Reason.METHOD_NOT_ALLOWED, Reason.HEADER_NOT_ALLOWED)
+
+
+def allowed_preflight_headers(
+    origin: str, *, credentials: bool = True, allow_headers: str = ALL_HEADERS
+) -> tuple[tuple[str, str], ...]:
+    """An allowed preflight's headers, written out by hand: no request input but the origin."""
+    return (
+        (ACCESS_CONTROL_ALLOW_ORIGIN, origin),
+        *(((ACCESS_CONTROL_ALLOW_CREDENTIALS, "true"),) if credentials else ()),
+        (ACCESS_CONTROL_ALLOW_METHODS, ", ".join(METHODS)),
+        (ACCESS_CONTROL_ALLOW_HEADERS, allow_headers),
+        (ACCESS_CONTROL_MAX_AGE, "600"),
+    )
+
+
 # --- classification -----------------------------------------------------------
 
 
@@ -325,8 +343,8 @@ def test_decide_preflight_method_not_listed_is_refused_case_sensitively(request_
     assert decision.allowed is False
     assert decision.reason is Reason.METHOD_NOT_ALLOWED
     assert decision.detail == request_method
-    assert decision.status == 403
-    assert decision.headers == ()
+    assert decision.status == 204
+    assert decision.headers == allowed_preflight_headers("https://app.example.com")
     assert decision.rule == parse_rule("https://app.example.com")
     assert decision.source is None
 
@@ -336,7 +354,7 @@ def test_decide_preflight_refusal_after_a_pattern_match_names_the_pattern() -> N
 
     assert decision.reason is Reason.METHOD_NOT_ALLOWED
     assert decision.rule == parse_rule("https://*.preview.example.com")
-    assert decision.headers == ()
+    assert decision.headers == allowed_preflight_headers("https://a.preview.example.com")
 
 
 def test_decide_preflight_listed_lowercase_method_is_allowed_exactly() -> None:
@@ -389,8 +407,8 @@ def test_decide_preflight_header_not_allowed_is_refused_naming_it(request_header
     assert decision.allowed is False
     assert decision.reason is Reason.HEADER_NOT_ALLOWED
     assert decision.detail == refused
-    assert decision.status == 403
-    assert decision.headers == ()
+    assert decision.status == 204
+    assert decision.headers == allowed_preflight_headers("https://app.example.com")
 
 
 @pytest.mark.parametrize(
@@ -617,7 +635,23 @@ def test_decide_headers_only_ever_carry_vetted_values(
     decision = decide(snapshot, method, origin, request_method, request_headers)
 
     if not decision.allowed:
-        assert decision.headers == ()
+        if decision.reason not in NAMED_REFUSALS:
+            assert decision.headers == ()
+            return
+        # Only an allowed origin's preflight, and only the allowed lists:
+        # never the method or header it asked for.
+        assert origin is not None
+        grant = snapshot.lookup(origin)
+        assert grant is not None
+        assert decision.kind is Kind.PREFLIGHT
+        assert decision.rule == grant.rule
+        assert decision.headers == allowed_preflight_headers(origin, credentials=credentials)
+        if decision.reason is Reason.METHOD_NOT_ALLOWED:
+            assert decision.detail == request_method
+            assert request_method not in snapshot.headers.allow_methods
+        else:
+            assert request_method in snapshot.headers.allow_methods
+            assert decision.detail not in snapshot.headers.allow_headers
         return
     assert origin is not None
     grant = snapshot.lookup(origin)
@@ -648,9 +682,15 @@ def test_decide_refused_input_never_appears_in_any_header(refused: str) -> None:
         decide(SNAPSHOT, "OPTIONS", "https://app.example.com", "PUT", refused),
         decide(SNAPSHOT, "OPTIONS", "https://app.example.com", "PUT", f"accept, {refused}"),
     ]
-    for decision in checks:
+    for index, decision in enumerate(checks):
         if decision.allowed:
             continue  # ``refused`` happened to be acceptable there
+        if decision.reason in NAMED_REFUSALS:
+            # The allowed origin's method or header was refused: its answer is
+            # the allowed preflight's, built without any of the request's input.
+            assert index >= 2
+            assert decision.headers == allowed_preflight_headers("https://app.example.com")
+            continue
         assert decision.headers == ()
 
 
@@ -732,6 +772,10 @@ def test_decide_preflight_header_verdict_matches_the_reference(value: str) -> No
     assert decision.detail == detail
     if reason is Reason.ALLOWED:
         assert dict(decision.headers)[ACCESS_CONTROL_ALLOW_HEADERS] == "accept, content-type, x-csrftoken"
+    elif reason is Reason.HEADER_NOT_ALLOWED:
+        assert decision.headers == allowed_preflight_headers(
+            "https://app.example.com", allow_headers="accept, content-type, x-csrftoken"
+        )
     else:
         assert decision.headers == ()
 

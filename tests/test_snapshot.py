@@ -153,6 +153,15 @@ def test_decision_status_is_set_only_for_preflights(kind: Kind, allowed: bool, s
     assert Decision(kind, allowed, Reason.ALLOWED if allowed else Reason.ORIGIN_NOT_ALLOWED).status == status
 
 
+def test_decision_refused_preflight_carrying_headers_is_answered_204() -> None:
+    # An allowed origin's preflight refused for a method or header carries the
+    # allowed lists with a 2xx, so the browser's console names what it asked for.
+    headers = ((ACCESS_CONTROL_ALLOW_ORIGIN, "https://a.example.com"), *HEADERS.preflight)
+
+    assert Decision(Kind.PREFLIGHT, False, Reason.METHOD_NOT_ALLOWED, headers).status == 204
+    assert Decision(Kind.PREFLIGHT, False, Reason.METHOD_NOT_ALLOWED).status == 403
+
+
 def test_decision_defaults_say_nothing_matched() -> None:
     decision = Decision(Kind.ACTUAL, False, Reason.ORIGIN_NOT_ALLOWED)
 
@@ -235,6 +244,7 @@ def test_compile_snapshot_row_keeps_its_id_in_every_decision() -> None:
     assert refused.reason is Reason.METHOD_NOT_ALLOWED
     assert refused.source == 42
     assert refused.rule == parse_rule("https://*.example.com")
+    assert refused.headers == ((ACCESS_CONTROL_ALLOW_ORIGIN, "https://a.example.com"), *HEADERS.preflight)
 
 
 def test_settings_rules_are_the_settings_grants_only() -> None:

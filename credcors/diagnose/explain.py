@@ -78,8 +78,9 @@ class Explanation:
 
     ``cause`` is a stable code (``allowed``, ``scheme-differs``,
     ``header-not-allowed`` ...); ``message`` says it in one sentence and
-    ``hints`` say what to do.  All text is printable and quotes request
-    input safely.
+    ``hints`` say what to do.  ``cookies`` is the cookie verdict (will the
+    browser send the API's cookies from there?), when there is one.  All
+    text is printable and quotes request input safely.
     """
 
     origin: str
@@ -90,6 +91,7 @@ class Explanation:
     rule: str | None = None
     source: str | None = None
     exchanges: tuple[Exchange, ...] = field(default=())
+    cookies: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -102,6 +104,7 @@ class Explanation:
             "rule": self.rule,
             "source": self.source,
             "exchanges": [exchange.to_dict() for exchange in self.exchanges],
+            "cookies": list(self.cookies),
         }
 
 
@@ -114,6 +117,7 @@ def explain(
     headers: Iterable[str] = (),
     path: str | None = None,
     rows: Sequence[Row] = (),
+    cookies: Sequence[str] = (),
 ) -> Explanation:
     """Explain a browser's credentialed call from ``origin``.
 
@@ -121,7 +125,9 @@ def explain(
     browser, this sends a preflight first when the method or a header is not
     CORS-safelisted, then the actual request.  ``rows`` are the database rows
     :func:`row_candidates` names (enabled or not), used to explain disabled and
-    ignored rows.
+    ignored rows.  ``cookies`` is the cookie verdict on ``origin``
+    (:meth:`credcors.sites.CookieVerdict.lines`), kept only when a rule
+    matched the origin and credentials are on.
     """
     if path is not None and not config.applies_to(path):
         pattern = config.urls_regex.pattern if config.urls_regex is not None else ""
@@ -155,6 +161,7 @@ def explain(
                 _rule_text(preflight),
                 None if preflight.rule is None else describe_source(preflight.source),
                 tuple(exchanges),
+                _cookie_lines(config, preflight, cookies),
             )
     actual = decide(snapshot, method, origin)
     exchanges.append(Exchange(Kind.ACTUAL, method, None, actual))
@@ -179,7 +186,15 @@ def explain(
         _rule_text(actual),
         source,
         tuple(exchanges),
+        _cookie_lines(config, actual, cookies),
     )
+
+
+def _cookie_lines(config: Config, decision: Decision, cookies: Sequence[str]) -> tuple[str, ...]:
+    # Whether cookies travel matters only where CORS lets the call through:
+    # an origin a rule matched (its preflight may still ask too much), with
+    # credentials on.
+    return tuple(cookies) if config.credentials and decision.rule is not None else ()
 
 
 def _rule_text(decision: Decision) -> str | None:

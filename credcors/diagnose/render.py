@@ -13,6 +13,7 @@ def render(result: Explanation) -> str:
     verdict = "ALLOWED" if result.allowed else "REFUSED"
     lines = [f"Origin:   {safe(result.origin)}", f"Verdict:  {verdict} ({result.cause})", f"Why:      {result.message}"]
     lines += [f"          {hint}" for hint in result.hints]
+    lines += [f"{'Cookies:' if index == 0 else '':<10}{line}" for index, line in enumerate(result.cookies)]
     for exchange in result.exchanges:
         if exchange.kind.value == "preflight":
             asked = f", Access-Control-Request-Headers: {exchange.request_headers}" if exchange.request_headers else ""
