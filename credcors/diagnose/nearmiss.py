@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from credcors.conf import Config
+from credcors.diagnose.nearby import near_misses
 from credcors.diagnose.reasons import REASON_TEXT, describe_source
 from credcors.origins import DEFAULT_PORTS, MAX_ORIGIN_LENGTH, OriginError, Rule, parse_rule
 from credcors.policy import decide
 from credcors.quoting import safe, scrub
-from credcors.snapshot import Grant, Reason, Snapshot
+from credcors.snapshot import Reason, Snapshot
 
 __all__ = ["Row", "Verdict", "origin_verdict", "row_candidates"]
 
@@ -81,7 +82,7 @@ def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reas
     if from_rows is not None:
         return from_rows
     rule = _parsed(origin)
-    near = [] if rule is None else _near_misses(snapshot, origin, rule)
+    near = [] if rule is None else near_misses(snapshot, origin, rule)
     insecure = None
     if rule is not None and rule.scheme == "http" and config.credentials and not config.allow_insecure:
         try:
@@ -221,93 +222,6 @@ def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict |
             (f"Every process picks it up within REFRESH_SECONDS ({config.refresh_seconds:g} s).",),
         )
     return None
-
-
-# Loopback names a developer's page may run on: each is its own origin to a
-# browser, and a list with one of them refuses the others.
-_LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
-
-
-def _near_misses(snapshot: Snapshot, origin: str, rule: Rule) -> list[tuple[str, str, str]]:
-    # (cause, message, fix): the first one found is the verdict; the others
-    # become hints.  ``origin`` is wire-valid: printable ASCII, bounded.
-    index = snapshot.index
-    scheme, host, port = rule.scheme, rule.host, rule.port
-    found: list[tuple[str, str, str]] = []
-
-    def you_allowed(grant: Grant) -> str:
-        return f"you allowed {grant.origin} ({describe_source(grant.source)}); this request came from {origin}"
-
-    def allowed_as(other_scheme: str, other_host: str, other_port: int | None) -> Grant | None:
-        candidate = Rule(other_scheme, other_host, other_port)
-        return index.exact.get(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
-
-    other = "https" if scheme == "http" else "http"
-    grant = allowed_as(other, host, port)
-    if grant is not None:
-        found.append(
-            (
-                "scheme-differs",
-                f"{you_allowed(grant)}: the scheme differs ({scheme} vs {other}).",
-                f"Allow {origin} itself, or open the page over {other}://.",
-            )
-        )
-    if host in _LOOPBACK_HOSTS:
-        for alias in _LOOPBACK_HOSTS:
-            grant = None if alias == host else allowed_as(scheme, alias, port)
-            if grant is not None:
-                found.append(
-                    (
-                        "loopback-differs",
-                        f"{you_allowed(grant)}: localhost, 127.0.0.1 and [::1] all reach this machine, "
-                        "but to a browser they are three different origins.",
-                        f"Open the page at {grant.origin}, or allow {origin} too.",
-                    )
-                )
-    apex = index.patterns.get((scheme, port), {}).get(host)
-    if apex is not None:
-        found.append(
-            (
-                "apex-not-covered",
-                f"the pattern {apex.origin} ({describe_source(apex.source)}) covers subdomains of {host} "
-                f"but never {host} itself.",
-                f"Also allow {origin} exactly: in the admin, with 'manage.py credcors add {origin}', "
-                "or in CREDCORS['ALLOWED_ORIGINS'].",
-            )
-        )
-    twin = host[4:] if host.startswith("www.") else f"www.{host}"
-    grant = None if apex is not None or host.startswith("[") else allowed_as(scheme, twin, port)
-    if grant is not None:
-        found.append(
-            (
-                "www-differs",
-                f"{you_allowed(grant)}: one has 'www.' and the other does not, and they are different origins.",
-                f"Allow {origin} too, or redirect one host name to the other.",
-            )
-        )
-    for grant in _same_host_other_port(snapshot, scheme, host, port):
-        theirs = "the default port" if grant.rule.port is None else f"port {grant.rule.port}"
-        ours = "the default port" if port is None else f"port {port}"
-        found.append(
-            (
-                "port-differs",
-                f"{you_allowed(grant)}: the port differs ({ours} here, {theirs} in the rule).",
-                f"Allow {origin} itself: an origin includes its port.",
-            )
-        )
-    return found
-
-
-def _same_host_other_port(snapshot: Snapshot, scheme: str, host: str, port: int | None) -> list[Grant]:
-    # One pass over the allow-list: explanations may cost O(n), requests never.
-    found: list[Grant] = []
-    for grant in snapshot.index:
-        rule = grant.rule
-        if rule.scheme != scheme or rule.port == port:
-            continue
-        if rule.host == host if not rule.wildcard else host.endswith(f".{rule.host}"):
-            found.append(grant)
-    return found[:5]
 
 
 def row_candidates(origin: str) -> list[str]:
