@@ -1,39 +1,47 @@
 """The process-wide current :class:`~credcors.snapshot.Snapshot`, and when to look again.
 
 A request reads one attribute and compares one float: no I/O in steady state.
-Every ``REFRESH_SECONDS`` (or right after a local commit invalidates it) one
-request re-reads the enabled ``AllowedOrigin`` rows; the others keep serving
-the current snapshot meanwhile.  A refresh that finds the same rows keeps the
-compiled snapshot; one that finds new rows compiles a new immutable snapshot
-and swaps a single reference.  A refresh that fails keeps the last good
-snapshot, so a database outage never makes credcors more permissive.
+Every ``REFRESH_SECONDS`` the first request that finds the snapshot due starts
+a refresh off the request path, in a background thread, and answers from the
+current snapshot; the new one is swapped in (one reference) when it is ready.
+No request waits for the rows, except the very first load of a process and
+the first request after a commit in this same process, which reloads before
+it answers so that the saving process never serves what it just changed.
+A refresh that finds the same rows keeps the compiled snapshot; one that
+fails keeps the last good one, so a database outage never makes credcors
+more permissive.
 
 With ``CACHE_ALIAS`` naming a shared cache, a local commit also writes a new
 token under :data:`~credcors.loader.VERSION_KEY`, and each process reads that
-key at most every :data:`CACHE_CHECK_SECONDS` (one request does, the others
-keep serving), so a change saved anywhere shows everywhere well before
-``REFRESH_SECONDS``.  The cache only makes things faster: the database poll
-stays, and a cache that fails is logged once and then ignored until it
-answers again.
+key at most every :data:`CACHE_CHECK_SECONDS`, so a change saved anywhere
+shows everywhere well before ``REFRESH_SECONDS``.  The cache only makes
+things faster: the database poll stays, and a cache that fails is logged once
+and then ignored until it answers again.
 
 Loading lives in :mod:`credcors.loader`; this module only schedules and
-swaps.  The clock is passed in, so tests move time by hand.
+swaps.  The clock and the way a background refresh is started are passed
+in, so tests move time by hand and run refreshes inline.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from credcors.conf import Config, get_config
 from credcors.loader import UNREADABLE, Loader, Rows, compile_config
 from credcors.snapshot import Snapshot
 
-__all__ = ["CACHE_CHECK_SECONDS", "Schedule", "Store", "store"]
+__all__ = ["CACHE_CHECK_SECONDS", "Schedule", "Store", "start_thread", "store"]
+
+logger = logging.getLogger("credcors")
 
 #: How often a process reads the shared version: one GET per process per
 #: interval, done by whichever request finds it due, never one per request.
@@ -54,10 +62,15 @@ class Schedule:
     def __init__(self) -> None:
         self.check_at = -math.inf
         self.reload_at = -math.inf
+        #: A local commit changed rows since the last refresh began: the next
+        #: request reloads before it answers, so this process never serves
+        #: what it just changed.
+        self.stale = False
         self._generation = 0
 
     def invalidate(self) -> None:
         self._generation += 1
+        self.stale = True
         self.check_at = self.reload_at = -math.inf
 
     def begin(self) -> int:
@@ -66,18 +79,49 @@ class Schedule:
 
     def set(self, generation: int, reload_at: float, check_at: float) -> None:
         self.reload_at, self.check_at = reload_at, min(check_at, reload_at)
+        self.stale = False
         if self._generation != generation:  # A commit landed meanwhile: stay due.
+            self.stale = True
             self.check_at = self.reload_at = -math.inf
+
+
+def start_thread(refresh: Callable[[], None]) -> None:
+    """Run ``refresh`` in a new daemon thread that closes its database connections when done."""
+
+    def run() -> None:
+        try:
+            refresh()
+        finally:
+            # Django's connections are per thread: this one's must not leak.
+            connections.close_all()
+
+    threading.Thread(target=run, name="credcors-refresh", daemon=True).start()
 
 
 class Store:
     """Holds this process's current snapshot and refreshes it on schedule."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, loader: Loader | None = None) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        loader: Loader | None = None,
+        spawn: Callable[[Callable[[], None]], None] | None = None,
+    ) -> None:
         self.clock = clock
         self.loader = loader or Loader()
+        #: Runs a refresh off the request path; tests pass one that runs it inline.
+        self.spawn = spawn or start_thread
         self._lock = threading.Lock()
         self.reset()
+        # A process forked after loading (gunicorn --preload) inherits the
+        # snapshot but not the thread that may have held the lock: give the
+        # child a fresh lock, and make its first request look again.
+        if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/test_background.py forks one.
+        self._lock = threading.Lock()
+        self.schedule.check_at = self.schedule.reload_at = -math.inf
 
     def reset(self) -> None:
         """Forget everything; the next request rebuilds from settings and rows."""
@@ -109,39 +153,64 @@ class Store:
         return len(self._rows or ())
 
     def get(self) -> Snapshot:
-        """The current snapshot, refreshing it first if it is due (sync code)."""
+        """The current snapshot (sync code); a due refresh runs off the request path.
+
+        Only the very first load, and the first request after a commit in
+        this process, wait for the rows; any other request that finds the
+        snapshot due starts a background refresh and answers from the
+        current snapshot.
+        """
         snapshot = self._snapshot
         if snapshot is not None and self.clock() < self.schedule.check_at:
             return snapshot
-        return self.refresh()
+        if snapshot is None or self.schedule.stale:
+            return self.refresh()
+        self._refresh_in_background()
+        # Whatever is current now: the old snapshot while the refresh runs.
+        return self._snapshot or snapshot
 
     async def aget(self) -> Snapshot:
-        """The current snapshot for async code; ORM work runs off the event loop."""
+        """The current snapshot for async code: nothing here blocks the event loop."""
         snapshot = self._snapshot
-        if snapshot is not None and (self.clock() < self.schedule.check_at or self._lock.locked()):
+        if snapshot is not None and self.clock() < self.schedule.check_at:
             return snapshot
-        return await sync_to_async(self.refresh, thread_sensitive=True)()
+        if snapshot is None or self.schedule.stale:
+            return await sync_to_async(self.refresh, thread_sensitive=True)()
+        # Started from Django's sync thread, as ORM-adjacent work must be; it
+        # only starts the refresh, so this request waits for a thread hop,
+        # once per interval, never for the rows.
+        await sync_to_async(self._refresh_in_background, thread_sensitive=True)()
+        return self._snapshot or snapshot
 
     def refresh(self) -> Snapshot:
-        """Re-read settings and rows if due; return the snapshot to serve.
+        """Re-read settings and rows if due, waiting for a refresh already running; return the snapshot."""
+        with self._lock:
+            return self._refresh_if_due()
 
-        Only one thread refreshes at a time.  While it does, other threads
-        keep serving the current snapshot rather than queueing behind the
-        database; only the very first load makes them wait.
-        """
-        current = self._snapshot
-        if not self._lock.acquire(blocking=current is None):
-            assert current is not None
-            return current
+    def _refresh_in_background(self) -> None:
+        # One refresh at a time: when one is running, nothing to start.
+        if not self._lock.acquire(blocking=False):
+            return
         try:
-            current = self._snapshot
-            schedule = self.schedule
-            if current is not None and self.clock() < schedule.check_at:
-                return current
-            generation = schedule.begin()
-            return self._refresh(current, generation, get_config())
+            self.spawn(self._background_refresh)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def _background_refresh(self) -> None:
+        try:
+            self._refresh_if_due()
+        except Exception:  # pragma: no cover - loader errors are caught below it; this is the last guard.
+            logger.exception("credcors: a background refresh failed; still serving the last snapshot.")
         finally:
             self._lock.release()
+
+    def _refresh_if_due(self) -> Snapshot:
+        current = self._snapshot
+        schedule = self.schedule
+        if current is not None and not schedule.stale and self.clock() < schedule.check_at:
+            return current
+        return self._refresh(current, schedule.begin(), get_config())
 
     def _refresh(self, current: Snapshot | None, generation: int, config: Config) -> Snapshot:
         alias = config.cache_alias if config.use_database else None

@@ -14,12 +14,20 @@ from credcors.store import store
 from tests import urls
 
 
+def run_inline(refresh: Callable[[], None]) -> None:
+    """Stands in for ``store.start_thread``: the refresh runs at once, in the calling thread."""
+    refresh()
+
+
 @pytest.fixture(autouse=True)
-def _fresh_credcors() -> Iterator[None]:
+def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # The config and the snapshot are process-wide; a test must never see
-    # the previous test's rows or settings.
+    # the previous test's rows or settings.  Background refreshes run inline,
+    # so a test decides when one happens and sees the rows of its own
+    # transaction; tests/test_background.py runs them in real threads.
     conf.reset()
     store.reset()
+    monkeypatch.setattr(store, "spawn", run_inline)
     yield
     conf.reset()
     store.reset()

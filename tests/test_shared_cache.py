@@ -29,7 +29,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.snapshot import Snapshot
 from credcors.store import CACHE_CHECK_SECONDS, Store, store
-from tests.conftest import Clock, table_reads_fail
+from tests.conftest import run_inline, Clock, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
 
@@ -107,7 +107,7 @@ def _messages(caplog: pytest.LogCaptureFixture, fragment: str) -> list[str]:
 def test_change_saved_in_one_process_reaches_another_through_the_cache(
     shared: None, django_capture_on_commit_callbacks: Any
 ) -> None:
-    other = Store()
+    other = Store(spawn=run_inline)
     assert not _allows(other.get(), NEW)
     store.get()
 
@@ -128,7 +128,7 @@ def test_queryset_update_with_invalidate_on_commit_reaches_another_process(
     from credcors.signals import invalidate_on_commit
 
     AllowedOrigin.objects.create(origin=NEW, enabled=False)
-    other = Store(clock=clock)
+    other = Store(clock=clock, spawn=run_inline)
     assert not _allows(other.get(), NEW)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -239,7 +239,7 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
     try:
         _use_redis(settings, location=f"redis://127.0.0.1:{proxy.port}{parts.path}")
         caplog.set_level(logging.INFO, logger="credcors")
-        other = Store(clock=clock)
+        other = Store(clock=clock, spawn=run_inline)
         other.get()
         store.get()
 
@@ -270,7 +270,7 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
     require_redis()
     _use_redis(settings, refresh=5)
     store.get()
-    other = Store(clock=clock)
+    other = Store(clock=clock, spawn=run_inline)
 
     with table_reads_fail() as failed:
         other.publish_change()  # Another process saved something.

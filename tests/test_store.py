@@ -349,7 +349,9 @@ def test_requests_during_slow_refresh_are_served_from_current_snapshot(
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(client, PARTNER)
-    AllowedOrigin.objects.create(origin="https://later.example.net")
+    # Another process's change (bulk_create sends no signal here): a local
+    # commit would make the next request here reload before answering.
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://later.example.net")])
     clock.advance(5)
 
     # Another thread is refreshing: this one neither waits nor queries.
