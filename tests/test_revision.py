@@ -100,7 +100,7 @@ def test_migrated_database_keeps_revision_and_reports_nothing() -> None:
 def test_poll_in_autocommit_is_one_query(django_assert_num_queries: Any) -> None:
     with django_assert_num_queries(1) as captured:
         read_revision("default")
-    assert REVISION_TABLE in captured.captured_queries[0]["sql"]
+    assert "revision" in captured.captured_queries[0]["sql"]
 
 
 # -- Every way of writing moves it --------------------------------------------
@@ -270,7 +270,7 @@ def test_concurrent_writers_take_turns_and_both_bump() -> None:
 
 
 def _drop_one_trigger() -> None:
-    name = revision._BACKENDS[connection.vendor].triggers[0]
+    name = revision._BACKENDS[connection.vendor].objects[0]
     suffix = f" ON {ORIGIN_TABLE}" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER {name}{suffix}")
@@ -280,7 +280,14 @@ def _disable_trigger() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL can disable a trigger")
     with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {ORIGIN_TABLE} DISABLE TRIGGER {revision._BACKENDS['postgresql'].triggers[0]}")
+        cursor.execute(f"ALTER TABLE {ORIGIN_TABLE} DISABLE TRIGGER {revision._BACKENDS['postgresql'].objects[0]}")
+
+
+def _drop_read_function() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL polls through a function")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP FUNCTION {revision._BACKENDS['postgresql'].objects[1]}")
 
 
 def _recreate_table_by_hand() -> None:
@@ -291,7 +298,9 @@ def _recreate_table_by_hand() -> None:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("repaired")
-@pytest.mark.parametrize("sabotage", [_drop_one_trigger, _disable_trigger, _recreate_table_by_hand])
+@pytest.mark.parametrize(
+    "sabotage", [_drop_one_trigger, _disable_trigger, _drop_read_function, _recreate_table_by_hand]
+)
 def test_missing_or_disabled_trigger_is_reported_and_repaired(sabotage: Callable[[], None]) -> None:
     before = _revision()
     sabotage()
@@ -299,6 +308,8 @@ def test_missing_or_disabled_trigger_is_reported_and_repaired(sabotage: Callable
     assert not triggers_installed("default")
     assert missing_objects("default") != ()
     assert read_revision("default") is None
+    if sabotage is not _drop_read_function:
+        assert read_revision("default", verify=False) == before  # what trusting it would have served
     [warning] = check_revision_triggers(databases=["default"])
     assert warning.id == "credcors.W021"
     assert "'default'" in warning.msg
@@ -325,6 +336,7 @@ def test_missing_revision_table_reads_none_and_is_named() -> None:
         cursor.execute(f"DROP TABLE {REVISION_TABLE}")
 
     assert read_revision("default") is None
+    assert read_revision("default", verify=False) is None
     assert missing_objects("default") == (REVISION_TABLE,)
     [warning] = check_revision_triggers(databases=["default"])
     assert repr(REVISION_TABLE) in warning.msg
@@ -340,6 +352,8 @@ def test_unreadable_revision_table_raises_rather_than_reads_none() -> None:
 
     with pytest.raises(DatabaseError):
         read_revision("default")
+    with pytest.raises(DatabaseError):
+        read_revision("default", verify=False)
 
 
 @pytest.mark.django_db
@@ -362,7 +376,7 @@ def test_migration_reverses_to_nothing_and_reapplies() -> None:
         with connection.cursor() as cursor:
             assert REVISION_TABLE not in connection.introspection.table_names(cursor)
         assert read_revision("default") is None
-        assert set(missing_objects("default")) == {REVISION_TABLE, *revision._BACKENDS[connection.vendor].triggers}
+        assert set(missing_objects("default")) == {REVISION_TABLE, *revision._BACKENDS[connection.vendor].objects}
         # Not migrated yet: Django reports the unapplied migration, not credcors.
         assert check_revision_triggers(databases=["default"]) == []
     finally:
@@ -401,6 +415,7 @@ def test_deleted_revision_row_reads_none_and_is_reported() -> None:
         cursor.execute(f"DELETE FROM {REVISION_TABLE}")
 
     assert read_revision("default") is None
+    assert read_revision("default", verify=False) is None
     assert missing_objects("default") == (REVISION_ROW,)
     [warning] = check_revision_triggers(databases=["default"])
     assert repr(REVISION_ROW) in warning.msg
