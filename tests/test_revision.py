@@ -21,16 +21,18 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 
-from credcors import revision
+from credcors import revision_sql
 from credcors.checks import check_revision_backend, check_revision_triggers
 from credcors.models import AllowedOrigin
 from credcors.revision import (
+    CHANGE_TABLE,
     ORIGIN_TABLE,
     REVISION_ROW,
     REVISION_TABLE,
     install_triggers,
     is_supported,
     missing_objects,
+    read_changes,
     read_revision,
     triggers_installed,
     uninstall_triggers,
@@ -266,11 +268,126 @@ def test_concurrent_writers_take_turns_and_both_bump() -> None:
     assert set(AllowedOrigin.objects.values_list("origin", flat=True)) == {PARTNER, OTHER}
 
 
+# -- The change log ---------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_change_log_names_rows_changed_by_orm_update_bulk_create_and_delete() -> None:
+    since = _revision()
+    first = AllowedOrigin.objects.create(origin=PARTNER)
+    gone, kept = AllowedOrigin.objects.bulk_create(
+        [AllowedOrigin(origin="https://gone.example.net"), AllowedOrigin(origin=OTHER)]
+    )
+    middle = _revision()
+    gone_pk = gone.pk
+    AllowedOrigin.objects.filter(pk=kept.pk).update(enabled=False)
+    gone.delete()
+    until = _revision()
+
+    changes = read_changes("default", since, until)
+
+    assert changes is not None
+    assert changes.rows == ((first.pk, PARTNER, True), (kept.pk, OTHER, False))
+    assert changes.deleted == {gone_pk}
+    later = read_changes("default", middle, until)
+    assert later is not None
+    assert later.rows == ((kept.pk, OTHER, False),)
+    assert later.deleted == {gone_pk}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_change_log_names_rows_changed_by_raw_sql_elsewhere() -> None:
+    since = _revision()
+    with other_connection() as raw:
+        _execute(raw, INSERT.format(origin=PARTNER))
+        _execute(raw, INSERT.format(origin=OTHER))
+        _execute(raw, f"DELETE FROM {ORIGIN_TABLE} WHERE origin = '{OTHER}'")
+        raw.commit()
+
+    changes = read_changes("default", since, _revision())
+
+    assert changes is not None
+    [(pk, origin, enabled)] = changes.rows
+    assert (origin, enabled) == (PARTNER, True)
+    assert len(changes.deleted) == 1
+    assert pk not in changes.deleted
+
+
+@pytest.mark.django_db
+def test_change_log_reads_many_rows_in_chunks() -> None:
+    since = _revision()
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=f"https://n{n}.example.net") for n in range(700)])
+
+    changes = read_changes("default", since, _revision())
+
+    assert changes is not None
+    assert [origin for _, origin, _ in changes.rows] == [f"https://n{n}.example.net" for n in range(700)]
+    assert changes.deleted == frozenset()
+
+
+@pytest.mark.django_db
+def test_change_log_cannot_answer_so_every_row_is_read() -> None:
+    start = _revision()
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=f"https://n{n}.example.net") for n in range(3)])
+    now = _revision()
+
+    assert read_changes("default", start, now, limit=3) is not None
+    assert read_changes("default", start, now, limit=2) is None  # too many rows: read them all
+    assert read_changes("default", now, now) is None  # not moved: nothing to read
+    assert read_changes("default", now, start) is None  # moved backwards: a restored dump
+
+
+@pytest.mark.django_db
+def test_statement_changing_more_rows_than_logged_reads_everything_on_postgresql() -> None:
+    since = _revision()
+    count = revision_sql.LOGGED_ROWS_PER_STATEMENT + 1
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=f"https://n{n}.example.net") for n in range(count)])
+
+    changes = read_changes("default", since, _revision())
+
+    if connection.vendor == "postgresql":
+        assert changes is None  # one "anything may have changed" entry
+    else:  # row triggers log every row
+        assert changes is not None
+        assert len(changes.rows) == count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_truncate_reads_everything_where_it_fires_a_trigger() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has no TRUNCATE; MySQL fires no trigger on it (see the test above)")
+    AllowedOrigin.objects.create(origin=PARTNER)
+    since = _revision()
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {ORIGIN_TABLE}")
+
+    assert read_changes("default", since, _revision()) is None
+
+
+@pytest.mark.django_db
+def test_writers_prune_the_log_and_readers_behind_it_read_everything() -> None:
+    AllowedOrigin.objects.create(origin=OTHER)
+    since = _revision()
+    # As if KEPT_REVISIONS changes had happened since.
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {REVISION_TABLE} SET value = value + {revision_sql.KEPT_REVISIONS} WHERE id = 1")
+    AllowedOrigin.objects.create(origin=PARTNER)
+    now = _revision()
+
+    assert read_changes("default", since, now) is None
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT revision FROM {CHANGE_TABLE}")
+        assert [tuple(row) for row in cursor.fetchall()] == [(now,)]  # the older entries are gone
+    changes = read_changes("default", now - 1, now)
+    assert changes is not None
+    assert [origin for _, origin, _ in changes.rows] == [PARTNER]
+
+
 # -- A broken set-up is found --------------------------------------------------
 
 
 def _drop_one_trigger() -> None:
-    name = revision._BACKENDS[connection.vendor].objects[0]
+    name = revision_sql.BACKENDS[connection.vendor].objects[0]
     suffix = f" ON {ORIGIN_TABLE}" if connection.vendor == "postgresql" else ""
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TRIGGER {name}{suffix}")
@@ -280,14 +397,14 @@ def _disable_trigger() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL can disable a trigger")
     with connection.cursor() as cursor:
-        cursor.execute(f"ALTER TABLE {ORIGIN_TABLE} DISABLE TRIGGER {revision._BACKENDS['postgresql'].objects[0]}")
+        cursor.execute(f"ALTER TABLE {ORIGIN_TABLE} DISABLE TRIGGER {revision_sql.BACKENDS['postgresql'].objects[0]}")
 
 
 def _drop_read_function() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL polls through a function")
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP FUNCTION {revision._BACKENDS['postgresql'].objects[1]}")
+        cursor.execute(f"DROP FUNCTION {revision_sql.BACKENDS['postgresql'].objects[-1]}")
 
 
 def _recreate_table_by_hand() -> None:
@@ -325,7 +442,9 @@ def test_missing_or_disabled_trigger_is_reported_and_repaired(sabotage: Callable
 
     assert "Installed the revision triggers on the database 'default'" in out.getvalue()
     assert triggers_installed("default")
-    assert _revision() > before  # every process reloads once
+    after = _revision()
+    assert after > before  # every process reloads once ...
+    assert read_changes("default", before, after) is None  # ... all rows: the log missed changes meanwhile
     assert check_revision_triggers(databases=["default"]) == []
 
 
@@ -338,6 +457,8 @@ def test_missing_revision_table_reads_none_and_is_named() -> None:
     assert read_revision("default") is None
     assert read_revision("default", verify=False) is None
     assert missing_objects("default") == (REVISION_TABLE,)
+    with pytest.raises(DatabaseError):
+        read_changes("default", 1, 2)
     [warning] = check_revision_triggers(databases=["default"])
     assert repr(REVISION_TABLE) in warning.msg
 
@@ -376,7 +497,8 @@ def test_migration_reverses_to_nothing_and_reapplies() -> None:
         with connection.cursor() as cursor:
             assert REVISION_TABLE not in connection.introspection.table_names(cursor)
         assert read_revision("default") is None
-        assert set(missing_objects("default")) == {REVISION_TABLE, *revision._BACKENDS[connection.vendor].objects}
+        expected = {REVISION_TABLE, CHANGE_TABLE, *revision_sql.BACKENDS[connection.vendor].objects}
+        assert set(missing_objects("default")) == expected
         # Not migrated yet: Django reports the unapplied migration, not credcors.
         assert check_revision_triggers(databases=["default"]) == []
     finally:
@@ -417,6 +539,7 @@ def test_deleted_revision_row_reads_none_and_is_reported() -> None:
     assert read_revision("default") is None
     assert read_revision("default", verify=False) is None
     assert missing_objects("default") == (REVISION_ROW,)
+    assert read_changes("default", 1, 2) is None
     [warning] = check_revision_triggers(databases=["default"])
     assert repr(REVISION_ROW) in warning.msg
 
