@@ -3,8 +3,8 @@
 Migration ``0002_revision`` installs triggers on ``credcors_allowedorigin``
 that bump a one-row counter on every INSERT, UPDATE and DELETE, whoever
 writes: the ORM, ``QuerySet.update()``, ``bulk_create()``, raw SQL, another
-service; and log the changed row ids with the revision
-(:mod:`credcors.revision_sql` has the SQL and the details per backend).  The
+service; and, on PostgreSQL and SQLite, log the changed row ids with the
+revision (:mod:`credcors.revision_sql` has the SQL and the details per backend).  The
 bump happens inside the writer's transaction, so it commits (or rolls back)
 with the rows: a reader that sees a new revision sees the rows that made it.
 A process polls one small row per interval (:func:`read_revision`); when the
@@ -78,9 +78,12 @@ def install_triggers(connection: BaseDatabaseWrapper) -> None:
         for statement in backend.install:
             cursor.execute(statement)
         # The log may lack changes made while triggers were missing: readers
-        # of an older revision must read every row once.
+        # of an older revision must read every row once.  Writers prune one
+        # revision at a time, so older entries go here.
         cursor.execute(f"UPDATE {REVISION_TABLE} SET value = value + 1 WHERE id = 1")
         cursor.execute(f"UPDATE {REVISION_TABLE} SET pruned = value WHERE id = 1")
+        if backend.logs_changes:
+            cursor.execute(f"DELETE FROM {CHANGE_TABLE}")
 
 
 def uninstall_triggers(connection: BaseDatabaseWrapper) -> None:
@@ -154,7 +157,8 @@ def missing_objects(using: str) -> tuple[str, ...]:
     missing: list[str] = []
     with read_guard(connection), connection.cursor() as cursor:
         tables = connection.introspection.table_names(cursor)
-        missing += [table for table in (REVISION_TABLE, CHANGE_TABLE) if table not in tables]
+        wanted = (REVISION_TABLE, CHANGE_TABLE) if backend.logs_changes else (REVISION_TABLE,)
+        missing += [table for table in wanted if table not in tables]
         if REVISION_TABLE in tables:
             cursor.execute(f"SELECT COUNT(*) FROM {REVISION_TABLE} WHERE id = 1")
             if cursor.fetchone()[0] == 0:
@@ -186,14 +190,16 @@ def read_changes(using: str, since: int, until: int, *, limit: int = 10_000) -> 
     means "read every row instead": the log no longer reaches back to
     ``since`` (pruned, or reinstalled triggers), it records a change it cannot
     name (``TRUNCATE``, a very large statement), more than ``limit`` rows
-    changed, or the revision went backwards (a restored dump).  Database
-    errors are raised, as by :func:`read_revision`.
+    changed, the revision went backwards (a restored dump), or the backend
+    keeps no log (MySQL/MariaDB, unsupported ones).  Database errors are
+    raised, as by :func:`read_revision`.
     """
-    if until <= since:
-        return None
     from credcors.models import AllowedOrigin
 
     connection = connections[using]
+    backend = BACKENDS.get(connection.vendor)
+    if backend is None or not backend.logs_changes or until <= since:
+        return None
     with read_guard(connection), connection.cursor() as cursor:
         cursor.execute(
             f"SELECT DISTINCT row_id FROM {CHANGE_TABLE} WHERE revision > %s AND revision <= %s LIMIT %s",
