@@ -140,10 +140,12 @@ _PG_LOG_TRIGGERS = tuple(f"{ORIGIN_TABLE}_log_{event.lower()}" for event in _EVE
 _PG_BUMP = "credcors_bump_revision()"
 _PG_LOG = "credcors_log_changes()"
 _PG_READ = "credcors_read_revision()"
-# tgenabled 'D': ALTER TABLE ... DISABLE TRIGGER, which stops the bumps too.
+# tgenabled 'O' or 'A': the trigger fires for ordinary sessions.  'D' is
+# ALTER TABLE ... DISABLE TRIGGER; 'R' fires only under
+# session_replication_role = replica: either way, the bumps would stop.
 _PG_TRIGGERS_ENABLED = (
     f"FROM pg_trigger WHERE tgrelid = to_regclass('{ORIGIN_TABLE}') "
-    f"AND tgname IN ({_listed((_PG_BUMP_TRIGGER, *_PG_LOG_TRIGGERS))}) AND tgenabled <> 'D'"
+    f"AND tgname IN ({_listed((_PG_BUMP_TRIGGER, *_PG_LOG_TRIGGERS))}) AND tgenabled IN ('O', 'A')"
 )
 _PG_TRANSITION = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "NEW TABLE AS new_rows OLD TABLE AS old_rows"}
 _PG_CHANGED_IDS = {

@@ -477,6 +477,15 @@ def _disable_trigger() -> None:
         cursor.execute(f"ALTER TABLE {ORIGIN_TABLE} DISABLE TRIGGER {revision_sql.BACKENDS['postgresql'].objects[0]}")
 
 
+def _make_trigger_replica_only() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL has replica-only triggers")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"ALTER TABLE {ORIGIN_TABLE} ENABLE REPLICA TRIGGER {revision_sql.BACKENDS['postgresql'].objects[1]}"
+        )
+
+
 def _drop_read_function() -> None:
     if connection.vendor != "postgresql":
         pytest.skip("only PostgreSQL polls through a function")
@@ -493,7 +502,8 @@ def _recreate_table_by_hand() -> None:
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("repaired")
 @pytest.mark.parametrize(
-    "sabotage", [_drop_one_trigger, _disable_trigger, _drop_read_function, _recreate_table_by_hand]
+    "sabotage",
+    [_drop_one_trigger, _disable_trigger, _make_trigger_replica_only, _drop_read_function, _recreate_table_by_hand],
 )
 def test_missing_or_disabled_trigger_is_reported_and_repaired(sabotage: Callable[[], None]) -> None:
     before = _revision()
