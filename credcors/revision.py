@@ -12,7 +12,11 @@ value moved it reads the changed rows (:func:`read_changes`) or, when the log
 cannot say, all of them.
 
 The bump locks the revision row until the writer commits: concurrent writers
-of the allow-list take turns, one commit at a time.
+of the allow-list take turns, one commit at a time.  Writes that bypass
+triggers (``pg_restore --disable-triggers``, a session with
+``session_replication_role = replica``, MySQL's ``TRUNCATE``) do not move
+it: run ``manage.py credcors install-triggers`` after them, which bumps the
+revision and empties the log.
 
 Django's SQLite schema editor rebuilds a table to alter it, which drops its
 triggers: a migration that alters ``AllowedOrigin`` must call
