@@ -42,6 +42,10 @@ CHECKS: Mapping[str, str] = {
     "so it does not travel from there",
     "credcors.W007": "an `http://` origin is on another site than the API "
     "(a different scheme on the same domain counts)",
+    "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
+    "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",
+    "credcors.W021": "the revision table or triggers are missing (`check --database`); processes fall back to reading "
+    "every row each `REFRESH_SECONDS` until `manage.py credcors install-triggers` restores them",
     "credcors.I001": "an allowed origin is on another site: Safari and Firefox block third-party cookies by default",
 }
 

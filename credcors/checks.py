@@ -7,11 +7,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.db import connections, router
+from django.db.migrations.recorder import MigrationRecorder
 from django.utils.module_loading import import_string
 
+from credcors import revision
 from credcors.catalogue import Problem
 from credcors.conf import parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
+from credcors.models import AllowedOrigin
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
 
@@ -20,6 +24,8 @@ __all__ = [
     "check_cookies",
     "check_csrf_middleware",
     "check_middleware",
+    "check_revision_backend",
+    "check_revision_triggers",
     "check_settings",
     "register",
 ]
@@ -134,9 +140,68 @@ def check_cookie_rows(
     return _messages(findings)
 
 
+#: The migration that installs the revision triggers; before it runs, their absence is expected.
+REVISION_MIGRATION = ("credcors", "0002_revision")
+REINSTALL_HINT = (
+    "Run 'manage.py credcors install-triggers --database {alias}' (or 'manage.py migrate credcors 0001 "
+    "--database {alias}' then 'manage.py migrate credcors --database {alias}')."
+)
+
+
+def check_revision_backend(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Say so when the AllowedOrigin table's database cannot keep a revision."""
+    if not parse_config(getattr(settings, "CREDCORS", {})).use_database:
+        return []
+    alias = router.db_for_read(AllowedOrigin)
+    vendor = connections[alias].vendor
+    if revision.is_supported(alias):
+        return []
+    return [
+        checks.Warning(
+            f"The database {alias!r} holding AllowedOrigin uses the {vendor!r} backend, which credcors keeps no "
+            "revision for: every process reads every row every REFRESH_SECONDS, changed or not.",
+            hint="Keep AllowedOrigin on PostgreSQL, SQLite or MySQL/MariaDB for one small query per interval; "
+            "with many rows, raise CREDCORS['REFRESH_SECONDS'] meanwhile.",
+            id="credcors.W020",
+        )
+    ]
+
+
+def check_revision_triggers(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The revision table and triggers exist wherever migration 0002 says they were installed.
+
+    A database check (``manage.py check --database default``): it queries.
+    Missing triggers are found after a dump restored without them, or a table
+    recreated by hand; credcors then reads every row every interval.
+    """
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or ():
+        if not revision.is_supported(alias) or not router.allow_migrate_model(alias, AllowedOrigin):
+            continue
+        recorder = MigrationRecorder(connections[alias])
+        if not recorder.has_table() or REVISION_MIGRATION not in recorder.applied_migrations():
+            continue  # Not migrated yet: Django reports unapplied migrations itself.
+        missing = revision.missing_objects(alias)
+        if missing:
+            messages.append(
+                checks.Warning(
+                    f"The database {alias!r} lacks credcors' revision objects {', '.join(map(repr, missing))} "
+                    "(or has them disabled), though migration 0002_revision was applied: every process reads "
+                    "every AllowedOrigin row every REFRESH_SECONDS.",
+                    hint=REINSTALL_HINT.format(alias=alias),
+                    id="credcors.W021",
+                )
+            )
+    return messages
+
+
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")
     checks.register(check_cookie_rows, "credcors", checks.Tags.database)
+    checks.register(check_revision_backend, "credcors")
+    checks.register(check_revision_triggers, "credcors", checks.Tags.database)

@@ -14,7 +14,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
 def database_from_url(url: str) -> dict[str, object]:
-    """A tiny DATABASE_URL reader: sqlite:///path or postgres://user@host:port/name."""
+    """A tiny DATABASE_URL reader: sqlite:///path, postgres://user@host:port/name or mysql://user@host:port/name."""
     parts = urlsplit(url)
     if parts.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": parts.path[1:] or ":memory:"}
@@ -26,6 +26,15 @@ def database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "127.0.0.1",
             "PORT": str(parts.port or 5432),
+        }
+    if parts.scheme == "mysql":  # MySQL or MariaDB, through mysqlclient (not in the test extra).
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": parts.path.lstrip("/") or "test",
+            "USER": unquote(parts.username or "root"),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "127.0.0.1",
+            "PORT": str(parts.port or 3306),
         }
     raise ValueError(f"unsupported DATABASE_URL scheme {parts.scheme!r}")
 

@@ -29,7 +29,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.snapshot import Snapshot
 from credcors.store import CACHE_CHECK_SECONDS, Store, store
-from tests.conftest import run_inline, Clock, table_reads_fail
+from tests.conftest import Clock, run_inline, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
 

@@ -1,8 +1,8 @@
 """``manage.py credcors``: explain decisions and manage ``AllowedOrigin`` rows.
 
 Subcommands: ``explain``, ``list``, ``add``, ``disable``, ``enable``,
-``remove``, ``import``, ``export`` and ``convert-settings``.  Rows are validated by the model, as in
-the admin; ``explain`` renders :func:`credcors.report.explain_request`.
+``remove``, ``import``, ``export``, ``convert-settings`` and ``install-triggers``.
+Rows are validated by the model, as in the admin; ``explain`` renders :func:`credcors.report.explain_request`.
 Every value read from the command line or a file is quoted with
 :func:`credcors.quoting.safe` before it is printed.
 """
@@ -16,8 +16,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, IntegrityError, router, transaction
+from django.db import DatabaseError, IntegrityError, connections, router, transaction
 
+from credcors import revision
 from credcors.conf import get_config
 from credcors.diagnose import render
 from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
@@ -60,6 +61,14 @@ class Command(BaseCommand):
             "convert-settings",
             help="Print the CREDCORS dict equivalent to this project's django-cors-headers CORS_* settings.",
         )
+        triggers = sub.add_parser(
+            "install-triggers",
+            help="(Re)install the triggers that keep the allow-list's revision, e.g. after restoring a dump "
+            "without them.",
+        )
+        triggers.add_argument(
+            "--database", choices=list(connections), default=None, help="Default: where AllowedOrigin is written."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         handler = getattr(self, f"_{options['subcommand'].replace('-', '_')}")
@@ -91,6 +100,19 @@ class Command(BaseCommand):
         from credcors.convert import convert_settings
 
         self.stdout.write(convert_settings(settings).render())
+
+    # install-triggers ----------------------------------------------------
+
+    def _install_triggers(self, options: dict[str, Any]) -> None:
+        alias = options["database"] or router.db_for_write(AllowedOrigin)
+        if not revision.is_supported(alias):
+            raise CommandError(
+                f"the database {alias!r} uses the {connections[alias].vendor!r} backend, which credcors has no "
+                "triggers for; it reads every row every REFRESH_SECONDS there."
+            )
+        with transaction.atomic(using=alias):
+            revision.install_triggers(connections[alias])
+        self.stdout.write(f"Installed the revision triggers on the database {alias!r}; every process reloads once.")
 
     # rows ----------------------------------------------------------------
 
