@@ -4,7 +4,7 @@
     python3 dev.py demo    the two-origin demo: front end :3001, API and admin :8000 (SQLite)
     python3 dev.py test    run the whole test suite (add pytest arguments after --)
     python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
-    python3 dev.py lint    ruff check, ruff format --check, mypy --strict on credcors/, django-upgrade
+    python3 dev.py lint    ruff check, ruff format --check, mypy (--strict on credcors/), django-upgrade
     python3 dev.py docs    build the documentation site (docs/ into docs/_build/html), warnings as errors
     python3 dev.py matrix  the suite on every supported Python x Django, with nox (add nox arguments after --)
 

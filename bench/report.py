@@ -189,13 +189,15 @@ def targets(results: Results, sizes: tuple[int, ...]) -> list[tuple[bool, str]]:
         )
     for config in CC:
         for kind in ("hostile-acrh", "hostile-origin"):
-            pairs = [
-                (results.overhead(config, size, level, kind), results.overhead(config, size, level, "refused"), size)
-                for size in sizes
-            ]
-            hostile, refused, size = max(
-                (p for p in pairs if p[0] is not None and p[1] is not None), key=lambda p: p[0] / max(p[1], 0.1)
-            )
+            # Only sizes where both were timed in batches (a cell timed once,
+            # too slow, has no paired overhead).
+            pairs: list[tuple[float, float, int]] = []
+            for size in sizes:
+                hostile_us = results.overhead(config, size, level, kind)
+                refused_us = results.overhead(config, size, level, "refused")
+                if hostile_us is not None and refused_us is not None:
+                    pairs.append((hostile_us, refused_us, size))
+            hostile, refused, size = max(pairs, key=lambda p: p[0] / max(p[1], 0.1))
             checks.append(
                 (
                     hostile <= 2 * max(refused, 0.1),

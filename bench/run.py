@@ -146,13 +146,18 @@ def measure(pool: Pool, args: argparse.Namespace) -> dict[str, Any]:
         for level, kind in cells:
             batch_ns = target_ns * (FULL_BATCH_FACTOR if level == "full" else 1)
             n, per_request = pool.ask(key, "calibrate", level, kind, batch_ns, slow_ns)
+            # The cell is named before it is used as a key: mypy reads
+            # `d[(*key, ...)]` as 3.11's unparenthesized `d[*key, ...]` (the
+            # parentheses leave no trace in the AST) and rejects it for 3.10.
+            cell = (*key, level, kind)
             if n:
-                batches[(*key, level, kind)] = n
-                samples[(*key, level, kind)] = []
+                batches[cell] = n
+                samples[cell] = []
                 if level == "full":  # Timed in pairs with the same stack without CORS middleware.
-                    samples[(*key, workload.IN_PROCESS_FLOOR, kind)] = []
+                    floor_cell = (*key, workload.IN_PROCESS_FLOOR, kind)
+                    samples[floor_cell] = []
             else:
-                single[(*key, level, kind)] = per_request / 1e3
+                single[cell] = per_request / 1e3
     print(f"calibrated in {time.monotonic() - calibration_started:.0f} s", flush=True)
     for rep in range(args.reps):
         # Round-robin, starting one configuration later each repetition, so

@@ -134,6 +134,7 @@ def test_unknown_key_close_to_a_real_one_hint_suggests_it(settings) -> None:
 
     message = _only(check_settings())
 
+    assert message.hint is not None
     assert "Did you mean 'ALLOWED_ORIGINS'?" in message.hint
 
 
@@ -143,6 +144,7 @@ def test_unknown_key_far_from_every_key_hint_lists_valid_keys(settings) -> None:
     message = _only(check_settings())
 
     assert message.id == "credcors.E002"
+    assert message.hint is not None
     assert "Did you mean" not in message.hint
     assert "ALLOWED_ORIGINS" in message.hint
 
@@ -155,7 +157,8 @@ def test_several_mistakes_report_one_message_each(settings) -> None:
         "TYPO": True,
     }
 
-    ids = sorted(message.id for message in check_settings())
+    # str(): a message without an id would sort as 'None' and fail the comparison.
+    ids = sorted(str(message.id) for message in check_settings())
 
     assert ids == ["credcors.E002", "credcors.E004", "credcors.E005", "credcors.E008"]
 
@@ -225,6 +228,7 @@ def test_middleware_missing_reports_e011(settings) -> None:
 
     assert message.id == "credcors.E011"
     assert MIDDLEWARE_PATH in message.msg
+    assert message.hint is not None
     assert "MIDDLEWARE" in message.hint
 
 
@@ -246,6 +250,7 @@ def test_middleware_below_common_middleware_reports_e012(settings) -> None:
     assert message.id == "credcors.E012"
     assert MIDDLEWARE_PATH in message.msg
     assert COMMON in message.msg
+    assert message.hint is not None
     assert "move credcors above it" in message.hint
 
 

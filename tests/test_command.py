@@ -406,7 +406,7 @@ def test_import_failure_midway_rolls_back(tmp_path: Path, monkeypatch: pytest.Mo
     def save(self: AllowedOrigin, *args: object, **kwargs: object) -> None:
         if self.origin == "https://b.example.net":
             raise RuntimeError("disk full")
-        real_save(self, *args, **kwargs)  # type: ignore[arg-type]
+        real_save(self, *args, **kwargs)
 
     monkeypatch.setattr(AllowedOrigin, "save", save)
 

@@ -32,7 +32,7 @@ def _cookie_settings(origins: list[str], hosts: list[str], **extra: Any) -> over
     )
 
 
-def _ids(messages: list[checks.CheckMessage]) -> list[str]:
+def _ids(messages: list[checks.CheckMessage]) -> list[str | None]:
     return [message.id for message in messages]
 
 
@@ -84,6 +84,7 @@ def test_cross_site_origin_with_lax_cookies_warns_per_setting_naming_origin() ->
         assert f"{setting} is 'Lax'" in message.msg
         assert "'https://app.example.net'" in message.msg
         assert "'api.example.com'" in message.msg
+        assert message.hint is not None
         assert f"Set {setting} = 'None'" in message.hint
     assert "session cookie" in session.msg
     assert "CSRF cookie" in csrf.msg
@@ -114,6 +115,7 @@ def test_cross_site_origin_with_none_secure_cookies_gets_only_the_third_party_no
     assert note.level == checks.INFO
     assert "'https://app.example.net' is on another site" in note.msg
     assert "Safari and Firefox" in note.msg
+    assert note.hint is not None
     assert "backend-for-frontend" in note.hint
 
 
@@ -134,6 +136,7 @@ def test_samesite_none_without_secure_is_an_error_whatever_the_site(hosts: list[
     assert error.id == "credcors.E014"
     assert error.level == checks.ERROR
     assert "SESSION_COOKIE_SAMESITE is 'None' but SESSION_COOKIE_SECURE is False" in error.msg
+    assert error.hint is not None
     assert "Set SESSION_COOKIE_SECURE = True" in error.hint
 
 
@@ -156,6 +159,7 @@ def test_http_origin_on_another_site_warns_w007_naming_it() -> None:
     assert warning.level == checks.WARNING
     assert "'http://127.0.0.1:3000' is an http:// page on another site" in warning.msg
     assert "'localhost'" in warning.msg
+    assert warning.hint is not None
     assert "localhost and 127.0.0.1 are different sites" in warning.hint
     assert "(the same domain" not in warning.msg
 
@@ -237,7 +241,8 @@ def test_check_command_prints_cookie_warning_and_fails_on_cookie_error(capsys: p
 
 @pytest.fixture
 def cross_site_row(db: None) -> AllowedOrigin:
-    return AllowedOrigin.objects.create(origin="https://app.example.net")
+    row: AllowedOrigin = AllowedOrigin.objects.create(origin="https://app.example.net")
+    return row
 
 
 @pytest.mark.usefixtures("cross_site_row")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 
@@ -93,7 +93,12 @@ def _styles(page: Page, selector: str) -> dict[str, str]:
     [("allowed", "success"), ("refused", "error")],
 )
 def test_verdict_uses_admin_message_style_and_is_readable(
-    context: BrowserContext, demo_state: Servers, tmp_path: Path, theme: str, outcome: str, level: str
+    context: BrowserContext,
+    demo_state: Servers,
+    tmp_path: Path,
+    theme: Literal["light", "dark"],
+    outcome: str,
+    level: str,
 ) -> None:
     page = context.new_page()
     page.emulate_media(color_scheme=theme)

@@ -18,13 +18,20 @@ PID_HEADER = "x-server-pid"
 _log_fd: int | None = None
 
 
+def _query_log_dir() -> str:
+    # A setting of tests/multiprocess/settings.py only: mypy's Django plugin
+    # types the settings of tests.settings, which has no QUERY_LOG_DIR.
+    directory: str = getattr(settings, "QUERY_LOG_DIR", "")
+    return directory
+
+
 def _log_query(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
     # One line per statement: "<monotonic time>\t<sql>".  Writing happens only
     # when a query runs, so in steady state this costs nothing per request,
     # which is exactly what the tests measure.
     global _log_fd
     if _log_fd is None:
-        path = os.path.join(settings.QUERY_LOG_DIR, f"queries-{os.getpid()}.log")
+        path = os.path.join(_query_log_dir(), f"queries-{os.getpid()}.log")
         _log_fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     line = f"{time.monotonic():.4f}\t{' '.join(str(sql).split())[:200]}\n"
     os.write(_log_fd, line.encode())
@@ -41,7 +48,7 @@ class MultiprocessTestConfig(AppConfig):
     label = "credcors_multiprocess"
 
     def ready(self) -> None:
-        if settings.QUERY_LOG_DIR:
+        if _query_log_dir():
             connection_created.connect(_install_query_log, dispatch_uid="credcors_mp_query_log")
 
 

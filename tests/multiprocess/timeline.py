@@ -59,7 +59,7 @@ def decision(response: dict[str, Any]) -> bool | str:
     status, origin = response["status"], response["origin"]
     acao, acac, count = response["acao"], response["acac"], response["n_acao"]
     refused = acao is None and acac is None
-    allowed = count == 1 and acao == origin and acac == "true"
+    allowed: bool = count == 1 and acao == origin and acac == "true"
     if response["kind"] == "actual":
         if status == 200 and (allowed or refused):
             return allowed
