@@ -21,10 +21,13 @@ from django.db import DatabaseError, connections, router, transaction
 from credcors.conf import Config
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.quoting import safe, scrub
+from credcors.revision import is_supported, read_revision
 from credcors.snapshot import Headers, Snapshot, compile_snapshot
 
 __all__ = [
+    "FAILED",
     "UNREADABLE",
+    "VERIFY_SECONDS",
     "VERSION_KEY",
     "Loader",
     "Rows",
@@ -41,6 +44,13 @@ VERSION_KEY = "credcors:rows-version"
 
 #: What :meth:`Loader.shared_version` returns when the cache did not answer.
 UNREADABLE: Any = object()
+
+#: What :meth:`Loader.revision` returns when the database did not answer.
+FAILED: Any = object()
+
+#: How often a poll also checks that the revision's triggers are in place
+#: (free on PostgreSQL and SQLite, milliseconds on MariaDB).
+VERIFY_SECONDS = 60.0
 
 Rows = Sequence[tuple[str, int]]
 
@@ -99,6 +109,31 @@ class Loader:
         """Forget past outages."""
         self.db_failing = False
         self.cache_failing = False
+        self.revision_missing = False
+        self.revision_warned = False
+
+    def revision(self, *, verify: bool, kept: int) -> int | None:
+        """The table's revision (one small query), ``None`` to read every row, or :data:`FAILED`.
+
+        ``None`` comes from a backend without revision support, or missing
+        triggers (logged once, with the repair): reading every row then is
+        slower but never stale.  A database error is an outage, logged once
+        like a failed read; ``kept`` is what is served meanwhile.
+        """
+        from credcors.models import AllowedOrigin
+
+        alias = router.db_for_read(AllowedOrigin)
+        try:
+            value = read_revision(alias, verify=verify)
+        except DatabaseError as exc:
+            if not self.db_failing:
+                self.db_failing = True
+                _log_outage(exc, kept)
+            return FAILED  # type: ignore[no-any-return]
+        # Said once the rows themselves read fine: with the whole table gone,
+        # the missing table is the news, not its triggers.
+        self.revision_missing = value is None and is_supported(alias)
+        return value
 
     def rows(self, kept: int) -> Rows | None:
         """The enabled rows, or ``None`` when the database failed; ``kept`` is what is served meanwhile."""
@@ -109,10 +144,22 @@ class Loader:
                 self.db_failing = True
                 _log_outage(exc, kept)
             return None
+        self.answered()
+        if self.revision_missing != self.revision_warned:
+            self.revision_warned = self.revision_missing
+            if self.revision_missing:
+                logger.warning(
+                    "credcors: the AllowedOrigin revision table or its triggers are missing; reading every row "
+                    "each REFRESH_SECONDS until 'manage.py credcors install-triggers' restores them "
+                    "(system check credcors.W021)."
+                )
+        return rows
+
+    def answered(self) -> None:
+        """The database answered a read whose result is current: end an outage, if there was one."""
         if self.db_failing:
             self.db_failing = False
-            logger.warning("credcors: the database answers again; allowed origins reloaded.")
-        return rows
+            logger.warning("credcors: the database answers again; allowed origins are read as before.")
 
     def shared_version(self, alias: str) -> object:
         """The token under :data:`VERSION_KEY`, or :data:`UNREADABLE`."""

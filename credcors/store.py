@@ -36,7 +36,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 
 from credcors.conf import Config, get_config
-from credcors.loader import UNREADABLE, Loader, Rows, compile_config
+from credcors.loader import FAILED, UNREADABLE, VERIFY_SECONDS, Loader, Rows, compile_config
 from credcors.snapshot import Snapshot
 
 __all__ = ["CACHE_CHECK_SECONDS", "Schedule", "Store", "start_thread", "store"]
@@ -129,6 +129,8 @@ class Store:
         self._config: Config | None = None
         self._rows: Rows | None = None
         self._seen_version: object = UNREADABLE
+        self._revision: int | None = None
+        self._verified_at = -math.inf
         self.schedule = Schedule()
         self.loader.reset()
 
@@ -222,7 +224,7 @@ class Store:
             # Only the shared-cache check was due, and nothing changed.
             self._set_schedule(generation, self.schedule.reload_at, version)
             return current
-        rows = self.loader.rows(self.loaded_rows) if config.use_database else ()
+        rows = self._read_rows(current, config)
         failed = rows is None
         if rows is None:  # The database failed: keep what we had.
             rows = self._rows or ()
@@ -237,6 +239,29 @@ class Store:
         # next poll rather than retrying at every cache check.
         self._set_schedule(generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version)
         return current
+
+    def _read_rows(self, current: Snapshot | None, config: Config) -> Rows | None:
+        # The rows to compile, or None when the database failed.  Where the
+        # table keeps a revision, one small query says whether anything
+        # changed; only then are the rows read.  The revision is read before
+        # the rows: a change committed in between shows as a new revision at
+        # the next poll, never as a miss.
+        if not config.use_database:
+            return ()
+        now = self.clock()
+        verify = now - self._verified_at >= VERIFY_SECONDS
+        revision = self.loader.revision(verify=verify, kept=self.loaded_rows)
+        if revision is FAILED:
+            return None
+        if verify:
+            self._verified_at = now
+        if revision is not None and revision == self._revision and current is not None and self._rows is not None:
+            self.loader.answered()  # Nothing changed since the rows were read.
+            return self._rows
+        rows = self.loader.rows(self.loaded_rows)
+        if rows is not None:
+            self._revision = revision
+        return rows
 
     def _set_schedule(self, generation: int, reload_at: float, version: object) -> None:
         check_at = reload_at if version is UNREADABLE else self.clock() + CACHE_CHECK_SECONDS

@@ -276,15 +276,16 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
         other.publish_change()  # Another process saved something.
         clock.advance(CACHE_CHECK_SECONDS)
         store.get()
-        assert len(failed) == 1
+        per_poll = len(failed)
+        assert per_poll > 0
         for _ in range(10):
             clock.advance(CACHE_CHECK_SECONDS)
             store.get()
-        assert len(failed) == 1
+        assert len(failed) == per_poll
         clock.advance(5)
         store.get()
 
-    assert len(failed) == 2
+    assert len(failed) == 2 * per_poll
     caches["shared"].delete(VERSION_KEY)
 
 

@@ -10,6 +10,9 @@ each with one JSON line on stdout::
     {"op": "update", "origin": ..., "enabled": false}    # QuerySet.update() + invalidate_on_commit()
     {"op": "update_quietly", "origin": ..., "enabled": true}  # QuerySet.update(), nothing else
     {"op": "delete", "origin": ...}                      # instance.delete(): model signal
+    {"op": "sql_insert", "origin": ..., "enabled": true} # raw SQL, as another service would write
+    {"op": "sql_update", "origin": ..., "enabled": false}
+    {"op": "sql_delete", "origin": ...}
     {"op": "reset", "enabled": [...], "disabled": [...]} # exactly these rows, published
 
 The answer carries ``t_before`` / ``t_after`` (``time.monotonic()``, which is
@@ -32,7 +35,7 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.db import transaction
+    from django.db import connection, transaction
 
     from credcors.models import AllowedOrigin
     from credcors.signals import invalidate_on_commit
@@ -54,6 +57,22 @@ def main() -> int:
             assert objects.filter(origin=origin).update(enabled=command["enabled"]) == 1
         elif op == "delete":
             objects.get(origin=origin).delete()
+        elif op.startswith("sql_"):
+            # Another service writing the table: no model, no signal, no
+            # shared-cache message; only the database's revision moves.
+            table = AllowedOrigin._meta.db_table
+            statement, params = {
+                "sql_insert": (
+                    f"INSERT INTO {table} (origin, enabled, note, created_at, updated_at) "
+                    "VALUES (%s, %s, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                    [origin, command.get("enabled")],
+                ),
+                "sql_update": (f"UPDATE {table} SET enabled = %s WHERE origin = %s", [command.get("enabled"), origin]),
+                "sql_delete": (f"DELETE FROM {table} WHERE origin = %s", [origin]),
+            }[op]
+            with connection.cursor() as cursor:
+                cursor.execute(statement, params)
+                assert cursor.rowcount == 1
         elif op == "reset":
             with transaction.atomic():
                 objects.all().delete()
