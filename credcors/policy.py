@@ -67,9 +67,16 @@ def decide(
         return _NOT_CORS
     # Bound the work before anything else touches a hostile value: hashing a
     # 100 KB header alone would cost microseconds.
-    grant = snapshot.index.lookup(origin) if len(origin) <= MAX_ORIGIN_LENGTH else None
+    if len(origin) > MAX_ORIGIN_LENGTH:
+        return _REFUSED[kind, Reason.ORIGIN_TOO_LONG]
+    index = snapshot.index
+    grant = index.exact.get(origin)
     if grant is None:
-        return _REFUSED[kind, refusal_reason(origin)]
+        if not index.patterns:
+            return _REFUSED[kind, refusal_reason(origin)]
+        grant, serialized = index.walk(origin)
+        if grant is None:
+            return _REFUSED[kind, Reason.ORIGIN_NOT_ALLOWED if serialized else refusal_reason(origin)]
     if kind is Kind.ACTUAL:
         return grant.allow(kind, origin)
     return _decide_preflight(grant, origin, request_method or "", request_headers)

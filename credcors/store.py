@@ -69,8 +69,13 @@ class Schedule:
         self._generation = 0
 
     def invalidate(self) -> None:
+        """A local commit changed rows: reload before the next answer."""
         self._generation += 1
         self.stale = True
+        self.expire()
+
+    def expire(self) -> None:
+        """Look again at the next request, as when ``REFRESH_SECONDS`` passed (nothing changed here)."""
         self.check_at = self.reload_at = -math.inf
 
     def begin(self) -> int:
@@ -111,7 +116,6 @@ class Store:
         self.loader = loader or Loader()
         #: Runs a refresh off the request path; tests pass one that runs it inline.
         self.spawn = spawn or start_thread
-        self._lock = threading.Lock()
         self.reset()
         # A process forked after loading (gunicorn --preload) inherits the
         # snapshot but not the thread that may have held the lock: give the
@@ -121,10 +125,11 @@ class Store:
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/test_background.py forks one.
         self._lock = threading.Lock()
-        self.schedule.check_at = self.schedule.reload_at = -math.inf
+        self.schedule.expire()
 
     def reset(self) -> None:
         """Forget everything; the next request rebuilds from settings and rows."""
+        self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._config: Config | None = None
         self._rows: Rows | None = None
@@ -195,9 +200,9 @@ class Store:
             return
         try:
             self.spawn(self._background_refresh)
-        except BaseException:
+        except Exception:  # No thread to be had: keep serving, try at the next request.
             self._lock.release()
-            raise
+            logger.exception("credcors: could not start a background refresh; still serving the last snapshot.")
 
     def _background_refresh(self) -> None:
         try:

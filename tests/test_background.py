@@ -120,3 +120,26 @@ def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Cl
     finally:
         store._lock.release()
     assert result == b"\x00", "the forked child could not start a refresh"
+
+
+@pytest.mark.django_db
+def test_a_refresh_that_cannot_start_keeps_serving_and_tries_again(
+    client: Client, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _allowed(client, "https://app.example.com")
+    clock.advance(5)
+
+    def no_thread(refresh: Callable[[], None]) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(store, "spawn", no_thread)
+    response = client.get("/api/recorded", headers={"Origin": "https://app.example.com"})
+
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert any("could not start a background refresh" in r.getMessage() for r in caplog.records)
+    started: list[Callable[[], None]] = []
+    monkeypatch.setattr(store, "spawn", started.append)
+    assert _allowed(client, "https://app.example.com")
+    assert len(started) == 1  # The lock was given back: the next request starts one.
+    started[0]()  # Run it here, which also gives the lock back.

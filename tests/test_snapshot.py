@@ -316,7 +316,7 @@ def test_snapshot_grants_and_headers_are_immutable() -> None:
 
     with pytest.raises(dataclasses.FrozenInstanceError):
         snapshot.rows = 5  # type: ignore[misc]
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError):  # A NamedTuple: fields cannot be set.
         grant.csrf = True  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         HEADERS.credentials = False  # type: ignore[misc]

@@ -457,3 +457,29 @@ def test_table_gone_after_rows_were_loaded_says_the_loaded_rows_are_still_served
     ]
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {TABLE}_gone RENAME TO {TABLE}")
+
+
+@pytest.mark.django_db
+def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture, django_assert_num_queries: Any
+) -> None:
+    from credcors.revision import install_triggers, uninstall_triggers
+
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    uninstall_triggers(connection)  # A dump restored without them, say.
+    try:
+        for _ in range(3):
+            clock.advance(VERIFY_SECONDS)
+            assert _allowed(client, PARTNER)
+        warnings = [m for m in _credcors_records(caplog, logging.WARNING) if "triggers are missing" in m]
+        assert len(warnings) == 1
+        assert "install-triggers" in warnings[0]
+        # Reading every row, never trusting a revision that no longer moves.
+        AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
+        clock.advance(5)
+        assert not _allowed(client, PARTNER)
+    finally:
+        install_triggers(connection)
+    clock.advance(VERIFY_SECONDS)
+    assert not _allowed(client, PARTNER)
