@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
+from django.core.cache import caches
 from django.db import connections
 
 from credcors.conf import Config, get_config
@@ -97,8 +98,10 @@ def start_thread(refresh: Callable[[], None]) -> None:
         try:
             refresh()
         finally:
-            # Django's connections are per thread: this one's must not leak.
+            # Django's database and cache connections are per thread: this
+            # one's must not outlive it (a Redis client per refresh would).
             connections.close_all()
+            caches.close_all()
 
     threading.Thread(target=run, name="credcors-refresh", daemon=True).start()
 

@@ -266,13 +266,13 @@ class Scenarios:
             # Another service writing the table with raw SQL: only the
             # database's revision tells the servers.
             (15.0, lambda: m("sql_insert", origin=C, enabled=True)),
-            (17.0, lambda: m("sql_update", origin=C, enabled=False)),
-            (18.5, lambda: m("sql_update", origin=C, enabled=True)),
-            (20.0, lambda: m("sql_delete", origin=C)),
+            (17.5, lambda: m("sql_update", origin=C, enabled=False)),
+            (20.0, lambda: m("sql_update", origin=C, enabled=True)),
+            (22.5, lambda: m("sql_delete", origin=C)),
         ]
         run_started = len(m.history)
 
-        responses = rig.run("changes", 20.0 + BOUND + 1.5, steps)
+        responses = rig.run("changes", 22.5 + BOUND + 1.5, steps)
 
         history = timeline.commits(m.history)
         targets = [s.name for s in rig.cluster.servers]
