@@ -175,6 +175,11 @@ class Store:
             return snapshot
         if snapshot is None or self.schedule.stale:
             return self.refresh()
+        if self.clock() < self.schedule.reload_at:
+            # Only the shared-cache check is due: one GET with a short socket
+            # timeout, done here by whichever request is free to (a thread per
+            # check, four a second, would cost more than it saves).
+            return self._check_shared_cache() or snapshot
         self._refresh_in_background()
         # Whatever is current now: the old snapshot while the refresh runs.
         return self._snapshot or snapshot
@@ -196,6 +201,14 @@ class Store:
         """Re-read settings and rows if due, waiting for a refresh already running; return the snapshot."""
         with self._lock:
             return self._refresh_if_due()
+
+    def _check_shared_cache(self) -> Snapshot | None:
+        if not self._lock.acquire(blocking=False):
+            return None  # A refresh is under way.
+        try:
+            return self._refresh_if_due()
+        finally:
+            self._lock.release()
 
     def _refresh_in_background(self) -> None:
         # One refresh at a time: when one is running, nothing to start.

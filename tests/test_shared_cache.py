@@ -345,3 +345,16 @@ def test_shared_cache_alias_is_accepted(settings: Any, entry: dict[str, Any]) ->
 
     assert check_settings() == []
     assert get_config().cache_alias == "shared"
+
+
+@pytest.mark.django_db
+def test_cache_check_during_a_running_refresh_answers_at_once(settings: Any, clock: Clock) -> None:
+    require_redis()
+    _use_redis(settings, refresh=5)
+    current = store.get()
+    clock.advance(CACHE_CHECK_SECONDS)  # Only the shared-cache check is due.
+    store._lock.acquire()  # A refresh is under way in another thread.
+    try:
+        assert store.get() is current
+    finally:
+        store._lock.release()
