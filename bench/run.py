@@ -51,6 +51,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="a request slower than this is timed once instead of every repetition (default 40)",
     )
     parser.add_argument("--markdown", metavar="PATH", help="also write the summary tables as Markdown")
+    parser.add_argument(
+        "--freshness",
+        action="store_true",
+        help="instead: cold load, memory, idle polling and reloads under load (see bench/freshness.py --help)",
+    )
     args = parser.parse_args(argv)
     args.sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
     args.reps = args.reps or (3 if args.quick else 21)
@@ -112,6 +117,11 @@ def check_answers(pool: Pool) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--freshness" in argv:
+        from bench import freshness
+
+        return freshness.main(argv)
     args = parse_args(argv)
     started = time.monotonic()
     print(report.machine_line(), flush=True)

@@ -49,3 +49,21 @@ def test_benchmark_quick_run_prints_tables_and_targets(tmp_path: Path) -> None:
     assert "database queries per request" in out
     assert "== targets:" in out
     assert "| 10 | allowed |" in markdown.read_text()
+
+
+def test_freshness_benchmark_runs_and_reports_each_measure() -> None:
+    small = ["--sizes", "200", "--engines", "sqlite", "--idle-seconds", "1.5"]
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.run", "--freshness", *small],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    line = result.stdout.splitlines()[0]
+    assert line.startswith("sqlite"), result.stdout
+    assert "200 rows" in line, line
+    # Every change made by raw SQL was served, and an idle process never re-read the table.
+    assert "changes served 5/5" in line, line
+    assert "0 full reads" in line, line
