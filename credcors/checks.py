@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "check_revision_backend",
     "check_revision_triggers",
     "check_settings",
+    "check_view_policies",
     "register",
 ]
 
@@ -85,6 +87,31 @@ def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: An
             id="credcors.W004",
         )
     ]
+
+
+def check_view_policies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every policy a view names (``@cors_policy``, a ``cors_policy`` class attribute) is configured."""
+    from credcors.routing import iter_views, view_policy
+
+    names = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).policy_names
+    messages: list[checks.CheckMessage] = []
+    # A URLconf that does not import raises here as in Django's own URL check.
+    for route, view in iter_views():
+        name = view_policy(view)
+        if name in names:
+            continue
+        close = difflib.get_close_matches(name, names, n=1)
+        suggestion = f"Did you mean {close[0]!r}? " if close else ""
+        label = getattr(view, "__qualname__", type(view).__name__)
+        messages.append(
+            checks.Error(
+                f"The view {label!r} at {route!r} names the CORS policy {name!r}, which CREDCORS['POLICIES'] does "
+                "not define, so every cross-origin request to it is refused.",
+                hint=f"{suggestion}Define it in CREDCORS['POLICIES'], or name one of {', '.join(map(repr, names))}.",
+                id="credcors.E020",
+            )
+        )
+    return messages
 
 
 def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
@@ -150,7 +177,7 @@ REINSTALL_HINT = (
 
 def check_revision_backend(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Say so when the AllowedOrigin table's database cannot keep a revision."""
-    if not parse_config(getattr(settings, "CREDCORS", {})).use_database:
+    if not parse_config(getattr(settings, "CREDCORS", {})).reads_database:
         return []
     alias = router.db_for_read(AllowedOrigin)
     vendor = connections[alias].vendor
@@ -200,6 +227,7 @@ def check_revision_triggers(
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
+    checks.register(check_view_policies, "credcors", checks.Tags.urls)
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")
     checks.register(check_cookie_rows, "credcors", checks.Tags.database)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from credcors import conf
+from credcors.routing import path_policies
 from credcors.store import store
 
 __all__ = ["connect", "invalidate_on_commit"]
@@ -33,6 +34,8 @@ def _setting_changed(setting: str, **kwargs: Any) -> None:
     if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES"):
         conf.reset()
         store.reset()
+    if setting in ("CREDCORS", "ROOT_URLCONF"):
+        path_policies.clear()
 
 
 def connect() -> None:
