@@ -102,7 +102,8 @@ def check_view_policies(app_configs: Sequence[Any] | None = None, **kwargs: Any)
             continue
         close = difflib.get_close_matches(name, names, n=1)
         suggestion = f"Did you mean {close[0]!r}? " if close else ""
-        label = getattr(view, "__qualname__", type(view).__name__)
+        # A class-based view's as_view() function is named after its class.
+        label = getattr(getattr(view, "view_class", None) or getattr(view, "cls", None) or view, "__qualname__", "?")
         messages.append(
             checks.Error(
                 f"The view {label!r} at {route!r} names the CORS policy {name!r}, which CREDCORS['POLICIES'] does "
