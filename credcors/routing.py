@@ -21,7 +21,7 @@ from django.urls.exceptions import Resolver404
 
 from credcors.snapshot import DEFAULT_POLICY
 
-__all__ = ["PathPolicies", "iter_views", "path_policies", "request_policy", "view_policy"]
+__all__ = ["PathPolicies", "iter_views", "path_policies", "request_policy", "resolve_view", "view_policy"]
 
 #: Most paths :class:`PathPolicies` remembers, and the longest it remembers.
 #: 1,024 paths of at most 512 characters: at most about half a megabyte.
@@ -40,6 +40,14 @@ def view_policy(view: object) -> str:
         if isinstance(name, str):
             return name
     return DEFAULT_POLICY
+
+
+def resolve_view(path: str, urlconf: Any = None) -> object | None:
+    """The view callback ``path`` resolves to in ``urlconf`` (the project's by default), else ``None``."""
+    try:
+        return get_resolver(urlconf).resolve(path).func
+    except Resolver404:
+        return None
 
 
 def request_policy(request: HttpRequest) -> str:
@@ -84,11 +92,10 @@ class PathPolicies:
         if name is not None:
             return name
         self.resolves += 1
-        try:
-            match = get_resolver(urlconf).resolve(path)
-        except Resolver404:
+        view = resolve_view(path, urlconf)
+        if view is None:
             return DEFAULT_POLICY  # Not kept: a flood of 404s cannot push out paths that exist.
-        name = view_policy(match.func)
+        name = view_policy(view)
         if len(path) <= MAX_CACHED_PATH:
             with self._lock:
                 if len(self._policies) >= self.bound:
