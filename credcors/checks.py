@@ -17,7 +17,7 @@ from credcors.catalogue import Problem
 from credcors.conf import parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
-from credcors.origins import OriginError, Rule, parse_rule
+from credcors.origins import DEFAULT_PORTS, OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
 
 __all__ = [
@@ -131,7 +131,7 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         return []
     hosts = django_api_hosts()
     cookies = django_cookies()
-    findings = cookie_findings(config.rules, hosts, cookies, http=api_http(config, cookies))
+    findings = cookie_findings(_web_rules(config.rules), hosts, cookies, http=api_http(config, cookies))
     return _messages(findings)
 
 
@@ -161,11 +161,18 @@ def check_cookie_rows(
     hosts = django_api_hosts()
     cookies = django_cookies()
     http = api_http(config, cookies)
-    findings = cookie_findings(rules, hosts, cookies, http=http, dropped_cookies=False)
+    findings = cookie_findings(_web_rules(rules), hosts, cookies, http=http, dropped_cookies=False)
     # The settings' own origins already got the third-party cookie note from check_cookies.
-    if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):
+    settings_rules = _web_rules(config.rules)
+    if any(finding.id == "credcors.I001" for finding in cookie_findings(settings_rules, hosts, cookies, http=http)):
         findings = [finding for finding in findings if finding.id != "credcors.I001"]
     return _messages(findings)
+
+
+def _web_rules(rules: Iterable[Rule]) -> list[Rule]:
+    # An app shell's origin (capacitor://, chrome-extension:// ...) has no site
+    # in the SameSite sense; its cookie rules are the app's, not the web's.
+    return [rule for rule in rules if rule.scheme in DEFAULT_PORTS]
 
 
 #: The migration that installs the revision triggers; before it runs, their absence is expected.

@@ -16,7 +16,7 @@ from credcors.conf import Config, get_config
 from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.loader import read_rows
-from credcors.origins import OriginError, parse_rule
+from credcors.origins import DEFAULT_PORTS, OriginError, parse_rule
 from credcors.quoting import safe
 from credcors.routing import resolve_view, view_policy
 from credcors.snapshot import DEFAULT_POLICY
@@ -87,4 +87,6 @@ def _cookie_lines(origin: str, config: Config) -> list[str]:
         rule = parse_rule(origin, allow_insecure=True)
     except OriginError:
         return []  # Not an origin a browser sends: refused before cookies matter.
+    if rule.scheme not in DEFAULT_PORTS:
+        return []  # An app shell's origin has no site for SameSite to compare.
     return cookie_verdict(rule, config).lines()
