@@ -50,6 +50,8 @@ CHECKS: Mapping[str, str] = {
     "so it does not travel from there",
     "credcors.W007": "an `http://` origin is on another site than the API "
     "(a different scheme on the same domain counts)",
+    "credcors.W008": "`ALLOWED_ORIGINS` lists `http://localhost:*` or `http://127.0.0.1:*`, which match nothing while "
+    "`DEBUG` is off",
     "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
     "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",
     "credcors.W021": "the revision table or triggers are missing (`check --database`); processes fall back to reading "

@@ -39,7 +39,8 @@ CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report every problem in ``settings.CREDCORS``."""
-    return _messages(parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).problems)
+    raw = getattr(settings, "CREDCORS", {})
+    return _messages(parse_config(raw, getattr(settings, "CACHES", None), debug=bool(settings.DEBUG)).problems)
 
 
 def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:

@@ -110,10 +110,12 @@ class Config:
         return (DEFAULT_POLICY, *self.policies)
 
 
-def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config:
+def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug: bool = False) -> Config:
     """Validate a CREDCORS value; never raises, records problems instead.
 
-    ``caches`` is ``settings.CACHES``, which ``CACHE_ALIAS`` must name.
+    ``caches`` is ``settings.CACHES``, which ``CACHE_ALIAS`` must name;
+    ``debug`` is ``settings.DEBUG``, under which ``http://localhost:*`` allows
+    any port.
     """
     problems: list[Problem] = []
     if raw is None:
@@ -154,8 +156,8 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
             )
         )
     response = {name: values[name] for name in POLICY_KEYS if name in values}
-    default = parse_policy(response, problems, allow_insecure=allow_insecure)
-    policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure)
+    default = parse_policy(response, problems, allow_insecure=allow_insecure, debug=debug)
+    policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure, debug=debug)
     trust_for_csrf, csrf_origins = _parse_trust(values["TRUST_FOR_CSRF"], default, problems)
     urls_regex = _parse_urls_regex(values["URLS_REGEX"], problems)
     refresh = values["REFRESH_SECONDS"]
@@ -329,7 +331,9 @@ def get_config() -> Config:
     if config is None:
         from django.conf import settings
 
-        config = _config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
+        config = _config = parse_config(
+            getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None), debug=bool(settings.DEBUG)
+        )
     return config
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from credcors.catalogue import Problem, key
 from credcors.fetch import FORBIDDEN_METHODS, is_forbidden_request_header, is_token, normalize_method
 from credcors.hosts import is_potentially_trustworthy_host
-from credcors.origins import OriginError, Rule, parse_rule
+from credcors.origins import ANY_PORT, DEV_ANY_PORT, OriginError, Rule, parse_rule
 
 __all__ = ["parse_allow_headers", "parse_expose_headers", "parse_methods", "parse_origins"]
 
@@ -21,9 +21,28 @@ def parse_origins(
     allow_insecure: bool,
     problems: list[Problem],
     policy: str | None = None,
+    *,
+    debug: bool = False,
 ) -> tuple[Rule, ...]:
     rules: dict[str, Rule] = {}
     for value in values:
+        if value in DEV_ANY_PORT:
+            # A development server on any port of this machine: only while
+            # DEBUG is on, so a production settings file that kept it allows nothing.
+            if not debug:
+                problems.append(
+                    Problem(
+                        "credcors.W008",
+                        f"{key('ALLOWED_ORIGINS', policy)} lists {value!r}, which matches nothing while "
+                        "settings.DEBUG is off.",
+                        "List the exact origins of your front ends for production; keep the any-port entry in "
+                        "development settings only.",
+                    )
+                )
+                continue
+            host = value[len("http://") : -len(":*")]
+            rules[value] = Rule("http", host, ANY_PORT)
+            continue
         try:
             rule = parse_rule(value, allow_insecure=allow_insecure, credentials=credentials)
         except OriginError as exc:

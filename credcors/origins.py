@@ -31,8 +31,10 @@ from credcors.hosts import (
 )
 
 __all__ = [
+    "ANY_PORT",
     "APP_SCHEMES",
     "DEFAULT_PORTS",
+    "DEV_ANY_PORT",
     "MAX_ORIGIN_LENGTH",
     "OriginError",
     "OriginShape",
@@ -43,6 +45,11 @@ __all__ = [
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The port of a rule that takes any port (``http://localhost:*``, only while DEBUG).
+ANY_PORT = -1
+#: The entries that allow a development server on any port, and only while ``settings.DEBUG`` is on.
+DEV_ANY_PORT = ("http://localhost:*", "http://127.0.0.1:*")
 
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _APP_HOST = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
@@ -122,7 +129,7 @@ class Rule(NamedTuple):
 
     def serialize(self) -> str:
         prefix = "*." if self.wildcard else ""
-        port = "" if self.port is None else f":{self.port}"
+        port = "" if self.port is None else ":*" if self.port == ANY_PORT else f":{self.port}"
         return f"{self.scheme}://{prefix}{self.host}{port}"
 
     def covers(self, other: Rule) -> bool:

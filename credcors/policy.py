@@ -82,6 +82,8 @@ def decide(
             return _decide_any(kind, named.any_origin, origin, request_method, request_headers)
         index = named.index
     grant = index.exact.get(origin)
+    if grant is None and index.any_port:
+        grant = index.lookup_any_port(origin)
     if grant is None:
         if not index.patterns:
             return _REFUSED[kind, refusal_reason(origin)]

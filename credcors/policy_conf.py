@@ -98,6 +98,7 @@ def parse_policy(
     name: str = DEFAULT_POLICY,
     allow_insecure: bool = False,
     base: PolicyConfig | None = None,
+    debug: bool = False,
 ) -> PolicyConfig:
     """Validate one policy's keys; ``base`` is the default policy a named one inherits from.
 
@@ -149,7 +150,7 @@ def parse_policy(
             )
         )
         allow_all = False  # Fail closed: the policy allows only what it lists.
-    rules = parse_origins(lists.get("ALLOWED_ORIGINS", []), credentials, allow_insecure, problems, policy)
+    rules = parse_origins(lists.get("ALLOWED_ORIGINS", []), credentials, allow_insecure, problems, policy, debug=debug)
     methods = (
         parse_methods(lists["ALLOW_METHODS"], credentials, problems, policy)
         if "ALLOW_METHODS" in lists or base is None
@@ -207,7 +208,7 @@ def _parse_max_age(
 
 
 def parse_policies(
-    raw: object, default: PolicyConfig, problems: list[Problem], *, allow_insecure: bool = False
+    raw: object, default: PolicyConfig, problems: list[Problem], *, allow_insecure: bool = False, debug: bool = False
 ) -> Mapping[str, PolicyConfig]:
     """Validate ``CREDCORS["POLICIES"]`` into {name: policy}; invalid policies are left out."""
     if raw is None:
@@ -250,7 +251,9 @@ def parse_policies(
             if item not in POLICY_KEYS:
                 problems.append(_unknown_key(name, item))
         known = {item: value for item, value in body.items() if item in POLICY_KEYS}
-        policies[name] = parse_policy(known, problems, name=name, allow_insecure=allow_insecure, base=default)
+        policies[name] = parse_policy(
+            known, problems, name=name, allow_insecure=allow_insecure, base=default, debug=debug
+        )
     return MappingProxyType(policies)
 
 

@@ -31,7 +31,7 @@ def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
 
 
 def _setting_changed(setting: str, **kwargs: Any) -> None:
-    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES"):
+    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES", "DEBUG"):
         conf.reset()
         store.reset()
     if setting in ("CREDCORS", "ROOT_URLCONF"):

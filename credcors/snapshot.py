@@ -28,7 +28,7 @@ from credcors.fetch import (
     ACCESS_CONTROL_MAX_AGE,
 )
 from credcors.matcher import Index, compile_index
-from credcors.origins import Rule
+from credcors.origins import ANY_PORT, Rule
 
 __all__ = [
     "ANY_ORIGIN",
@@ -188,8 +188,9 @@ class Grant(NamedTuple):
     ) -> Grant:
         """The grant for ``rule``; ``origin`` is its serialization, when the caller has it already."""
         origin = rule.serialize() if origin is None else origin
-        if rule.wildcard or not prebuilt:
-            return cls(rule, origin, source, headers, csrf and not rule.wildcard)
+        # A pattern and an any-port rule echo the origin they matched.
+        if rule.wildcard or rule.port == ANY_PORT or not prebuilt:
+            return cls(rule, origin, source, headers, csrf and not rule.wildcard and rule.port != ANY_PORT)
         echo = (ACCESS_CONTROL_ALLOW_ORIGIN, origin)
         return cls(
             rule,

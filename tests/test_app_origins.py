@@ -116,3 +116,68 @@ def test_cookie_checks_leave_app_origins_out(settings: Any) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGINS": ["capacitor://localhost", CHROME], "USE_DATABASE": False}
 
     assert check_cookies() == []
+
+
+# --- any port on localhost, only while DEBUG ------------------------------------------------
+
+
+@pytest.mark.parametrize("entry", ["http://localhost:*", "http://127.0.0.1:*"])
+def test_any_port_entry_warns_and_matches_nothing_without_debug(entry: str) -> None:
+    config = parse_config({"ALLOWED_ORIGINS": [entry]})
+
+    assert [problem.id for problem in config.problems] == ["credcors.W008"]
+    assert entry in config.problems[0].msg
+    assert config.rules == ()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [
+        ("http://localhost:3000", True),
+        ("http://localhost:65535", True),
+        ("http://localhost", True),
+        ("http://127.0.0.1:8080", True),
+        ("http://localhost:80", False),
+        ("http://localhost:03000", False),
+        ("http://localhost:65536", False),
+        ("http://localhost:x", False),
+        ("http://localhost:*", False),
+        ("https://localhost:3000", False),
+        ("http://localhost.evil.example:3000", False),
+    ],
+)
+def test_any_port_on_localhost_while_debug(client: Client, settings: Any, origin: str, allowed: bool) -> None:
+    settings.DEBUG = True
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["http://localhost:*", "http://127.0.0.1:*"], "TRUST_FOR_CSRF": True}
+
+    response = client.get("/api/echo", headers={"Origin": origin})
+
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+    from credcors.store import store
+
+    assert store.get().trusts_for_csrf(origin) is False  # Never an exact origin: no CSRF trust.
+
+
+@pytest.mark.django_db
+def test_turning_debug_off_drops_the_any_port_entry(client: Client, settings: Any) -> None:
+    settings.DEBUG = True
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["http://localhost:*"]}
+    headers = {"Origin": "http://localhost:3000"}
+    assert "Access-Control-Allow-Origin" in client.get("/api/echo", headers=headers).headers
+
+    settings.DEBUG = False
+
+    assert "Access-Control-Allow-Origin" not in client.get("/api/echo", headers=headers).headers
+
+
+@pytest.mark.django_db
+def test_any_port_entry_is_explained_and_pattern_sites_still_work(settings: Any) -> None:
+    settings.DEBUG = True
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["http://localhost:*", "https://*.example.org"], "USE_DATABASE": False}
+
+    result = explain_request("http://localhost:5173")
+    pattern = explain_request("https://a.example.org")
+
+    assert (result.allowed, result.rule) == (True, "http://localhost:*")
+    assert pattern.allowed is True
