@@ -181,3 +181,19 @@ def test_any_port_entry_is_explained_and_pattern_sites_still_work(settings: Any)
 
     assert (result.allowed, result.rule) == (True, "http://localhost:*")
     assert pattern.allowed is True
+
+
+def test_index_lookup_finds_any_port_grants_before_patterns() -> None:
+    from credcors.loader import compile_config
+
+    config = parse_config({"ALLOWED_ORIGINS": ["http://localhost:*", "https://*.example.org"]}, debug=True)
+    snapshot = compile_config(config, [])
+
+    found = snapshot.lookup("http://localhost:4200")
+    assert found is not None
+    assert found.origin == "http://localhost:*"
+    pattern = snapshot.lookup("https://a.example.org")
+    assert pattern is not None
+    assert pattern.origin == "https://*.example.org"
+    assert snapshot.lookup("http://127.0.0.1:4200") is None
+    assert len(snapshot.index) == 2
