@@ -15,9 +15,15 @@ CONFIGS = {
     "cc-settings": "credcors, CREDCORS ALLOWED_ORIGINS",
     "cc-db": "credcors, AllowedOrigin rows",
     "cc-patterns": "credcors, *. patterns in settings",
+    "cc-policies": "credcors, ALLOWED_ORIGINS beside POLICIES",
 }
 #: Which django-cors-headers configuration each credcors one is compared with.
-COUNTERPART = {"cc-settings": "dch-settings", "cc-db": "dch-db", "cc-patterns": "dch-settings"}
+COUNTERPART = {
+    "cc-settings": "dch-settings",
+    "cc-db": "dch-db",
+    "cc-patterns": "dch-settings",
+    "cc-policies": "dch-settings",
+}
 
 KINDS = ("allowed", "preflight", "refused", "no-origin", "hostile-acrh", "hostile-origin")
 KIND_HELP = {
@@ -133,4 +139,16 @@ def settings_for(config: str, size: int, db_path: str) -> dict[str, Any]:
         values["CREDCORS"] = {"ALLOWED_ORIGINS": pattern_origins(size), "USE_DATABASE": False}
     elif config == "cc-db":
         values["CREDCORS"] = {"USE_DATABASE": True}  # Default REFRESH_SECONDS (5).
+    elif config == "cc-policies":
+        # cc-settings plus named policies that other views use: what the
+        # default policy's views pay once POLICIES exists (the view's policy
+        # read after it ran; a preflight's path resolved once, then cached).
+        values["CREDCORS"] = {
+            "ALLOWED_ORIGINS": exact_origins(size),
+            "USE_DATABASE": False,
+            "POLICIES": {
+                "public": {"ALLOW_ALL_ORIGINS": True, "ALLOW_CREDENTIALS": False},
+                "partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"]},
+            },
+        }
     return values

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from credcors.conf import get_config
 from credcors.models import AllowedOrigin
 from credcors.report import explain_request
 from credcors.signals import invalidate_on_commit
@@ -38,11 +39,23 @@ class TestOriginForm(forms.Form):
 
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("origin", "enabled", "note", "updated_at")
-    list_filter = ("enabled",)
+    list_display = ("origin", "enabled", "policy", "trust_for_csrf", "note", "updated_at")
+    list_filter = ("enabled", "policy", "trust_for_csrf")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected")
+
+    def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "policy":
+            # A choice of the configured policies, read when the form is built.
+            names = get_config().policy_names
+            return forms.ChoiceField(
+                label=db_field.verbose_name,
+                choices=[(name, name) for name in names],
+                initial=db_field.default,
+                help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_test_origin"

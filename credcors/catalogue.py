@@ -30,8 +30,16 @@ CHECKS: Mapping[str, str] = {
     "credcors.E014": '`SESSION_COOKIE_SAMESITE`/`CSRF_COOKIE_SAMESITE` is `"None"` without the matching `*_SECURE`: '
     "browsers refuse the cookie",
     "credcors.E015": "a True/False key (`ALLOW_CREDENTIALS`, `USE_DATABASE`, `ALLOW_INSECURE_ORIGINS`, "
-    "`TRUST_FOR_CSRF`) is not a bool",
+    "`ALLOW_ALL_ORIGINS`) is not a bool",
     "credcors.E016": "`CACHE_ALIAS` is neither a cache name (a string) nor `None`",
+    "credcors.E017": "`POLICIES` is not a dict of policy name to dict, or a policy's name is not a short name "
+    "(letters, digits, `_`, `-`, `.`), or is `default`",
+    "credcors.E018": "unknown key in a policy of `POLICIES` (a typo, or a key only the top level takes; "
+    "the hint suggests the closest key)",
+    "credcors.E019": "a policy has `ALLOW_ALL_ORIGINS` with `ALLOW_CREDENTIALS`, or the default policy (the top "
+    "level) sets `ALLOW_ALL_ORIGINS`",
+    "credcors.E020": "a view in the URLconf names a policy that `POLICIES` does not define",
+    "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins the default policy allows",
     "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
     "credcors.W002": "an origin is listed twice (after canonicalization)",
     "credcors.W003": "an insecure `http://` origin is allowed with credentials",
@@ -42,6 +50,8 @@ CHECKS: Mapping[str, str] = {
     "so it does not travel from there",
     "credcors.W007": "an `http://` origin is on another site than the API "
     "(a different scheme on the same domain counts)",
+    "credcors.W008": "`ALLOWED_ORIGINS` lists `http://localhost:*` or `http://127.0.0.1:*`, which match nothing while "
+    "`DEBUG` is off",
     "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
     "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",
     "credcors.W021": "the revision table or triggers are missing (`check --database`); processes fall back to reading "
@@ -50,9 +60,11 @@ CHECKS: Mapping[str, str] = {
 }
 
 
-def key(name: str) -> str:
-    """How messages name a key of ``settings.CREDCORS``."""
-    return f'CREDCORS["{name}"]'
+def key(name: str, policy: str | None = None) -> str:
+    """How messages name a key of ``settings.CREDCORS``, or of one of its ``POLICIES``."""
+    if policy is None:
+        return f'CREDCORS["{name}"]'
+    return f'CREDCORS["POLICIES"][{policy!r}]["{name}"]'
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -16,7 +17,7 @@ from credcors.catalogue import Problem
 from credcors.conf import parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
-from credcors.origins import OriginError, Rule, parse_rule
+from credcors.origins import DEFAULT_PORTS, OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "check_revision_backend",
     "check_revision_triggers",
     "check_settings",
+    "check_view_policies",
     "register",
 ]
 
@@ -37,7 +39,8 @@ CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Report every problem in ``settings.CREDCORS``."""
-    return _messages(parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).problems)
+    raw = getattr(settings, "CREDCORS", {})
+    return _messages(parse_config(raw, getattr(settings, "CACHES", None), debug=bool(settings.DEBUG)).problems)
 
 
 def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -87,6 +90,32 @@ def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: An
     ]
 
 
+def check_view_policies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Every policy a view names (``@cors_policy``, a ``cors_policy`` class attribute) is configured."""
+    from credcors.routing import iter_views, view_policy
+
+    names = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).policy_names
+    messages: list[checks.CheckMessage] = []
+    # A URLconf that does not import raises here as in Django's own URL check.
+    for route, view in iter_views():
+        name = view_policy(view)
+        if name in names:
+            continue
+        close = difflib.get_close_matches(name, names, n=1)
+        suggestion = f"Did you mean {close[0]!r}? " if close else ""
+        # A class-based view's as_view() function is named after its class.
+        label = getattr(getattr(view, "view_class", None) or getattr(view, "cls", None) or view, "__qualname__", "?")
+        messages.append(
+            checks.Error(
+                f"The view {label!r} at {route!r} names the CORS policy {name!r}, which CREDCORS['POLICIES'] does "
+                "not define, so every cross-origin request to it is refused.",
+                hint=f"{suggestion}Define it in CREDCORS['POLICIES'], or name one of {', '.join(map(repr, names))}.",
+                id="credcors.E020",
+            )
+        )
+    return messages
+
+
 def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
     levels = {"E": checks.Error, "W": checks.Warning, "I": checks.Info}
     return [levels[problem.id[9]](problem.msg, hint=problem.hint, id=problem.id) for problem in problems]
@@ -103,7 +132,7 @@ def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> li
         return []
     hosts = django_api_hosts()
     cookies = django_cookies()
-    findings = cookie_findings(config.rules, hosts, cookies, http=api_http(config, cookies))
+    findings = cookie_findings(_web_rules(config.rules), hosts, cookies, http=api_http(config, cookies))
     return _messages(findings)
 
 
@@ -133,11 +162,18 @@ def check_cookie_rows(
     hosts = django_api_hosts()
     cookies = django_cookies()
     http = api_http(config, cookies)
-    findings = cookie_findings(rules, hosts, cookies, http=http, dropped_cookies=False)
+    findings = cookie_findings(_web_rules(rules), hosts, cookies, http=http, dropped_cookies=False)
     # The settings' own origins already got the third-party cookie note from check_cookies.
-    if any(finding.id == "credcors.I001" for finding in cookie_findings(config.rules, hosts, cookies, http=http)):
+    settings_rules = _web_rules(config.rules)
+    if any(finding.id == "credcors.I001" for finding in cookie_findings(settings_rules, hosts, cookies, http=http)):
         findings = [finding for finding in findings if finding.id != "credcors.I001"]
     return _messages(findings)
+
+
+def _web_rules(rules: Iterable[Rule]) -> list[Rule]:
+    # An app shell's origin (capacitor://, chrome-extension:// ...) has no site
+    # in the SameSite sense; its cookie rules are the app's, not the web's.
+    return [rule for rule in rules if rule.scheme in DEFAULT_PORTS]
 
 
 #: The migration that installs the revision triggers; before it runs, their absence is expected.
@@ -150,7 +186,7 @@ REINSTALL_HINT = (
 
 def check_revision_backend(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Say so when the AllowedOrigin table's database cannot keep a revision."""
-    if not parse_config(getattr(settings, "CREDCORS", {})).use_database:
+    if not parse_config(getattr(settings, "CREDCORS", {})).reads_database:
         return []
     alias = router.db_for_read(AllowedOrigin)
     vendor = connections[alias].vendor
@@ -200,6 +236,7 @@ def check_revision_triggers(
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
+    checks.register(check_view_policies, "credcors", checks.Tags.urls)
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")
     checks.register(check_cookie_rows, "credcors", checks.Tags.database)

@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credcors.catalogue import Problem, key
-from credcors.entries import parse_allow_headers, parse_expose_headers, parse_methods, parse_origins
-from credcors.origins import Rule
+from credcors.origins import OriginError, Rule, parse_rule
+from credcors.policy_conf import (
+    DEFAULT_POLICY,
+    MAX_PREFLIGHT_AGE,
+    POLICY_KEYS,
+    PolicyConfig,
+    parse_policies,
+    parse_policy,
+)
 
-__all__ = ["DEFAULTS", "Config", "get_config", "parse_config", "reset"]
+__all__ = ["DEFAULTS", "DEFAULT_POLICY", "MAX_PREFLIGHT_AGE", "Config", "get_config", "parse_config", "reset"]
 
 DEFAULTS: Mapping[str, Any] = {
     "ALLOWED_ORIGINS": [],
@@ -38,13 +45,10 @@ DEFAULTS: Mapping[str, Any] = {
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,
     "CACHE_ALIAS": None,
+    "POLICIES": None,
 }
 
 MAX_REFRESH_SECONDS = 3600
-MAX_PREFLIGHT_AGE = 86400
-
-_LIST_KEYS = ("ALLOWED_ORIGINS", "ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS")
-_BOOL_KEYS = ("ALLOW_CREDENTIALS", "USE_DATABASE", "ALLOW_INSECURE_ORIGINS", "TRUST_FOR_CSRF")
 # Caches every process sees separately (or not at all): naming one in
 # CACHE_ALIAS would silently make nothing faster.
 _PER_PROCESS_CACHES = frozenset(
@@ -68,18 +72,50 @@ class Config:
     refresh_seconds: float = DEFAULTS["REFRESH_SECONDS"]
     allow_insecure: bool = False
     trust_for_csrf: bool = False
+    #: With ``trust_for_csrf``: the exact origins of the settings that Django's
+    #: CSRF check may trust; ``None`` for all of the default policy's.
+    csrf_origins: frozenset[str] | None = None
     cache_alias: str | None = None
+    #: The named policies (the top level is the default one, not in here).
+    policies: Mapping[str, PolicyConfig] = field(default_factory=dict)
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def applies_to(self, path_info: str) -> bool:
         """Whether CORS handling covers this ``request.path_info``."""
         return self.urls_regex is None or self.urls_regex.match(path_info) is not None
 
+    @property
+    def default_policy(self) -> PolicyConfig:
+        """The top-level keys, as the policy named ``"default"``."""
+        return PolicyConfig(
+            name=DEFAULT_POLICY,
+            rules=self.rules,
+            allow_all=False,
+            credentials=self.credentials,
+            allow_methods=self.allow_methods,
+            allow_headers=self.allow_headers,
+            expose_headers=self.expose_headers,
+            max_age=self.max_age,
+            use_database=self.use_database,
+        )
 
-def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config:
+    @property
+    def reads_database(self) -> bool:
+        """Whether any policy takes ``AllowedOrigin`` rows."""
+        return self.use_database or any(policy.use_database for policy in self.policies.values())
+
+    @property
+    def policy_names(self) -> tuple[str, ...]:
+        """Every policy a view or row may name, the default first."""
+        return (DEFAULT_POLICY, *self.policies)
+
+
+def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug: bool = False) -> Config:
     """Validate a CREDCORS value; never raises, records problems instead.
 
-    ``caches`` is ``settings.CACHES``, which ``CACHE_ALIAS`` must name.
+    ``caches`` is ``settings.CACHES``, which ``CACHE_ALIAS`` must name;
+    ``debug`` is ``settings.DEBUG``, under which ``http://localhost:*`` allows
+    any port.
     """
     problems: list[Problem] = []
     if raw is None:
@@ -94,7 +130,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
         )
         return Config(rules=(), use_database=False, problems=tuple(problems))
     for name in raw:
-        if name not in DEFAULTS:
+        if name not in DEFAULTS and name != "ALLOW_ALL_ORIGINS":  # That one is E019.
             close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1)
             suggestion = f"Did you mean {close[0]!r}? " if close else ""
             problems.append(
@@ -105,45 +141,24 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
                 )
             )
     values = {name: raw.get(name, default) for name, default in DEFAULTS.items()}
-    for name in _LIST_KEYS:
-        value = values[name]
-        if not isinstance(value, (list, tuple)) or not all(isinstance(item, str) for item in value):
-            problems.append(
-                Problem(
-                    "credcors.E003",
-                    f"{key(name)} must be a list of strings, not {value!r}.",
-                    f'Write a list, e.g. {key(name)} = ["{_example(name)}"].',
-                )
-            )
-            # Fail closed: a list we cannot read allows (or exposes) nothing.
-            values[name] = []
-    for name in _BOOL_KEYS:
-        if not isinstance(values[name], bool):
-            problems.append(
-                Problem(
-                    "credcors.E015",
-                    f"{key(name)} must be True or False, not {values[name]!r}.",
-                    f"Write {key(name)} = {DEFAULTS[name]!r}.",
-                )
-            )
-            values[name] = DEFAULTS[name]
-    credentials = values["ALLOW_CREDENTIALS"]
     allow_insecure = values["ALLOW_INSECURE_ORIGINS"]
-    rules = parse_origins(values["ALLOWED_ORIGINS"], credentials, allow_insecure, problems)
-    methods = parse_methods(values["ALLOW_METHODS"], credentials, problems)
-    allow_headers = parse_allow_headers(values["ALLOW_HEADERS"], credentials, problems)
-    expose_headers = parse_expose_headers(values["EXPOSE_HEADERS"], credentials, problems)
-    max_age = values["PREFLIGHT_MAX_AGE"]
-    if isinstance(max_age, bool) or not isinstance(max_age, int) or not 0 <= max_age <= MAX_PREFLIGHT_AGE:
+    if not isinstance(allow_insecure, bool):
+        problems.append(_not_bool("ALLOW_INSECURE_ORIGINS", allow_insecure))
+        allow_insecure = False
+    if "ALLOW_ALL_ORIGINS" in raw:
         problems.append(
             Problem(
-                "credcors.E008",
-                f"{key('PREFLIGHT_MAX_AGE')} must be a whole number of seconds from 0 to {MAX_PREFLIGHT_AGE}, "
-                f"not {max_age!r}.",
-                "Browsers cap it anyway (Chromium 7200, Firefox 86400); the default is 600.",
+                "credcors.E019",
+                f"{key('ALLOW_ALL_ORIGINS')} is set at the top level, which is the default policy: "
+                "every view without a policy of its own would answer every site.",
+                'Put it in a named policy, e.g. "POLICIES": {"public": {"ALLOW_ALL_ORIGINS": True, '
+                '"ALLOW_CREDENTIALS": False}}, and mark the public views with @cors_policy("public").',
             )
         )
-        max_age = DEFAULTS["PREFLIGHT_MAX_AGE"]
+    response = {name: values[name] for name in POLICY_KEYS if name in values}
+    default = parse_policy(response, problems, allow_insecure=allow_insecure, debug=debug)
+    policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure, debug=debug)
+    trust_for_csrf, csrf_origins = _parse_trust(values["TRUST_FOR_CSRF"], default, problems)
     urls_regex = _parse_urls_regex(values["URLS_REGEX"], problems)
     refresh = values["REFRESH_SECONDS"]
     if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 < refresh <= MAX_REFRESH_SECONDS:
@@ -157,7 +172,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
     cache_alias = _parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
-    if not values["ALLOWED_ORIGINS"] and not values["USE_DATABASE"]:
+    if not values["ALLOWED_ORIGINS"] and values["USE_DATABASE"] is False:
         problems.append(
             Problem(
                 "credcors.W001",
@@ -166,29 +181,72 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
             )
         )
     return Config(
-        rules=rules,
-        credentials=credentials,
-        allow_methods=methods,
-        allow_headers=allow_headers,
-        expose_headers=expose_headers,
-        max_age=max_age,
+        rules=default.rules,
+        credentials=default.credentials,
+        allow_methods=default.allow_methods,
+        allow_headers=default.allow_headers,
+        expose_headers=default.expose_headers,
+        max_age=default.max_age,
         urls_regex=urls_regex,
-        use_database=values["USE_DATABASE"],
+        use_database=default.use_database,
         refresh_seconds=float(refresh),
         allow_insecure=allow_insecure,
-        trust_for_csrf=values["TRUST_FOR_CSRF"],
+        trust_for_csrf=trust_for_csrf,
+        csrf_origins=csrf_origins,
+        policies=policies,
         cache_alias=cache_alias,
         problems=tuple(problems),
     )
 
 
-def _example(name: str) -> str:
-    return {
-        "ALLOWED_ORIGINS": "https://app.example.com",
-        "ALLOW_METHODS": "GET",
-        "ALLOW_HEADERS": "content-type",
-        "EXPOSE_HEADERS": "x-request-id",
-    }[name]
+def _not_bool(name: str, value: object) -> Problem:
+    return Problem(
+        "credcors.E015",
+        f"{key(name)} must be True or False, not {value!r}.",
+        f"Write {key(name)} = {DEFAULTS[name]!r}.",
+    )
+
+
+def _parse_trust(value: object, default: PolicyConfig, problems: list[Problem]) -> tuple[bool, frozenset[str] | None]:
+    # True: every exact origin of the default policy (0.1's meaning); a list:
+    # those exact origins only.  Reading is not writing: an origin may be
+    # allowed to read without being trusted to write.
+    if isinstance(value, bool):
+        return value, None
+    hint = (
+        f"Write {key('TRUST_FOR_CSRF')} = True for every exact origin of ALLOWED_ORIGINS, or a list of "
+        'some of them, e.g. ["https://app.example.com"].'
+    )
+    if not isinstance(value, (list, tuple)):
+        problems.append(
+            Problem(
+                "credcors.E021",
+                f"{key('TRUST_FOR_CSRF')} must be True, False or a list of exact origins, not {value!r}.",
+                hint,
+            )
+        )
+        return False, None
+    listed = {rule.serialize() for rule in default.rules if not rule.wildcard}
+    trusted: list[str] = []
+    for entry in value:
+        try:
+            origin = parse_rule(entry, allow_insecure=True).serialize()
+        except OriginError:
+            origin = None
+        if origin not in listed:
+            problems.append(
+                Problem(
+                    "credcors.E021",
+                    f"{key('TRUST_FOR_CSRF')} lists {entry!r}, which is not an exact origin of "
+                    f"{key('ALLOWED_ORIGINS')}.",
+                    "Only exact origins the default policy allows can be trusted for CSRF (never a *. pattern); "
+                    "mark database rows with their own trust_for_csrf field.",
+                )
+            )
+            continue
+        assert origin is not None
+        trusted.append(origin)
+    return bool(trusted), frozenset(trusted)
 
 
 def _parse_urls_regex(value: object, problems: list[Problem]) -> re.Pattern[str] | None:
@@ -273,7 +331,9 @@ def get_config() -> Config:
     if config is None:
         from django.conf import settings
 
-        config = _config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
+        config = _config = parse_config(
+            getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None), debug=bool(settings.DEBUG)
+        )
     return config
 
 

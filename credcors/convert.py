@@ -48,7 +48,7 @@ class _Converter(SettingsReader):
     def run(self, signal_receivers: int) -> None:
         self.unknown_settings()
         credentials = self.credentials()
-        self.allow_all()
+        self.allow_all(credentials)
         origins = self.origins(credentials) + self.regexes(credentials)
         self.result["ALLOWED_ORIGINS"] = list(dict.fromkeys(origins))
         self.duplicates(origins)
@@ -113,19 +113,39 @@ class _Converter(SettingsReader):
         self.result["ALLOW_CREDENTIALS"] = value
         return value
 
-    def allow_all(self) -> None:
+    def allow_all(self, credentials: bool) -> None:
         name, value = self.get_aliased("CORS_ALLOW_ALL_ORIGINS")
         if value is MISSING or not value:
             return
+        if credentials:
+            self.find(
+                name,
+                value,
+                "refused",
+                "Allowing every origin is refused on purpose: with credentials, django-cors-headers echoes any "
+                "Origin, so every site on the internet can read your users' responses. Only the origins listed "
+                "below are allowed.",
+                "List each front-end origin (or https://*.yourdomain patterns); for endpoints that are truly "
+                'public, add a policy with "ALLOW_ALL_ORIGINS": True and "ALLOW_CREDENTIALS": False and mark '
+                "those views with @cors_policy (see Policies per view).",
+            )
+            return
+        # Without credentials django-cors-headers answered '*' on every path
+        # under CORS_URLS_REGEX.  credcors can say the same per view, through
+        # a public policy, but not for every view at once: the default policy
+        # never allows all origins, and which views were meant to be public
+        # is not in the settings.
+        self.result["POLICIES"] = {"public": {"ALLOW_ALL_ORIGINS": True, "ALLOW_CREDENTIALS": False}}
+        where = self.get("CORS_URLS_REGEX")
+        paths = f"the views under CORS_URLS_REGEX {where!r}" if isinstance(where, str) else "the views that are public"
         self.find(
             name,
             value,
-            "refused",
-            "Allowing every origin is refused on purpose: with credentials, django-cors-headers echoes any "
-            "Origin, so every site on the internet can read your users' responses; without credentials it "
-            "sends '*', which credcors never does. Only the origins listed below are allowed.",
-            "List each front-end origin (or https://*.yourdomain patterns); a truly public, credential-free API "
-            "needs no credcors on those paths (see URLS_REGEX).",
+            "changed",
+            "Converted to a policy \"public\" that answers every origin with '*' and no credentials; the default "
+            "policy cannot allow all origins, so views answer it only once they name it.",
+            f'Mark {paths} with @cors_policy("public") (from credcors.decorators) or a cors_policy = "public" '
+            "class attribute.",
         )
 
     def origins(self, credentials: bool) -> list[str]:

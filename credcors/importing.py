@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 
-from credcors.models import AllowedOrigin, canonicalize_origin
+from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
 
 __all__ = [
@@ -52,6 +53,8 @@ class Entry:
     origin: str
     enabled: bool | None = None
     note: str | None = None
+    policy: str | None = None
+    trust_for_csrf: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +70,8 @@ class ImportReport:
 # Marks a JSON entry of the wrong shape; reported with its number together
 # with invalid origins, so one run shows every problem.
 _BAD_ENTRY: Any = object()
+# What a JSON entry may say; an export writes all of them.
+_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf"})
 
 
 def format_of(filename: str, fmt: str = "auto") -> str:
@@ -116,7 +121,8 @@ def _json_entries(text: str, name: str) -> list[Entry]:
         raise ImportProblem(f"{name} is not valid JSON{where}.") from None
     if not isinstance(data, list):
         raise ImportProblem(
-            f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ...}} objects.'
+            f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ..., '
+            '"policy": ..., "trust_for_csrf": ...}} objects.'
         )
     entries = []
     for number, item in enumerate(data, start=1):
@@ -128,16 +134,30 @@ def _json_entries(text: str, name: str) -> list[Entry]:
             or not isinstance(item.get("origin"), str)
             or not isinstance(item.get("enabled", True), bool)
             or not isinstance(item.get("note", ""), str)
-            or set(item) - {"origin", "enabled", "note"}
+            or not isinstance(item.get("policy", ""), str)
+            or not isinstance(item.get("trust_for_csrf", False), bool)
+            or set(item) - _JSON_KEYS
         ):
             entries.append(Entry(where, _BAD_ENTRY))
         else:
-            entries.append(Entry(where, item["origin"], item.get("enabled"), item.get("note")))
+            entries.append(
+                Entry(
+                    where,
+                    item["origin"],
+                    item.get("enabled"),
+                    item.get("note"),
+                    item.get("policy"),
+                    item.get("trust_for_csrf"),
+                )
+            )
     return entries
 
 
 def check_entries(entries: Sequence[Entry]) -> tuple[list[tuple[Entry, str]], list[str]]:
-    """Each valid entry with its canonical origin, and a message for every invalid one."""
+    """Each valid entry with its canonical origin, and a message for every invalid one.
+
+    An entry's policy must be a configured one (see :func:`credcors.models.validate_policy`).
+    """
     errors: list[str] = []
     seen: dict[str, str] = {}
     canonical: list[tuple[Entry, str]] = []
@@ -156,13 +176,28 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[tuple[Entry, str]], li
         if origin in seen:
             errors.append(f"{entry.where}: {origin} is already listed at {seen[origin]}.")
             continue
+        try:
+            validate_policy(entry.policy or DEFAULT_POLICY)
+        except ValidationError as exc:
+            errors.append(f"{entry.where}: {scrub(' '.join(exc.messages), 400)}")
+            continue
+        if entry.trust_for_csrf and "*" in origin:
+            errors.append(f"{entry.where}: {origin} is a pattern; only an exact origin can be trusted for CSRF.")
+            continue
         seen[origin] = entry.where
         canonical.append((entry, origin))
     return canonical, errors
 
 
-def import_entries(entries: Sequence[Entry], name: str, *, dry_run: bool = False) -> ImportReport:
-    """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`."""
+def import_entries(
+    entries: Sequence[Entry], name: str, *, dry_run: bool = False, policy: str | None = None
+) -> ImportReport:
+    """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`.
+
+    ``policy`` is the policy of entries that name none (a text file's lines).
+    """
+    if policy is not None:
+        entries = [entry if entry.policy is not None else replace(entry, policy=policy) for entry in entries]
     canonical, errors = check_entries(entries)
     if errors:
         shown = errors[:MAX_REPORTED_ERRORS]
@@ -199,7 +234,13 @@ def _apply(canonical: list[tuple[Entry, str]], *, dry_run: bool) -> ImportReport
             row = existing.get(origin)
             enabled = True if entry.enabled is None else entry.enabled
             if row is None:
-                AllowedOrigin(origin=origin, enabled=enabled, note=entry.note or "").save()
+                AllowedOrigin(
+                    origin=origin,
+                    enabled=enabled,
+                    note=entry.note or "",
+                    policy=entry.policy or DEFAULT_POLICY,
+                    trust_for_csrf=bool(entry.trust_for_csrf),
+                ).save()
                 created += 1
                 lines.append(f"  added     {origin}")
                 continue
@@ -210,6 +251,12 @@ def _apply(canonical: list[tuple[Entry, str]], *, dry_run: bool) -> ImportReport
             if entry.note is not None and row.note != entry.note:
                 row.note = entry.note
                 changes.append("note")
+            if entry.policy is not None and row.policy != entry.policy:
+                row.policy = entry.policy
+                changes.append(f"policy {entry.policy}")
+            if entry.trust_for_csrf is not None and row.trust_for_csrf != entry.trust_for_csrf:
+                row.trust_for_csrf = entry.trust_for_csrf
+                changes.append("trusted for CSRF" if entry.trust_for_csrf else "not trusted for CSRF")
             if changes:
                 row.save()
                 updated += 1

@@ -20,9 +20,10 @@ from django.db import DatabaseError, connections, router, transaction
 
 from credcors.conf import Config
 from credcors.origins import OriginError, Rule, parse_rule
+from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.revision import is_supported, read_revision
-from credcors.snapshot import Headers, Snapshot, compile_snapshot
+from credcors.snapshot import Headers, Snapshot, compile_policy, compile_snapshot
 
 __all__ = [
     "FAILED",
@@ -52,7 +53,8 @@ FAILED: Any = object()
 #: (free on PostgreSQL and SQLite, milliseconds on MariaDB).
 VERIFY_SECONDS = 60.0
 
-Rows = Sequence[tuple[str, int]]
+#: (origin, row id, policy, trust_for_csrf) per enabled row.
+Rows = Sequence[tuple[str, int, str, bool]]
 
 
 @contextlib.contextmanager
@@ -88,8 +90,8 @@ def read_rows(
 
 
 def load_rows() -> Rows:
-    """The enabled rows as (origin, row id), in primary-key order: what the store loads."""
-    return cast(Rows, read_rows())
+    """The enabled rows as (origin, row id, policy, trust_for_csrf), in primary-key order: what the store loads."""
+    return cast(Rows, read_rows(fields=("origin", "pk", "policy", "trust_for_csrf")))
 
 
 def is_missing_table(exc: DatabaseError) -> bool:
@@ -207,33 +209,69 @@ def _log_outage(exc: DatabaseError, kept: int) -> None:
         )
 
 
-def compile_config(config: Config, rows: Rows) -> Snapshot:
-    """Compile ``config`` and the enabled rows into a snapshot; invalid rows are left out."""
-    started = time.perf_counter()
-    headers = Headers.build(
-        allow_methods=config.allow_methods,
-        allow_headers=config.allow_headers,
-        expose_headers=config.expose_headers,
-        credentials=config.credentials,
-        max_age=config.max_age,
+def _headers(policy: PolicyConfig) -> Headers:
+    return Headers.build(
+        allow_methods=policy.allow_methods,
+        allow_headers=policy.allow_headers,
+        expose_headers=policy.expose_headers,
+        credentials=policy.credentials,
+        max_age=policy.max_age,
     )
-    valid = [(rule, origin, pk) for origin, pk in rows if (rule := _parse_row(config, origin)) is not None]
-    snapshot = compile_snapshot(headers, config.rules, valid, trust_for_csrf=config.trust_for_csrf)
+
+
+def compile_config(config: Config, rows: Rows) -> Snapshot:
+    """Compile ``config`` and the enabled rows into a snapshot; invalid rows are left out.
+
+    A row belongs to the policy it names; rows of a policy that is not
+    configured, or whose ``USE_DATABASE`` is off, are left out (fail closed).
+    """
+    started = time.perf_counter()
+    default = config.default_policy
+    trusted = frozenset(pk for _, pk, _, trust in rows if trust)
+    insecure = config.allow_insecure
+    valid = [
+        (rule, origin, pk)
+        for origin, pk, policy, _ in (rows if default.use_database else ())
+        if policy == DEFAULT_POLICY and (rule := _parse_row(origin, insecure, default.credentials)) is not None
+    ]
+    named = []
+    for policy in config.policies.values():
+        own = []
+        if policy.use_database and not policy.allow_all:
+            own = [
+                (rule, origin, pk)
+                for origin, pk, name, _ in rows
+                if name == policy.name and (rule := _parse_row(origin, insecure, policy.credentials)) is not None
+            ]
+        named.append(
+            compile_policy(
+                policy.name, _headers(policy), policy.rules, own, allow_all=policy.allow_all, trusted_rows=trusted
+            )
+        )
+    snapshot = compile_snapshot(
+        _headers(default),
+        config.rules,
+        valid,
+        trust_for_csrf=config.trust_for_csrf,
+        csrf_origins=config.csrf_origins,
+        trusted_rows=trusted,
+        policies=named,
+    )
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
-        len(snapshot.index),
-        len(config.rules),
+        len(snapshot.index) + sum(len(policy.index) for policy in named),
+        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
         (time.perf_counter() - started) * 1000,
     )
     return snapshot
 
 
-def _parse_row(config: Config, origin: object) -> Rule | None:
+def _parse_row(origin: object, allow_insecure: bool, credentials: bool) -> Rule | None:
     # Rows written by the ORM are already canonical, but QuerySet.update(),
     # bulk_create() and raw SQL skip validation.  A row that is not exactly
     # canonical and valid under the current settings is left out (fail closed).
     try:
-        rule = parse_rule(origin, allow_insecure=config.allow_insecure, credentials=config.credentials)
+        rule = parse_rule(origin, allow_insecure=allow_insecure, credentials=credentials)
     except OriginError as exc:
         # Raw SQL can store anything: quote it safely and bound the line.
         logger.warning(

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
-from credcors.origins import Rule, split_wire_origin
+from credcors.origins import ANY_PORT, Rule, split_wire_origin
 
 __all__ = ["HasRule", "Index", "compile_index"]
 
@@ -47,6 +47,8 @@ class Index(Generic[G]):
 
     exact: Mapping[str, G]
     patterns: Mapping[tuple[str, int | None], Mapping[str, G]]
+    #: ``http://localhost:*``-style grants (only while DEBUG), keyed by ``scheme://host``.
+    any_port: Mapping[str, G] = field(default_factory=dict)
     # The one cache credcors keeps: the pattern walk's answer per wire origin
     # (the grant, or None).  The walk itself is pure, so a hit returns exactly
     # what walking again would.  Measured with `python3 dev.py bench`: without
@@ -59,13 +61,22 @@ class Index(Generic[G]):
     _walks: dict[str, G | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
-        return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values())
+        return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values()) + len(self.any_port)
 
     def __iter__(self) -> Iterator[G]:
-        """Every grant: exact origins first, then patterns."""
+        """Every grant: exact origins first, then patterns, then any-port ones."""
         yield from self.exact.values()
         for hosts in self.patterns.values():
             yield from hosts.values()
+        yield from self.any_port.values()
+
+    def lookup_any_port(self, origin: str) -> G | None:
+        """The any-port grant for a wire origin on its host (any port a browser sends, or none), else ``None``."""
+        base, _, port = origin.rpartition(":")
+        grant = self.any_port.get(base)
+        if grant is not None and port.isdigit() and port.isascii() and port[0] != "0" and 80 != int(port) <= 65535:
+            return grant
+        return self.any_port.get(origin)
 
     def lookup(self, origin: str) -> G | None:
         """The grant that allows a wire origin, else ``None``.
@@ -74,6 +85,8 @@ class Index(Generic[G]):
         have refused values longer than ``origins.MAX_ORIGIN_LENGTH``.
         """
         grant = self.exact.get(origin)
+        if grant is None and self.any_port:
+            grant = self.lookup_any_port(origin)
         if grant is not None or not self.patterns:
             return grant
         return self.walk(origin)[0]
@@ -120,13 +133,17 @@ def compile_index(grants: Iterable[G]) -> Index[G]:
     """
     exact: dict[str, G] = {}
     patterns: dict[tuple[str, int | None], dict[str, G]] = {}
+    any_port: dict[str, G] = {}
     for grant in grants:
         rule = grant.rule
         if rule.wildcard:
             patterns.setdefault(rule.key, {}).setdefault(rule.host, grant)
+        elif rule.port == ANY_PORT:
+            any_port.setdefault(f"{rule.scheme}://{rule.host}", grant)
         else:
             exact.setdefault(grant.origin, grant)
     return Index(
         exact=MappingProxyType(exact),
         patterns=MappingProxyType({key: MappingProxyType(hosts) for key, hosts in patterns.items()}),
+        any_port=MappingProxyType(any_port),
     )

@@ -12,8 +12,9 @@ from django.utils.cache import patch_vary_headers
 from credcors.conf import get_config
 from credcors.diagnose.reasons import reason_line
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
-from credcors.policy import decide
-from credcors.snapshot import Decision, Kind, Snapshot
+from credcors.policy import classify, decide
+from credcors.routing import path_policies, request_policy
+from credcors.snapshot import DEFAULT_POLICY, Decision, Kind, Snapshot
 from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]
@@ -40,26 +41,43 @@ class CredCorsMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self.__acall__(request)
-        if not get_config().applies_to(request.path_info):
+        config = get_config()
+        if not config.applies_to(request.path_info):
             return self._respond(request)
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
             return _finish(request, None, None, self._respond(request))
         snapshot = store.get()
+        if config.policies:
+            if _is_preflight(request, origin):
+                policy = path_policies.policy(request)
+                decision = _decide(snapshot, request, origin, policy)
+                return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
+            response = self._respond(request)
+            policy = request_policy(request)
+            return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
+        # Only the default policy: decide before the view, as 0.1 did.
         decision = _decide(snapshot, request, origin)
         response = _answer_preflight(decision) if decision.kind is Kind.PREFLIGHT else self._respond(request)
         return _finish(request, snapshot, decision, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        if not get_config().applies_to(request.path_info):
+        config = get_config()
+        if not config.applies_to(request.path_info):
             return await self._arespond(request)
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
             return _finish(request, None, None, await self._arespond(request))
         snapshot = await store.aget()
-        decision = _decide(snapshot, request, origin)
+        if config.policies and not _is_preflight(request, origin):
+            # The view's policy is known once Django resolved it.
+            response = await self._arespond(request)
+            policy = request_policy(request)
+            return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
+        policy = path_policies.policy(request) if config.policies else DEFAULT_POLICY
+        decision = _decide(snapshot, request, origin, policy)
         if decision.kind is Kind.PREFLIGHT:
-            return _finish(request, snapshot, decision, _answer_preflight(decision))
+            return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
         return _finish(request, snapshot, decision, await self._arespond(request))
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
@@ -73,7 +91,7 @@ class CredCorsMiddleware:
         return await awaitable
 
 
-def _decide(snapshot: Snapshot, request: HttpRequest, origin: str) -> Decision:
+def _decide(snapshot: Snapshot, request: HttpRequest, origin: str, policy: str = DEFAULT_POLICY) -> Decision:
     meta = request.META
     return decide(
         snapshot,
@@ -81,7 +99,13 @@ def _decide(snapshot: Snapshot, request: HttpRequest, origin: str) -> Decision:
         origin,
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+        policy,
     )
+
+
+def _is_preflight(request: HttpRequest, origin: str) -> bool:
+    method = request.method or ""
+    return classify(method, origin, request.META.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")) is Kind.PREFLIGHT
 
 
 def _answer_preflight(decision: Decision) -> HttpResponse:
@@ -91,7 +115,11 @@ def _answer_preflight(decision: Decision) -> HttpResponse:
 
 
 def _finish(
-    request: HttpRequest, snapshot: Snapshot | None, decision: Decision | None, response: HttpResponseBase
+    request: HttpRequest,
+    snapshot: Snapshot | None,
+    decision: Decision | None,
+    response: HttpResponseBase,
+    policy: str = DEFAULT_POLICY,
 ) -> HttpResponseBase:
     """The one last step of the sync and async paths: headers, refusal report, ``Vary``."""
     if decision is not None:
@@ -100,7 +128,7 @@ def _finish(
             headers[name] = value
         if not decision.allowed:
             assert snapshot is not None
-            _report_refusal(request, decision, snapshot, response)
+            _report_refusal(request, decision, snapshot, response, policy)
     # Every answer under URLS_REGEX depends on Origin, refusals and requests
     # without one included, so shared caches must key on it.
     if response.has_header("Vary"):
@@ -110,11 +138,13 @@ def _finish(
     return response
 
 
-def _report_refusal(request: HttpRequest, decision: Decision, snapshot: Snapshot, response: HttpResponseBase) -> None:
+def _report_refusal(
+    request: HttpRequest, decision: Decision, snapshot: Snapshot, response: HttpResponseBase, policy: str
+) -> None:
     # Only refusals get here, and log_refusal checks logger.isEnabledFor
     # before any other work, so allowed requests never pay for diagnostics.
     log_refusal(decision, request.META["HTTP_ORIGIN"], request.path)
     if settings.DEBUG:
         # Development aid: the browser's network panel shows why.  Request
         # input only ever appears bounded and escaped (see reason_line).
-        response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers)
+        response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers_of(policy))

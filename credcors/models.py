@@ -11,7 +11,7 @@ from django.utils.translation import gettext_lazy as _
 from credcors.conf import get_config
 from credcors.origins import OriginError, parse_rule
 
-__all__ = ["AllowedOrigin", "canonicalize_origin", "validate_origin"]
+__all__ = ["AllowedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
 
 
 def canonicalize_origin(value: object) -> str:
@@ -33,6 +33,17 @@ def validate_origin(value: object) -> None:
     canonicalize_origin(value)
 
 
+def validate_policy(value: object) -> None:
+    """Field validator: the name of a configured policy (``"default"`` or one of ``POLICIES``)."""
+    names = get_config().policy_names
+    if value not in names:
+        raise ValidationError(
+            _("%(value)r is not a configured policy; choose one of %(names)s, or add it to CREDCORS['POLICIES']."),
+            code="unknown_policy",
+            params={"value": value, "names": ", ".join(names)},
+        )
+
+
 class AllowedOrigin(models.Model):
     """One origin (or ``*.`` subdomain pattern) allowed to make credentialed requests."""
 
@@ -47,6 +58,30 @@ class AllowedOrigin(models.Model):
         ),
     )
     enabled = models.BooleanField(_("enabled"), default=True, db_index=True)
+    policy = models.CharField(
+        _("policy"),
+        max_length=64,
+        # A database default too: rows inserted by raw SQL or other tools,
+        # as 0.1 documented, belong to the default policy without naming it.
+        default="default",
+        db_default="default",
+        db_index=True,
+        validators=[validate_policy],
+        help_text=_(
+            'The CORS policy this origin belongs to: "default" (views without a policy of their own) or a '
+            "name from CREDCORS['POLICIES'] whose USE_DATABASE is True."
+        ),
+    )
+    trust_for_csrf = models.BooleanField(
+        _("trusted for CSRF"),
+        default=False,
+        db_default=False,
+        help_text=_(
+            "Let Django's CSRF origin check accept this exact origin for unsafe requests "
+            "(needs credcors.csrf.CredCorsCsrfViewMiddleware). Reading is not writing: leave it off for origins "
+            "that only read."
+        ),
+    )
     note = models.TextField(_("note"), blank=True, default="")
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -75,3 +110,9 @@ class AllowedOrigin(models.Model):
             self.origin = canonicalize_origin(self.origin)
         except ValidationError:
             return
+        if self.trust_for_csrf and "*" in self.origin:
+            # Patterns never extend CSRF trust (see Snapshot.trusts_for_csrf).
+            raise ValidationError(
+                {"trust_for_csrf": _("Only an exact origin can be trusted for CSRF, never a *. pattern.")},
+                code="pattern_csrf",
+            )

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import NamedTuple
 
 from credcors.hosts import (
@@ -29,7 +31,10 @@ from credcors.hosts import (
 )
 
 __all__ = [
+    "ANY_PORT",
+    "APP_SCHEMES",
     "DEFAULT_PORTS",
+    "DEV_ANY_PORT",
     "MAX_ORIGIN_LENGTH",
     "OriginError",
     "OriginShape",
@@ -40,6 +45,33 @@ __all__ = [
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+
+#: The port of a rule that takes any port (``http://localhost:*``, only while DEBUG).
+ANY_PORT = -1
+#: The entries that allow a development server on any port, and only while ``settings.DEBUG`` is on.
+DEV_ANY_PORT = ("http://localhost:*", "http://127.0.0.1:*")
+
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+_APP_HOST = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+#: The schemes app shells put in ``Origin``, each with the one host form it sends
+#: (checked against what the platforms document and their users report):
+#: Capacitor on iOS (``capacitor://localhost``), Ionic's Cordova web view on iOS
+#: (``ionic://localhost``), Tauri on macOS and Linux (``tauri://localhost``;
+#: on Windows it is ``http(s)://tauri.localhost``, an ordinary origin), and
+#: browser extensions' own pages: Chrome's 32-letter id, Firefox's per-install
+#: UUID, Safari's per-install UUID, which Safari sends in upper case.
+#: Listed exactly, never as patterns: each is one app, not a family of hosts.
+APP_SCHEMES: Mapping[str, str] = MappingProxyType(
+    {
+        "capacitor": _APP_HOST,
+        "ionic": _APP_HOST,
+        "tauri": _APP_HOST,
+        "chrome-extension": "[a-p]{32}",
+        "moz-extension": _UUID,
+        "safari-web-extension": _UUID.replace("a-f", "A-F"),
+    }
+)
+_APP_RES = {scheme: re.compile(host) for scheme, host in APP_SCHEMES.items()}
 
 #: No serialized origin is longer: "https://" + a 253-octet host + ":65535".
 MAX_ORIGIN_LENGTH = 8 + 253 + 6
@@ -97,7 +129,7 @@ class Rule(NamedTuple):
 
     def serialize(self) -> str:
         prefix = "*." if self.wildcard else ""
-        port = "" if self.port is None else f":{self.port}"
+        port = "" if self.port is None else ":*" if self.port == ANY_PORT else f":{self.port}"
         return f"{self.scheme}://{prefix}{self.host}{port}"
 
     def covers(self, other: Rule) -> bool:
@@ -130,9 +162,16 @@ def classify_origin(value: str) -> OriginShape:
         return OriginShape.NULL
     if "," in value or " " in value:
         return OriginShape.MULTIPLE
-    if split_wire_origin(value) is None and _wire_ipv6_port(value) is None:
+    if split_wire_origin(value) is None and _wire_ipv6_port(value) is None and not _is_app_origin(value):
         return OriginShape.MALFORMED
     return OriginShape.SERIALIZED
+
+
+def _is_app_origin(value: str) -> bool:
+    # Only refusals get here: an allowed app origin is an exact dict hit.
+    scheme, separator, host = value.partition("://")
+    pattern = _APP_RES.get(scheme)
+    return bool(separator) and pattern is not None and pattern.fullmatch(host) is not None
 
 
 def _wire_ipv6_port(value: str) -> str | None:
@@ -273,6 +312,8 @@ def _parse_rule_full(value: object, allow_insecure: bool, credentials: bool) -> 
             "Remove them; an origin is scheme://host[:port] with nothing around it.",
         )
     scheme_match = _SCHEME_RE.match(text)
+    if scheme_match is not None and scheme_match.group(1).lower() in APP_SCHEMES:
+        return _parse_app_origin(value, scheme_match.group(1).lower(), text[scheme_match.end() :])
     if scheme_match is not None and scheme_match.group(1).lower() not in DEFAULT_PORTS:
         # Before the shape checks, so that "data:text/html,..." is named a
         # data: URL, not a list of origins.
@@ -330,3 +371,32 @@ def _parse_rule_full(value: object, allow_insecure: bool, credentials: bool) -> 
             'CREDCORS["ALLOW_INSECURE_ORIGINS"] = True if you accept that risk.',
         )
     return Rule(scheme=scheme, host=host, port=port, wildcard=wildcard)
+
+
+def _parse_app_origin(value: object, scheme: str, after: str) -> Rule:
+    # An app shell's origin: scheme://host, exactly as the shell sends it.
+    host = after.removeprefix("//")
+    host = host[:-1] if host.endswith("/") else host
+    if "*" in host:
+        raise OriginError(
+            value,
+            f"a {scheme}:// origin is one app, so it is listed exactly, never as a pattern",
+            f'List each app\'s origin, e.g. "{_app_example(scheme)}".',
+        )
+    canonical = host.upper() if scheme == "safari-web-extension" else host.lower()
+    if not after.startswith("//") or _APP_RES[scheme].fullmatch(canonical) is None:
+        raise OriginError(
+            value,
+            f"it is not a {scheme}:// origin as the app sends it",
+            f'Write it as the app\'s Origin header shows it, e.g. "{_app_example(scheme)}".',
+        )
+    return Rule(scheme, canonical, None)
+
+
+def _app_example(scheme: str) -> str:
+    host = {
+        "chrome-extension": "abcdefghijklmnopabcdefghijklmnop",
+        "moz-extension": "0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+        "safari-web-extension": "0A1B2C3D-4E5F-6789-ABCD-EF0123456789",
+    }.get(scheme, "localhost")
+    return f"{scheme}://{host}"

@@ -19,7 +19,7 @@ from credcors.fetch import (
     parse_request_headers,
 )
 from credcors.origins import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
-from credcors.snapshot import Decision, Grant, Kind, Reason, Snapshot
+from credcors.snapshot import DEFAULT_POLICY, Decision, Grant, Kind, Reason, Snapshot
 
 __all__ = ["classify", "decide", "refusal_reason"]
 
@@ -55,12 +55,15 @@ def decide(
     origin: str | None,
     request_method: str | None = None,
     request_headers: str | None = None,
+    policy: str = DEFAULT_POLICY,
 ) -> Decision:
-    """Decide one request: allowed or refused, why, and the headers to send.
+    """Decide one request under ``policy``: allowed or refused, why, and the headers to send.
 
     ``origin``, ``request_method`` and ``request_headers`` are the raw
     ``Origin``, ``Access-Control-Request-Method`` and
     ``Access-Control-Request-Headers`` values, or ``None`` when absent.
+    ``policy`` names the view's policy; a name the snapshot does not know
+    is refused (fail closed: system check credcors.E020 reports it).
     """
     kind = classify(method, origin, request_method)
     if origin is None:
@@ -69,14 +72,36 @@ def decide(
     # 100 KB header alone would cost microseconds.
     if len(origin) > MAX_ORIGIN_LENGTH:
         return _REFUSED[kind, Reason.ORIGIN_TOO_LONG]
-    index = snapshot.index
+    if policy == DEFAULT_POLICY:
+        index = snapshot.index
+    else:
+        named = snapshot.policies.get(policy)
+        if named is None:
+            return _REFUSED[kind, Reason.UNKNOWN_POLICY]
+        if named.any_origin is not None:
+            return _decide_any(kind, named.any_origin, origin, request_method, request_headers)
+        index = named.index
     grant = index.exact.get(origin)
+    if grant is None and index.any_port:
+        grant = index.lookup_any_port(origin)
     if grant is None:
         if not index.patterns:
             return _REFUSED[kind, refusal_reason(origin)]
         grant, serialized = index.walk(origin)
         if grant is None:
             return _REFUSED[kind, Reason.ORIGIN_NOT_ALLOWED if serialized else refusal_reason(origin)]
+    if kind is Kind.ACTUAL:
+        return grant.allow(kind, origin)
+    return _decide_preflight(grant, origin, request_method or "", request_headers)
+
+
+def _decide_any(
+    kind: Kind, grant: Grant, origin: str, request_method: str | None, request_headers: str | None
+) -> Decision:
+    # ALLOW_ALL_ORIGINS: "*" to any one origin but 'null' (sandboxed frames,
+    # file: pages, redirects: refused everywhere, as for every policy).
+    if origin == "null" or "," in origin or " " in origin:
+        return _REFUSED[kind, refusal_reason(origin)]
     if kind is Kind.ACTUAL:
         return grant.allow(kind, origin)
     return _decide_preflight(grant, origin, request_method or "", request_headers)

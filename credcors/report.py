@@ -16,10 +16,13 @@ from credcors.conf import Config, get_config
 from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.loader import read_rows
-from credcors.origins import OriginError, parse_rule
+from credcors.origins import DEFAULT_PORTS, OriginError, parse_rule
+from credcors.quoting import safe
+from credcors.routing import resolve_view, view_policy
+from credcors.snapshot import DEFAULT_POLICY
 from credcors.store import store
 
-__all__ = ["explain_request"]
+__all__ = ["explain_request", "path_policy"]
 
 
 def explain_request(
@@ -43,10 +46,39 @@ def explain_request(
         else:
             rows = [Row(*values) for values in found]
     cookies = _cookie_lines(origin, config)
-    result = explain(snapshot, config, origin, method=method, headers=headers, path=path, rows=rows, cookies=cookies)
+    policy, why = path_policy(path, config)
+    result = explain(
+        snapshot,
+        config,
+        origin,
+        method=method,
+        headers=headers,
+        path=path,
+        rows=rows,
+        cookies=cookies,
+        policy=policy,
+        policy_reason=why,
+    )
     if db_note:
         result = dataclasses.replace(result, hints=result.hints + db_note)
     return result
+
+
+def path_policy(path: str | None, config: Config) -> tuple[str, str]:
+    """The policy the middleware would apply at ``path``, and why, in words (none without ``POLICIES``)."""
+    if not config.policies:
+        return DEFAULT_POLICY, ""
+    if path is None:
+        return DEFAULT_POLICY, "no path given; views without a policy of their own use the default policy"
+    view = resolve_view(path)
+    if view is None:
+        return DEFAULT_POLICY, f"the path {safe(path)} resolves to no view, so the default policy applies"
+    name = view_policy(view)
+    label = getattr(getattr(view, "view_class", None) or getattr(view, "cls", None) or view, "__qualname__", "?")
+    if name == DEFAULT_POLICY:
+        return name, f"the view {label} at {safe(path)} names no policy, so the default policy applies"
+    known = "" if name in config.policy_names else " (not in CREDCORS['POLICIES']: every request is refused)"
+    return name, f"the view {label} at {safe(path)} names the policy {name!r}{known}"
 
 
 def _cookie_lines(origin: str, config: Config) -> list[str]:
@@ -55,4 +87,6 @@ def _cookie_lines(origin: str, config: Config) -> list[str]:
         rule = parse_rule(origin, allow_insecure=True)
     except OriginError:
         return []  # Not an origin a browser sends: refused before cookies matter.
+    if rule.scheme not in DEFAULT_PORTS:
+        return []  # An app shell's origin has no site for SameSite to compare.
     return cookie_verdict(rule, config).lines()

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from credcors import conf
+from credcors.routing import path_policies
 from credcors.store import store
 
 __all__ = ["connect", "invalidate_on_commit"]
@@ -30,9 +31,11 @@ def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
 
 
 def _setting_changed(setting: str, **kwargs: Any) -> None:
-    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES"):
+    if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES", "DEBUG"):
         conf.reset()
         store.reset()
+    if setting in ("CREDCORS", "ROOT_URLCONF"):
+        path_policies.clear()
 
 
 def connect() -> None:

@@ -14,8 +14,9 @@ decisions share the prebuilt header tails and add the one
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import NamedTuple
 
 from credcors.fetch import (
@@ -27,11 +28,28 @@ from credcors.fetch import (
     ACCESS_CONTROL_MAX_AGE,
 )
 from credcors.matcher import Index, compile_index
-from credcors.origins import Rule
+from credcors.origins import ANY_PORT, Rule
 
-__all__ = ["Decision", "Grant", "Headers", "Kind", "Reason", "Snapshot", "compile_snapshot"]
+__all__ = [
+    "ANY_ORIGIN",
+    "DEFAULT_POLICY",
+    "Decision",
+    "Grant",
+    "Headers",
+    "Kind",
+    "Policy",
+    "Reason",
+    "Snapshot",
+    "compile_policy",
+    "compile_snapshot",
+]
 
 Header = tuple[str, str]
+
+#: The name of the policy of views that name none (the top-level settings).
+DEFAULT_POLICY = "default"
+#: The rule of an ``ALLOW_ALL_ORIGINS`` policy's one grant; it is in no index.
+ANY_ORIGIN = Rule("*", "*", None)
 
 
 class Kind(enum.Enum):
@@ -57,6 +75,7 @@ class Reason(enum.Enum):
     HEADER_NOT_ALLOWED = "header-not-allowed"
     REQUEST_HEADERS_TOO_LONG = "request-headers-too-long"
     MALFORMED_REQUEST_HEADERS = "malformed-request-headers"
+    UNKNOWN_POLICY = "unknown-policy"
 
 
 class Decision(NamedTuple):
@@ -169,8 +188,9 @@ class Grant(NamedTuple):
     ) -> Grant:
         """The grant for ``rule``; ``origin`` is its serialization, when the caller has it already."""
         origin = rule.serialize() if origin is None else origin
-        if rule.wildcard or not prebuilt:
-            return cls(rule, origin, source, headers, csrf and not rule.wildcard)
+        # A pattern and an any-port rule echo the origin they matched.
+        if rule.wildcard or rule.port == ANY_PORT or not prebuilt:
+            return cls(rule, origin, source, headers, csrf and not rule.wildcard and rule.port != ANY_PORT)
         echo = (ACCESS_CONTROL_ALLOW_ORIGIN, origin)
         return cls(
             rule,
@@ -194,29 +214,120 @@ class Grant(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """A named policy, compiled: its own grants and headers.
+
+    ``any_origin`` is set for an ``ALLOW_ALL_ORIGINS`` policy: the one grant
+    that answers ``Access-Control-Allow-Origin: *`` (never with credentials)
+    to every origin; its ``index`` is then empty.
+    """
+
+    name: str
+    index: Index[Grant]
+    headers: Headers
+    any_origin: Grant | None = None
+    rows: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
-    """Everything a decision needs, compiled once per change and never mutated."""
+    """Everything a decision needs, compiled once per change and never mutated.
+
+    ``index`` and ``headers`` are the default policy's, so that its decisions
+    cost what they cost before named policies existed; ``policies`` holds
+    the named ones.
+    """
 
     index: Index[Grant]
     headers: Headers
     rows: int = field(default=0)
+    policies: Mapping[str, Policy] = field(default_factory=dict)
 
     def lookup(self, origin: str) -> Grant | None:
-        """The grant allowing a (length-bounded) wire origin, else ``None``."""
+        """The grant allowing a (length-bounded) wire origin in the default policy, else ``None``."""
         return self.index.lookup(origin)
+
+    def headers_of(self, policy: str) -> Headers:
+        """The response headers of ``policy``; the default's for an unknown name."""
+        named = self.policies.get(policy)
+        return self.headers if named is None else named.headers
 
     def trusts_for_csrf(self, origin: str) -> bool:
         """Whether Django's CSRF origin check may accept ``origin``.
 
         Exact origins only: a pattern covers hosts nobody has reviewed (any
-        subdomain, including one taken over or user-controlled).
+        subdomain, including one taken over or user-controlled); nor does a
+        policy that allows every origin trust any.  Which exact origins are
+        trusted was decided per grant when the snapshot was compiled.
         """
         grant = self.index.exact.get(origin)
-        return grant is not None and grant.csrf
+        if grant is not None and grant.csrf:
+            return True
+        for named in self.policies.values():
+            grant = named.index.exact.get(origin)
+            if grant is not None and grant.csrf:
+                return True
+        return False
 
     @property
     def settings_rules(self) -> tuple[Rule, ...]:
         return tuple(grant.rule for grant in self.index if grant.source is None)
+
+
+def _grants(
+    headers: Headers,
+    settings_rules: Iterable[Rule],
+    rows: Iterable[tuple[Rule, str, int]],
+    trusted: Callable[[str], bool],
+    trusted_rows: Container[int],
+    rows_trusted: bool,
+) -> tuple[list[Grant], int]:
+    grants = [Grant.build(rule, None, headers, trusted(rule.serialize())) for rule in settings_rules]
+    count = len(grants)
+    # Measured on 100,000 rows (2 cores, Python 3.11): 1.4 s with both
+    # decisions prebuilt per row, against the 0.5 s a cold load may take.
+    if rows_trusted or trusted_rows:
+        grants += (
+            Grant(rule, origin, pk, headers, (rows_trusted or pk in trusted_rows) and not rule.wildcard)
+            for rule, origin, pk in rows
+        )
+    else:
+        grants += (Grant(rule, origin, pk, headers) for rule, origin, pk in rows)
+    return grants, len(grants) - count
+
+
+def compile_policy(
+    name: str,
+    headers: Headers,
+    settings_rules: Iterable[Rule] = (),
+    rows: Iterable[tuple[Rule, str, int]] = (),
+    *,
+    allow_all: bool = False,
+    trusted_rows: Container[int] = frozenset(),
+) -> Policy:
+    """Compile a named policy: its settings rules, then its rows (rule, serialization, row id).
+
+    ``trusted_rows`` are the ids of rows whose ``trust_for_csrf`` is set.
+    """
+    if allow_all:
+        # Fetch §3.2.5: "*" is the one answer that needs no echo, and the
+        # browser refuses it on a credentialed request: never send
+        # Access-Control-Allow-Credentials with it.
+        star = (ACCESS_CONTROL_ALLOW_ORIGIN, "*")
+        actual = tuple(pair for pair in headers.actual if pair[0] != ACCESS_CONTROL_ALLOW_CREDENTIALS)
+        preflight = tuple(pair for pair in headers.preflight if pair[0] != ACCESS_CONTROL_ALLOW_CREDENTIALS)
+        any_origin = Grant(
+            ANY_ORIGIN,
+            "*",
+            None,
+            headers,
+            False,
+            Decision(Kind.ACTUAL, True, Reason.ALLOWED, (star, *actual), ANY_ORIGIN),
+            Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
+        )
+        return Policy(name, compile_index(()), headers, any_origin)
+    grants, count = _grants(headers, settings_rules, rows, lambda origin: False, trusted_rows, False)
+    return Policy(name, compile_index(grants), headers, rows=count)
 
 
 def compile_snapshot(
@@ -225,16 +336,23 @@ def compile_snapshot(
     rows: Iterable[tuple[Rule, str, int]] = (),
     *,
     trust_for_csrf: bool = False,
+    csrf_origins: Container[str] | None = None,
+    trusted_rows: Container[int] = frozenset(),
+    policies: Iterable[Policy] = (),
 ) -> Snapshot:
-    """Compile settings rules, then database rows (rule, its serialization, row id), into a :class:`Snapshot`.
+    """Compile the default policy's settings rules, then its database rows, into a :class:`Snapshot`.
 
     When a rule appears in both, the settings entry wins, so explanations
-    name it.
+    name it.  With ``trust_for_csrf``, the exact origins in ``csrf_origins``
+    (every one when it is ``None``) are trusted for CSRF, and so are all
+    rows when it is ``None``; rows whose id is in ``trusted_rows`` are
+    trusted either way.
     """
-    grants = [Grant.build(rule, None, headers, trust_for_csrf) for rule in settings_rules]
-    count = len(grants)
-    # Measured on 100,000 rows (2 cores, Python 3.11): 1.4 s with both
-    # decisions prebuilt per row, against the 0.5 s a cold load may take.
-    csrf = trust_for_csrf
-    grants += (Grant(rule, origin, pk, headers, csrf and not rule.wildcard) for rule, origin, pk in rows)
-    return Snapshot(compile_index(grants), headers, rows=len(grants) - count)
+
+    def trusted(origin: str) -> bool:
+        return trust_for_csrf and (csrf_origins is None or origin in csrf_origins)
+
+    rows_trusted = trust_for_csrf and csrf_origins is None
+    grants, count = _grants(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted)
+    named = MappingProxyType({policy.name: policy for policy in policies})
+    return Snapshot(compile_index(grants), headers, rows=count, policies=named)

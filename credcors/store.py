@@ -154,7 +154,7 @@ class Store:
         """
         self.invalidate()
         config = get_config()
-        if config.cache_alias is not None and config.use_database:
+        if config.cache_alias is not None and config.reads_database:
             self.loader.publish(config.cache_alias)
 
     @property
@@ -236,7 +236,7 @@ class Store:
         return self._refresh(current, schedule.begin(), get_config())
 
     def _refresh(self, current: Snapshot | None, generation: int, config: Config) -> Snapshot:
-        alias = config.cache_alias if config.use_database else None
+        alias = config.cache_alias if config.reads_database else None
         # Read the version before the rows: a change published in between
         # then shows as a new version at the next check, never as a miss.
         version = UNREADABLE if alias is None else self.loader.shared_version(alias)
@@ -267,7 +267,7 @@ class Store:
         # changed; only then are the rows read.  The revision is read before
         # the rows: a change committed in between shows as a new revision at
         # the next poll, never as a miss.
-        if not config.use_database:
+        if not config.reads_database:
             return ()
         now = self.clock()
         verify = now - self._verified_at >= VERIFY_SECONDS

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from credcors import conf
+from credcors.routing import path_policies
 from credcors.store import store
 from tests import urls
 
@@ -27,10 +28,12 @@ def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # transaction; tests/test_background.py runs them in real threads.
     conf.reset()
     store.reset()
+    path_policies.clear()
     monkeypatch.setattr(store, "spawn", run_inline)
     yield
     conf.reset()
     store.reset()
+    path_policies.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -28,7 +28,7 @@ def _change(pk: int) -> str:
 
 
 def _form_data(origin: str, *, enabled: bool = True, note: str = "") -> dict[str, str]:
-    data = {"origin": origin, "note": note}
+    data = {"origin": origin, "note": note, "policy": "default"}
     if enabled:
         data["enabled"] = "on"
     return data

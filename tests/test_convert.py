@@ -176,11 +176,25 @@ def test_allow_all_with_credentials_is_refused_and_allows_nothing() -> None:
     assert "*" not in conversion.source_text
 
 
-def test_allow_all_without_credentials_is_refused_too() -> None:
+def test_allow_all_without_credentials_becomes_a_public_policy() -> None:
     conversion = convert_settings({"CORS_ALLOW_ALL_ORIGINS": True}, signal_receivers=0)
 
-    assert finding_for(conversion, "CORS_ALLOW_ALL_ORIGINS", True).severity == "refused"
+    finding = finding_for(conversion, "CORS_ALLOW_ALL_ORIGINS", True)
+    assert finding.severity == "changed"
+    assert '@cors_policy("public")' in finding.hint
+    assert conversion.credcors["POLICIES"] == {"public": {"ALLOW_ALL_ORIGINS": True, "ALLOW_CREDENTIALS": False}}
     assert conversion.credcors["ALLOW_CREDENTIALS"] is False
+    assert "ALLOW_ALL_ORIGINS" not in {key for key in conversion.credcors if key != "POLICIES"}
+    assert parse_config(conversion.credcors).problems == ()
+
+
+def test_allow_all_under_urls_regex_names_the_paths_to_mark() -> None:
+    settings = {"CORS_ALLOW_ALL_ORIGINS": True, "CORS_URLS_REGEX": r"^/public/"}
+
+    conversion = convert_settings(settings, signal_receivers=0)
+
+    assert conversion.credcors["URLS_REGEX"] == r"^/public/"
+    assert "the views under CORS_URLS_REGEX '^/public/'" in finding_for(conversion, "CORS_ALLOW_ALL_ORIGINS", True).hint
 
 
 def test_legacy_whitelist_is_read_when_new_name_is_absent() -> None:
@@ -229,8 +243,12 @@ def test_http_origin_with_credentials_is_refused_with_insecure_hint() -> None:
     finding = finding_for(conversion, "CORS_ALLOWED_ORIGINS", "http://partner.example.net")
     assert 'Use "https://partner.example.net"' in finding.hint
     assert "ALLOW_INSECURE_ORIGINS" in finding.hint
-    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://m.example.com"]
-    assert finding_for(conversion, "CORS_ALLOWED_ORIGINS", "capacitor://localhost").severity == "refused"
+    # The app shell's origin is an exact origin credcors allows; null stays refused.
+    assert conversion.credcors["ALLOWED_ORIGINS"] == ["capacitor://localhost", "https://m.example.com"]
+    assert [finding.value for finding in conversion.findings if finding.severity == "refused"] == [
+        "null",
+        "http://partner.example.net",
+    ]
 
 
 def test_http_origin_without_credentials_is_kept_and_credentials_stay_off() -> None:

@@ -30,6 +30,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ from django.core.management import get_commands, load_command_class
 from django.http import HttpResponse
 from django.test import RequestFactory, override_settings
 from django.utils.module_loading import import_string
+from django.views import View
 
 import credcors
 import dev
@@ -248,17 +250,27 @@ def test_manage_py_commands_run_in_order_against_the_example_project(path: str, 
 # -- Python blocks ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("block", blocks_of("python"), ids=lambda block: block.where)
+#: Reference pages whose Python blocks run too.
+PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md")
+
+
+@pytest.mark.parametrize("block", blocks_of("python", PYTHON_DOC_FILES), ids=lambda block: block.where)
 def test_python_block_runs_and_its_settings_pass_the_checks(block: Block) -> None:
     namespace: dict[str, Any] = {"__name__": "docs_block"}
     exec(compile(block.text, block.where, "exec"), namespace)
 
     settings_shown = {name: value for name, value in namespace.items() if name.isupper() and not name.startswith("_")}
-    views = {
+    views: dict[str, Callable[..., Any]] = {
         name: value
         for name, value in namespace.items()
         if inspect.isfunction(value) and value.__module__ == namespace.get("__name__")
     }
+    # Class-based views, as their URLconf would serve them.
+    views.update(
+        (name, value.as_view())
+        for name, value in namespace.items()
+        if inspect.isclass(value) and issubclass(value, View) and value.__module__ == namespace.get("__name__")
+    )
     assert settings_shown or views, f"{block.where}: neither settings nor a view"
     for name in settings_shown:
         assert name == "CREDCORS" or hasattr(global_settings, name), f"{block.where}: {name} is not a setting"

@@ -795,6 +795,7 @@ def test_reason_and_kind_values_are_stable() -> None:
         "header-not-allowed",
         "request-headers-too-long",
         "malformed-request-headers",
+        "unknown-policy",
     }
     assert {kind.value for kind in Kind} == {"not-cors", "preflight", "actual"}
 

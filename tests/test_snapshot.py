@@ -30,8 +30,12 @@ def _rows(*entries: tuple[str, int]) -> list[tuple[Rule, str, int]]:
     return rows
 
 
-def _snapshot(rules: tuple[str, ...] = (), rows: tuple[tuple[str, int], ...] = (), **options: bool) -> Snapshot:
-    return compile_snapshot(HEADERS, [parse_rule(value) for value in rules], _rows(*rows), **options)
+def _snapshot(
+    rules: tuple[str, ...] = (), rows: tuple[tuple[str, int], ...] = (), trust_for_csrf: bool = False
+) -> Snapshot:
+    return compile_snapshot(
+        HEADERS, [parse_rule(value) for value in rules], _rows(*rows), trust_for_csrf=trust_for_csrf
+    )
 
 
 # --- Headers ----------------------------------------------------------------------

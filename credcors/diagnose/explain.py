@@ -17,7 +17,7 @@ Every piece of request input in the text is quoted with
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from credcors.conf import Config
@@ -34,7 +34,7 @@ from credcors.fetch import (
 )
 from credcors.policy import decide
 from credcors.quoting import safe, scrub
-from credcors.snapshot import Decision, Headers, Kind, Reason, Snapshot
+from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Decision, Headers, Kind, Reason, Snapshot
 
 __all__ = ["Exchange", "Explanation", "explain"]
 
@@ -92,6 +92,8 @@ class Explanation:
     source: str | None = None
     exchanges: tuple[Exchange, ...] = field(default=())
     cookies: tuple[str, ...] = ()
+    policy: str = DEFAULT_POLICY
+    policy_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -105,6 +107,8 @@ class Explanation:
             "source": self.source,
             "exchanges": [exchange.to_dict() for exchange in self.exchanges],
             "cookies": list(self.cookies),
+            "policy": self.policy,
+            "policy_reason": self.policy_reason,
         }
 
 
@@ -118,6 +122,8 @@ def explain(
     path: str | None = None,
     rows: Sequence[Row] = (),
     cookies: Sequence[str] = (),
+    policy: str = DEFAULT_POLICY,
+    policy_reason: str = "",
 ) -> Explanation:
     """Explain a browser's credentialed call from ``origin``.
 
@@ -127,8 +133,24 @@ def explain(
     :func:`row_candidates` names (enabled or not), used to explain disabled and
     ignored rows.  ``cookies`` is the cookie verdict on ``origin``
     (:meth:`credcors.sites.CookieVerdict.lines`), kept only when a rule
-    matched the origin and credentials are on.
+    matched the origin and credentials are on.  ``policy`` is the policy of
+    the view at ``path``, and ``policy_reason`` says why in words.
     """
+    result = _explain(snapshot, config, origin, method, headers, path, rows, cookies, policy)
+    return replace(result, policy=policy, policy_reason=policy_reason)
+
+
+def _explain(
+    snapshot: Snapshot,
+    config: Config,
+    origin: str,
+    method: str,
+    headers: Iterable[str],
+    path: str | None,
+    rows: Sequence[Row],
+    cookies: Sequence[str],
+    policy: str,
+) -> Explanation:
     if path is not None and not config.applies_to(path):
         pattern = config.urls_regex.pattern if config.urls_regex is not None else ""
         return Explanation(
@@ -142,15 +164,16 @@ def explain(
             hints=("Call a path that URLS_REGEX matches, or widen URLS_REGEX (it is matched with re.match).",),
         )
     method = normalize_method(method)
+    credentials = snapshot.headers_of(policy).credentials
     names = _split_headers(headers)
     unsafe = sorted(dict.fromkeys(name for name in names if name not in SAFELISTED_REQUEST_HEADERS))
     request_headers = ",".join(unsafe) or None
     exchanges: list[Exchange] = []
     if method not in SAFELISTED_METHODS or unsafe:
-        preflight = decide(snapshot, "OPTIONS", origin, method, request_headers)
+        preflight = decide(snapshot, "OPTIONS", origin, method, request_headers, policy)
         exchanges.append(Exchange(Kind.PREFLIGHT, method, request_headers, preflight))
         if not preflight.allowed:
-            verdict = _explain_refusal(snapshot, config, origin, preflight, rows, request_headers)
+            verdict = _explain_refusal(snapshot, config, origin, preflight, rows, request_headers, policy)
             refusal_hints = (*verdict.hints, "The browser never sends the actual request after a refused preflight.")
             return Explanation(
                 origin,
@@ -161,21 +184,25 @@ def explain(
                 _rule_text(preflight),
                 None if preflight.rule is None else describe_source(preflight.source),
                 tuple(exchanges),
-                _cookie_lines(config, preflight, cookies),
+                _cookie_lines(credentials, preflight, cookies),
             )
-    actual = decide(snapshot, method, origin)
+    actual = decide(snapshot, method, origin, policy=policy)
     exchanges.append(Exchange(Kind.ACTUAL, method, None, actual))
     if not actual.allowed:
-        verdict = _explain_refusal(snapshot, config, origin, actual, rows, None)
+        verdict = _explain_refusal(snapshot, config, origin, actual, rows, None, policy)
         return Explanation(origin, False, verdict.cause, verdict.message, verdict.hints, exchanges=tuple(exchanges))
     hints: tuple[str, ...] = ()
     if len(exchanges) == 1:
         hints += (f"No preflight: {method} with only CORS-safelisted headers is sent directly.",)
-    if not config.credentials:
+    if not credentials:
+        where = "" if policy == DEFAULT_POLICY else f"['POLICIES'][{policy!r}]"
         hints += (
-            "CREDCORS['ALLOW_CREDENTIALS'] is False, so no Access-Control-Allow-Credentials is sent: "
-            "a fetch() with credentials: 'include' is still refused by the browser.",
+            f"CREDCORS{where}['ALLOW_CREDENTIALS'] is False, so no Access-Control-Allow-Credentials is sent: "
+            "a fetch() with credentials: 'include' is still refused by the browser; use credentials: 'omit'.",
         )
+    if actual.rule is ANY_ORIGIN:
+        message = f"{safe(origin)} is allowed by the policy {policy!r}, which answers every origin with '*'."
+        return Explanation(origin, True, "allowed", message, hints, "*", "settings", tuple(exchanges))
     source = describe_source(actual.source)
     return Explanation(
         origin,
@@ -186,15 +213,15 @@ def explain(
         _rule_text(actual),
         source,
         tuple(exchanges),
-        _cookie_lines(config, actual, cookies),
+        _cookie_lines(credentials, actual, cookies),
     )
 
 
-def _cookie_lines(config: Config, decision: Decision, cookies: Sequence[str]) -> tuple[str, ...]:
+def _cookie_lines(credentials: bool, decision: Decision, cookies: Sequence[str]) -> tuple[str, ...]:
     # Whether cookies travel matters only where CORS lets the call through:
     # an origin a rule matched (its preflight may still ask too much), with
     # credentials on.
-    return tuple(cookies) if config.credentials and decision.rule is not None else ()
+    return tuple(cookies) if credentials and decision.rule is not None else ()
 
 
 def _rule_text(decision: Decision) -> str | None:
@@ -215,10 +242,11 @@ def _explain_refusal(
     decision: Decision,
     rows: Sequence[Row],
     request_headers: str | None,
+    policy: str,
 ) -> Verdict:
     reason = decision.reason
     if reason is Reason.METHOD_NOT_ALLOWED:
-        return _method_verdict(snapshot.headers, decision.detail or "")
+        return _method_verdict(snapshot.headers_of(policy), decision.detail or "")
     if reason is Reason.MALFORMED_METHOD:
         return Verdict(
             False,
@@ -227,7 +255,7 @@ def _explain_refusal(
             ("Pass a method such as GET, POST, PUT, PATCH or DELETE.",),
         )
     if reason is Reason.HEADER_NOT_ALLOWED:
-        return _header_verdict(snapshot.headers, request_headers or "")
+        return _header_verdict(snapshot.headers_of(policy), request_headers or "")
     if reason is Reason.REQUEST_HEADERS_TOO_LONG:
         return Verdict(
             False,
@@ -242,6 +270,21 @@ def _explain_refusal(
             "malformed-request-headers",
             f"{REASON_TEXT[reason]}.",
             ("A header name is an HTTP token: letters, digits and !#$%&'*+-.^_`|~, no spaces.",),
+        )
+    if reason is Reason.UNKNOWN_POLICY:
+        return Verdict(
+            False,
+            "unknown-policy",
+            f"{REASON_TEXT[reason]}: {policy!r}.",
+            (f"Add {policy!r} to CREDCORS['POLICIES'], or fix the name in @cors_policy / cors_policy.",),
+        )
+    if policy != DEFAULT_POLICY and reason is Reason.ORIGIN_NOT_ALLOWED:
+        # The near-miss walk knows the default policy's list; a named one says plainly.
+        return Verdict(
+            False,
+            "origin-not-allowed",
+            f"{safe(origin)} is not in the policy {policy!r}, which this view uses.",
+            (f"Add it to CREDCORS['POLICIES'][{policy!r}]['ALLOWED_ORIGINS'] if that site should call this view.",),
         )
     return origin_verdict(snapshot, config, origin, reason, rows)
 

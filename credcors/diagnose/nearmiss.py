@@ -155,8 +155,9 @@ def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Se
     slips = []
     if origin.endswith("/"):
         slips.append(("trailing-slash", "a trailing slash"))
-    if rule.port is None and origin.lower().rstrip("/").endswith(f":{DEFAULT_PORTS[rule.scheme]}"):
-        slips.append(("default-port", f"the default port :{DEFAULT_PORTS[rule.scheme]} spelled out"))
+    default_port = DEFAULT_PORTS.get(rule.scheme)  # None for an app's scheme.
+    if rule.port is None and default_port and origin.lower().rstrip("/").endswith(f":{default_port}"):
+        slips.append(("default-port", f"the default port :{default_port} spelled out"))
     if origin != origin.lower() and origin.isascii():
         slips.append(("uppercase", "upper-case letters"))
     if not origin.isascii():

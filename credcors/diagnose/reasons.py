@@ -28,6 +28,7 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.HEADER_NOT_ALLOWED: "the preflight asks for a request header that is not in CREDCORS['ALLOW_HEADERS']",
     Reason.REQUEST_HEADERS_TOO_LONG: "Access-Control-Request-Headers is too long",
     Reason.MALFORMED_REQUEST_HEADERS: "Access-Control-Request-Headers is not a comma-separated list of header names",
+    Reason.UNKNOWN_POLICY: "the view names a policy that CREDCORS['POLICIES'] does not define",
 }
 
 

@@ -11,7 +11,10 @@ __all__ = ["render"]
 def render(result: Explanation) -> str:
     """The human-readable form of an explanation (the admin page shows the same parts)."""
     verdict = "ALLOWED" if result.allowed else "REFUSED"
-    lines = [f"Origin:   {safe(result.origin)}", f"Verdict:  {verdict} ({result.cause})", f"Why:      {result.message}"]
+    lines = [f"Origin:   {safe(result.origin)}", f"Verdict:  {verdict} ({result.cause})"]
+    if result.policy_reason:
+        lines.append(f"Policy:   {result.policy} ({result.policy_reason})")
+    lines.append(f"Why:      {result.message}")
     lines += [f"          {hint}" for hint in result.hints]
     lines += [f"{'Cookies:' if index == 0 else '':<10}{line}" for index, line in enumerate(result.cookies)]
     for exchange in result.exchanges:

@@ -22,7 +22,8 @@ from credcors import revision
 from credcors.conf import get_config
 from credcors.diagnose import render
 from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
-from credcors.models import AllowedOrigin, canonicalize_origin
+from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
 from credcors.report import explain_request
 
@@ -49,14 +50,19 @@ class Command(BaseCommand):
         add = sub.add_parser("add", help="Add (or re-enable) an allowed origin row.")
         add.add_argument("origin", metavar="ORIGIN")
         add.add_argument("--note", default=None)
+        add.add_argument("--policy", default=None, help='The policy the row belongs to (default "default").')
         for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
             sub.add_parser(name, help=text).add_argument("origin", metavar="ORIGIN")
         imp = sub.add_parser("import", help="Add or update rows from a file (text: one origin a line, or JSON).")
         imp.add_argument("file", metavar="FILE")
         imp.add_argument("--format", choices=("auto", "text", "json"), default="auto")
         imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
-        exp = sub.add_parser("export", help="Print the rows as text (enabled origins) or JSON (all rows).")
+        imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
+        exp = sub.add_parser(
+            "export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows)."
+        )
         exp.add_argument("--format", choices=("text", "json"), default="text")
+        exp.add_argument("--policy", default="default", help='The policy a text export lists (default "default").')
         sub.add_parser(
             "convert-settings",
             help="Print the CREDCORS dict equivalent to this project's django-cors-headers CORS_* settings.",
@@ -127,11 +133,18 @@ class Command(BaseCommand):
         for row in rows:
             note = f"  {safe(row.note, 80)}" if row.note else ""
             flag = "enabled " if row.enabled else "disabled"
-            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{note}")
+            policy = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
+            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{policy}{note}")
 
     def _add(self, options: dict[str, Any]) -> None:
         origin = _canonical(options["origin"])
         note = options["note"]
+        policy = options["policy"]
+        if policy is not None:
+            try:
+                validate_policy(policy)
+            except ValidationError as exc:
+                raise CommandError(scrub(" ".join(exc.messages), 600)) from None
         row = AllowedOrigin.objects.filter(origin=origin).first()
         if row is None:
             try:
@@ -139,7 +152,7 @@ class Command(BaseCommand):
                 # admin.  The savepoint keeps a caller's transaction usable if
                 # the insert loses a race.
                 with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-                    AllowedOrigin(origin=origin, note=note or "").save()
+                    AllowedOrigin(origin=origin, note=note or "", policy=policy or DEFAULT_POLICY).save()
             except IntegrityError:
                 # Someone added the same origin between the read above and
                 # this insert: theirs is the row to update.
@@ -159,6 +172,9 @@ class Command(BaseCommand):
         if note is not None and note != row.note:
             row.note = note
             changed.append("note updated")
+        if policy is not None and policy != row.policy:
+            row.policy = policy
+            changed.append(f"moved to the policy {policy}")
         if changed:
             row.save()
             self.stdout.write(f"{origin} was already listed: {', '.join(changed)}.")
@@ -193,7 +209,7 @@ class Command(BaseCommand):
         name = safe(str(path), 200)
         try:
             entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
-            report = import_entries(entries, name, dry_run=options["dry_run"])
+            report = import_entries(entries, name, dry_run=options["dry_run"], policy=options["policy"])
         except ImportProblem as exc:
             raise CommandError(str(exc)) from None
         # Written only now, so that a rolled-back import lists nothing as added.
@@ -205,12 +221,24 @@ class Command(BaseCommand):
     def _export(self, options: dict[str, Any]) -> None:
         rows = AllowedOrigin.objects.order_by("origin")
         if options["format"] == "json":
-            data = [{"origin": row.origin, "enabled": row.enabled, "note": row.note} for row in rows]
+            data = [
+                {
+                    "origin": row.origin,
+                    "enabled": row.enabled,
+                    "note": row.note,
+                    "policy": row.policy,
+                    "trust_for_csrf": row.trust_for_csrf,
+                }
+                for row in rows
+            ]
             self.stdout.write(json.dumps(data, indent=2))
             return
-        self.stdout.write("# credcors allowed origins (enabled rows), one per line")
+        # One policy per text file: importing it elsewhere must not move
+        # a partner's origins into the credentialed default policy.
+        policy = options["policy"]
+        self.stdout.write(f"# credcors allowed origins of the policy {safe(policy, 64)} (enabled rows), one per line")
         for row in rows:
-            if row.enabled:
+            if row.enabled and row.policy == policy:
                 self.stdout.write(scrub(row.origin, 300))
 
 
