@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from django.core.cache import caches
@@ -52,7 +53,8 @@ FAILED: Any = object()
 #: (free on PostgreSQL and SQLite, milliseconds on MariaDB).
 VERIFY_SECONDS = 60.0
 
-Rows = Sequence[tuple[str, int]]
+#: The enabled rows as (origin, row id, expiry or ``None``), in primary-key order.
+Rows = Sequence[tuple[str, int, datetime | None]]
 
 
 @contextlib.contextmanager
@@ -70,7 +72,7 @@ def _guarded(alias: str) -> Iterator[None]:
 
 
 def read_rows(
-    *, origins: Sequence[str] | None = None, fields: Sequence[str] = ("origin", "pk")
+    *, origins: Sequence[str] | None = None, fields: Sequence[str] = ("origin", "pk", "expires_at")
 ) -> list[tuple[Any, ...]]:
     """``AllowedOrigin`` rows as tuples of ``fields``, without harming the caller's transaction.
 
@@ -88,7 +90,11 @@ def read_rows(
 
 
 def load_rows() -> Rows:
-    """The enabled rows as (origin, row id), in primary-key order: what the store loads."""
+    """The enabled rows as (origin, row id, expiry), in primary-key order: what the store loads.
+
+    Expired rows are read too: the snapshot leaves them out when it is
+    compiled, so a process never needs a query to notice an expiry.
+    """
     return cast(Rows, read_rows())
 
 
@@ -207,8 +213,11 @@ def _log_outage(exc: DatabaseError, kept: int) -> None:
         )
 
 
-def compile_config(config: Config, rows: Rows) -> Snapshot:
-    """Compile ``config`` and the enabled rows into a snapshot; invalid rows are left out."""
+def compile_config(config: Config, rows: Rows, now: float | None = None) -> Snapshot:
+    """Compile ``config`` and the enabled rows into a snapshot; invalid rows and rows expired at ``now`` are left out.
+
+    ``now`` is seconds since the epoch, the current time by default.
+    """
     started = time.perf_counter()
     headers = Headers.build(
         allow_methods=config.allow_methods,
@@ -217,8 +226,15 @@ def compile_config(config: Config, rows: Rows) -> Snapshot:
         credentials=config.credentials,
         max_age=config.max_age,
     )
-    valid = [(rule, origin, pk) for origin, pk in rows if (rule := _parse_row(config, origin)) is not None]
-    snapshot = compile_snapshot(headers, config.rules, valid, trust_for_csrf=config.trust_for_csrf)
+    now = time.time() if now is None else now
+    # An expired row is left out before it is parsed: nothing to warn about.
+    valid = [
+        (rule, origin, pk, at)
+        for origin, pk, expires in rows
+        if ((at := None if expires is None else expires.timestamp()) is None or at > now)
+        and (rule := _parse_row(config, origin)) is not None
+    ]
+    snapshot = compile_snapshot(headers, config.rules, valid, trust_for_csrf=config.trust_for_csrf, now=now)
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
         len(snapshot.index),

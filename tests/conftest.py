@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -52,6 +53,8 @@ class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
         self.on_call: Callable[[], None] | None = None
+        #: The wall-clock time (seconds since the epoch) when ``now`` was 1000.
+        self.epoch = time.time()
 
     def __call__(self) -> float:
         if self.on_call is not None:
@@ -61,12 +64,17 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
+    def wall(self) -> float:
+        """Seconds since the epoch, moving with :meth:`advance` only (what expiries compare with)."""
+        return self.epoch + self.now - 1000.0
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Give the process-wide store a frozen clock; advance it with ``clock.advance(s)``."""
     fake = Clock()
     monkeypatch.setattr(store, "clock", fake)
+    monkeypatch.setattr(store, "wall", fake.wall)
     return fake
 
 
