@@ -7,15 +7,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from credcors import audit
 from credcors.models import AllowedOrigin
 from credcors.report import explain_request
 from credcors.signals import invalidate_on_commit
@@ -36,13 +39,40 @@ class TestOriginForm(forms.Form):
     path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
 
 
+class StateFilter(admin.SimpleListFilter):
+    """Active (enabled, not expired), expired (enabled, past its expiry), or disabled."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("active", _("Active")), ("expired", _("Expired")), ("disabled", _("Disabled"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> QuerySet[AllowedOrigin]:
+        now = timezone.now()
+        chosen: QuerySet[AllowedOrigin] = {
+            "active": queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), enabled=True),
+            "expired": queryset.filter(enabled=True, expires_at__lte=now),
+            "disabled": queryset.filter(enabled=False),
+        }.get(self.value() or "", queryset)
+        return chosen
+
+
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("origin", "enabled", "note", "updated_at")
-    list_filter = ("enabled",)
+    list_display = ("origin", "enabled", "expiry", "note", "updated_at")
+    list_filter = (StateFilter, "enabled")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected")
+
+    @admin.display(description=_("expires"), ordering="expires_at")
+    def expiry(self, obj: AllowedOrigin) -> str:
+        """When the row expires, and whether it has."""
+        if obj.expires_at is None:
+            return str(_("never"))
+        moment = date_format(timezone.localtime(obj.expires_at), "DATETIME_FORMAT")
+        return str(_("expired %(moment)s") % {"moment": moment}) if obj.is_expired() else moment
 
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_test_origin"
@@ -81,8 +111,14 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin], enabled: bool) -> None:
+        word = "Enabled" if enabled else "Disabled"
+        with transaction.atomic(using=queryset.db):
+            # Each row that changes gets its own entry in the admin's history,
+            # as a form edit would; update() itself logs nothing.
+            changing = list(queryset.exclude(enabled=enabled).select_for_update())
+            count = queryset.update(enabled=enabled, updated_at=timezone.now())
+            audit.log(request.user, audit.CHANGE, [(row, f"{word} with the bulk action.") for row in changing])
         # QuerySet.update() sends no model signals, so ask for the reload here.
-        count = queryset.update(enabled=enabled, updated_at=timezone.now())
         invalidate_on_commit(queryset.db)
         template = (
             ngettext("Enabled %d origin.", "Enabled %d origins.", count)

@@ -518,7 +518,7 @@ def test_export_json_round_trips_all_rows(tmp_path: Path) -> None:
     _, out = run("export", "--format", "json")
 
     data = json.loads(out)
-    assert {"origin": "https://old.example.net", "enabled": False, "note": ""} in data
+    assert {"origin": "https://old.example.net", "enabled": False, "note": "", "expires_at": None} in data
     path = tmp_path / "export.json"
     path.write_text(out)
     _, again = run("import", str(path))
