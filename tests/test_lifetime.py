@@ -340,3 +340,17 @@ def test_admin_list_shows_when_each_row_expires(admin_client: Any, settings: Any
     assert "Jan. 1, 2099, midnight" in page
     assert page.count("never") >= 2
     assert "expired " in page
+
+
+def test_explain_names_an_expired_row_and_not_one_that_expires_later() -> None:
+    AllowedOrigin.objects.create(origin=PREVIEW, expires_at=datetime(2020, 1, 1, tzinfo=dt_timezone.utc))
+    AllowedOrigin.objects.create(origin=PARTNER, expires_at=datetime(2099, 1, 1, tzinfo=dt_timezone.utc))
+    out = StringIO()
+
+    with pytest.raises(SystemExit):
+        call_command("credcors", "explain", PREVIEW, stdout=out)
+    call_command("credcors", "explain", PARTNER, stdout=out)
+
+    assert "Verdict:  REFUSED (expired-row)" in out.getvalue()
+    assert "but it expired at 2020-01-01T00:00:00Z." in out.getvalue()
+    assert "Verdict:  ALLOWED (allowed)" in out.getvalue()
