@@ -13,7 +13,7 @@ from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.dateparse import parse_datetime
 
 __all__ = ["LifetimeError", "describe", "parse_duration", "parse_expiry"]
 
@@ -55,9 +55,8 @@ def parse_expiry(text: str, now: datetime | None = None, *, allow_past: bool = F
     if _DURATION.fullmatch(value.lower()):
         return now + parse_duration(value)
     try:
+        # datetime.fromisoformat underneath: a bare date is its midnight.
         moment = parse_datetime(value)
-        if moment is None and (day := parse_date(value)) is not None:
-            moment = datetime(day.year, day.month, day.day)
     except ValueError:  # Well-formed but impossible, e.g. 2026-02-30.
         moment = None
     if moment is None:

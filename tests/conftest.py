@@ -156,3 +156,38 @@ def table_reads_fail() -> Iterator[list[str]]:
 
     with connection.execute_wrapper(fail):
         yield failed
+
+
+@contextmanager
+def queries_in_any_thread() -> Iterator[list[str]]:
+    """Every SQL statement run meanwhile, by this thread or the live server's.
+
+    A live server on in-memory SQLite shares this thread's connection; other
+    threads (a live server on PostgreSQL, asgiref's executor) open their own,
+    which ``connection_created`` hands over before its first query.
+    """
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    statements: list[str] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    watched = [connection]
+
+    def watch(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+            watched.append(connection)
+
+    connection.execute_wrappers.append(record)
+    connection_created.connect(watch, dispatch_uid="credcors-test-expiry")
+    try:
+        yield statements
+    finally:
+        connection_created.disconnect(dispatch_uid="credcors-test-expiry")
+        for each in watched:
+            if record in each.execute_wrappers:
+                each.execute_wrappers.remove(record)

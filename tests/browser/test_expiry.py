@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from django.db import connection
-from django.db.backends.signals import connection_created
 from django.utils import timezone
 from pytest_django import Settings
 
 from credcors.models import AllowedOrigin
 from tests.browser.conftest import Servers, open_frontend
+from tests.conftest import queries_in_any_thread
 
 if TYPE_CHECKING:
     # Only for annotations: without Playwright, conftest skips (or fails) these tests.
@@ -28,38 +25,6 @@ WITHIN_SECONDS = 1.0
 SIMPLE = "demo.call('/api/csrf')"
 # X-Requested-With makes the call preflighted.
 PREFLIGHTED = "demo.call('/api/csrf', {headers: {'X-Requested-With': 'demo'}})"
-
-
-@contextmanager
-def queries_in_any_thread() -> Iterator[list[str]]:
-    """Every SQL statement run meanwhile, by this thread or the live server's.
-
-    On in-memory SQLite the live server shares this thread's connection; on
-    PostgreSQL it opens its own per request, which ``connection_created``
-    hands over before its first query.
-    """
-    statements: list[str] = []
-
-    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        statements.append(sql)
-        return execute(sql, params, many, context)
-
-    watched = [connection]
-
-    def watch(sender: Any, connection: Any, **kwargs: Any) -> None:
-        if record not in connection.execute_wrappers:
-            connection.execute_wrappers.append(record)
-            watched.append(connection)
-
-    connection.execute_wrappers.append(record)
-    connection_created.connect(watch, dispatch_uid="credcors-test-expiry")
-    try:
-        yield statements
-    finally:
-        connection_created.disconnect(dispatch_uid="credcors-test-expiry")
-        for each in watched:
-            if record in each.execute_wrappers:
-                each.execute_wrappers.remove(record)
 
 
 @pytest.fixture
