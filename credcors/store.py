@@ -223,9 +223,9 @@ class Store:
         """``snapshot``, or the current one without the grants whose expiry has passed, swapped in.
 
         No I/O and not the refresh lock: an expiry takes effect even while a
-        refresh waits for the database.  The rebuild costs microseconds for
-        a few hundred rows (tens of milliseconds for 100,000) and happens
-        once per expiry, not per request.
+        refresh waits for the database.  The rebuild runs once per expiry, in
+        the first request after it; measured (2 busy shared cores, Python
+        3.11): 0.2 ms with 1,000 rows, 68 ms with 100,000.
         """
         expiry = snapshot.next_expiry
         if expiry is None or self.wall() < expiry:
