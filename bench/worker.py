@@ -255,7 +255,9 @@ class Worker:
             from credcors.models import AllowedOrigin
 
             start = time.perf_counter_ns()
-            rows = tuple(AllowedOrigin.objects.filter(enabled=True).order_by("pk").values_list("origin", "pk"))
+            rows = tuple(
+                AllowedOrigin.objects.filter(enabled=True).order_by("pk").values_list("origin", "pk", "expires_at")
+            )
             result["read_ms"] = (time.perf_counter_ns() - start) / 1e6
             result["rows"] = len(rows)
         conf.reset()

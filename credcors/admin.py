@@ -7,15 +7,18 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from credcors import audit
 from credcors.conf import get_config
 from credcors.models import AllowedOrigin
 from credcors.report import explain_request
@@ -37,10 +40,29 @@ class TestOriginForm(forms.Form):
     path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
 
 
+class StateFilter(admin.SimpleListFilter):
+    """Active (enabled, not expired), expired (enabled, past its expiry), or disabled."""
+
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("active", _("Active")), ("expired", _("Expired")), ("disabled", _("Disabled"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> QuerySet[AllowedOrigin]:
+        now = timezone.now()
+        chosen: QuerySet[AllowedOrigin] = {
+            "active": queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), enabled=True),
+            "expired": queryset.filter(enabled=True, expires_at__lte=now),
+            "disabled": queryset.filter(enabled=False),
+        }.get(self.value() or "", queryset)
+        return chosen
+
+
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("origin", "enabled", "policy", "trust_for_csrf", "note", "updated_at")
-    list_filter = ("enabled", "policy", "trust_for_csrf")
+    list_display = ("origin", "enabled", "expiry", "policy", "trust_for_csrf", "note", "updated_at")
+    list_filter = (StateFilter, "enabled", "policy", "trust_for_csrf")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected")
@@ -56,6 +78,14 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    @admin.display(description=_("expires"), ordering="expires_at")
+    def expiry(self, obj: AllowedOrigin) -> str:
+        """When the row expires, and whether it has."""
+        if obj.expires_at is None:
+            return str(_("never"))
+        moment = date_format(timezone.localtime(obj.expires_at), "DATETIME_FORMAT")
+        return str(_("expired %(moment)s") % {"moment": moment}) if obj.is_expired() else moment
 
     def get_urls(self) -> list[URLPattern]:
         name = f"{self.opts.app_label}_{self.opts.model_name}_test_origin"
@@ -94,8 +124,14 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin], enabled: bool) -> None:
+        word = "Enabled" if enabled else "Disabled"
+        with transaction.atomic(using=queryset.db):
+            # Each row that changes gets its own entry in the admin's history,
+            # as a form edit would; update() itself logs nothing.
+            changing = list(queryset.exclude(enabled=enabled).select_for_update())
+            count = queryset.update(enabled=enabled, updated_at=timezone.now())
+            audit.log(request.user, audit.CHANGE, [(row, f"{word} with the bulk action.") for row in changing])
         # QuerySet.update() sends no model signals, so ask for the reload here.
-        count = queryset.update(enabled=enabled, updated_at=timezone.now())
         invalidate_on_commit(queryset.db)
         template = (
             ngettext("Enabled %d origin.", "Enabled %d origins.", count)

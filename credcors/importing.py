@@ -10,14 +10,19 @@ show; every value from the file is quoted with :func:`credcors.quoting.safe`.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
+from django.utils import timezone
 
+from credcors import audit
+from credcors.audit import ADDITION, CHANGE
+from credcors.lifetime import NEVER, LifetimeError, describe, parse_expiry
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
@@ -55,6 +60,8 @@ class Entry:
     note: str | None = None
     policy: str | None = None
     trust_for_csrf: bool | None = None
+    #: The expiry as written (an ISO date-time, a duration, ``never``), or ``None``: leave it as it is.
+    expires: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +74,25 @@ class ImportReport:
     lines: list[str] = field(default_factory=list)
 
 
+class Checked(NamedTuple):
+    """A valid entry, its canonical origin, and its expiry (:data:`KEEP`: leave the row's as it is)."""
+
+    entry: Entry
+    origin: str
+    expires: Any
+
+
+#: An entry that says nothing about expiry leaves a row's as it is.
+KEEP: Any = object()
+
+# "ORIGIN  # expires WHEN": the one comment an origin line may carry (an origin never holds " #").
+_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+
 # Marks a JSON entry of the wrong shape; reported with its number together
 # with invalid origins, so one run shows every problem.
 _BAD_ENTRY: Any = object()
 # What a JSON entry may say; an export writes all of them.
-_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf"})
+_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at"})
 
 
 def format_of(filename: str, fmt: str = "auto") -> str:
@@ -109,7 +130,12 @@ def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
         value = line.removesuffix("\r")
         if not value.strip() or value.lstrip().startswith("#"):
             continue
-        entries.append(Entry(f"line {number}", value))
+        # "ORIGIN  # expires 2026-12-31T18:00:00Z", as ``export`` writes a row with an expiry.
+        comment = _COMMENT.match(value)
+        if comment is None:
+            entries.append(Entry(f"line {number}", value))
+        else:
+            entries.append(Entry(f"line {number}", comment.group(1), expires=comment.group(2)))
     return entries
 
 
@@ -122,7 +148,7 @@ def _json_entries(text: str, name: str) -> list[Entry]:
     if not isinstance(data, list):
         raise ImportProblem(
             f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ..., '
-            '"policy": ..., "trust_for_csrf": ...}} objects.'
+            '"policy": ..., "trust_for_csrf": ..., "expires_at": ...}} objects.'
         )
     entries = []
     for number, item in enumerate(data, start=1):
@@ -136,42 +162,54 @@ def _json_entries(text: str, name: str) -> list[Entry]:
             or not isinstance(item.get("note", ""), str)
             or not isinstance(item.get("policy", ""), str)
             or not isinstance(item.get("trust_for_csrf", False), bool)
+            or not isinstance(item.get("expires_at", ""), (str, type(None)))
             or set(item) - _JSON_KEYS
         ):
             entries.append(Entry(where, _BAD_ENTRY))
         else:
+            # null clears an expiry, like "never"; a missing key leaves it as it is.
+            expires = item.get("expires_at")
+            if "expires_at" in item and expires is None:
+                expires = NEVER
             entries.append(
                 Entry(
                     where,
                     item["origin"],
-                    item.get("enabled"),
-                    item.get("note"),
-                    item.get("policy"),
-                    item.get("trust_for_csrf"),
+                    enabled=item.get("enabled"),
+                    note=item.get("note"),
+                    policy=item.get("policy"),
+                    trust_for_csrf=item.get("trust_for_csrf"),
+                    expires=expires,
                 )
             )
     return entries
 
 
-def check_entries(entries: Sequence[Entry]) -> tuple[list[tuple[Entry, str]], list[str]]:
-    """Each valid entry with its canonical origin, and a message for every invalid one.
+def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
+    """Each valid entry with its canonical origin and expiry, and a message for every invalid one.
 
     An entry's policy must be a configured one (see :func:`credcors.models.validate_policy`).
     """
     errors: list[str] = []
     seen: dict[str, str] = {}
-    canonical: list[tuple[Entry, str]] = []
+    canonical: list[Checked] = []
+    now = timezone.now()
     for entry in entries:
         if entry.origin is _BAD_ENTRY:
             errors.append(
-                f'{entry.where}: expected an origin string or {{"origin": "...", "enabled": true, "note": "..."}} '
-                "with nothing else in it."
+                f'{entry.where}: expected an origin string or {{"origin": "...", "enabled": true, "note": "...", '
+                '"expires_at": "2026-12-31T18:00:00Z"}} with nothing else in it.'
             )
             continue
         try:
             origin = canonicalize_origin(entry.origin)
+            # An exported table may hold rows already expired: they are restored as they were.
+            expires = KEEP if entry.expires is None else parse_expiry(entry.expires, now, allow_past=True)
         except ValidationError as exc:
             errors.append(f"{entry.where}: {scrub(' '.join(exc.messages), 400)}")
+            continue
+        except LifetimeError as exc:
+            errors.append(f"{entry.where}: {scrub(str(exc), 400)}")
             continue
         if origin in seen:
             errors.append(f"{entry.where}: {origin} is already listed at {seen[origin]}.")
@@ -185,16 +223,24 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[tuple[Entry, str]], li
             errors.append(f"{entry.where}: {origin} is a pattern; only an exact origin can be trusted for CSRF.")
             continue
         seen[origin] = entry.where
-        canonical.append((entry, origin))
+        canonical.append(Checked(entry, origin, expires))
     return canonical, errors
 
 
 def import_entries(
-    entries: Sequence[Entry], name: str, *, dry_run: bool = False, policy: str | None = None
+    entries: Sequence[Entry],
+    name: str,
+    *,
+    dry_run: bool = False,
+    policy: str | None = None,
+    user: Any = None,
+    via: str = "",
 ) -> ImportReport:
     """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`.
 
     ``policy`` is the policy of entries that name none (a text file's lines).
+    With ``user``, each row added or changed gets an entry in the admin's
+    history as that user, saying it came from ``name`` (and ``via``).
     """
     if policy is not None:
         entries = [entry if entry.policy is not None else replace(entry, policy=policy) for entry in entries]
@@ -208,7 +254,7 @@ def import_entries(
             + "\n".join(shown)
         )
     try:
-        return _apply(canonical, dry_run=dry_run)
+        return _apply(canonical, dry_run=dry_run, user=user, source=f"from {name}{' ' + via if via else ''}")
     except IntegrityError:
         # Another writer added one of these origins after the rows were
         # read: the whole import rolled back, so running it again is safe.
@@ -218,31 +264,35 @@ def import_entries(
         ) from None
 
 
-def _apply(canonical: list[tuple[Entry, str]], *, dry_run: bool) -> ImportReport:
+def _apply(canonical: list[Checked], *, dry_run: bool, user: Any, source: str) -> ImportReport:
     # Write the checked entries in one transaction (rolled back for a dry run).
     created = updated = unchanged = 0
     lines: list[str] = []
+    history: list[tuple[int, AllowedOrigin, str]] = []
     with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
         # Rows are locked, and new ones inserted, in origin order: two imports
         # of overlapping files then wait for each other instead of
         # deadlocking, and one adding an origin the other just added fails
         # on the unique constraint, which says "run it again".
-        in_order = sorted(canonical, key=lambda pair: pair[1])
-        locked = AllowedOrigin.objects.filter(origin__in=[origin for _, origin in in_order]).order_by("origin")
+        in_order = sorted(canonical, key=lambda checked: checked.origin)
+        locked = AllowedOrigin.objects.filter(origin__in=[checked.origin for checked in in_order]).order_by("origin")
         existing = {row.origin: row for row in locked.select_for_update()}
-        for entry, origin in in_order:
+        for entry, origin, expires in in_order:
             row = existing.get(origin)
             enabled = True if entry.enabled is None else entry.enabled
             if row is None:
-                AllowedOrigin(
+                row = AllowedOrigin(
                     origin=origin,
                     enabled=enabled,
                     note=entry.note or "",
                     policy=entry.policy or DEFAULT_POLICY,
                     trust_for_csrf=bool(entry.trust_for_csrf),
-                ).save()
+                    expires_at=None if expires is KEEP else expires,
+                )
+                row.save()
                 created += 1
                 lines.append(f"  added     {origin}")
+                history.append((ADDITION, row, f"Imported {source}."))
                 continue
             changes = []
             if row.enabled != enabled:
@@ -257,12 +307,19 @@ def _apply(canonical: list[tuple[Entry, str]], *, dry_run: bool) -> ImportReport
             if entry.trust_for_csrf is not None and row.trust_for_csrf != entry.trust_for_csrf:
                 row.trust_for_csrf = entry.trust_for_csrf
                 changes.append("trusted for CSRF" if entry.trust_for_csrf else "not trusted for CSRF")
+            if expires is not KEEP and row.expires_at != expires:
+                row.expires_at = expires
+                changes.append(f"expires {describe(expires)}")
             if changes:
                 row.save()
                 updated += 1
                 lines.append(f"  updated   {origin} ({', '.join(changes)})")
+                history.append((CHANGE, row, f"Changed {source}: {', '.join(changes)}."))
             else:
                 unchanged += 1
+        if user is not None:
+            for flag in (ADDITION, CHANGE):
+                audit.log(user, flag, [(row, message) for kind, row, message in history if kind == flag])
         if dry_run:
             transaction.set_rollback(True)
     return ImportReport(created, updated, unchanged, lines)

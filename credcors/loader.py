@@ -13,6 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from django.core.cache import caches
@@ -53,8 +54,8 @@ FAILED: Any = object()
 #: (free on PostgreSQL and SQLite, milliseconds on MariaDB).
 VERIFY_SECONDS = 60.0
 
-#: (origin, row id, policy, trust_for_csrf) per enabled row.
-Rows = Sequence[tuple[str, int, str, bool]]
+#: (origin, row id, policy, trust_for_csrf, expiry or ``None``) per enabled row, in primary-key order.
+Rows = Sequence[tuple[str, int, str, bool, datetime | None]]
 
 
 @contextlib.contextmanager
@@ -90,8 +91,12 @@ def read_rows(
 
 
 def load_rows() -> Rows:
-    """The enabled rows as (origin, row id, policy, trust_for_csrf), in primary-key order: what the store loads."""
-    return cast(Rows, read_rows(fields=("origin", "pk", "policy", "trust_for_csrf")))
+    """The enabled rows as (origin, row id, policy, trust_for_csrf, expiry), in primary-key order: what the store loads.
+
+    Expired rows are read too: the snapshot leaves them out when it is
+    compiled, so a process never needs a query to notice an expiry.
+    """
+    return cast(Rows, read_rows(fields=("origin", "pk", "policy", "trust_for_csrf", "expires_at")))
 
 
 def is_missing_table(exc: DatabaseError) -> bool:
@@ -219,19 +224,27 @@ def _headers(policy: PolicyConfig) -> Headers:
     )
 
 
-def compile_config(config: Config, rows: Rows) -> Snapshot:
-    """Compile ``config`` and the enabled rows into a snapshot; invalid rows are left out.
+def compile_config(config: Config, rows: Rows, now: float | None = None) -> Snapshot:
+    """Compile ``config`` and the enabled rows into a snapshot; invalid rows and rows expired at ``now`` are left out.
 
-    A row belongs to the policy it names; rows of a policy that is not
-    configured, or whose ``USE_DATABASE`` is off, are left out (fail closed).
+    ``now`` is seconds since the epoch, the current time by default.  A row
+    belongs to the policy it names; rows of a policy that is not configured,
+    or whose ``USE_DATABASE`` is off, are left out (fail closed).
     """
     started = time.perf_counter()
+    now = time.time() if now is None else now
     default = config.default_policy
-    trusted = frozenset(pk for _, pk, _, trust in rows if trust)
     insecure = config.allow_insecure
+    # An expired row is left out before it is parsed: nothing to warn about.
+    live = [
+        (origin, pk, policy, trust, at)
+        for origin, pk, policy, trust, expires in rows
+        if (at := None if expires is None else expires.timestamp()) is None or at > now
+    ]
+    trusted = frozenset(pk for _, pk, _, trust, _ in live if trust)
     valid = [
-        (rule, origin, pk)
-        for origin, pk, policy, _ in (rows if default.use_database else ())
+        (rule, origin, pk, at)
+        for origin, pk, policy, _, at in (live if default.use_database else ())
         if policy == DEFAULT_POLICY and (rule := _parse_row(origin, insecure, default.credentials)) is not None
     ]
     named = []
@@ -239,8 +252,8 @@ def compile_config(config: Config, rows: Rows) -> Snapshot:
         own = []
         if policy.use_database and not policy.allow_all:
             own = [
-                (rule, origin, pk)
-                for origin, pk, name, _ in rows
+                (rule, origin, pk, at)
+                for origin, pk, name, _, at in live
                 if name == policy.name and (rule := _parse_row(origin, insecure, policy.credentials)) is not None
             ]
         named.append(

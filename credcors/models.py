@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import get_config
@@ -83,6 +85,16 @@ class AllowedOrigin(models.Model):
         ),
     )
     note = models.TextField(_("note"), blank=True, default="")
+    expires_at = models.DateTimeField(
+        _("expires"),
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text=_(
+            "Optional. From this moment the origin is refused, in every process within a second; "
+            "leave empty for an origin that never expires."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -116,3 +128,7 @@ class AllowedOrigin(models.Model):
                 {"trust_for_csrf": _("Only an exact origin can be trusted for CSRF, never a *. pattern.")},
                 code="pattern_csrf",
             )
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """Whether the row's expiry has passed (at ``now``, default the current time)."""
+        return self.expires_at is not None and self.expires_at <= (now or timezone.now())

@@ -11,10 +11,12 @@ import dataclasses
 from collections.abc import Iterable
 
 from django.db import DatabaseError
+from django.utils import timezone
 
 from credcors.conf import Config, get_config
 from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
+from credcors.lifetime import describe
 from credcors.loader import read_rows
 from credcors.origins import DEFAULT_PORTS, OriginError, parse_rule
 from credcors.quoting import safe
@@ -40,11 +42,15 @@ def explain_request(
     db_note: tuple[str, ...] = ()
     if candidates:
         try:
-            found = read_rows(origins=candidates, fields=("pk", "origin", "enabled", "note"))
+            found = read_rows(origins=candidates, fields=("pk", "origin", "enabled", "note", "expires_at"))
         except DatabaseError as exc:
             db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
         else:
-            rows = [Row(*values) for values in found]
+            now = timezone.now()
+            rows = [
+                Row(pk, origin_, enabled, note, None if expires is None or expires > now else describe(expires))
+                for pk, origin_, enabled, note, expires in found
+            ]
     cookies = _cookie_lines(origin, config)
     policy, why = path_policy(path, config)
     result = explain(

@@ -14,6 +14,8 @@ decisions share the prebuilt header tails and add the one
 from __future__ import annotations
 
 import enum
+import itertools
+import math
 from collections.abc import Callable, Container, Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 Header = tuple[str, str]
+#: A database row to compile: its rule, the rule's serialization, its id, its expiry (epoch seconds) or None.
+Row = tuple[Rule, str, int, float | None]
 
 #: The name of the policy of views that name none (the top-level settings).
 DEFAULT_POLICY = "default"
@@ -163,8 +167,11 @@ class Grant(NamedTuple):
     million, and building two decisions each tripled the load of 100,000
     rows (see :func:`compile_snapshot`); :meth:`allow` builds theirs, one
     tuple per request.  ``csrf`` says whether Django's CSRF origin check may
-    trust it.  A tuple: a million of them load several times faster than
-    frozen dataclasses.
+    trust it.  ``expires`` is a row's expiry in seconds since the epoch
+    (``None``: never); the request path never reads it, the snapshot that
+    holds the grant is replaced by one without it when it passes (see
+    :meth:`Snapshot.without_expired`).  A tuple: a million of them load
+    several times faster than frozen dataclasses.
     """
 
     rule: Rule
@@ -174,6 +181,7 @@ class Grant(NamedTuple):
     csrf: bool = False
     actual: Decision | None = None
     preflight: Decision | None = None
+    expires: float | None = None
 
     @classmethod
     def build(
@@ -242,6 +250,9 @@ class Snapshot:
     headers: Headers
     rows: int = field(default=0)
     policies: Mapping[str, Policy] = field(default_factory=dict)
+    #: The earliest expiry of a grant it holds (seconds since the epoch), or
+    #: ``None``: the store swaps in :meth:`without_expired` when it passes.
+    next_expiry: float | None = None
 
     def lookup(self, origin: str) -> Grant | None:
         """The grant allowing a (length-bounded) wire origin in the default policy, else ``None``."""
@@ -269,6 +280,24 @@ class Snapshot:
                 return True
         return False
 
+    def without_expired(self, now: float) -> Snapshot:
+        """This snapshot without the grants expired at ``now`` (itself when none has).
+
+        Built from the grants already compiled: nothing is parsed or read
+        again, so a store can swap it in the moment an expiry passes.
+        Settings grants never expire, and a row shadowed by a settings entry
+        was never in the index, so this is what compiling the rows again
+        at ``now`` would give.
+        """
+        if self.next_expiry is None or now < self.next_expiry:
+            return self
+        index, rows = _unexpired(self.index, self.rows, now)
+        policies = {}
+        for name, policy in self.policies.items():
+            kept, count = _unexpired(policy.index, policy.rows, now)
+            policies[name] = Policy(name, kept, policy.headers, policy.any_origin, count)
+        return Snapshot(index, self.headers, rows, MappingProxyType(policies), _next_expiry(index, policies.values()))
+
     @property
     def settings_rules(self) -> tuple[Rule, ...]:
         return tuple(grant.rule for grant in self.index if grant.source is None)
@@ -277,37 +306,49 @@ class Snapshot:
 def _grants(
     headers: Headers,
     settings_rules: Iterable[Rule],
-    rows: Iterable[tuple[Rule, str, int]],
+    rows: Iterable[Row],
     trusted: Callable[[str], bool],
     trusted_rows: Container[int],
     rows_trusted: bool,
+    now: float,
 ) -> tuple[list[Grant], int]:
     grants = [Grant.build(rule, None, headers, trusted(rule.serialize())) for rule in settings_rules]
     count = len(grants)
     # Measured on 100,000 rows (2 cores, Python 3.11): 1.4 s with both
     # decisions prebuilt per row, against the 0.5 s a cold load may take.
-    if rows_trusted or trusted_rows:
-        grants += (
-            Grant(rule, origin, pk, headers, (rows_trusted or pk in trusted_rows) and not rule.wildcard)
-            for rule, origin, pk in rows
-        )
-    else:
-        grants += (Grant(rule, origin, pk, headers) for rule, origin, pk in rows)
+    grants += (
+        Grant(rule, origin, pk, headers, (rows_trusted or pk in trusted_rows) and not rule.wildcard, None, None, at)
+        for rule, origin, pk, at in rows
+        if at is None or at > now
+    )
     return grants, len(grants) - count
+
+
+def _unexpired(index: Index[Grant], rows: int, now: float) -> tuple[Index[Grant], int]:
+    kept = [grant for grant in index if grant.expires is None or grant.expires > now]
+    return compile_index(kept), rows - (len(index) - len(kept))
+
+
+def _next_expiry(index: Index[Grant], policies: Iterable[Policy]) -> float | None:
+    # The earliest expiry among the rows of every policy: settings never expire.
+    grants = itertools.chain(index, *(policy.index for policy in policies))
+    return min((grant.expires for grant in grants if grant.expires is not None), default=None)
 
 
 def compile_policy(
     name: str,
     headers: Headers,
     settings_rules: Iterable[Rule] = (),
-    rows: Iterable[tuple[Rule, str, int]] = (),
+    rows: Iterable[Row] = (),
     *,
     allow_all: bool = False,
     trusted_rows: Container[int] = frozenset(),
+    now: float = -math.inf,
 ) -> Policy:
-    """Compile a named policy: its settings rules, then its rows (rule, serialization, row id).
+    """Compile a named policy: its settings rules, then its rows (see :data:`Row`).
 
-    ``trusted_rows`` are the ids of rows whose ``trust_for_csrf`` is set.
+    ``trusted_rows`` are the ids of rows whose ``trust_for_csrf`` is set;
+    rows expired at ``now`` are left out.
     """
     if allow_all:
         # Fetch §3.2.5: "*" is the one answer that needs no echo, and the
@@ -326,33 +367,37 @@ def compile_policy(
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
         return Policy(name, compile_index(()), headers, any_origin)
-    grants, count = _grants(headers, settings_rules, rows, lambda origin: False, trusted_rows, False)
+    grants, count = _grants(headers, settings_rules, rows, lambda origin: False, trusted_rows, False, now)
     return Policy(name, compile_index(grants), headers, rows=count)
 
 
 def compile_snapshot(
     headers: Headers,
     settings_rules: Iterable[Rule],
-    rows: Iterable[tuple[Rule, str, int]] = (),
+    rows: Iterable[Row] = (),
     *,
     trust_for_csrf: bool = False,
     csrf_origins: Container[str] | None = None,
     trusted_rows: Container[int] = frozenset(),
     policies: Iterable[Policy] = (),
+    now: float = -math.inf,
 ) -> Snapshot:
     """Compile the default policy's settings rules, then its database rows, into a :class:`Snapshot`.
 
-    When a rule appears in both, the settings entry wins, so explanations
-    name it.  With ``trust_for_csrf``, the exact origins in ``csrf_origins``
-    (every one when it is ``None``) are trusted for CSRF, and so are all
-    rows when it is ``None``; rows whose id is in ``trusted_rows`` are
-    trusted either way.
+    A row is (rule, its serialization, row id, expiry in seconds since the
+    epoch or ``None``); rows expired at ``now`` are left out.  When a rule
+    appears in both, the settings entry wins, so explanations name it.
+    With ``trust_for_csrf``, the exact origins in ``csrf_origins`` (every
+    one when it is ``None``) are trusted for CSRF, and so are all rows when
+    it is ``None``; rows whose id is in ``trusted_rows`` are trusted either
+    way.
     """
 
     def trusted(origin: str) -> bool:
         return trust_for_csrf and (csrf_origins is None or origin in csrf_origins)
 
     rows_trusted = trust_for_csrf and csrf_origins is None
-    grants, count = _grants(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted)
-    named = MappingProxyType({policy.name: policy for policy in policies})
-    return Snapshot(compile_index(grants), headers, rows=count, policies=named)
+    grants, count = _grants(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now)
+    index = compile_index(grants)
+    named = {policy.name: policy for policy in policies}
+    return Snapshot(index, headers, count, MappingProxyType(named), _next_expiry(index, named.values()))

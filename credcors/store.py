@@ -18,6 +18,13 @@ shows everywhere well before ``REFRESH_SECONDS``.  The cache only makes
 things faster: the database poll stays, and a cache that fails is logged once
 and then ignored until it answers again.
 
+A row with an expiry (``AllowedOrigin.expires_at``) needs no query to stop
+matching: the snapshot knows its next expiry, the schedule makes the first
+request after it look again, and that request swaps in the same snapshot
+without the expired grants (:meth:`~credcors.snapshot.Snapshot.without_expired`,
+built from the grants already held).  The request path still reads one
+attribute and compares one float.
+
 Loading lives in :mod:`credcors.loader`; this module only schedules and
 swaps.  The clock and the way a background refresh is started are passed
 in, so tests move time by hand and run refreshes inline.
@@ -114,8 +121,12 @@ class Store:
         clock: Callable[[], float] = time.monotonic,
         loader: Loader | None = None,
         spawn: Callable[[Callable[[], None]], None] | None = None,
+        wall: Callable[[], float] = time.time,
     ) -> None:
         self.clock = clock
+        #: Seconds since the epoch, what expiries are compared with; ``clock``
+        #: (monotonic) times everything else.
+        self.wall = wall
         self.loader = loader or Loader()
         #: Runs a refresh off the request path; tests pass one that runs it inline.
         self.spawn = spawn or start_thread
@@ -128,11 +139,15 @@ class Store:
 
     def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/test_background.py forks one.
         self._lock = threading.Lock()
+        self._swap = threading.Lock()
         self.schedule.expire()
 
     def reset(self) -> None:
         """Forget everything; the next request rebuilds from settings and rows."""
         self._lock = threading.Lock()
+        #: Guards the swap of ``_snapshot`` between a refresh and an expiry,
+        #: so neither overwrites the other's newer snapshot.
+        self._swap = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._config: Config | None = None
         self._rows: Rows | None = None
@@ -175,6 +190,7 @@ class Store:
             return snapshot
         if snapshot is None or self.schedule.stale:
             return self.refresh()
+        snapshot = self._unexpired(snapshot)
         if self.clock() < self.schedule.reload_at:
             # Only the shared-cache check is due: one GET with a short socket
             # timeout, done here by whichever request is free to (a thread per
@@ -191,6 +207,7 @@ class Store:
             return snapshot
         if snapshot is None or self.schedule.stale:
             return await sync_to_async(self.refresh, thread_sensitive=True)()
+        snapshot = self._unexpired(snapshot)
         # Started from Django's sync thread, as ORM-adjacent work must be; it
         # only starts the refresh, so this request waits for a thread hop,
         # once per interval, never for the rows.
@@ -201,6 +218,30 @@ class Store:
         """Re-read settings and rows if due, waiting for a refresh already running; return the snapshot."""
         with self._lock:
             return self._refresh_if_due()
+
+    def _unexpired(self, snapshot: Snapshot) -> Snapshot:
+        """``snapshot``, or the current one without the grants whose expiry has passed, swapped in.
+
+        No I/O and not the refresh lock: an expiry takes effect even while a
+        refresh waits for the database.  The rebuild runs once per expiry, in
+        the first request after it; measured (2 busy shared cores, Python
+        3.11): 0.2 ms with 1,000 rows, 68 ms with 100,000.
+        """
+        expiry = snapshot.next_expiry
+        if expiry is None or self.wall() < expiry:
+            return snapshot
+        with self._swap:
+            current = self._snapshot or snapshot
+            pruned = current.without_expired(self.wall())
+            self._snapshot = pruned
+        # The schedule stays due: the refresh step that follows (now, or
+        # when a running refresh ends) times the next look by this snapshot.
+        return pruned
+
+    def _check_by_expiry(self, snapshot: Snapshot) -> float:
+        # The expiry is wall-clock time; the schedule runs on ``clock``.
+        expiry = snapshot.next_expiry
+        return math.inf if expiry is None else self.clock() + max(0.0, expiry - self.wall())
 
     def _check_shared_cache(self) -> Snapshot | None:
         if not self._lock.acquire(blocking=False):
@@ -230,6 +271,8 @@ class Store:
 
     def _refresh_if_due(self) -> Snapshot:
         current = self._snapshot
+        if current is not None:
+            current = self._unexpired(current)
         schedule = self.schedule
         if current is not None and not schedule.stale and self.clock() < schedule.check_at:
             return current
@@ -243,7 +286,7 @@ class Store:
         unchanged = version is UNREADABLE or version == self._seen_version
         if current is not None and config is self._config and self.clock() < self.schedule.reload_at and unchanged:
             # Only the shared-cache check was due, and nothing changed.
-            self._set_schedule(generation, self.schedule.reload_at, version)
+            self._set_schedule(generation, self.schedule.reload_at, version, current)
             return current
         rows = self._read_rows(current, config)
         failed = rows is None
@@ -252,13 +295,16 @@ class Store:
         elif alias is not None:
             self._seen_version = version
         if current is None or config is not self._config or rows != self._rows:
-            current = compile_config(config, rows)
-            self._snapshot, self._config, self._rows = current, config, rows
+            current = compile_config(config, rows, self.wall())
+            with self._swap:
+                self._snapshot, self._config, self._rows = current, config, rows
         # Timed from the end of the read, so that a reload longer than the
         # interval does not make the next one due at once.  While the
         # database fails a new version cannot be loaded anyway: wait for the
         # next poll rather than retrying at every cache check.
-        self._set_schedule(generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version)
+        self._set_schedule(
+            generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version, current
+        )
         return current
 
     def _read_rows(self, current: Snapshot | None, config: Config) -> Rows | None:
@@ -284,9 +330,9 @@ class Store:
             self._revision = revision
         return rows
 
-    def _set_schedule(self, generation: int, reload_at: float, version: object) -> None:
+    def _set_schedule(self, generation: int, reload_at: float, version: object, current: Snapshot) -> None:
         check_at = reload_at if version is UNREADABLE else self.clock() + CACHE_CHECK_SECONDS
-        self.schedule.set(generation, reload_at, check_at)
+        self.schedule.set(generation, reload_at, min(check_at, self._check_by_expiry(current)))
 
 
 #: The process-wide store the middleware, CSRF integration and tools share.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,6 +56,8 @@ class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
         self.on_call: Callable[[], None] | None = None
+        #: The wall-clock time (seconds since the epoch) when ``now`` was 1000.
+        self.epoch = time.time()
 
     def __call__(self) -> float:
         if self.on_call is not None:
@@ -64,12 +67,17 @@ class Clock:
     def advance(self, seconds: float) -> None:
         self.now += seconds
 
+    def wall(self) -> float:
+        """Seconds since the epoch, moving with :meth:`advance` only (what expiries compare with)."""
+        return self.epoch + self.now - 1000.0
+
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Give the process-wide store a frozen clock; advance it with ``clock.advance(s)``."""
     fake = Clock()
     monkeypatch.setattr(store, "clock", fake)
+    monkeypatch.setattr(store, "wall", fake.wall)
     return fake
 
 
@@ -151,3 +159,38 @@ def table_reads_fail() -> Iterator[list[str]]:
 
     with connection.execute_wrapper(fail):
         yield failed
+
+
+@contextmanager
+def queries_in_any_thread() -> Iterator[list[str]]:
+    """Every SQL statement run meanwhile, by this thread or the live server's.
+
+    A live server on in-memory SQLite shares this thread's connection; other
+    threads (a live server on PostgreSQL, asgiref's executor) open their own,
+    which ``connection_created`` hands over before its first query.
+    """
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    statements: list[str] = []
+
+    def record(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    watched = [connection]
+
+    def watch(sender: Any, connection: Any, **kwargs: Any) -> None:
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+            watched.append(connection)
+
+    connection.execute_wrappers.append(record)
+    connection_created.connect(watch, dispatch_uid="credcors-test-expiry")
+    try:
+        yield statements
+    finally:
+        connection_created.disconnect(dispatch_uid="credcors-test-expiry")
+        for each in watched:
+            if record in each.execute_wrappers:
+                each.execute_wrappers.remove(record)

@@ -524,6 +524,7 @@ def test_export_json_round_trips_all_rows(tmp_path: Path) -> None:
         "note": "",
         "policy": "default",
         "trust_for_csrf": False,
+        "expires_at": None,
     } in data
     path = tmp_path / "export.json"
     path.write_text(out)

@@ -48,8 +48,8 @@ import credcors
 import dev
 
 ROOT = Path(__file__).resolve().parent.parent
-#: The files whose commands a newcomer types; the rest of docs/ is reference.
-DOC_FILES = ("README.md", "docs/install.md", "docs/quickstart.md")
+#: The files whose commands a newcomer types, and recipes run as printed; the rest of docs/ is reference.
+DOC_FILES = ("README.md", "docs/install.md", "docs/quickstart.md", "docs/previews.md")
 README_LIMIT = 12 * 1024
 #: The two set-up commands a newcomer needs, and only those, in this order.
 SETUP_COMMANDS = ["python3 dev.py demo", "python3 dev.py test"]
@@ -245,6 +245,28 @@ def test_manage_py_commands_run_in_order_against_the_example_project(path: str, 
             assert result.returncode == 0, f"{shlex.join(words)}:\n{result.stdout}\n{result.stderr}"
         ran.append(words[2])
     assert ran
+
+
+def test_previews_page_prints_the_refusal_credcors_gives(tmp_path: Path) -> None:
+    [shown] = [block.text.strip() for block in code_blocks("docs/previews.md") if block.lang == "text"]
+    origin = re.search(r"'(https://\*\.[^']+)'", shown)
+    assert origin is not None
+    env = {
+        **{name: value for name, value in os.environ.items() if name not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")},
+        "DJANGO_SETTINGS_MODULE": "example_project.settings",
+        "CREDCORS_DEMO_DB": str(tmp_path / "docs.sqlite3"),
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "credcors", "add", origin.group(1)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip() == shown
 
 
 # -- Python blocks ---------------------------------------------------------------------

@@ -335,6 +335,20 @@ def test_disabled_row_named_with_note() -> None:
     assert '"paused: contract"' in result.hints[0]
 
 
+def test_expired_row_named_with_when_and_how_to_extend() -> None:
+    rows = (Row(8, "https://*.preview.example.com", True, "PR 123", expired="2026-12-07T12:00:00Z"),)
+
+    result = _explain("https://pr-123.preview.example.com", rows=rows)
+
+    assert result.cause == "expired-row"
+    assert result.message == (
+        "database row 8 (https://*.preview.example.com) would allow https://pr-123.preview.example.com, "
+        "but it expired at 2026-12-07T12:00:00Z."
+    )
+    assert "'manage.py credcors add https://*.preview.example.com --expires 7d'" in result.hints[0]
+    assert '"PR 123"' in result.hints[0]
+
+
 def test_disabled_pattern_row_covers_subdomain() -> None:
     rows = (Row(3, "https://*.partner.example.net", False),)
 

@@ -291,7 +291,10 @@ def test_csrf_trust_is_per_grant_across_policies() -> None:
     snapshot = compile_snapshot(
         DEFAULT_HEADERS,
         [parse_rule(APP), parse_rule("https://b.example.com")],
-        [(rule, rule.serialize(), 7), (parse_rule("https://*.rows.example.com"), "https://*.rows.example.com", 8)],
+        [
+            (rule, rule.serialize(), 7, None),
+            (parse_rule("https://*.rows.example.com"), "https://*.rows.example.com", 8, None),
+        ],
         trust_for_csrf=True,
         csrf_origins=frozenset({APP}),
         trusted_rows=frozenset({7, 8, 9}),
@@ -300,7 +303,7 @@ def test_csrf_trust_is_per_grant_across_policies() -> None:
                 "partners",
                 OPEN_HEADERS,
                 [parse_rule(PARTNER)],
-                [(parse_rule("https://p2.example.net"), "https://p2.example.net", 9)],
+                [(parse_rule("https://p2.example.net"), "https://p2.example.net", 9, None)],
                 trusted_rows=frozenset({7, 8, 9}),
             )
         ],

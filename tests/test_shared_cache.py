@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +22,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.cache import caches
 from django.test import Client
+from django.utils import timezone
 
 from credcors.checks import check_settings
 from credcors.conf import get_config
@@ -358,3 +360,16 @@ def test_cache_check_during_a_running_refresh_answers_at_once(settings: Any, clo
         assert store.get() is current
     finally:
         store._lock.release()
+
+
+@needs_redis
+def test_expiry_comes_before_the_next_cache_check(
+    shared: None, client: Client, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    # The next look is at the sooner of the cache check and the expiry.
+    AllowedOrigin.objects.create(origin=NEW, expires_at=timezone.now() + timedelta(seconds=0.1))
+    assert store.get().lookup(NEW) is not None
+
+    clock.advance(CACHE_CHECK_SECONDS / 2)
+    with django_assert_num_queries(0):
+        assert store.get().lookup(NEW) is None

@@ -21,12 +21,12 @@ from credcors.snapshot import Decision, Grant, Headers, Kind, Reason, Snapshot, 
 HEADERS = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["Content-Type", "X-CSRFToken"])
 
 
-def _rows(*entries: tuple[str, int]) -> list[tuple[Rule, str, int]]:
-    """Database rows as the loader hands them over: (rule, its serialization, row id)."""
-    rows = []
+def _rows(*entries: tuple[str, int]) -> list[tuple[Rule, str, int, float | None]]:
+    """Database rows as the loader hands them over: (rule, its serialization, row id, expiry)."""
+    rows: list[tuple[Rule, str, int, float | None]] = []
     for value, pk in entries:
         rule = parse_rule(value)
-        rows.append((rule, rule.serialize(), pk))
+        rows.append((rule, rule.serialize(), pk, None))
     return rows
 
 

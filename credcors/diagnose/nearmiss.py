@@ -34,6 +34,8 @@ class Row:
     origin: str
     enabled: bool
     note: str = ""
+    #: When the row expired, as the command line writes it, if it has: the snapshot left it out.
+    expired: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +201,16 @@ def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict |
                 "disabled-row",
                 f"{name} would allow {origin}, but it is disabled.",
                 (f"Enable it in the admin or with 'manage.py credcors enable {row.origin}'.{note}",),
+            )
+        if row.expired is not None:
+            return Verdict(
+                False,
+                "expired-row",
+                f"{name} would allow {origin}, but it expired at {row.expired}.",
+                (
+                    f"Give it a later expiry in the admin or with 'manage.py credcors add {row.origin} --expires 7d' "
+                    f"(or --expires never).{note}",
+                ),
             )
         try:
             parse_rule(row.origin, allow_insecure=config.allow_insecure, credentials=config.credentials)

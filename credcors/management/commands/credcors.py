@@ -1,34 +1,28 @@
 """``manage.py credcors``: explain decisions and manage ``AllowedOrigin`` rows.
 
 Subcommands: ``explain``, ``list``, ``add``, ``disable``, ``enable``,
-``remove``, ``import``, ``export``, ``convert-settings`` and ``install-triggers``.
-Rows are validated by the model, as in the admin; ``explain`` renders :func:`credcors.report.explain_request`.
-Every value read from the command line or a file is quoted with
-:func:`credcors.quoting.safe` before it is printed.
+``remove``, ``prune``, ``import``, ``export``, ``convert-settings`` and ``install-triggers``.
+``explain`` renders :func:`credcors.report.explain_request`; the row
+subcommands live in :mod:`credcors.management.rows`.
 """
 
 from __future__ import annotations
 
 import json
 from argparse import ArgumentParser
-from pathlib import Path
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, IntegrityError, connections, router, transaction
+from django.db import DatabaseError, connections, router, transaction
 
 from credcors import revision
-from credcors.conf import get_config
 from credcors.diagnose import render
-from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
-from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.quoting import safe, scrub
+from credcors.management.rows import RowCommands, add_row_parsers
+from credcors.models import AllowedOrigin
 from credcors.report import explain_request
 
 
-class Command(BaseCommand):
+class Command(RowCommands, BaseCommand):
     help = "Explain credcors decisions and manage the AllowedOrigin allow-list."
 
     def add_arguments(self, parser: ArgumentParser) -> None:
@@ -46,23 +40,7 @@ class Command(BaseCommand):
         )
         explain.add_argument("--path", default=None, help="The request path, checked against URLS_REGEX.")
         explain.add_argument("--json", action="store_true", help="Print JSON for machines.")
-        sub.add_parser("list", help="List the settings origins and the database rows.")
-        add = sub.add_parser("add", help="Add (or re-enable) an allowed origin row.")
-        add.add_argument("origin", metavar="ORIGIN")
-        add.add_argument("--note", default=None)
-        add.add_argument("--policy", default=None, help='The policy the row belongs to (default "default").')
-        for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
-            sub.add_parser(name, help=text).add_argument("origin", metavar="ORIGIN")
-        imp = sub.add_parser("import", help="Add or update rows from a file (text: one origin a line, or JSON).")
-        imp.add_argument("file", metavar="FILE")
-        imp.add_argument("--format", choices=("auto", "text", "json"), default="auto")
-        imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
-        imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
-        exp = sub.add_parser(
-            "export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows)."
-        )
-        exp.add_argument("--format", choices=("text", "json"), default="text")
-        exp.add_argument("--policy", default="default", help='The policy a text export lists (default "default").')
+        add_row_parsers(sub)
         sub.add_parser(
             "convert-settings",
             help="Print the CREDCORS dict equivalent to this project's django-cors-headers CORS_* settings.",
@@ -119,147 +97,3 @@ class Command(BaseCommand):
         with transaction.atomic(using=alias):
             revision.install_triggers(connections[alias])
         self.stdout.write(f"Installed the revision triggers on the database {alias!r}; every process reloads once.")
-
-    # rows ----------------------------------------------------------------
-
-    def _list(self, options: dict[str, Any]) -> None:
-        config = get_config()
-        self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
-        for rule in config.rules:
-            self.stdout.write(f"  {rule}")
-        rows = list(AllowedOrigin.objects.order_by("origin"))
-        state = "" if config.use_database else " (ignored: USE_DATABASE is False)"
-        self.stdout.write(f"From the database: {len(rows)}{state}")
-        for row in rows:
-            note = f"  {safe(row.note, 80)}" if row.note else ""
-            flag = "enabled " if row.enabled else "disabled"
-            policy = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
-            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{policy}{note}")
-
-    def _add(self, options: dict[str, Any]) -> None:
-        origin = _canonical(options["origin"])
-        note = options["note"]
-        policy = options["policy"]
-        if policy is not None:
-            try:
-                validate_policy(policy)
-            except ValidationError as exc:
-                raise CommandError(scrub(" ".join(exc.messages), 600)) from None
-        row = AllowedOrigin.objects.filter(origin=origin).first()
-        if row is None:
-            try:
-                # save() validates and canonicalizes again, exactly as for the
-                # admin.  The savepoint keeps a caller's transaction usable if
-                # the insert loses a race.
-                with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-                    AllowedOrigin(origin=origin, note=note or "", policy=policy or DEFAULT_POLICY).save()
-            except IntegrityError:
-                # Someone added the same origin between the read above and
-                # this insert: theirs is the row to update.
-                row = AllowedOrigin.objects.filter(origin=origin).first()
-                if row is None:  # ... and someone removed it again meanwhile.
-                    raise CommandError(
-                        f"{origin} was added and removed by someone else meanwhile; nothing was saved. "
-                        "Run the command again."
-                    ) from None
-            else:
-                self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}.")
-                return
-        changed = []
-        if not row.enabled:
-            row.enabled = True
-            changed.append("enabled")
-        if note is not None and note != row.note:
-            row.note = note
-            changed.append("note updated")
-        if policy is not None and policy != row.policy:
-            row.policy = policy
-            changed.append(f"moved to the policy {policy}")
-        if changed:
-            row.save()
-            self.stdout.write(f"{origin} was already listed: {', '.join(changed)}.")
-        else:
-            self.stdout.write(f"{origin} is already listed and enabled; nothing changed.")
-
-    def _disable(self, options: dict[str, Any]) -> None:
-        self._set_enabled(options["origin"], False)
-
-    def _enable(self, options: dict[str, Any]) -> None:
-        self._set_enabled(options["origin"], True)
-
-    def _set_enabled(self, value: str, enabled: bool) -> None:
-        row = _find(value)
-        word = "enabled" if enabled else "disabled"
-        if row.enabled == enabled:
-            self.stdout.write(f"{row.origin} is already {word}; nothing changed.")
-            return
-        row.enabled = enabled
-        row.save(update_fields=["enabled", "updated_at"])
-        self.stdout.write(f"{word.capitalize()} {row.origin}.")
-
-    def _remove(self, options: dict[str, Any]) -> None:
-        row = _find(options["origin"])
-        row.delete()
-        self.stdout.write(f"Removed {row.origin}.")
-
-    # import / export -----------------------------------------------------
-
-    def _import(self, options: dict[str, Any]) -> None:
-        path = Path(options["file"])
-        name = safe(str(path), 200)
-        try:
-            entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
-            report = import_entries(entries, name, dry_run=options["dry_run"], policy=options["policy"])
-        except ImportProblem as exc:
-            raise CommandError(str(exc)) from None
-        # Written only now, so that a rolled-back import lists nothing as added.
-        for line in report.lines:
-            self.stdout.write(line)
-        prefix = "Dry run, nothing saved: would have " if options["dry_run"] else ""
-        self.stdout.write(f"{prefix}added {report.created}, updated {report.updated}, unchanged {report.unchanged}.")
-
-    def _export(self, options: dict[str, Any]) -> None:
-        rows = AllowedOrigin.objects.order_by("origin")
-        if options["format"] == "json":
-            data = [
-                {
-                    "origin": row.origin,
-                    "enabled": row.enabled,
-                    "note": row.note,
-                    "policy": row.policy,
-                    "trust_for_csrf": row.trust_for_csrf,
-                }
-                for row in rows
-            ]
-            self.stdout.write(json.dumps(data, indent=2))
-            return
-        # One policy per text file: importing it elsewhere must not move
-        # a partner's origins into the credentialed default policy.
-        policy = options["policy"]
-        self.stdout.write(f"# credcors allowed origins of the policy {safe(policy, 64)} (enabled rows), one per line")
-        for row in rows:
-            if row.enabled and row.policy == policy:
-                self.stdout.write(scrub(row.origin, 300))
-
-
-def _canonical(value: str) -> str:
-    try:
-        return canonicalize_origin(value)
-    except ValidationError as exc:
-        raise CommandError(scrub(" ".join(exc.messages), 600)) from None
-
-
-def _stored_as(typed: str, stored: str) -> str:
-    return "" if typed == stored else f" (you wrote {safe(typed)}; stored in the form browsers send)"
-
-
-def _find(value: str) -> AllowedOrigin:
-    origin = _canonical(value)
-    row: AllowedOrigin | None = AllowedOrigin.objects.filter(origin=origin).first()
-    if row is not None:
-        return row
-    if any(rule.serialize() == origin for rule in get_config().rules):
-        raise CommandError(
-            f"{origin} is listed in settings (CREDCORS['ALLOWED_ORIGINS']), not in the database; edit your settings."
-        )
-    raise CommandError(f"no database row for {origin}; 'manage.py credcors list' shows what there is.")

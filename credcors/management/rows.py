@@ -1,0 +1,312 @@
+"""The row subcommands of ``manage.py credcors``.
+
+``list``, ``add``, ``enable``, ``disable``, ``remove``, ``prune``, ``import``
+and ``export``.
+
+Rows are validated by the model, as in the admin.  Every change is written
+to the admin's history (:mod:`credcors.audit`) as the user ``--by`` names,
+in the transaction that makes it.  Every value read from the command line
+or a file is quoted with :func:`credcors.quoting.safe` before it is printed.
+"""
+
+from __future__ import annotations
+
+import json
+from argparse import ArgumentParser, _SubParsersAction
+from pathlib import Path
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import CommandError, OutputWrapper
+from django.db import IntegrityError, router, transaction
+from django.utils import timezone
+
+from credcors import audit
+from credcors.conf import get_config
+from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
+from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
+from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
+from credcors.policy_conf import DEFAULT_POLICY
+from credcors.quoting import safe, scrub
+
+__all__ = ["VIA", "RowCommands", "add_row_parsers"]
+
+#: How the command line's history entries say where they came from.
+VIA = "with manage.py credcors"
+#: ``add`` without ``--expires`` leaves a row's expiry as it is.
+KEEP: Any = object()
+
+
+def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
+    """The row subcommands' parsers."""
+    sub.add_parser("list", help="List the settings origins and the database rows.")
+    add = sub.add_parser("add", help="Add (or re-enable) an allowed origin row.")
+    add.add_argument("origin", metavar="ORIGIN")
+    add.add_argument("--note", default=None, help="Why the origin is allowed; shown in the admin.")
+    add.add_argument(
+        "--expires",
+        default=None,
+        metavar="WHEN",
+        help="Refuse the origin from then on: a duration (30m, 12h, 3d, 2w), an ISO date-time "
+        "(2026-12-31T18:00:00Z), or 'never' to clear an expiry.",
+    )
+    add.add_argument("--policy", default=None, help='The policy the row belongs to (default "default").')
+    _by(add)
+    for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
+        row_parser = sub.add_parser(name, help=text)
+        row_parser.add_argument("origin", metavar="ORIGIN")
+        _by(row_parser)
+    prune = sub.add_parser("prune", help="Delete rows that expired longer ago than --older-than.")
+    prune.add_argument(
+        "--older-than",
+        default="7d",
+        metavar="DURATION",
+        help="How long a row stays after its expiry, for the record (default 7d; 0m deletes every expired row).",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="List what would be deleted; delete nothing.")
+    _by(prune)
+    imp = sub.add_parser("import", help="Add or update rows from a file (text: one origin a line, or JSON).")
+    imp.add_argument("file", metavar="FILE")
+    imp.add_argument("--format", choices=("auto", "text", "json"), default="auto")
+    imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
+    imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
+    _by(imp)
+    exp = sub.add_parser("export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows).")
+    exp.add_argument("--format", choices=("text", "json"), default="text")
+    exp.add_argument("--policy", default=DEFAULT_POLICY, help='The policy a text export lists (default "default").')
+
+
+class RowCommands:
+    """The row subcommands, as methods of the command (``_add`` for ``add``)."""
+
+    stdout: OutputWrapper
+
+    def _list(self, options: dict[str, Any]) -> None:
+        config = get_config()
+        self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
+        for rule in config.rules:
+            self.stdout.write(f"  {rule}")
+        rows = list(AllowedOrigin.objects.order_by("origin"))
+        state = "" if config.use_database else " (ignored: USE_DATABASE is False)"
+        self.stdout.write(f"From the database: {len(rows)}{state}")
+        now = timezone.now()
+        for row in rows:
+            note = f"  {safe(row.note, 80)}" if row.note else ""
+            flag = "disabled" if not row.enabled else "expired " if row.is_expired(now) else "enabled "
+            until = "" if row.expires_at is None else f"  expires {describe(row.expires_at)}"
+            policy = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
+            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{policy}{until}{note}")
+
+    def _add(self, options: dict[str, Any]) -> None:
+        origin = _canonical(options["origin"])
+        note = options["note"]
+        expires = _expiry(options["expires"])
+        policy = options["policy"]
+        if policy is not None:
+            try:
+                validate_policy(policy)
+            except ValidationError as exc:
+                raise CommandError(scrub(" ".join(exc.messages), 600)) from None
+        user = _actor(options)
+        alias = router.db_for_write(AllowedOrigin)
+        row = AllowedOrigin.objects.filter(origin=origin).first()
+        if row is None:
+            try:
+                # save() validates and canonicalizes again, exactly as for the
+                # admin.  The savepoint keeps a caller's transaction usable if
+                # the insert loses a race.
+                with transaction.atomic(using=alias):
+                    row = AllowedOrigin(
+                        origin=origin,
+                        note=note or "",
+                        policy=policy or DEFAULT_POLICY,
+                        expires_at=None if expires is KEEP else expires,
+                    )
+                    row.save()
+                    audit.log(user, audit.ADDITION, [(row, f"Added {VIA}{_details(row)}.")])
+            except IntegrityError:
+                # Someone added the same origin between the read above and
+                # this insert: theirs is the row to update.
+                row = AllowedOrigin.objects.filter(origin=origin).first()
+                if row is None:  # ... and someone removed it again meanwhile.
+                    raise CommandError(
+                        f"{origin} was added and removed by someone else meanwhile; nothing was saved. "
+                        "Run the command again."
+                    ) from None
+            else:
+                self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}{_details(row)}.")
+                return
+        changed = []
+        if not row.enabled:
+            row.enabled = True
+            changed.append("enabled")
+        if note is not None and note != row.note:
+            row.note = note
+            changed.append("note updated")
+        if policy is not None and policy != row.policy:
+            row.policy = policy
+            changed.append(f"moved to the policy {policy}")
+        if expires is not KEEP and expires != row.expires_at:
+            row.expires_at = expires
+            changed.append(f"expires {describe(expires)}")
+        if changed:
+            with transaction.atomic(using=alias):
+                row.save()
+                audit.log(user, audit.CHANGE, [(row, f"Changed: {', '.join(changed)} {VIA}.")])
+            self.stdout.write(f"{origin} was already listed: {', '.join(changed)}.")
+        else:
+            self.stdout.write(f"{origin} is already listed and enabled; nothing changed.")
+        if row.is_expired():
+            self.stdout.write(
+                f"Note: it expired at {describe(row.expires_at)}, so it is still refused; "
+                "pass --expires with a later time, or --expires never."
+            )
+
+    def _disable(self, options: dict[str, Any]) -> None:
+        self._set_enabled(options, False)
+
+    def _enable(self, options: dict[str, Any]) -> None:
+        self._set_enabled(options, True)
+
+    def _set_enabled(self, options: dict[str, Any], enabled: bool) -> None:
+        row = _find(options["origin"])
+        word = "enabled" if enabled else "disabled"
+        if row.enabled == enabled:
+            self.stdout.write(f"{row.origin} is already {word}; nothing changed.")
+            return
+        user = _actor(options)
+        row.enabled = enabled
+        with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
+            row.save(update_fields=["enabled", "updated_at"])
+            audit.log(user, audit.CHANGE, [(row, f"{word.capitalize()} {VIA}.")])
+        self.stdout.write(f"{word.capitalize()} {row.origin}.")
+
+    def _remove(self, options: dict[str, Any]) -> None:
+        row = _find(options["origin"])
+        user = _actor(options)
+        with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
+            # Logged first: a deleted row has no primary key to log under.
+            audit.log(user, audit.DELETION, [(row, f"Removed {VIA}.")])
+            row.delete()
+        self.stdout.write(f"Removed {row.origin}.")
+
+    def _prune(self, options: dict[str, Any]) -> None:
+        try:
+            older_than = parse_duration(options["older_than"], allow_zero=True)
+        except LifetimeError as exc:
+            raise CommandError(f"--older-than: {exc}") from None
+        cutoff = timezone.now() - older_than
+        user = None if options["dry_run"] else _actor(options)
+        with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
+            rows = list(AllowedOrigin.objects.filter(expires_at__lte=cutoff).order_by("origin").select_for_update())
+            for row in rows:
+                self.stdout.write(f"  {scrub(row.origin, 300)}  expired {describe(row.expires_at)}")
+            if not options["dry_run"]:
+                audit.log(
+                    user, audit.DELETION, [(row, f"Pruned: expired {describe(row.expires_at)} {VIA}.") for row in rows]
+                )
+                # Row by row, so post_delete reloads every process as any delete does.
+                for row in rows:
+                    row.delete()
+        prefix = "Dry run, nothing deleted: would have pruned" if options["dry_run"] else "Pruned"
+        self.stdout.write(f"{prefix} {len(rows)} row{'' if len(rows) == 1 else 's'} expired before {describe(cutoff)}.")
+
+    # import / export -----------------------------------------------------
+
+    def _import(self, options: dict[str, Any]) -> None:
+        path = Path(options["file"])
+        name = safe(str(path), 200)
+        user = None if options["dry_run"] else _actor(options)
+        try:
+            entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
+            report = import_entries(
+                entries, name, dry_run=options["dry_run"], policy=options["policy"], user=user, via=VIA
+            )
+        except ImportProblem as exc:
+            raise CommandError(str(exc)) from None
+        # Written only now, so that a rolled-back import lists nothing as added.
+        for line in report.lines:
+            self.stdout.write(line)
+        prefix = "Dry run, nothing saved: would have " if options["dry_run"] else ""
+        self.stdout.write(f"{prefix}added {report.created}, updated {report.updated}, unchanged {report.unchanged}.")
+
+    def _export(self, options: dict[str, Any]) -> None:
+        rows = AllowedOrigin.objects.order_by("origin")
+        if options["format"] == "json":
+            data = [
+                {
+                    "origin": row.origin,
+                    "enabled": row.enabled,
+                    "note": row.note,
+                    "policy": row.policy,
+                    "trust_for_csrf": row.trust_for_csrf,
+                    "expires_at": None if row.expires_at is None else describe(row.expires_at),
+                }
+                for row in rows
+            ]
+            self.stdout.write(json.dumps(data, indent=2))
+            return
+        # One policy per text file: importing it elsewhere must not move
+        # a partner's origins into the credentialed default policy.
+        policy = options["policy"]
+        self.stdout.write(
+            f"# credcors allowed origins of the policy {safe(policy, 64)} "
+            "(enabled rows that have not expired), one per line"
+        )
+        now = timezone.now()
+        for row in rows:
+            if row.enabled and row.policy == policy and not row.is_expired(now):
+                until = "" if row.expires_at is None else f"  # expires {describe(row.expires_at)}"
+                self.stdout.write(f"{scrub(row.origin, 300)}{until}")
+
+
+def _canonical(value: str) -> str:
+    try:
+        return canonicalize_origin(value)
+    except ValidationError as exc:
+        raise CommandError(scrub(" ".join(exc.messages), 600)) from None
+
+
+def _stored_as(typed: str, stored: str) -> str:
+    return "" if typed == stored else f" (you wrote {safe(typed)}; stored in the form browsers send)"
+
+
+def _find(value: str) -> AllowedOrigin:
+    origin = _canonical(value)
+    row: AllowedOrigin | None = AllowedOrigin.objects.filter(origin=origin).first()
+    if row is not None:
+        return row
+    if any(rule.serialize() == origin for rule in get_config().rules):
+        raise CommandError(
+            f"{origin} is listed in settings (CREDCORS['ALLOWED_ORIGINS']), not in the database; edit your settings."
+        )
+    raise CommandError(f"no database row for {origin}; 'manage.py credcors list' shows what there is.")
+
+
+def _by(parser: ArgumentParser) -> None:
+    parser.add_argument(
+        "--by",
+        default=None,
+        metavar="NAME",
+        help="Who makes the change, for the admin's history (default: the operating-system user).",
+    )
+
+
+def _actor(options: dict[str, Any]) -> Any:
+    try:
+        return audit.resolve_actor(audit.default_actor() if options["by"] is None else options["by"])
+    except audit.AuditError as exc:
+        raise CommandError(scrub(str(exc), 400)) from None
+
+
+def _expiry(value: str | None) -> Any:
+    if value is None:
+        return KEEP
+    try:
+        return parse_expiry(value)
+    except LifetimeError as exc:
+        raise CommandError(f"--expires: {exc}") from None
+
+
+def _details(row: AllowedOrigin) -> str:
+    return "" if row.expires_at is None else f" (expires {describe(row.expires_at)})"
