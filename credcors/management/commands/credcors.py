@@ -21,6 +21,7 @@ from django.db import DatabaseError, IntegrityError, connections, router, transa
 from credcors import revision
 from credcors.conf import get_config
 from credcors.diagnose import render
+from credcors.exporting import export_json, export_text
 from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
 from credcors.models import AllowedOrigin, canonicalize_origin
 from credcors.quoting import safe, scrub
@@ -205,13 +206,9 @@ class Command(BaseCommand):
     def _export(self, options: dict[str, Any]) -> None:
         rows = AllowedOrigin.objects.order_by("origin")
         if options["format"] == "json":
-            data = [{"origin": row.origin, "enabled": row.enabled, "note": row.note} for row in rows]
-            self.stdout.write(json.dumps(data, indent=2))
+            self.stdout.write(export_json(rows))
             return
-        self.stdout.write("# credcors allowed origins (enabled rows), one per line")
-        for row in rows:
-            if row.enabled:
-                self.stdout.write(scrub(row.origin, 300))
+        self.stdout.write(export_text(rows), ending="")
 
 
 def _canonical(value: str) -> str:
