@@ -145,7 +145,7 @@ def test_row_covered_by_settings_pattern_warns_and_saves(admin_client: Client) -
 
     assert AllowedOrigin.objects.filter(origin="https://shop.example.org").exists()
     assert _warnings(response) == [
-        "https://shop.example.org is already allowed: https://*.example.org (settings) allows it, "
+        "Already allowed: https://*.example.org (settings) allows https://shop.example.org, "
         "so this row changes nothing while that entry stays."
     ]
 
@@ -154,7 +154,9 @@ def test_row_equal_to_settings_origin_warns(admin_client: Client) -> None:
     response = admin_client.post(ADD, _form_data("https://app.example.com"), follow=True)
 
     assert AllowedOrigin.objects.filter(origin="https://app.example.com").exists()
-    assert any("https://app.example.com (settings) allows it" in text for text in _warnings(response))
+    assert any(
+        "https://app.example.com (settings) allows https://app.example.com," in text for text in _warnings(response)
+    )
 
 
 def test_row_covered_by_enabled_database_pattern_warns(admin_client: Client) -> None:
@@ -162,7 +164,9 @@ def test_row_covered_by_enabled_database_pattern_warns(admin_client: Client) -> 
 
     response = admin_client.post(ADD, _form_data("https://a.b.partner.net"), follow=True)
 
-    assert f"https://*.partner.net (database row {pattern.pk}) allows it" in " ".join(_warnings(response))
+    assert f"https://*.partner.net (database row {pattern.pk}) allows https://a.b.partner.net" in " ".join(
+        _warnings(response)
+    )
 
 
 def test_row_under_disabled_pattern_gives_no_warning(admin_client: Client) -> None:
@@ -179,7 +183,8 @@ def test_disabling_a_covered_row_warns_that_it_stays_allowed(admin_client: Clien
     response = admin_client.post(f"{CHANGELIST}{row.pk}/change/", _form_data(row.origin, enabled=False), follow=True)
 
     assert _warnings(response) == [
-        "https://*.example.org (settings) still allows it: disabling https://shop.example.org does not refuse it."
+        "Still allowed: https://*.example.org (settings) allows https://shop.example.org, "
+        "so disabling this row does not refuse it."
     ]
 
 
@@ -187,7 +192,7 @@ def test_pattern_covered_by_broader_pattern_warns(admin_client: Client) -> None:
     response = admin_client.post(ADD, _form_data("https://*.eu.example.org"), follow=True)
 
     assert _warnings(response) == [
-        "https://*.eu.example.org is already allowed: https://*.example.org (settings) allows every origin it "
+        "Already allowed: https://*.example.org (settings) allows every origin https://*.eu.example.org "
         "covers, so this row changes nothing while that entry stays."
     ]
 
@@ -205,8 +210,8 @@ def test_pattern_over_disabled_rows_lists_them_bounded(admin_client: Client) -> 
 
     named = ", ".join(f"https://p{index:02d}.corp.net" for index in range(MAX_LISTED))
     assert _warnings(response) == [
-        "https://*.corp.net allows the origins of 12 disabled rows, which stay disabled but are allowed "
-        f"through the pattern: {named} and 2 more."
+        "Covers disabled rows: https://*.corp.net allows the origins of 12 disabled rows, which stay disabled "
+        f"but are allowed through the pattern: {named} and 2 more."
     ]
 
 

@@ -79,17 +79,16 @@ def _covered(config: Config, rule: Rule, origin: str, enabled: bool, pk: int | N
     if config.use_database:
         rows = read_rows(origins=candidates[1:], fields=("pk", "origin", "enabled"))
         covering += [(row_origin, describe_source(row_pk)) for row_pk, row_origin, on in rows if on and row_pk != pk]
-    warnings = []
-    for by, source in covering:
-        what = "every origin it covers" if rule.wildcard else "it"
-        if enabled:
-            warnings.append(
-                f"{origin} is already allowed: {by} ({source}) allows {what}, so this row changes nothing "
-                "while that entry stays."
-            )
-        else:
-            warnings.append(f"{by} ({source}) still allows {what}: disabling {origin} does not refuse it.")
-    return warnings
+    what = f"every origin {origin} covers" if rule.wildcard else origin
+    if enabled:
+        return [
+            f"Already allowed: {by} ({source}) allows {what}, so this row changes nothing while that entry stays."
+            for by, source in covering
+        ]
+    return [
+        f"Still allowed: {by} ({source}) allows {what}, so disabling this row does not refuse it."
+        for by, source in covering
+    ]
 
 
 def _covers_disabled(rule: Rule, origin: str) -> list[str]:
@@ -111,6 +110,6 @@ def _covers_disabled(rule: Rule, origin: str) -> list[str]:
     more = f" and {len(covered) - MAX_LISTED} more" if len(covered) > MAX_LISTED else ""
     rows_word = "row" if len(covered) == 1 else "rows"
     return [
-        f"{origin} allows the origins of {len(covered)} disabled {rows_word}, which stay disabled but are "
-        f"allowed through the pattern: {named}{more}."
+        f"Covers disabled rows: {origin} allows the origins of {len(covered)} disabled {rows_word}, which stay "
+        f"disabled but are allowed through the pattern: {named}{more}."
     ]
