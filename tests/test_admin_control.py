@@ -461,11 +461,8 @@ def test_view_only_staff_see_everything_and_change_nothing() -> None:
     assert "https://a.example.net" in content
     assert 'id="credcors-settings"' in content
     assert 'id="credcors-status"' in content
-    assert set(listing.context["action_form"].fields["action"].choices) == {
-        ("", "---------"),
-        ("export_text", "Export selected origins (text: the enabled ones)"),
-        ("export_json", "Export selected origins (JSON: every row)"),
-    }
+    choices = listing.context["action_form"].fields["action"].choices
+    assert {value for value, _ in choices if value} == {"export_text", "export_json"}
     assert f'href="{ADD}"' not in content
     assert f'href="{CHANGELIST}import/"' not in content
     assert client.get(f"{CHANGELIST}test-origin/").status_code == 200
