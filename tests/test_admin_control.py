@@ -539,5 +539,6 @@ def test_hostile_settings_and_check_text_are_escaped(settings, admin_client: Cli
 
     content = admin_client.get(CHANGELIST).content.decode()
 
-    assert "<script>" not in content.replace("<script>alert", "")
-    assert "&lt;script&gt;" in content
+    # Refused by the validator (credcors.E004), so only the panel's check message quotes it.
+    assert "<script>.example.com" not in content
+    assert "https://&lt;script&gt;.example.com" in content
