@@ -6,11 +6,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
@@ -20,9 +21,20 @@ from django.utils.translation import ngettext
 
 from credcors import audit
 from credcors.conf import get_config
+from credcors.control.effective import settings_entries
+from credcors.control.import_view import import_view
+from credcors.control.overlaps import overlap_warnings
+from credcors.control.propagation import propagation_message
+from credcors.control.status import read_status
+from credcors.exporting import export_json, export_text
 from credcors.models import AllowedOrigin
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.report import explain_request
 from credcors.signals import invalidate_on_commit
+from credcors.store import store
+
+# Bulk actions that change rows, and say when the change is live.
+_CHANGING_ACTIONS = ("enable_selected", "disable_selected")
 
 
 class TestOriginForm(forms.Form):
@@ -65,7 +77,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_filter = (StateFilter, "enabled", "policy", "trust_for_csrf")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
-    actions = ("enable_selected", "disable_selected")
+    actions = ("enable_selected", "disable_selected", "export_text", "export_json")
 
     def formfield_for_dbfield(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         if db_field.name == "policy":
@@ -88,9 +100,84 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return str(_("expired %(moment)s") % {"moment": moment}) if obj.is_expired() else moment
 
     def get_urls(self) -> list[URLPattern]:
-        name = f"{self.opts.app_label}_{self.opts.model_name}_test_origin"
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
         view = self.admin_site.admin_view(self.test_origin_view)
-        return [path("test-origin/", view, name=name), *super().get_urls()]
+        imports = self.admin_site.admin_view(self.import_view)
+        checks_page = self.admin_site.admin_view(self.checks_view)
+        return [
+            path("test-origin/", view, name=f"{prefix}_test_origin"),
+            path("import/", imports, name=f"{prefix}_import"),
+            path("checks/", checks_page, name=f"{prefix}_checks"),
+            *super().get_urls(),
+        ]
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        """Paste or upload origins, preview each line, confirm (needs the add permission)."""
+        return import_view(self, request)
+
+    def checks_view(self, request: HttpRequest) -> HttpResponse:
+        """Every credcors check id and what it means, with the messages this project gets now."""
+        from credcors.control.checks_page import checks_context
+
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        context = {**self.admin_site.each_context(request), "opts": self.opts, **checks_context()}
+        return TemplateResponse(request, "admin/credcors/allowedorigin/checks.html", context)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        config = get_config()
+        context = {
+            # The settings half of the effective allow-list, filtered by the same search.
+            "credcors_settings": settings_entries(config, request.GET.get("q", "")),
+            "credcors_settings_total": len(config.rules),
+            # A callable: the template reads it once, and only when it renders the page.
+            "credcors_status": lambda: read_status(config),
+            "credcors_can_import": self.has_add_permission(request),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+    # Say what a change does ---------------------------------------------
+
+    def _say_live(self, request: HttpRequest, origins: list[str]) -> None:
+        self.message_user(request, propagation_message(get_config(), origins), messages.INFO)
+
+    def _warn_overlaps(self, request: HttpRequest, obj: AllowedOrigin) -> None:
+        for text in overlap_warnings(get_config(), store.get(), obj.origin, obj.enabled, obj.pk):
+            self.message_user(request, text, messages.WARNING)
+
+    def response_add(
+        self, request: HttpRequest, obj: AllowedOrigin, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        response = super().response_add(request, obj, post_url_continue)
+        self._say_live(request, [obj.origin])
+        self._warn_overlaps(request, obj)
+        return response
+
+    def response_change(self, request: HttpRequest, obj: AllowedOrigin) -> HttpResponse:
+        response = super().response_change(request, obj)
+        self._say_live(request, [obj.origin])
+        self._warn_overlaps(request, obj)
+        return response
+
+    def response_delete(self, request: HttpRequest, obj_display: str, obj_id: Any) -> HttpResponse:
+        response = super().response_delete(request, obj_display, obj_id)
+        self._say_live(request, [obj_display])
+        return response
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[AllowedOrigin], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        action = request.POST.get("action", "")
+        selected = request.POST.getlist(helpers.ACTION_CHECKBOX_NAME)
+        origins = list(queryset.filter(pk__in=selected).values_list("origin", flat=True)) if selected else []
+        response = super().response_action(request, queryset, *args, **kwargs)
+        # delete_selected changes rows only on its confirming POST ("post"); an
+        # export answers with the file, never a redirect.
+        changing = action in _CHANGING_ACTIONS or (action == "delete_selected" and request.POST.get("post"))
+        if changing and origins and isinstance(response, HttpResponseRedirect):
+            self._say_live(request, origins)
+        return response
 
     def test_origin_view(self, request: HttpRequest) -> HttpResponse:
         """The admin face of ``manage.py credcors explain``: same inputs, same explanation."""
@@ -140,10 +227,40 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         self.message_user(request, template % count, messages.SUCCESS)
 
-    @admin.action(description=_("Enable selected origins"))
+    @admin.action(description=_("Enable selected origins"), permissions=["change"])
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> None:
         self._set_enabled(request, queryset, True)
 
-    @admin.action(description=_("Disable selected origins"))
+    @admin.action(description=_("Disable selected origins"), permissions=["change"])
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> None:
         self._set_enabled(request, queryset, False)
+
+    @admin.action(
+        description=_("Export selected origins (text: the enabled ones, of one policy)"), permissions=["view"]
+    )
+    def export_text(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> HttpResponse | None:
+        # A text file names no policy (see credcors.exporting): one per file.
+        policies = sorted(set(queryset.values_list("policy", flat=True)))
+        if len(policies) > 1:
+            self.message_user(
+                request,
+                _(
+                    "A text export lists one policy; these rows belong to %(policies)s. Select rows of one policy, "
+                    "or export JSON."
+                )
+                % {"policies": ", ".join(policies)},
+                messages.ERROR,
+            )
+            return None
+        policy = policies[0] if policies else DEFAULT_POLICY
+        return _download(export_text(queryset.order_by("origin"), policy), "text/plain", "allowed-origins.txt")
+
+    @admin.action(description=_("Export selected origins (JSON: every row)"), permissions=["view"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> HttpResponse:
+        return _download(export_json(queryset.order_by("origin")) + "\n", "application/json", "allowed-origins.json")
+
+
+def _download(content: str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(content, content_type=f"{content_type}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -154,6 +154,8 @@ class Store:
         self._seen_version: object = UNREADABLE
         self._revision: int | None = None
         self._verified_at = -math.inf
+        #: Wall-clock time (time.time()) of the last refresh the database answered; None before one.
+        self.read_at: float | None = None
         self.schedule = Schedule()
         self.loader.reset()
 
@@ -290,6 +292,8 @@ class Store:
             return current
         rows = self._read_rows(current, config)
         failed = rows is None
+        if not failed:
+            self.read_at = time.time()
         if rows is None:  # The database failed: keep what we had.
             rows = self._rows or ()
         elif alias is not None:

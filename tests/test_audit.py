@@ -229,3 +229,12 @@ def test_without_the_admin_installed_changes_are_not_logged(settings: Any) -> No
 
     assert AllowedOrigin.objects.exists()
     assert not LogEntry.objects.exists()
+
+
+def test_admin_import_page_logs_like_the_command(admin_client: Client, admin_user: User) -> None:
+    admin_client.post(f"{CHANGELIST}import/", {"text": f"{PARTNER}\n", "format": "text", "_confirm": "1"})
+
+    row = AllowedOrigin.objects.get()
+    [(username, flag, message)] = _history(row)
+    assert (username, flag) == (admin_user.get_username(), ADDITION)
+    assert "in the admin" in message

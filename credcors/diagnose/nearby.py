@@ -17,22 +17,32 @@ __all__ = ["near_misses"]
 _LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
 
 
-def near_misses(snapshot: Snapshot, origin: str, rule: Rule) -> list[tuple[str, str, str]]:
+def near_misses(
+    snapshot: Snapshot,
+    origin: str,
+    rule: Rule,
+    *,
+    came_from: str = "this request came from",
+    skip: int | None = None,
+) -> list[tuple[str, str, str]]:
     """Listed rules ``origin`` nearly matches, as (cause, message, fix).
 
     The first one found is the verdict; the others become hints.  ``origin``
     is wire-valid (printable ASCII, bounded) and ``rule`` is its parse.
+    The admin asks about a row being saved: ``came_from`` then words the
+    origin as a row, and ``skip`` leaves out that row's own grant.
     """
     index = snapshot.index
     scheme, host, port = rule.scheme, rule.host, rule.port
     found: list[tuple[str, str, str]] = []
 
     def you_allowed(grant: Grant) -> str:
-        return f"you allowed {grant.origin} ({describe_source(grant.source)}); this request came from {origin}"
+        return f"you allowed {grant.origin} ({describe_source(grant.source)}); {came_from} {origin}"
 
     def allowed_as(other_scheme: str, other_host: str, other_port: int | None) -> Grant | None:
         candidate = Rule(other_scheme, other_host, other_port)
-        return index.exact.get(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
+        grant = index.exact.get(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
+        return None if grant is None or (skip is not None and grant.source == skip) else grant
 
     other = "https" if scheme == "http" else "http"
     grant = allowed_as(other, host, port)
@@ -77,7 +87,7 @@ def near_misses(snapshot: Snapshot, origin: str, rule: Rule) -> list[tuple[str, 
                 f"Allow {origin} too, or redirect one host name to the other.",
             )
         )
-    for grant in _same_host_other_port(snapshot, scheme, host, port):
+    for grant in _same_host_other_port(snapshot, scheme, host, port, skip):
         theirs = "the default port" if grant.rule.port is None else f"port {grant.rule.port}"
         ours = "the default port" if port is None else f"port {port}"
         found.append(
@@ -90,12 +100,14 @@ def near_misses(snapshot: Snapshot, origin: str, rule: Rule) -> list[tuple[str, 
     return found
 
 
-def _same_host_other_port(snapshot: Snapshot, scheme: str, host: str, port: int | None) -> list[Grant]:
+def _same_host_other_port(
+    snapshot: Snapshot, scheme: str, host: str, port: int | None, skip: int | None
+) -> list[Grant]:
     # One pass over the allow-list: explanations may cost O(n), requests never.
     found: list[Grant] = []
     for grant in snapshot.index:
         rule = grant.rule
-        if rule.scheme != scheme or rule.port == port:
+        if rule.scheme != scheme or rule.port == port or (skip is not None and grant.source == skip):
             continue
         if rule.host == host if not rule.wildcard else host.endswith(f".{rule.host}"):
             found.append(grant)

@@ -11,7 +11,6 @@ or a file is quoted with :func:`credcors.quoting.safe` before it is printed.
 
 from __future__ import annotations
 
-import json
 from argparse import ArgumentParser, _SubParsersAction
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from django.utils import timezone
 
 from credcors import audit
 from credcors.conf import get_config
+from credcors.exporting import export_json, export_text
 from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
 from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
@@ -233,31 +233,9 @@ class RowCommands:
     def _export(self, options: dict[str, Any]) -> None:
         rows = AllowedOrigin.objects.order_by("origin")
         if options["format"] == "json":
-            data = [
-                {
-                    "origin": row.origin,
-                    "enabled": row.enabled,
-                    "note": row.note,
-                    "policy": row.policy,
-                    "trust_for_csrf": row.trust_for_csrf,
-                    "expires_at": None if row.expires_at is None else describe(row.expires_at),
-                }
-                for row in rows
-            ]
-            self.stdout.write(json.dumps(data, indent=2))
+            self.stdout.write(export_json(rows))
             return
-        # One policy per text file: importing it elsewhere must not move
-        # a partner's origins into the credentialed default policy.
-        policy = options["policy"]
-        self.stdout.write(
-            f"# credcors allowed origins of the policy {safe(policy, 64)} "
-            "(enabled rows that have not expired), one per line"
-        )
-        now = timezone.now()
-        for row in rows:
-            if row.enabled and row.policy == policy and not row.is_expired(now):
-                until = "" if row.expires_at is None else f"  # expires {describe(row.expires_at)}"
-                self.stdout.write(f"{scrub(row.origin, 300)}{until}")
+        self.stdout.write(export_text(rows, options["policy"]), ending="")
 
 
 def _canonical(value: str) -> str:

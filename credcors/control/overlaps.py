@@ -1,0 +1,115 @@
+"""Warnings about a row that overlaps the allow-list; they never block a save.
+
+Three cases, each found by the diagnosis code ``explain`` uses
+(:func:`~credcors.diagnose.row_candidates` for what covers an origin,
+:func:`~credcors.diagnose.nearby.near_misses` for near misses) and the
+matcher itself for what a pattern covers:
+
+- a row that a settings entry or an enabled pattern already covers;
+- an enabled pattern that covers disabled rows (listed, bounded);
+- an origin that differs from an allowed one only by scheme, port or ``www.``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from django.db import DatabaseError, transaction
+
+from credcors.conf import Config
+from credcors.diagnose import describe_source, row_candidates
+from credcors.diagnose.nearby import near_misses
+from credcors.loader import read_rows
+from credcors.matcher import compile_index
+from credcors.origins import OriginError, Rule, parse_rule
+from credcors.quoting import scrub
+from credcors.snapshot import Snapshot
+
+__all__ = ["MAX_LISTED", "overlap_warnings"]
+
+#: How many covered disabled rows a warning names before "and N more".
+MAX_LISTED = 10
+#: How many disabled rows under a pattern are looked at, at most.
+_SCANNED = 1000
+# The near misses that are usually typos, of those explain knows.
+_TYPO_CAUSES = ("scheme-differs", "www-differs", "port-differs")
+
+
+class _Probe(NamedTuple):
+    # What the matcher indexes: a rule and its serialization.
+    rule: Rule
+    origin: str
+
+
+def overlap_warnings(config: Config, snapshot: Snapshot, origin: str, enabled: bool, pk: int | None) -> list[str]:
+    """What the saved row ``origin`` (row ``pk``) overlaps, in words; empty when nothing.
+
+    ``snapshot`` is this process's current allow-list.  A database that
+    cannot be read gives one line saying the rows were not compared.
+    """
+    try:
+        rule = parse_rule(origin, allow_insecure=True)
+    except OriginError:
+        return []  # Only valid rows are saved; a row written around the model allows nothing.
+    try:
+        warnings = _covered(config, rule, origin, enabled, pk)
+        if rule.wildcard and enabled:
+            warnings += _covers_disabled(rule, origin)
+    except DatabaseError as exc:
+        return [f"Could not compare {origin} with the other rows ({type(exc).__name__})."]
+    # An origin already allowed is no typo, though its www. twin may be allowed too.
+    if enabled and not rule.wildcard and not warnings:
+        near = near_misses(snapshot, origin, rule, came_from="this row allows", skip=pk)
+        warnings += [
+            f"Is this a typo? {message[0].upper()}{message[1:]}" for cause, message, _ in near if cause in _TYPO_CAUSES
+        ]
+    return warnings
+
+
+def _covered(config: Config, rule: Rule, origin: str, enabled: bool, pk: int | None) -> list[str]:
+    # An exact origin is covered by itself in settings and by each pattern
+    # above it; a pattern by itself in settings and by each broader pattern.
+    if rule.wildcard:
+        base = Rule(rule.scheme, rule.host, rule.port).serialize()
+        candidates = [origin, *row_candidates(base)[1:]]
+    else:
+        candidates = row_candidates(origin)
+    settings = {entry.serialize() for entry in config.rules}
+    covering = [(candidate, describe_source(None)) for candidate in candidates if candidate in settings]
+    if config.use_database:
+        rows = read_rows(origins=candidates[1:], fields=("pk", "origin", "enabled"))
+        covering += [(row_origin, describe_source(row_pk)) for row_pk, row_origin, on in rows if on and row_pk != pk]
+    what = f"every origin {origin} covers" if rule.wildcard else origin
+    if enabled:
+        return [
+            f"Already allowed: {by} ({source}) allows {what}, so this row changes nothing while that entry stays."
+            for by, source in covering
+        ]
+    return [
+        f"Still allowed: {by} ({source}) allows {what}, so disabling this row does not refuse it."
+        for by, source in covering
+    ]
+
+
+def _covers_disabled(rule: Rule, origin: str) -> list[str]:
+    # The database narrows by prefix and suffix; the matcher decides.
+    from credcors.models import AllowedOrigin
+
+    suffix = "" if rule.port is None else f":{rule.port}"
+    index = compile_index([_Probe(rule, origin)])
+    rows = AllowedOrigin.objects.filter(
+        enabled=False, origin__startswith=f"{rule.scheme}://", origin__endswith=f".{rule.host}{suffix}"
+    ).order_by("origin")
+    # A savepoint: a failed read must not poison the admin's transaction.
+    with transaction.atomic(using=rows.db):
+        found = list(rows.values_list("origin", flat=True)[:_SCANNED])
+    covered = [row for row in found if index.lookup(row) is not None]
+    if not covered:
+        return []
+    named = ", ".join(scrub(row, 300) for row in covered[:MAX_LISTED])
+    more = f" and {len(covered) - MAX_LISTED} more" if len(covered) > MAX_LISTED else ""
+    rows_word = "row" if len(covered) == 1 else "rows"
+    return [
+        f"Covers disabled rows: {origin} allows the origins of {len(covered)} disabled {rows_word}, which stay "
+        f"disabled but are allowed through the pattern: {named}{more}."
+    ]

@@ -1,0 +1,41 @@
+"""Say when a change saved in the admin is live: here at once, elsewhere within N seconds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import DatabaseError
+
+from credcors.conf import Config
+from credcors.loader import read_rows
+from credcors.store import CACHE_CHECK_SECONDS
+
+__all__ = ["propagation_message"]
+
+
+def propagation_message(config: Config, origins: Sequence[str]) -> str:
+    """One sentence on when the change to ``origins`` is live, by this configuration.
+
+    Those rows are read back first (one bounded query, in a savepoint): if
+    the database cannot be read, no process can load the change, and the
+    message says that instead.
+    """
+    if not config.use_database:
+        return (
+            "CREDCORS['USE_DATABASE'] is False, so database rows allow nothing: "
+            "this change takes effect only once USE_DATABASE is True."
+        )
+    try:
+        read_rows(origins=origins, fields=("pk",))
+    except DatabaseError as exc:
+        return (
+            f"Saved, but the database cannot be read back ({type(exc).__name__}): every process keeps serving "
+            "the allow-list it loaded last until the database answers, and picks the change up then."
+        )
+    refresh = f"{config.refresh_seconds:g}"
+    if config.cache_alias is not None:
+        return (
+            f"Live at once in this process, and in other processes within about {CACHE_CHECK_SECONDS:g} s "
+            f"through the shared cache {config.cache_alias!r} (at the latest within REFRESH_SECONDS, {refresh} s)."
+        )
+    return f"Live at once in this process, and in other processes within REFRESH_SECONDS ({refresh} s)."
