@@ -30,8 +30,11 @@ CHECKS: Mapping[str, str] = {
     "credcors.E014": '`SESSION_COOKIE_SAMESITE`/`CSRF_COOKIE_SAMESITE` is `"None"` without the matching `*_SECURE`: '
     "browsers refuse the cookie",
     "credcors.E015": "a True/False key (`ALLOW_CREDENTIALS`, `USE_DATABASE`, `ALLOW_INSECURE_ORIGINS`, "
-    "`TRUST_FOR_CSRF`) is not a bool",
+    "`TRUST_FOR_CSRF`, `RECORD_REFUSED`) is not a bool",
     "credcors.E016": "`CACHE_ALIAS` is neither a cache name (a string) nor `None`",
+    "credcors.E030": "`REFUSED_FLUSH_SECONDS` is not a number within 1..3600",
+    "credcors.E031": "`REFUSED_MAX_ROWS` is not a whole number within 1..100,000",
+    "credcors.E032": "`REFUSED_MAX_PENDING` is not a whole number within 1..10,000",
     "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
     "credcors.W002": "an origin is listed twice (after canonicalization)",
     "credcors.W003": "an insecure `http://` origin is allowed with credentials",

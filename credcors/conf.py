@@ -19,6 +19,7 @@ from typing import Any
 from credcors.catalogue import Problem, key
 from credcors.entries import parse_allow_headers, parse_expose_headers, parse_methods, parse_origins
 from credcors.origins import Rule
+from credcors.refused import REFUSED_DEFAULTS, RefusedSettings, parse_refused_settings
 
 __all__ = ["DEFAULTS", "Config", "get_config", "parse_config", "reset"]
 
@@ -38,19 +39,21 @@ DEFAULTS: Mapping[str, Any] = {
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,
     "CACHE_ALIAS": None,
+    **REFUSED_DEFAULTS,
 }
 
 MAX_REFRESH_SECONDS = 3600
 MAX_PREFLIGHT_AGE = 86400
 
 _LIST_KEYS = ("ALLOWED_ORIGINS", "ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS")
-_BOOL_KEYS = ("ALLOW_CREDENTIALS", "USE_DATABASE", "ALLOW_INSECURE_ORIGINS", "TRUST_FOR_CSRF")
+_BOOL_KEYS = ("ALLOW_CREDENTIALS", "USE_DATABASE", "ALLOW_INSECURE_ORIGINS", "TRUST_FOR_CSRF", "RECORD_REFUSED")
 # Caches every process sees separately (or not at all): naming one in
 # CACHE_ALIAS would silently make nothing faster.
 _PER_PROCESS_CACHES = frozenset(
     {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
 )
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+_NOT_RECORDING = RefusedSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,7 @@ class Config:
     allow_insecure: bool = False
     trust_for_csrf: bool = False
     cache_alias: str | None = None
+    refused: RefusedSettings = _NOT_RECORDING
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def applies_to(self, path_info: str) -> bool:
@@ -157,6 +161,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
     cache_alias = _parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
+    refused = parse_refused_settings(values, problems)
     if not values["ALLOWED_ORIGINS"] and not values["USE_DATABASE"]:
         problems.append(
             Problem(
@@ -178,6 +183,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None) -> Config
         allow_insecure=allow_insecure,
         trust_for_csrf=values["TRUST_FOR_CSRF"],
         cache_alias=cache_alias,
+        refused=refused,
         problems=tuple(problems),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from credcors import conf
+from credcors.refused_store import refused_log
 from credcors.store import store
 from tests import urls
 
@@ -31,6 +32,22 @@ def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     conf.reset()
     store.reset()
+
+
+Timers = list[tuple[float, Callable[[], None]]]
+
+
+@pytest.fixture(autouse=True)
+def refused_timers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timers]:
+    """The refused-origin flushes scheduled so far, as (delay, flush); a test runs one when it wants.
+
+    tests/test_refused_flood.py runs them in real timer threads.
+    """
+    refused_log.reset()
+    timers: Timers = []
+    monkeypatch.setattr(refused_log, "timer", lambda delay, flush: timers.append((delay, flush)))
+    yield timers
+    refused_log.reset()
 
 
 @pytest.fixture(autouse=True)
