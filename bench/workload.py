@@ -15,9 +15,17 @@ CONFIGS = {
     "cc-settings": "credcors, CREDCORS ALLOWED_ORIGINS",
     "cc-db": "credcors, AllowedOrigin rows",
     "cc-patterns": "credcors, *. patterns in settings",
+    "cc-refused": "credcors, CREDCORS ALLOWED_ORIGINS, RECORD_REFUSED on",
 }
 #: Which django-cors-headers configuration each credcors one is compared with.
-COUNTERPART = {"cc-settings": "dch-settings", "cc-db": "dch-db", "cc-patterns": "dch-settings"}
+COUNTERPART = {
+    "cc-settings": "dch-settings",
+    "cc-db": "dch-db",
+    "cc-patterns": "dch-settings",
+    "cc-refused": "dch-settings",
+}
+#: Configurations that differ from another only by recording refused origins.
+RECORDING_REFUSED = {"cc-refused": "cc-settings"}
 
 KINDS = ("allowed", "preflight", "refused", "no-origin", "hostile-acrh", "hostile-origin")
 KIND_HELP = {
@@ -129,6 +137,8 @@ def settings_for(config: str, size: int, db_path: str) -> dict[str, Any]:
         values["CORS_ALLOWED_ORIGINS"] = exact_origins(size)
     elif config == "cc-settings":
         values["CREDCORS"] = {"ALLOWED_ORIGINS": exact_origins(size), "USE_DATABASE": False}
+    elif config == "cc-refused":
+        values["CREDCORS"] = {"ALLOWED_ORIGINS": exact_origins(size), "USE_DATABASE": False, "RECORD_REFUSED": True}
     elif config == "cc-patterns":
         values["CREDCORS"] = {"ALLOWED_ORIGINS": pattern_origins(size), "USE_DATABASE": False}
     elif config == "cc-db":
