@@ -27,8 +27,9 @@ from django.db.models import F
 from django.utils.timezone import make_naive
 
 from credcors.conf import get_config
+from credcors.policy import decide
 from credcors.refused import Recorder, Refused, RefusedSettings
-from credcors.store import start_thread
+from credcors.store import start_thread, store
 
 __all__ = ["RefusedLog", "evict_least_seen", "refused_log", "start_timer", "write_refused"]
 
@@ -178,7 +179,11 @@ class RefusedLog:
         if not drained.refused:
             return 0
         try:
-            write_refused(drained.refused, get_config().refused.max_rows)
+            # An origin allowed since its refusals were counted (staff just
+            # ran "Allow selected") has nothing left to approve.
+            snapshot = store.get()
+            refused = [item for item in drained.refused if not decide(snapshot, "GET", item.origin).allowed]
+            write_refused(refused, get_config().refused.max_rows)
         except Exception:
             if not self._failing:
                 self._failing = True
@@ -187,7 +192,7 @@ class RefusedLog:
         if self._failing:
             self._failing = False
             logger.warning("credcors: writing refused origins works again.")
-        return len(drained.refused)
+        return len(refused)
 
 
 #: The process-wide log the middleware records into.

@@ -181,3 +181,20 @@ def test_start_timer_waits_its_delay(monkeypatch) -> None:
 
     assert slept == [2.5]
     assert ran.is_set()
+
+
+def test_origins_allowed_since_they_were_counted_are_not_written(
+    settings, django_capture_on_commit_callbacks: Any
+) -> None:
+    from credcors.conf import get_config
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = {**RECORDING, "USE_DATABASE": True}
+    refused = get_config().refused
+    for origin in ("https://approved.example.net", "https://still.example.net"):
+        refused_log.record(origin, "/api", "default", refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        AllowedOrigin.objects.create(origin="https://approved.example.net")
+
+    assert refused_log.flush() == 1
+    assert set(_rows()) == {"https://still.example.net"}
