@@ -131,8 +131,9 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def allow_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:
         allowed = []
         for refused in queryset:
-            # The one validator: a public-suffix host, an insecure origin
-            # (without ALLOW_INSECURE_ORIGINS) and the rest stay refused.
+            # The one validator decides: an insecure origin (without
+            # ALLOW_INSECURE_ORIGINS), a host that ends in a number, and
+            # whatever else it refuses stay refused, with its reason.
             try:
                 origin = canonicalize_origin(refused.origin)
             except ValidationError as exc:
