@@ -181,3 +181,14 @@ def test_staff_who_may_only_view_get_no_actions() -> None:
     assert attempt.status_code == 200
     assert AllowedOrigin.objects.count() == 0
     assert RefusedOrigin.objects.count() == 1
+
+
+def test_allow_selected_with_nothing_allowable_says_only_why(admin_client: Client) -> None:
+    row = _refused("http://intranet.example.net")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    [refusal] = _messages(response)
+    assert refusal.startswith("Still refused: 'http://intranet.example.net' is not an allowed origin")
+    assert RefusedOrigin.objects.count() == 1
+    assert AllowedOrigin.objects.count() == 0
