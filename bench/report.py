@@ -14,6 +14,10 @@ from bench import workload
 FLOOR = workload.FLOOR
 CC = [c for c in workload.CONFIGS if c.startswith("cc-")]
 TARGET_KINDS = ("allowed", "preflight", "refused")
+#: Issue 14: allowed requests cost the same with RECORD_REFUSED on, within
+#: noise: the larger of this many µs and RECORDING_SHARE of the overhead.
+RECORDING_NOISE_US = 0.3
+RECORDING_SHARE = 0.10
 #: Issue 5: loading 100,000 rows takes "well under a second" and blocks no
 #: other request "longer than that".  Half a second is what we hold both to.
 WELL_UNDER_A_SECOND_MS = 500
@@ -73,6 +77,13 @@ class Results:
         if self.samples.get(cell) and self.samples.get(floor):
             return statistics.median(a / b for a, b in zip(self.samples[cell], self.samples[floor], strict=True))
         return None
+
+    def paired_difference(self, config: str, other: str, size: int, level: str, kind: str) -> float | None:
+        """Median over repetitions of (this configuration - ``other``), both timed in the same round."""
+        mine, theirs = self.samples.get((config, size, level, kind)), self.samples.get((other, size, level, kind))
+        if not mine or not theirs:
+            return None
+        return statistics.median(a - b for a, b in zip(mine, theirs, strict=True))
 
     def ratio(self, config: str, size: int, level: str, kind: str) -> float | None:
         mine = self.overhead(config, size, level, kind)
@@ -205,6 +216,21 @@ def targets(results: Results, sizes: tuple[int, ...]) -> list[tuple[bool, str]]:
                     f"at {size:,} = {hostile / max(refused, 0.1):.2f}x (target <= 2x)",
                 )
             )
+    for config, other in workload.RECORDING_REFUSED.items():
+        for size in sizes:
+            for kind in ("allowed", "preflight"):
+                difference = results.paired_difference(config, other, size, level, kind)
+                base = results.overhead(other, size, level, kind)
+                if difference is None or base is None:
+                    continue
+                noise = max(RECORDING_NOISE_US, RECORDING_SHARE * base)
+                checks.append(
+                    (
+                        abs(difference) <= noise,
+                        f"{config} {kind} at {size:,}: {_num(difference, sign=True)} µs over {other}'s "
+                        f"{_num(base)} µs overhead (target: within noise, {noise:.2f} µs)",
+                    )
+                )
     for (config, size), reload in results.reloads.items():
         if config == "cc-db" and size == large:
             checks.append(
@@ -257,7 +283,15 @@ def render(raw: dict[str, Any], args: argparse.Namespace) -> tuple[str, str]:
 
 def markdown(results: Results, args: argparse.Namespace, checks: list[tuple[bool, str]]) -> str:
     out = [machine_line(), ""]
-    headers = ["no CORS (µs)", "dch settings", "dch DB", "credcors settings", "credcors DB", "credcors patterns"]
+    headers = [
+        "no CORS (µs)",
+        "dch settings",
+        "dch DB",
+        "credcors settings",
+        "credcors DB",
+        "credcors patterns",
+        "credcors settings, RECORD_REFUSED",
+    ]
     for level in workload.LEVELS:
         out.append(f"{workload.LEVEL_HELP[level]}: median µs/request for the floor, overhead over it for the others")
         out.append("")

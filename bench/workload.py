@@ -16,6 +16,7 @@ CONFIGS = {
     "cc-db": "credcors, AllowedOrigin rows",
     "cc-patterns": "credcors, *. patterns in settings",
     "cc-policies": "credcors, ALLOWED_ORIGINS beside POLICIES",
+    "cc-refused": "credcors, CREDCORS ALLOWED_ORIGINS, RECORD_REFUSED on",
 }
 #: Which django-cors-headers configuration each credcors one is compared with.
 COUNTERPART = {
@@ -23,7 +24,10 @@ COUNTERPART = {
     "cc-db": "dch-db",
     "cc-patterns": "dch-settings",
     "cc-policies": "dch-settings",
+    "cc-refused": "dch-settings",
 }
+#: Configurations that differ from another only by recording refused origins.
+RECORDING_REFUSED = {"cc-refused": "cc-settings"}
 
 KINDS = ("allowed", "preflight", "refused", "no-origin", "hostile-acrh", "hostile-origin")
 KIND_HELP = {
@@ -135,6 +139,8 @@ def settings_for(config: str, size: int, db_path: str) -> dict[str, Any]:
         values["CORS_ALLOWED_ORIGINS"] = exact_origins(size)
     elif config == "cc-settings":
         values["CREDCORS"] = {"ALLOWED_ORIGINS": exact_origins(size), "USE_DATABASE": False}
+    elif config == "cc-refused":
+        values["CREDCORS"] = {"ALLOWED_ORIGINS": exact_origins(size), "USE_DATABASE": False, "RECORD_REFUSED": True}
     elif config == "cc-patterns":
         values["CREDCORS"] = {"ALLOWED_ORIGINS": pattern_origins(size), "USE_DATABASE": False}
     elif config == "cc-db":

@@ -21,6 +21,7 @@ from django.utils.translation import ngettext
 
 from credcors import audit
 from credcors.conf import get_config
+from credcors.control import refused_admin  # noqa: F401 - registers the refused origins' admin
 from credcors.control.effective import settings_entries
 from credcors.control.import_view import import_view
 from credcors.control.overlaps import overlap_warnings

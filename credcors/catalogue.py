@@ -30,7 +30,7 @@ CHECKS: Mapping[str, str] = {
     "credcors.E014": '`SESSION_COOKIE_SAMESITE`/`CSRF_COOKIE_SAMESITE` is `"None"` without the matching `*_SECURE`: '
     "browsers refuse the cookie",
     "credcors.E015": "a True/False key (`ALLOW_CREDENTIALS`, `USE_DATABASE`, `ALLOW_INSECURE_ORIGINS`, "
-    "`ALLOW_ALL_ORIGINS`) is not a bool",
+    "`ALLOW_ALL_ORIGINS`, `RECORD_REFUSED`) is not a bool",
     "credcors.E016": "`CACHE_ALIAS` is neither a cache name (a string) nor `None`",
     "credcors.E017": "`POLICIES` is not a dict of policy name to dict, or a policy's name is not a short name "
     "(letters, digits, `_`, `-`, `.`), or is `default`",
@@ -40,6 +40,9 @@ CHECKS: Mapping[str, str] = {
     "level) sets `ALLOW_ALL_ORIGINS`",
     "credcors.E020": "a view in the URLconf names a policy that `POLICIES` does not define",
     "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins the default policy allows",
+    "credcors.E022": "`REFUSED_FLUSH_SECONDS` is not a number within 1..3600",
+    "credcors.E023": "`REFUSED_MAX_ROWS` is not a whole number within 1..100,000",
+    "credcors.E024": "`REFUSED_MAX_PENDING` is not a whole number within 1..10,000",
     "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
     "credcors.W002": "an origin is listed twice (after canonicalization)",
     "credcors.W003": "an insecure `http://` origin is allowed with credentials",

@@ -26,6 +26,7 @@ from credcors.policy_conf import (
     parse_policies,
     parse_policy,
 )
+from credcors.refused import REFUSED_DEFAULTS, RefusedSettings, parse_refused_settings
 
 __all__ = ["DEFAULTS", "DEFAULT_POLICY", "MAX_PREFLIGHT_AGE", "Config", "get_config", "parse_config", "reset"]
 
@@ -46,6 +47,7 @@ DEFAULTS: Mapping[str, Any] = {
     "TRUST_FOR_CSRF": False,
     "CACHE_ALIAS": None,
     "POLICIES": None,
+    **REFUSED_DEFAULTS,
 }
 
 MAX_REFRESH_SECONDS = 3600
@@ -55,6 +57,7 @@ _PER_PROCESS_CACHES = frozenset(
     {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
 )
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
+_NOT_RECORDING = RefusedSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Config:
     cache_alias: str | None = None
     #: The named policies (the top level is the default one, not in here).
     policies: Mapping[str, PolicyConfig] = field(default_factory=dict)
+    refused: RefusedSettings = _NOT_RECORDING
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def applies_to(self, path_info: str) -> bool:
@@ -145,6 +149,9 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
     if not isinstance(allow_insecure, bool):
         problems.append(_not_bool("ALLOW_INSECURE_ORIGINS", allow_insecure))
         allow_insecure = False
+    if not isinstance(values["RECORD_REFUSED"], bool):
+        problems.append(_not_bool("RECORD_REFUSED", values["RECORD_REFUSED"]))
+        values["RECORD_REFUSED"] = False
     if "ALLOW_ALL_ORIGINS" in raw:
         problems.append(
             Problem(
@@ -172,6 +179,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
     cache_alias = _parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
+    refused = parse_refused_settings(values, problems)
     if not values["ALLOWED_ORIGINS"] and values["USE_DATABASE"] is False:
         problems.append(
             Problem(
@@ -195,6 +203,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
         csrf_origins=csrf_origins,
         policies=policies,
         cache_alias=cache_alias,
+        refused=refused,
         problems=tuple(problems),
     )
 

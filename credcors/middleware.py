@@ -13,8 +13,9 @@ from credcors.conf import get_config
 from credcors.diagnose.reasons import reason_line
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
 from credcors.policy import classify, decide
+from credcors.refused_store import refused_log
 from credcors.routing import path_policies, request_policy
-from credcors.snapshot import DEFAULT_POLICY, Decision, Kind, Snapshot
+from credcors.snapshot import DEFAULT_POLICY, Decision, Kind, Reason, Snapshot
 from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]
@@ -143,8 +144,23 @@ def _report_refusal(
 ) -> None:
     # Only refusals get here, and log_refusal checks logger.isEnabledFor
     # before any other work, so allowed requests never pay for diagnostics.
-    log_refusal(decision, request.META["HTTP_ORIGIN"], request.path)
+    origin = request.META["HTTP_ORIGIN"]
+    log_refusal(decision, origin, request.path)
+    refused = get_config().refused
+    if refused.record and decision.reason is Reason.ORIGIN_NOT_ALLOWED and _cross_origin(request, origin):
+        # Counted in memory (no I/O here); a background thread writes the
+        # counts to RefusedOrigin, with the policy that refused it.
+        refused_log.record(origin, request.path, policy, refused)
     if settings.DEBUG:
         # Development aid: the browser's network panel shows why.  Request
         # input only ever appears bounded and escaped (see reason_line).
         response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers_of(policy))
+
+
+def _cross_origin(request: HttpRequest, origin: str) -> bool:
+    # Browsers send Origin on same-origin POSTs too (the admin's own forms):
+    # refused, harmless, and nothing for staff to approve.
+    meta = request.META
+    if meta.get("HTTP_SEC_FETCH_SITE") == "same-origin":
+        return False
+    return origin != f"{request.scheme}://{meta.get('HTTP_HOST', '')}"

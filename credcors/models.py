@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from credcors.conf import get_config
 from credcors.origins import OriginError, parse_rule
 
-__all__ = ["AllowedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
+__all__ = ["AllowedOrigin", "RefusedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
 
 
 def canonicalize_origin(value: object) -> str:
@@ -132,3 +132,31 @@ class AllowedOrigin(models.Model):
     def is_expired(self, now: datetime | None = None) -> bool:
         """Whether the row's expiry has passed (at ``now``, default the current time)."""
         return self.expires_at is not None and self.expires_at <= (now or timezone.now())
+
+
+class RefusedOrigin(models.Model):
+    """An origin whose requests were refused, counted while ``RECORD_REFUSED`` is on.
+
+    Written only by the background flush (:mod:`credcors.refused_store`),
+    never on the request path; at most ``REFUSED_MAX_ROWS`` rows.  Staff
+    allow or dismiss them in the admin.
+    """
+
+    # Only serialized origins as browsers send them (printable ASCII, at most
+    # 267 characters) are ever recorded.
+    origin = models.CharField(_("origin"), max_length=300, unique=True)
+    count = models.BigIntegerField(_("refused requests"), default=0)
+    first_seen = models.DateTimeField(_("first seen"))
+    last_seen = models.DateTimeField(_("last seen"))
+    last_path = models.CharField(_("last path"), max_length=200, blank=True, default="")
+    policy = models.CharField(_("policy"), max_length=100, default="default")
+
+    class Meta:
+        ordering = ["-count", "-last_seen"]  # noqa: RUF012 - Django reads Meta, nobody mutates it
+        verbose_name = _("refused origin")
+        verbose_name_plural = _("refused origins")
+        # The eviction of the least-seen rows reads them in this order.
+        indexes = [models.Index(fields=["count", "last_seen"], name="credcors_refused_seen")]  # noqa: RUF012
+
+    def __str__(self) -> str:
+        return self.origin

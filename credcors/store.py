@@ -98,7 +98,7 @@ class Schedule:
             self.check_at = self.reload_at = -math.inf
 
 
-def start_thread(refresh: Callable[[], None]) -> None:
+def start_thread(refresh: Callable[[], None], name: str = "credcors-refresh") -> None:
     """Run ``refresh`` in a new daemon thread that closes its database connections when done."""
 
     def run() -> None:
@@ -110,7 +110,7 @@ def start_thread(refresh: Callable[[], None]) -> None:
             connections.close_all()
             caches.close_all()
 
-    threading.Thread(target=run, name="credcors-refresh", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()
 
 
 class Store:

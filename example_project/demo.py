@@ -2,11 +2,14 @@
 
 Migrates a SQLite database, creates a staff user and an ``AllowedOrigin`` row
 for the front end, serves the front end on ``http://localhost:3001`` and the
-API (with its admin) on ``http://localhost:8000``.  Ctrl-C stops both.
+API (with its admin) on ``http://localhost:8000``.  The same front end is also
+served on ``http://localhost:3002``, an origin nobody allowed: its refused
+calls show up in the admin's refused origins, where one click allows it.
+Ctrl-C stops all three.
 
-Environment: ``CREDCORS_DEMO_API_PORT`` and ``CREDCORS_DEMO_FRONTEND_PORT``
-change the ports, ``CREDCORS_DEMO_DB`` the SQLite file.  Arguments are passed
-on to ``runserver``.
+Environment: ``CREDCORS_DEMO_API_PORT``, ``CREDCORS_DEMO_FRONTEND_PORT`` and
+``CREDCORS_DEMO_SECOND_FRONTEND_PORT`` change the ports, ``CREDCORS_DEMO_DB``
+the SQLite file.  Arguments are passed on to ``runserver``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from types import FrameType
 DEMO_USER = ("demo", "demo-password")
 DEFAULT_API_PORT = 8000
 DEFAULT_FRONTEND_PORT = 3001
+DEFAULT_SECOND_FRONTEND_PORT = 3002
 
 
 def _port(name: str, default: int) -> int:
@@ -54,6 +58,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, _interrupt)
     api_port = _port("CREDCORS_DEMO_API_PORT", DEFAULT_API_PORT)
     frontend_port = _port("CREDCORS_DEMO_FRONTEND_PORT", DEFAULT_FRONTEND_PORT)
+    second_port = _port("CREDCORS_DEMO_SECOND_FRONTEND_PORT", DEFAULT_SECOND_FRONTEND_PORT)
     api_url = f"http://localhost:{api_port}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     import django
@@ -68,8 +73,13 @@ def main(argv: list[str]) -> int:
     call_command("migrate", verbosity=0)
     ensure_demo_user()
     frontend = start_frontend(api_url, port=frontend_port)
+    second = start_frontend(api_url, port=second_port)
     row, _ = AllowedOrigin.objects.get_or_create(origin=frontend.url, defaults={"note": "demo front end"})
     state = "enabled" if row.enabled else "DISABLED (enable it in the admin)"
+    # No row for the second front end: it is the origin waiting for approval.
+    second_allowed = AllowedOrigin.objects.filter(origin=second.url, enabled=True).exists()
+    second_state = "allowed (in an earlier run)" if second_allowed else "not allowed: its calls are refused"
+    config = get_config()
     print(
         f"\ncredcors demo\n"
         f"  front end  {frontend.url}/   <- open this in a browser\n"
@@ -77,8 +87,11 @@ def main(argv: list[str]) -> int:
         f"  admin      {api_url}/admin/credcors/allowedorigin/   "
         f"user {DEMO_USER[0]!r}, password {DEMO_USER[1]!r}\n"
         f"  {frontend.url} is {state} in the admin; changes reach the page within "
-        f"{get_config().refresh_seconds:g} s.\n"
-        f"  Ctrl-C stops both servers.\n",
+        f"{config.refresh_seconds:g} s.\n"
+        f"  second front end  {second.url}/   <- {second_state}\n"
+        f"  refused origins   {api_url}/admin/credcors/refusedorigin/   "
+        f"(listed within {config.refused.flush_seconds:g} s; tick it and run Allow selected origins)\n"
+        f"  Ctrl-C stops all three servers.\n",
         flush=True,
     )
     try:
@@ -89,6 +102,7 @@ def main(argv: list[str]) -> int:
         pass
     finally:
         frontend.stop()
+        second.stop()
     return 0
 
 

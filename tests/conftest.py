@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from credcors import conf
+from credcors.refused_store import refused_log
 from credcors.routing import path_policies
 from credcors.store import store
 from tests import urls
@@ -35,6 +36,22 @@ def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     conf.reset()
     store.reset()
     path_policies.clear()
+
+
+Timers = list[tuple[float, Callable[[], None]]]
+
+
+@pytest.fixture(autouse=True)
+def refused_timers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timers]:
+    """The refused-origin flushes scheduled so far, as (delay, flush); a test runs one when it wants.
+
+    tests/test_refused_flood.py runs them in real timer threads.
+    """
+    refused_log.reset()
+    timers: Timers = []
+    monkeypatch.setattr(refused_log, "timer", lambda delay, flush: timers.append((delay, flush)))
+    yield timers
+    refused_log.reset()
 
 
 @pytest.fixture(autouse=True)

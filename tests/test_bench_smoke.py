@@ -42,12 +42,19 @@ def test_benchmark_quick_run_prints_tables_and_targets(tmp_path: Path) -> None:
     out = result.stdout
     assert "the middleware alone around a trivial get_response" in out
     assert "Django's WSGIHandler" in out
-    for label in ("no CORS middleware", "django-cors-headers, CORS_ALLOWED_ORIGINS", "credcors, AllowedOrigin rows"):
+    for label in (
+        "no CORS middleware",
+        "django-cors-headers, CORS_ALLOWED_ORIGINS",
+        "credcors, AllowedOrigin rows",
+        "credcors, CREDCORS ALLOWED_ORIGINS, RECORD_REFUSED on",
+    ):
         assert label in out
     for kind in ("allowed", "preflight", "refused", "no-origin", "hostile-acrh", "hostile-origin"):
         assert kind in out
     assert "database queries per request" in out
     assert "== targets:" in out
+    assert "cc-refused allowed at 10: " in out
+    assert "over cc-settings's" in out
     assert "| 10 | allowed |" in markdown.read_text()
 
 

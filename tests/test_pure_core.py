@@ -16,6 +16,7 @@ PURE = (
     "credcors.catalogue",
     "credcors.entries",
     "credcors.conf",
+    "credcors.refused",
     "credcors.quoting",
     "credcors.sites",
     "credcors.readiness",

@@ -125,6 +125,7 @@ function busy(id) {
 document.getElementById("page-origin").textContent = location.origin;
 document.getElementById("api-origin").textContent = API;
 document.getElementById("admin-link").href = `${API}/admin/credcors/allowedorigin/`;
+document.getElementById("refused-link").href = `${API}/admin/credcors/refusedorigin/`;
 
 document.getElementById("login-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_REFRESH_SECONDS = 5.0  # The example project's REFRESH_SECONDS (the default).
+DEMO_FLUSH_SECONDS = 2.0  # The example project's REFUSED_FLUSH_SECONDS.
 STARTUP_SECONDS = 60.0
 # What the parent test process sets that must not leak into the demo: it
 # picks its own settings and database, and has no Playwright loop.
@@ -37,6 +38,7 @@ class Demo:
     log: Path
     api: str
     frontend: str
+    second: str
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
@@ -66,11 +68,12 @@ def _refuses_connections(port: int) -> bool:
 
 @pytest.fixture
 def demo(tmp_path: Path, chromium_path: str) -> Iterator[Demo]:
-    api_port, frontend_port = _free_port(), _free_port()
+    api_port, frontend_port, second_port = _free_port(), _free_port(), _free_port()
     env = {name: value for name, value in os.environ.items() if name not in _NOT_INHERITED}
     env.update(
         CREDCORS_DEMO_API_PORT=str(api_port),
         CREDCORS_DEMO_FRONTEND_PORT=str(frontend_port),
+        CREDCORS_DEMO_SECOND_FRONTEND_PORT=str(second_port),
         CREDCORS_DEMO_DB=str(tmp_path / "demo.sqlite3"),
         PYTHONUNBUFFERED="1",
     )
@@ -79,13 +82,20 @@ def demo(tmp_path: Path, chromium_path: str) -> Iterator[Demo]:
         process = subprocess.Popen(
             [sys.executable, "-m", "example_project.demo"], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
         )
-    running = Demo(process, log, f"http://localhost:{api_port}", f"http://localhost:{frontend_port}")
+    running = Demo(
+        process,
+        log,
+        f"http://localhost:{api_port}",
+        f"http://localhost:{frontend_port}",
+        f"http://localhost:{second_port}",
+    )
     try:
         ready = poll(
             lambda: (
                 process.poll() is None
                 and _answers(f"{running.api}/api/csrf")
                 and _answers(f"{running.frontend}/config.js")
+                and _answers(f"{running.second}/config.js")
             ),
             lambda up: up or process.poll() is not None,
             STARTUP_SECONDS,
@@ -198,3 +208,39 @@ def test_demo_journey_admin_toggle_and_ctrl_c_work(context: BrowserContext, demo
     assert demo.process.wait(timeout=30) == 0, demo.output()
     assert _refuses_connections(int(demo.api.rsplit(":", 1)[1]))
     assert _refuses_connections(int(demo.frontend.rsplit(":", 1)[1]))
+    assert _refuses_connections(int(demo.second.rsplit(":", 1)[1]))
+
+
+def test_demo_second_front_end_is_refused_listed_and_allowed_in_one_click(context: BrowserContext, demo: Demo) -> None:
+    assert f"second front end  {demo.second}/   <- not allowed" in demo.output()
+    page = context.new_page()
+    page.goto(f"{demo.second}/")
+
+    for _ in range(3):
+        state, text = _press(page, "#read-button", "#read-result")
+        assert state == "blocked", text
+
+    # The refusals reach the admin's list within REFUSED_FLUSH_SECONDS.
+    admin = context.new_page()
+    admin_login(admin, demo.api, "/admin/credcors/refusedorigin/")
+
+    def listed() -> str:
+        admin.reload()
+        return admin.locator("#result_list").inner_text() if admin.locator("#result_list").count() else ""
+
+    rows = poll(listed, lambda text: demo.second in text, DEMO_FLUSH_SECONDS + SLACK_SECONDS)
+    assert demo.second in rows, rows
+    row = admin.locator("#result_list tr", has_text=demo.second)
+    assert re.search(r"\b3\b", row.inner_text()), row.inner_text()  # Three refused calls.
+    assert "/api/me" in row.inner_text()
+    shots = screenshot_dir()
+    if shots is not None:
+        admin.screenshot(path=str(shots / "demo-refused-origins.png"), full_page=True)
+
+    # One click: the origin is allowed (at once in the process that saved it).
+    assert f"Allowed 1 origin: {demo.second}." in _bulk_action(admin, demo.second, "allow_selected")
+    assert admin.locator("#result_list tr", has_text=demo.second).count() == 0
+    state, text = _until(page, "ok")
+    assert state == "ok", text
+    admin.goto(f"{demo.api}/admin/credcors/allowedorigin/")
+    assert admin.locator("#result_list tr", has_text=demo.second).count() == 1

@@ -1,0 +1,101 @@
+"""The admin of refused origins (``RECORD_REFUSED``): allow them through the one validator, or dismiss them.
+
+Registered when :mod:`credcors.admin` imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db import router, transaction
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin, validate_policy
+from credcors.policy_conf import DEFAULT_POLICY
+
+__all__ = ["RefusedOriginAdmin"]
+
+
+@admin.register(RefusedOrigin)
+class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Origins the middleware refused (``RECORD_REFUSED``), most seen first: allow them or dismiss them."""
+
+    list_display = ("origin", "count", "last_seen", "first_seen", "last_path", "policy")
+    list_filter = ("policy",)
+    search_fields = ("origin", "last_path")
+    ordering = ("-count", "-last_seen")
+    actions = ("allow_selected", "dismiss_selected")
+
+    # Written only by the middleware's background flush.
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RefusedOrigin | None = None) -> bool:
+        return False
+
+    def has_allow_permission(self, request: HttpRequest) -> bool:
+        user: Any = request.user
+        return bool(user.has_perm("credcors.add_allowedorigin") and user.has_perm("credcors.change_allowedorigin"))
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Dismiss" is this list's delete.
+        return actions
+
+    @admin.action(description=_("Allow selected origins"), permissions=["allow"])
+    def allow_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:
+        allowed = []
+        for refused in queryset:
+            # The one validator decides: an insecure origin (without
+            # ALLOW_INSECURE_ORIGINS), a host that ends in a number, and
+            # whatever else it refuses stay refused, with its reason.
+            try:
+                origin = canonicalize_origin(refused.origin)
+            except ValidationError as exc:
+                self.message_user(request, _("Still refused: %s") % exc.messages[0], messages.ERROR)
+                continue
+            with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
+                self._allow(request, origin, refused)
+                refused.delete()
+            allowed.append(origin)
+        if allowed:
+            count = len(allowed)
+            self.message_user(
+                request,
+                ngettext("Allowed %(count)d origin: %(origins)s.", "Allowed %(count)d origins: %(origins)s.", count)
+                % {"count": count, "origins": ", ".join(allowed)},
+                messages.SUCCESS,
+            )
+
+    def _allow(self, request: HttpRequest, origin: str, refused: RefusedOrigin) -> None:
+        # Saved through the model (the validator again, and the signals that
+        # reload the allow-list); logged in the row's admin History.
+        row = AllowedOrigin.objects.filter(origin=origin).first()
+        if row is None:
+            # Into the policy that refused it, when that policy takes rows.
+            policy = refused.policy
+            try:
+                validate_policy(policy)
+            except ValidationError:
+                policy = DEFAULT_POLICY
+            row = AllowedOrigin(
+                origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=policy
+            )
+            row.save()
+            self.log_addition(request, row, f"Allowed from the refused origins ({refused.count} refused requests).")
+        elif not row.enabled:
+            row.enabled = True
+            row.save()
+            self.log_change(request, row, f"Enabled from the refused origins ({refused.count} refused requests).")
+
+    @admin.action(description=_("Dismiss selected origins"), permissions=["delete"])
+    def dismiss_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:
+        count, _deleted = queryset.delete()
+        self.message_user(
+            request, ngettext("Dismissed %d origin.", "Dismissed %d origins.", count) % count, messages.SUCCESS
+        )

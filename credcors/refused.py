@@ -1,0 +1,194 @@
+"""Count refused origins in memory, bounded, for staff to approve later.
+
+With ``RECORD_REFUSED`` on, the middleware hands every request refused for
+its origin (``origin-not-allowed``) to :meth:`Recorder.record`.  That call does
+no I/O: it checks that the value is a serialized origin as browsers send it
+(the shapes :func:`~credcors.origins.classify_origin` calls serialized, which
+are printable ASCII of bounded length), then updates one entry of a dict
+under a lock.  The dict holds at most ``REFUSED_MAX_PENDING`` distinct
+origins; once full, origins already held keep counting and new ones are
+dropped (and counted as dropped) until the next flush empties it, so a flood
+of distinct origins costs a bounded amount of memory and time.  A background
+flush (:mod:`credcors.refused_store`) takes the whole table with
+:meth:`Recorder.drain` at most every ``REFUSED_FLUSH_SECONDS``.
+
+Also home of the three bounds' validation, so that ``conf`` stays one screen
+of settings.  Pure: never imports Django.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from credcors.catalogue import Problem, key
+from credcors.origins import OriginShape, classify_origin
+
+__all__ = [
+    "DEFAULT_POLICY",
+    "MAX_PATH_LENGTH",
+    "REFUSED_DEFAULTS",
+    "Drained",
+    "Recorder",
+    "Refused",
+    "RefusedSettings",
+    "parse_refused_settings",
+]
+
+#: The policy name recorded for a refusal until per-view policies name theirs.
+DEFAULT_POLICY = "default"
+#: The stored path is cut to this many characters (it is only a hint for staff).
+MAX_PATH_LENGTH = 200
+
+REFUSED_DEFAULTS: Mapping[str, Any] = {
+    "RECORD_REFUSED": False,
+    "REFUSED_FLUSH_SECONDS": 10,
+    "REFUSED_MAX_ROWS": 1000,
+    "REFUSED_MAX_PENDING": 1000,
+}
+MIN_FLUSH_SECONDS = 1
+MAX_FLUSH_SECONDS = 3600
+MAX_ROWS = 100_000
+#: About 0.3 KB each for a typical origin and path, 0.7 KB at most (an origin
+#: of 267 characters, a path of 200, the entry): 10,000 stay under 10 MB.
+MAX_PENDING = 10_000
+
+
+class RefusedSettings(NamedTuple):
+    """The validated ``RECORD_REFUSED`` and ``REFUSED_*`` settings."""
+
+    record: bool = False
+    flush_seconds: float = float(REFUSED_DEFAULTS["REFUSED_FLUSH_SECONDS"])
+    max_rows: int = REFUSED_DEFAULTS["REFUSED_MAX_ROWS"]
+    max_pending: int = REFUSED_DEFAULTS["REFUSED_MAX_PENDING"]
+
+
+def _whole(value: object, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -> RefusedSettings:
+    """Validate the refused-origin settings in ``values`` (``RECORD_REFUSED`` is checked with the other booleans)."""
+    flush = values["REFUSED_FLUSH_SECONDS"]
+    if (
+        isinstance(flush, bool)
+        or not isinstance(flush, (int, float))
+        or not MIN_FLUSH_SECONDS <= flush <= MAX_FLUSH_SECONDS
+    ):
+        problems.append(
+            Problem(
+                "credcors.E022",
+                f"{key('REFUSED_FLUSH_SECONDS')} must be a number of seconds from {MIN_FLUSH_SECONDS} to "
+                f"{MAX_FLUSH_SECONDS}, not {flush!r}.",
+                "Each process writes refused origins to the database at most once per interval; the default is 10.",
+            )
+        )
+        flush = REFUSED_DEFAULTS["REFUSED_FLUSH_SECONDS"]
+    max_rows = values["REFUSED_MAX_ROWS"]
+    if not _whole(max_rows, 1, MAX_ROWS):
+        problems.append(
+            Problem(
+                "credcors.E023",
+                f"{key('REFUSED_MAX_ROWS')} must be a whole number from 1 to {MAX_ROWS:,}, not {max_rows!r}.",
+                "It bounds the RefusedOrigin table (the least-seen rows are evicted); the default is 1000.",
+            )
+        )
+        max_rows = REFUSED_DEFAULTS["REFUSED_MAX_ROWS"]
+    max_pending = values["REFUSED_MAX_PENDING"]
+    if not _whole(max_pending, 1, MAX_PENDING):
+        problems.append(
+            Problem(
+                "credcors.E024",
+                f"{key('REFUSED_MAX_PENDING')} must be a whole number from 1 to {MAX_PENDING:,}, not {max_pending!r}.",
+                "It bounds the distinct refused origins each process holds in memory between flushes; "
+                "the default is 1000.",
+            )
+        )
+        max_pending = REFUSED_DEFAULTS["REFUSED_MAX_PENDING"]
+    return RefusedSettings(values["RECORD_REFUSED"], float(flush), max_rows, max_pending)
+
+
+class Refused(NamedTuple):
+    """What one process saw of one refused origin since its last flush (times from ``time.time``)."""
+
+    origin: str
+    refusals: int
+    first_seen: float
+    last_seen: float
+    last_path: str
+    policy: str
+
+
+class Drained(NamedTuple):
+    """A flush's share: the counted origins, and how many new origins the full table dropped."""
+
+    refused: tuple[Refused, ...]
+    dropped: int
+
+
+class _Entry:
+    __slots__ = ("count", "first_seen", "last_path", "last_seen", "policy")
+
+    def __init__(self, now: float, path: str, policy: str) -> None:
+        self.count = 1
+        self.first_seen = self.last_seen = now
+        self.last_path = path
+        self.policy = policy
+
+
+class Recorder:
+    """A bounded, thread-safe table of refused origins, emptied by :meth:`drain`."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._table: dict[str, _Entry] = {}
+        self._dropped = 0
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def record(self, origin: str, path: str, policy: str, capacity: int) -> bool:
+        """Count one refusal of ``origin``; False when it is not recorded (malformed, or the table is full).
+
+        O(1): a shape check bounded by the origin's length limit, a slice
+        of the path, one dict operation under the lock.
+        """
+        if classify_origin(origin) is not OriginShape.SERIALIZED:
+            return False
+        # Request paths are decoded text: keep them bounded, and the admin
+        # escapes what it shows.
+        path = path[:MAX_PATH_LENGTH]
+        now = self.clock()
+        with self._lock:
+            entry = self._table.get(origin)
+            if entry is not None:
+                entry.count += 1
+                entry.last_seen = now
+                entry.last_path = path
+                entry.policy = policy
+                return True
+            if len(self._table) >= capacity:
+                self._dropped += 1
+                return False
+            self._table[origin] = _Entry(now, path, policy)
+            return True
+
+    def drain(self) -> Drained:
+        """Take everything counted so far and start an empty table."""
+        with self._lock:
+            table, self._table = self._table, {}
+            dropped, self._dropped = self._dropped, 0
+        refused = tuple(
+            Refused(origin, entry.count, entry.first_seen, entry.last_seen, entry.last_path, entry.policy)
+            for origin, entry in table.items()
+        )
+        return Drained(refused, dropped)
+
+    def reset(self) -> None:
+        """Forget everything (a forked child's inherited counts belong to its parent)."""
+        self._lock = threading.Lock()
+        self._table = {}
+        self._dropped = 0

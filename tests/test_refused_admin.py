@@ -1,0 +1,211 @@
+"""RefusedOrigin in the Django admin: most seen first, read-only, "Allow selected" and "Dismiss"."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.contrib.auth.models import Permission, User
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.messages import get_messages
+from django.test import Client, TestCase
+
+from credcors.models import AllowedOrigin, RefusedOrigin
+
+pytestmark = pytest.mark.django_db
+
+capture_on_commit_callbacks = TestCase.captureOnCommitCallbacks
+CHANGELIST = "/admin/credcors/refusedorigin/"
+NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings) -> None:
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _refused(origin: str, count: int = 1, minutes_ago: int = 0) -> RefusedOrigin:
+    seen = NOW - timedelta(minutes=minutes_ago)
+    row: RefusedOrigin = RefusedOrigin.objects.create(
+        origin=origin, count=count, first_seen=seen, last_seen=seen, last_path="/api/me", policy="default"
+    )
+    return row
+
+
+def _act(client: Client, action: str, *rows: RefusedOrigin) -> Any:
+    # Run the commit hooks, which reload the allow-list in this process.
+    with capture_on_commit_callbacks(execute=True):
+        return client.post(
+            CHANGELIST, {"action": action, "_selected_action": [str(row.pk) for row in rows]}, follow=True
+        )
+
+
+def _messages(response: Any) -> list[str]:
+    return [str(message) for message in get_messages(response.wsgi_request)]
+
+
+def _allowed(origin: str) -> bool:
+    response = Client().get("/api/echo", headers={"Origin": origin})
+    return response.headers.get("Access-Control-Allow-Origin") == origin
+
+
+def test_changelist_lists_most_seen_first_and_offers_no_add(admin_client: Client) -> None:
+    _refused("https://rare.example.net", count=2)
+    _refused("https://often.example.net", count=40, minutes_ago=5)
+    _refused("https://middle.example.net", count=7)
+
+    response = admin_client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    shown = [row.origin for row in response.context["cl"].result_list]
+    assert shown == ["https://often.example.net", "https://middle.example.net", "https://rare.example.net"]
+    assert b"/api/me" in response.content
+    assert f"{CHANGELIST}add/".encode() not in response.content
+    actions = [choice for choice, _label in response.context["action_form"].fields["action"].choices]
+    assert actions == ["", "allow_selected", "dismiss_selected"]
+
+
+def test_a_row_is_read_only(admin_client: Client) -> None:
+    row = _refused("https://often.example.net", count=40)
+
+    page = admin_client.get(f"{CHANGELIST}{row.pk}/change/")
+    posted = admin_client.post(f"{CHANGELIST}{row.pk}/change/", {"origin": "https://other.example.net", "count": 1})
+
+    assert page.status_code == 200
+    assert b'name="origin"' not in page.content
+    assert posted.status_code == 403
+    assert RefusedOrigin.objects.get().origin == "https://often.example.net"
+
+
+def test_allow_selected_adds_the_origin_logs_it_and_clears_the_row(admin_client: Client, admin_user: User) -> None:
+    new = _refused("https://new.example.net", count=12)
+    local = _refused("http://localhost:3002", count=3)
+    assert not _allowed("https://new.example.net")
+
+    response = _act(admin_client, "allow_selected", new, local)
+
+    assert _messages(response) == ["Allowed 2 origins: https://new.example.net, http://localhost:3002."]
+    assert set(AllowedOrigin.objects.values_list("origin", flat=True)) == {
+        "https://new.example.net",
+        "http://localhost:3002",
+    }
+    assert RefusedOrigin.objects.count() == 0
+    assert _allowed("https://new.example.net")
+    assert _allowed("http://localhost:3002")
+    entry = LogEntry.objects.get(object_repr="https://new.example.net")
+    assert entry.action_flag == ADDITION
+    assert entry.user == admin_user
+    assert entry.content_type == ContentType.objects.get_for_model(AllowedOrigin)
+    assert entry.get_change_message() == "Allowed from the refused origins (12 refused requests)."
+    row = AllowedOrigin.objects.get(origin="https://new.example.net")
+    history = admin_client.get(f"/admin/credcors/allowedorigin/{row.pk}/history/")
+    assert b"Allowed from the refused origins (12 refused requests)." in history.content
+
+
+@pytest.mark.parametrize(
+    ("origin", "reason"),
+    [
+        # Well-formed on the wire, so recorded; refused by the validator.
+        ("http://intranet.example.net", "plain http:// origins"),
+        ("https://0x7f.1", "ends in a number"),
+    ],
+)
+def test_allow_selected_leaves_what_the_validator_refuses_refused(
+    admin_client: Client, origin: str, reason: str
+) -> None:
+    row = _refused(origin, count=9)
+    fine = _refused("https://fine.example.net")
+
+    response = _act(admin_client, "allow_selected", row, fine)
+
+    [refusal, success] = _messages(response)
+    assert refusal.startswith(f"Still refused: {origin!r} is not an allowed origin")
+    assert reason in refusal
+    assert success == "Allowed 1 origin: https://fine.example.net."
+    assert list(RefusedOrigin.objects.values_list("origin", flat=True)) == [origin]
+    assert list(AllowedOrigin.objects.values_list("origin", flat=True)) == ["https://fine.example.net"]
+    assert not _allowed(origin)
+
+
+def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://paused.example.net", enabled=False)
+    row = _refused("https://paused.example.net", count=4)
+
+    response = _act(admin_client, "allow_selected", row)
+
+    assert _messages(response) == ["Allowed 1 origin: https://paused.example.net."]
+    assert AllowedOrigin.objects.get().enabled
+    assert _allowed("https://paused.example.net")
+    entry = LogEntry.objects.get()
+    assert entry.action_flag == CHANGE
+    assert entry.get_change_message() == "Enabled from the refused origins (4 refused requests)."
+
+
+def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_client: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://since.example.net")
+    row = _refused("https://since.example.net")
+
+    _act(admin_client, "allow_selected", row)
+
+    assert AllowedOrigin.objects.count() == 1
+    assert RefusedOrigin.objects.count() == 0
+    assert LogEntry.objects.count() == 0
+
+
+def test_dismiss_deletes_the_selected_rows(admin_client: Client) -> None:
+    gone = _refused("https://gone.example.net")
+    also = _refused("https://also.example.net")
+    kept = _refused("https://kept.example.net")
+
+    response = _act(admin_client, "dismiss_selected", gone, also)
+
+    assert _messages(response) == ["Dismissed 2 origins."]
+    assert list(RefusedOrigin.objects.values_list("pk", flat=True)) == [kept.pk]
+    assert AllowedOrigin.objects.count() == 0
+
+
+def test_staff_who_may_only_view_get_no_actions() -> None:
+    user = User.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="view_refusedorigin"))
+    client = Client()
+    client.force_login(user)
+    row = _refused("https://new.example.net")
+
+    page = client.get(CHANGELIST)
+    attempt = _act(client, "allow_selected", row)
+
+    assert page.status_code == 200
+    assert page.context["action_form"] is None
+    assert attempt.status_code == 200
+    assert AllowedOrigin.objects.count() == 0
+    assert RefusedOrigin.objects.count() == 1
+
+
+def test_allow_selected_with_nothing_allowable_says_only_why(admin_client: Client) -> None:
+    row = _refused("http://intranet.example.net")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    [refusal] = _messages(response)
+    assert refusal.startswith("Still refused: 'http://intranet.example.net' is not an allowed origin")
+    assert RefusedOrigin.objects.count() == 1
+    assert AllowedOrigin.objects.count() == 0
+
+
+def test_allow_selected_adds_the_row_to_the_policy_that_refused_it(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    partner = _refused("https://partner.example.net")
+    partner.policy = "partners"
+    partner.save()
+    gone = _refused("https://gone.example.net")
+    gone.policy = "removed-since"  # A policy no longer configured: the row goes to the default one.
+    gone.save()
+
+    _act(admin_client, "allow_selected", partner, gone)
+
+    assert dict(AllowedOrigin.objects.values_list("origin", "policy")) == {
+        "https://partner.example.net": "partners",
+        "https://gone.example.net": "default",
+    }

@@ -1,0 +1,200 @@
+"""Flushing refused origins into RefusedOrigin (SQLite, or PostgreSQL with DATABASE_URL): upserts, eviction, errors."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from credcors.models import RefusedOrigin
+from credcors.refused import Refused
+from credcors.refused_store import evict_least_seen, refused_log, write_refused
+from tests.conftest import Timers, close_thread_connection, table_reads_fail
+
+pytestmark = pytest.mark.django_db
+
+T0 = 1_700_000_000.0
+RECORDING = {"ALLOWED_ORIGINS": ["https://app.example.com"], "USE_DATABASE": False, "RECORD_REFUSED": True}
+
+
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(T0 + seconds, tz=timezone.utc)
+
+
+def _rows() -> dict[str, tuple[int, str, str]]:
+    return {row.origin: (row.count, row.last_path, row.policy) for row in RefusedOrigin.objects.all()}
+
+
+def test_write_inserts_then_adds_counts() -> None:
+    write_refused([Refused("https://a.example.net", 3, T0, T0 + 5, "/api/one", "default")], max_rows=10)
+    write_refused(
+        [
+            Refused("https://a.example.net", 2, T0 + 10, T0 + 20, "/api/two", "partners"),
+            Refused("https://b.example.net", 1, T0 + 11, T0 + 11, "/api/b", "default"),
+        ],
+        max_rows=10,
+    )
+
+    assert _rows() == {
+        "https://a.example.net": (5, "/api/two", "partners"),
+        "https://b.example.net": (1, "/api/b", "default"),
+    }
+    a = RefusedOrigin.objects.get(origin="https://a.example.net")
+    assert (a.first_seen, a.last_seen) == (_at(0), _at(20))
+    assert str(a) == "https://a.example.net"
+
+
+def test_a_flush_of_new_origins_costs_a_few_queries(django_assert_max_num_queries: Any) -> None:
+    batch = [Refused(f"https://o{i}.example.net", 1, T0, T0, "/", "default") for i in range(1000)]
+
+    # Two reads of 500 known origins, the inserts (SQLite fits 142 rows of
+    # seven fields in one statement's 999 parameters), the count, and the
+    # savepoints: never a query per origin.
+    with django_assert_max_num_queries(16):
+        write_refused(batch, max_rows=5000)
+
+    assert RefusedOrigin.objects.count() == 1000
+
+
+def test_write_keeps_at_most_max_rows_evicting_the_least_seen() -> None:
+    write_refused(
+        [
+            Refused("https://often.example.net", 50, T0, T0, "/", "default"),
+            Refused("https://old-once.example.net", 1, T0, T0, "/", "default"),
+            Refused("https://twice.example.net", 2, T0, T0, "/", "default"),
+        ],
+        max_rows=10,
+    )
+    write_refused([Refused("https://new-once.example.net", 1, T0 + 60, T0 + 60, "/", "default")], max_rows=3)
+
+    # Fewest refusals go first; among equals, the one unseen for longest.
+    assert set(_rows()) == {"https://often.example.net", "https://twice.example.net", "https://new-once.example.net"}
+
+
+def test_eviction_deletes_in_chunks() -> None:
+    write_refused([Refused(f"https://o{i}.example.net", 1, T0 + i, T0 + i, "/", "default") for i in range(1200)], 5000)
+
+    assert evict_least_seen(connection.alias, 7) == 1193
+    assert evict_least_seen(connection.alias, 7) == 0
+    assert sorted(_rows()) == sorted(f"https://o{i}.example.net" for i in range(1193, 1200))
+
+
+def test_flush_writes_what_the_middleware_counted(settings, refused_timers: Timers) -> None:
+    settings.CREDCORS = RECORDING
+    client = Client()
+    for path in ("/api/echo", "/api/cached"):
+        client.get(path, headers={"Origin": "https://new.example.net"})
+    client.get("/api/echo", headers={"Origin": "http://localhost:3002"})
+
+    [(_delay, flush)] = refused_timers
+    flush()
+
+    assert _rows() == {
+        "https://new.example.net": (2, "/api/cached", "default"),
+        "http://localhost:3002": (1, "/api/echo", "default"),
+    }
+    assert refused_log.flush() == 0  # Nothing new since.
+
+
+def test_database_error_is_logged_once_and_never_raised(settings, caplog) -> None:
+    settings.CREDCORS = RECORDING
+    caplog.set_level(logging.INFO, logger="credcors")
+    from credcors.conf import get_config
+
+    refused = get_config().refused
+    with table_reads_fail():
+        for _ in range(3):
+            refused_log.record("https://new.example.net", "/api", "default", refused)
+            assert refused_log.flush() == 0
+    failures = [record for record in caplog.records if "could not write refused origins" in record.getMessage()]
+    assert len(failures) == 1
+
+    refused_log.record("https://back.example.net", "/api", "default", refused)
+    assert refused_log.flush() == 1
+    assert "writing refused origins works again" in caplog.text
+    # The failed intervals' counts were dropped, not retried.
+    assert set(_rows()) == {"https://back.example.net"}
+
+
+def test_dropped_origins_are_logged_at_the_flush(settings, caplog) -> None:
+    settings.CREDCORS = {**RECORDING, "REFUSED_MAX_PENDING": 2}
+    caplog.set_level(logging.INFO, logger="credcors")
+    from credcors.conf import get_config
+
+    refused = get_config().refused
+    for i in range(5):
+        refused_log.record(f"https://o{i}.example.net", "/api", "default", refused)
+
+    assert refused_log.flush() == 2
+    assert "3 refused requests from new origins were not counted" in caplog.text
+
+
+def test_naive_datetimes_without_use_tz(settings) -> None:
+    settings.USE_TZ = False
+
+    write_refused([Refused("https://a.example.net", 1, T0, T0, "/", "default")], max_rows=10)
+
+    assert RefusedOrigin.objects.get().last_seen.tzinfo is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_real_timer_thread_flushes_and_closes_its_connection(settings, monkeypatch) -> None:
+    from credcors.refused_store import start_timer
+
+    settings.CREDCORS = RECORDING
+    done = threading.Event()
+
+    def timer(delay: float, flush: Any) -> None:
+        def flush_then_close() -> None:
+            try:
+                flush()
+            finally:
+                close_thread_connection()
+                done.set()
+
+        start_timer(delay, flush_then_close)
+
+    monkeypatch.setattr(refused_log, "timer", timer)
+    Client().get("/api/echo", headers={"Origin": "https://new.example.net"})
+
+    assert done.wait(timeout=30)
+    assert _rows() == {"https://new.example.net": (1, "/api/echo", "default")}
+
+
+def test_start_timer_waits_its_delay(monkeypatch) -> None:
+    import time
+
+    from credcors import refused_store
+
+    slept: list[float] = []
+    ran = threading.Event()
+    monkeypatch.setattr(time, "sleep", slept.append)
+    monkeypatch.setattr(refused_store, "start_thread", lambda run, name: run())
+
+    refused_store.start_timer(2.5, ran.set)
+    refused_store.start_timer(0.0, ran.set)
+
+    assert slept == [2.5]
+    assert ran.is_set()
+
+
+def test_origins_allowed_since_they_were_counted_are_not_written(
+    settings, django_capture_on_commit_callbacks: Any
+) -> None:
+    from credcors.conf import get_config
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = {**RECORDING, "USE_DATABASE": True}
+    refused = get_config().refused
+    for origin in ("https://approved.example.net", "https://still.example.net"):
+        refused_log.record(origin, "/api", "default", refused)
+    with django_capture_on_commit_callbacks(execute=True):
+        AllowedOrigin.objects.create(origin="https://approved.example.net")
+
+    assert refused_log.flush() == 1
+    assert set(_rows()) == {"https://still.example.net"}
