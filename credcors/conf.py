@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from credcors.catalogue import Problem, key
-from credcors.origins import OriginError, Rule, parse_rule
+from credcors.origins import Rule
 from credcors.policy_conf import (
     DEFAULT_POLICY,
     MAX_PREFLIGHT_AGE,
@@ -27,6 +27,7 @@ from credcors.policy_conf import (
     parse_policy,
 )
 from credcors.refused import REFUSED_DEFAULTS, RefusedSettings, parse_refused_settings
+from credcors.site_conf import parse_cache_alias, parse_trust, parse_urls_regex
 
 __all__ = ["DEFAULTS", "DEFAULT_POLICY", "MAX_PREFLIGHT_AGE", "Config", "get_config", "parse_config", "reset"]
 
@@ -51,12 +52,6 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 MAX_REFRESH_SECONDS = 3600
-# Caches every process sees separately (or not at all): naming one in
-# CACHE_ALIAS would silently make nothing faster.
-_PER_PROCESS_CACHES = frozenset(
-    {"django.core.cache.backends.locmem.LocMemCache", "django.core.cache.backends.dummy.DummyCache"}
-)
-_REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 _NOT_RECORDING = RefusedSettings()
 
 
@@ -165,8 +160,8 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
     response = {name: values[name] for name in POLICY_KEYS if name in values}
     default = parse_policy(response, problems, allow_insecure=allow_insecure, debug=debug)
     policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure, debug=debug)
-    trust_for_csrf, csrf_origins = _parse_trust(values["TRUST_FOR_CSRF"], default, problems)
-    urls_regex = _parse_urls_regex(values["URLS_REGEX"], problems)
+    trust_for_csrf, csrf_origins = parse_trust(values["TRUST_FOR_CSRF"], default, problems)
+    urls_regex = parse_urls_regex(values["URLS_REGEX"], problems)
     refresh = values["REFRESH_SECONDS"]
     if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 < refresh <= MAX_REFRESH_SECONDS:
         problems.append(
@@ -178,7 +173,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
             )
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
-    cache_alias = _parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
+    cache_alias = parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
     refused = parse_refused_settings(values, problems)
     if not values["ALLOWED_ORIGINS"] and values["USE_DATABASE"] is False:
         problems.append(
@@ -214,120 +209,6 @@ def _not_bool(name: str, value: object) -> Problem:
         f"{key(name)} must be True or False, not {value!r}.",
         f"Write {key(name)} = {DEFAULTS[name]!r}.",
     )
-
-
-def _parse_trust(value: object, default: PolicyConfig, problems: list[Problem]) -> tuple[bool, frozenset[str] | None]:
-    # True: every exact origin of the default policy (0.1's meaning); a list:
-    # those exact origins only.  Reading is not writing: an origin may be
-    # allowed to read without being trusted to write.
-    if isinstance(value, bool):
-        return value, None
-    hint = (
-        f"Write {key('TRUST_FOR_CSRF')} = True for every exact origin of ALLOWED_ORIGINS, or a list of "
-        'some of them, e.g. ["https://app.example.com"].'
-    )
-    if not isinstance(value, (list, tuple)):
-        problems.append(
-            Problem(
-                "credcors.E021",
-                f"{key('TRUST_FOR_CSRF')} must be True, False or a list of exact origins, not {value!r}.",
-                hint,
-            )
-        )
-        return False, None
-    listed = {rule.serialize() for rule in default.rules if not rule.wildcard}
-    trusted: list[str] = []
-    for entry in value:
-        try:
-            origin = parse_rule(entry, allow_insecure=True).serialize()
-        except OriginError:
-            origin = None
-        if origin not in listed:
-            problems.append(
-                Problem(
-                    "credcors.E021",
-                    f"{key('TRUST_FOR_CSRF')} lists {entry!r}, which is not an exact origin of "
-                    f"{key('ALLOWED_ORIGINS')}.",
-                    "Only exact origins the default policy allows can be trusted for CSRF (never a *. pattern); "
-                    "mark database rows with their own trust_for_csrf field.",
-                )
-            )
-            continue
-        assert origin is not None
-        trusted.append(origin)
-    return bool(trusted), frozenset(trusted)
-
-
-def _parse_urls_regex(value: object, problems: list[Problem]) -> re.Pattern[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, re.Pattern):
-        return value
-    if isinstance(value, str):
-        try:
-            return re.compile(value)
-        except re.error as exc:
-            problem = f"does not compile: {exc}"
-    else:
-        problem = f"must be a regular expression string or None, not {type(value).__name__}"
-    problems.append(
-        Problem(
-            "credcors.E009",
-            f"{key('URLS_REGEX')} {value!r} {problem}.",
-            r'Write a pattern matched against request.path_info, e.g. r"^/api/", or None for all paths.',
-        )
-    )
-    # Fail closed: with no readable pattern, CORS applies to no path.
-    return re.compile(r"(?!)")
-
-
-def _parse_cache_alias(value: object, caches: Mapping[str, Any], problems: list[Problem]) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        problems.append(
-            Problem(
-                "credcors.E016",
-                f"{key('CACHE_ALIAS')} must be the name of a cache in settings.CACHES, or None, not {value!r}.",
-                f'Write {key("CACHE_ALIAS")} = "default" (a Redis cache every process shares), or leave it out.',
-            )
-        )
-        return None
-    if value not in caches:
-        problems.append(
-            Problem(
-                "credcors.E013",
-                f"{key('CACHE_ALIAS')} is {value!r}, which is not a cache in settings.CACHES "
-                f"(known: {', '.join(map(repr, caches)) or 'none'}).",
-                f"Name a cache every process shares, such as one using {_REDIS_CACHE!r}, or remove the key.",
-            )
-        )
-        return None
-    entry = caches[value]
-    backend = entry.get("BACKEND", "")
-    if backend in _PER_PROCESS_CACHES:
-        problems.append(
-            Problem(
-                "credcors.E013",
-                f"{key('CACHE_ALIAS')} names the cache {value!r}, whose backend {backend!r} is not shared "
-                "between processes, so other processes would never hear of a change.",
-                f"Name a cache every process shares, such as one using {_REDIS_CACHE!r}, or remove the key.",
-            )
-        )
-        return None
-    options = entry.get("OPTIONS") or {}
-    if backend == _REDIS_CACHE and not {"socket_timeout", "socket_connect_timeout"} <= set(options):
-        # redis-py waits forever by default; the request doing the check
-        # would hang with a Redis server that stops answering.
-        problems.append(
-            Problem(
-                "credcors.W005",
-                f"The cache {value!r} named by {key('CACHE_ALIAS')} sets no socket_timeout and "
-                "socket_connect_timeout, so a Redis server that stops answering would hold requests.",
-                f'Add "OPTIONS": {{"socket_connect_timeout": 0.25, "socket_timeout": 0.25}} to CACHES[{value!r}].',
-            )
-        )
-    return value
 
 
 _config: Config | None = None

@@ -29,7 +29,8 @@ from django.utils.timezone import make_naive
 from credcors.conf import get_config
 from credcors.policy import decide
 from credcors.refused import Recorder, Refused, RefusedSettings
-from credcors.store import start_thread, store
+from credcors.schedule import start_thread
+from credcors.store import store
 
 __all__ = ["RefusedLog", "evict_least_seen", "refused_log", "start_timer", "write_refused"]
 

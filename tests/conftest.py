@@ -18,7 +18,7 @@ from tests import urls
 
 
 def run_inline(refresh: Callable[[], None]) -> None:
-    """Stands in for ``store.start_thread``: the refresh runs at once, in the calling thread."""
+    """Stands in for ``credcors.schedule.start_thread``: the refresh runs at once, in the calling thread."""
     refresh()
 
 

@@ -12,7 +12,8 @@ import pytest
 from django.test import Client
 
 from credcors.models import AllowedOrigin
-from credcors.store import start_thread, store
+from credcors.schedule import start_thread
+from credcors.store import store
 from tests.conftest import Clock, close_thread_connection
 
 PARTNER = "https://partner.example.net"

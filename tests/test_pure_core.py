@@ -16,6 +16,8 @@ PURE = (
     "credcors.catalogue",
     "credcors.entries",
     "credcors.conf",
+    "credcors.policy_conf",
+    "credcors.site_conf",
     "credcors.refused",
     "credcors.quoting",
     "credcors.sites",
