@@ -22,7 +22,7 @@ from django.utils.translation import ngettext
 from credcors import audit
 from credcors.conf import get_config
 from credcors.control import refused_admin  # noqa: F401 - registers the refused origins' admin
-from credcors.control.effective import settings_entries
+from credcors.control.effective import settings_entries, settings_total
 from credcors.control.import_view import import_view
 from credcors.control.overlaps import overlap_warnings
 from credcors.control.propagation import propagation_message
@@ -130,7 +130,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         context = {
             # The settings half of the effective allow-list, filtered by the same search.
             "credcors_settings": settings_entries(config, request.GET.get("q", "")),
-            "credcors_settings_total": len(config.rules),
+            "credcors_settings_total": settings_total(config),
             # A callable: the template reads it once, and only when it renders the page.
             "credcors_status": lambda: read_status(config),
             "credcors_can_import": self.has_add_permission(request),

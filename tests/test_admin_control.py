@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -9,6 +10,7 @@ from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.db import DatabaseError, connection
 from django.test import Client
+from django.utils import timezone
 
 from credcors.control import propagation
 from credcors.control.overlaps import MAX_LISTED
@@ -199,13 +201,15 @@ def test_pattern_over_disabled_rows_lists_them_bounded(admin_client: Client) -> 
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="http://x.corp.net", enabled=False)])
     AllowedOrigin.objects.create(origin="https://x.corp.net:8443", enabled=False)  # another port
     AllowedOrigin.objects.create(origin="https://on.corp.net")  # enabled
+    AllowedOrigin.objects.create(origin="https://later.corp.net", expires_at=timezone.now() + timedelta(days=1))
+    AllowedOrigin.objects.create(origin="https://zz.corp.net", expires_at=timezone.now() - timedelta(days=1))
 
     response = admin_client.post(ADD, _form_data("https://*.corp.net"), follow=True)
 
     named = ", ".join(f"https://p{index:02d}.corp.net" for index in range(MAX_LISTED))
     assert _warnings(response) == [
-        "Covers disabled rows: https://*.corp.net allows the origins of 12 disabled rows, which stay disabled "
-        f"but are allowed through the pattern: {named} and 2 more."
+        "Covers disabled or expired rows: https://*.corp.net allows the origins of 13 disabled or expired rows, "
+        f"which stay as they are but are allowed through the pattern: {named} and 3 more."
     ]
 
 
@@ -288,6 +292,27 @@ def test_changelist_shows_settings_entries_marked_from_settings(admin_client: Cl
         assert f"<td>{origin}</td>" in table
     assert table.count("from settings</td>") == 3
     assert "subdomain pattern" in table
+
+
+def test_changelist_shows_each_policys_settings_entries_with_its_name(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {
+        **settings.CREDCORS,
+        "POLICIES": {
+            "public": {"ALLOW_ALL_ORIGINS": True, "ALLOW_CREDENTIALS": False},
+            "partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"], "ALLOW_CREDENTIALS": False},
+        },
+    }
+
+    response = admin_client.get(CHANGELIST)
+
+    listed = {(entry.origin, entry.policy) for entry in response.context["credcors_settings"]}
+    assert {("https://app.example.com", "default"), ("*", "public"), ("https://partner.example.net", "partners")} <= (
+        listed
+    )
+    assert response.context["credcors_settings_total"] == len(listed)
+    assert "every origin, without credentials" in response.content.decode()
+    searched = admin_client.get(CHANGELIST, {"q": "partners"})
+    assert [entry.origin for entry in searched.context["credcors_settings"]] == ["https://partner.example.net"]
 
 
 def test_search_covers_settings_entries_and_rows(admin_client: Client) -> None:

@@ -6,7 +6,7 @@ Three cases, each found by the diagnosis code ``explain`` uses
 matcher itself for what a pattern covers:
 
 - a row that a settings entry or an enabled pattern already covers;
-- an enabled pattern that covers disabled rows (listed, bounded);
+- an enabled pattern that covers disabled or expired rows (listed, bounded);
 - an origin that differs from an allowed one only by scheme, port or ``www.``.
 """
 
@@ -15,6 +15,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from django.db import DatabaseError, transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from credcors.conf import Config
 from credcors.diagnose import describe_source, row_candidates
@@ -97,8 +99,10 @@ def _covers_disabled(rule: Rule, origin: str) -> list[str]:
 
     suffix = "" if rule.port is None else f":{rule.port}"
     index = compile_index([_Probe(rule, origin)])
+    # Disabled or expired: rows someone turned off, which the pattern turns back on.
+    off = Q(enabled=False) | Q(expires_at__lte=timezone.now())
     rows = AllowedOrigin.objects.filter(
-        enabled=False, origin__startswith=f"{rule.scheme}://", origin__endswith=f".{rule.host}{suffix}"
+        off, origin__startswith=f"{rule.scheme}://", origin__endswith=f".{rule.host}{suffix}"
     ).order_by("origin")
     # A savepoint: a failed read must not poison the admin's transaction.
     with transaction.atomic(using=rows.db):
@@ -110,6 +114,6 @@ def _covers_disabled(rule: Rule, origin: str) -> list[str]:
     more = f" and {len(covered) - MAX_LISTED} more" if len(covered) > MAX_LISTED else ""
     rows_word = "row" if len(covered) == 1 else "rows"
     return [
-        f"Covers disabled rows: {origin} allows the origins of {len(covered)} disabled {rows_word}, which stay "
-        f"disabled but are allowed through the pattern: {named}{more}."
+        f"Covers disabled or expired rows: {origin} allows the origins of {len(covered)} disabled or expired "
+        f"{rows_word}, which stay as they are but are allowed through the pattern: {named}{more}."
     ]

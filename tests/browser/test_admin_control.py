@@ -60,7 +60,7 @@ def test_settings_origins_appear_marked_from_settings_and_searchable(
         ((SETTINGS_ORIGIN, "exact origin"), (SETTINGS_PATTERN, "subdomain pattern"))
     ):
         cells = rows.nth(index).locator("td").all_inner_texts()
-        assert cells == [origin, kind, "from settings"]
+        assert cells == [origin, kind, "default", "from settings"]
     # The database row is in the usual table, not marked.
     assert page.locator("#result_list").get_by_role("link", name=with_settings_entries.allowed.url).count() == 1
 
