@@ -18,8 +18,8 @@ from credcors.fetch import (
     is_token,
     parse_request_headers,
 )
-from credcors.origins import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
 from credcors.snapshot import DEFAULT_POLICY, Decision, Grant, Kind, Reason, Snapshot
+from credcors.wire import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
 
 __all__ = ["classify", "decide", "refusal_reason"]
 

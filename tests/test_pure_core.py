@@ -10,6 +10,7 @@ PURE = (
     "credcors.fetch",
     "credcors.hosts",
     "credcors.origins",
+    "credcors.wire",
     "credcors.matcher",
     "credcors.snapshot",
     "credcors.policy",
