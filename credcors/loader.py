@@ -19,12 +19,13 @@ from typing import Any, cast
 from django.core.cache import caches
 from django.db import DatabaseError, connections, router, transaction
 
+from credcors.answers import Headers
 from credcors.conf import Config
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.revision import is_supported, read_revision
-from credcors.snapshot import Headers, Snapshot, compile_policy, compile_snapshot
+from credcors.snapshot import Snapshot, compile_policy, compile_snapshot
 
 __all__ = [
     "FAILED",

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credcors.answers import Decision, Headers, Kind, Reason
 from credcors.conf import Config
 from credcors.diagnose.nearmiss import Row, Verdict, origin_verdict
 from credcors.diagnose.reasons import REASON_TEXT, describe_source
@@ -34,7 +35,7 @@ from credcors.fetch import (
 )
 from credcors.policy import decide
 from credcors.quoting import safe, scrub
-from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Decision, Headers, Kind, Reason, Snapshot
+from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Snapshot
 
 __all__ = ["Exchange", "Explanation", "explain"]
 
