@@ -22,6 +22,7 @@ PURE = (
     "credcors.sites",
     "credcors.readiness",
     "credcors.diagnose",
+    "credcors.diagnose.refusal",
 )
 
 
