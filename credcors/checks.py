@@ -17,8 +17,9 @@ from credcors.catalogue import Problem
 from credcors.conf import parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
-from credcors.origins import DEFAULT_PORTS, OriginError, Rule, parse_rule
+from credcors.origins import OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
+from credcors.wire import DEFAULT_PORTS
 
 __all__ = [
     "check_cookie_rows",

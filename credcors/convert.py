@@ -5,13 +5,11 @@ object (``django.conf.settings``, a module, any object with attributes) or a
 mapping, and returns the ``CREDCORS`` dict as Python source plus a list of
 findings: what credcors refuses or does differently, and why.
 
-Every origin goes through :func:`credcors.origins.parse_rule` and every other
-value through :func:`credcors.conf.parse_config`, the validators the
-middleware uses, so the produced dict passes the system checks by
-construction; whatever they refuse is left out (fail closed) and reported.
-Regular expressions are translated only when they have an exact or clearly
-described ``*.`` pattern equivalent (:mod:`credcors.convert_regex`); the rest
-are reported, never guessed.
+Origins and origin regexes are converted by :mod:`credcors.convert_origins`
+through :func:`credcors.origins.parse_rule`, and every other value goes
+through :func:`credcors.conf.parse_config`, the validators the middleware
+uses, so the produced dict passes the system checks by construction;
+whatever they refuse is left out (fail closed) and reported.
 """
 
 from __future__ import annotations
@@ -21,9 +19,8 @@ import sys
 from collections.abc import Mapping
 
 from credcors.conf import DEFAULTS
-from credcors.conversion import KNOWN_SETTINGS, MISSING, Conversion, SettingsReader
-from credcors.convert_regex import regex_to_patterns
-from credcors.origins import OriginError, parse_rule
+from credcors.conversion import KNOWN_SETTINGS, MISSING, Conversion
+from credcors.convert_origins import OriginConverter
 
 __all__ = ["convert_settings"]
 
@@ -44,7 +41,7 @@ def convert_settings(source: object, *, signal_receivers: int | None = None) -> 
     return Conversion(credcors=credcors, findings=converter.findings)
 
 
-class _Converter(SettingsReader):
+class _Converter(OriginConverter):
     def run(self, signal_receivers: int) -> None:
         self.unknown_settings()
         credentials = self.credentials()
@@ -147,76 +144,6 @@ class _Converter(SettingsReader):
             f'Mark {paths} with @cors_policy("public") (from credcors.decorators) or a cors_policy = "public" '
             "class attribute.",
         )
-
-    def origins(self, credentials: bool) -> list[str]:
-        name, values = self.get_aliased("CORS_ALLOWED_ORIGINS")
-        if values is MISSING:
-            return []
-        if isinstance(values, str) or not isinstance(values, (list, tuple)):
-            self.find(name, values, "refused", "Not a list or tuple of origins; nothing converted.", "Write a list.")
-            return []
-        converted: list[str] = []
-        for value in values:
-            origin = self.origin(name, value, credentials)
-            if origin is not None:
-                converted.append(origin)
-        return converted
-
-    def origin(self, name: str, value: object, credentials: bool, *, source: object = None) -> str | None:
-        try:
-            rule = parse_rule(value, credentials=credentials)
-        except OriginError as exc:
-            self.find(name, value if source is None else source, "refused", f"{value!r}: {exc.problem}.", exc.hint)
-            return None
-        canonical = rule.serialize()
-        if source is None and canonical != value:
-            self.find(name, value, "note", f"Written as {canonical!r}, the form browsers send in Origin.")
-        return canonical
-
-    def regexes(self, credentials: bool) -> list[str]:
-        name, values = self.get_aliased("CORS_ALLOWED_ORIGIN_REGEXES")
-        if values is MISSING:
-            return []
-        if isinstance(values, (str, re.Pattern)) or not isinstance(values, (list, tuple)):
-            self.find(name, values, "refused", "Not a list or tuple of regexes; nothing converted.", "Write a list.")
-            return []
-        converted: list[str] = []
-        for value in values:
-            pattern = value.pattern if isinstance(value, re.Pattern) else value
-            if not isinstance(pattern, str):
-                self.find(name, value, "refused", "Not a regular expression string.", "")
-                continue
-            translation = regex_to_patterns(pattern)
-            if translation is None:
-                self.find(
-                    name,
-                    pattern,
-                    "refused",
-                    "credcors takes no regular expressions (each request would run them; a loose one such as "
-                    r"r'^https://.*example\.com' also matches https://evilexample.com), and this one has no "
-                    "exact-origin or *. pattern equivalent.",
-                    'Rewrite it as exact origins or "https://*.example.com" patterns in ALLOWED_ORIGINS, '
-                    "or add the origins as AllowedOrigin rows.",
-                )
-                continue
-            origins, caveats = translation
-            kept = [o for o in (self.origin(name, o, credentials, source=pattern) for o in origins) if o is not None]
-            converted.extend(kept)
-            if kept:
-                self.find(
-                    name,
-                    pattern,
-                    "changed" if caveats else "note",
-                    f"Rewritten as {', '.join(repr(o) for o in kept)}." + "".join(f" {c}" for c in caveats),
-                )
-        return converted
-
-    def duplicates(self, origins: list[str]) -> None:
-        seen: set[str] = set()
-        for origin in origins:
-            if origin in seen:
-                self.find("ALLOWED_ORIGINS", origin, "note", "Listed more than once; kept once.")
-            seen.add(origin)
 
     def urls_regex(self) -> None:
         value = self.get("CORS_URLS_REGEX")

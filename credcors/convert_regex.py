@@ -1,6 +1,6 @@
 """Translate a django-cors-headers origin regex into credcors ``*.`` patterns.
 
-Used by :mod:`credcors.convert` for ``CORS_ALLOWED_ORIGIN_REGEXES``.  Only
+Used by :mod:`credcors.convert_origins` for ``CORS_ALLOWED_ORIGIN_REGEXES``.  Only
 the common ``scheme://[subdomains]host[:port]$`` shapes are translated, each
 with sentences saying how the patterns differ from the regex; anything else
 returns ``None`` and is reported, never guessed.  Pure; standard library only.

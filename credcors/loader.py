@@ -1,30 +1,32 @@
 """Read what a snapshot is built from: settings, ``AllowedOrigin`` rows, the shared version.
 
-:func:`read_rows` is the one guarded read of the table, used by the store
-and by diagnostics alike.  :class:`Loader` adds what the store needs around
-it: each outage logged once (and its end), rows validated by the one
-validator, and the snapshot compiled.  Nothing here runs per request.
+The one guarded read of the table, used by the store and by diagnostics
+alike, is :func:`credcors.table.read_rows`.  :class:`Loader` adds what the
+store needs around it: each outage logged once (and its end), rows validated
+by the one validator, and the snapshot compiled.  Nothing here runs per
+request.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
 from django.core.cache import caches
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, router
 
+from credcors.answers import Headers
 from credcors.conf import Config
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.revision import is_supported, read_revision
-from credcors.snapshot import Headers, Snapshot, compile_policy, compile_snapshot
+from credcors.snapshot import Snapshot, compile_policy, compile_snapshot
+from credcors.table import is_missing_table, read_rows
 
 __all__ = [
     "FAILED",
@@ -34,9 +36,7 @@ __all__ = [
     "Loader",
     "Rows",
     "compile_config",
-    "is_missing_table",
     "load_rows",
-    "read_rows",
 ]
 
 logger = logging.getLogger("credcors")
@@ -58,38 +58,6 @@ VERIFY_SECONDS = 60.0
 Rows = Sequence[tuple[str, int, str, bool, datetime | None]]
 
 
-@contextlib.contextmanager
-def _guarded(alias: str) -> Iterator[None]:
-    # A savepoint when we are inside someone's transaction, so that a failed
-    # read cannot poison it (PostgreSQL aborts the whole transaction on any
-    # error otherwise).  In autocommit a single SELECT needs no transaction:
-    # BEGIN/COMMIT would triple the round trips of every refresh.
-    connection = connections[alias]
-    if connection.in_atomic_block or not connection.get_autocommit():
-        with transaction.atomic(using=alias):
-            yield
-    else:
-        yield
-
-
-def read_rows(
-    *, origins: Sequence[str] | None = None, fields: Sequence[str] = ("origin", "pk")
-) -> list[tuple[Any, ...]]:
-    """``AllowedOrigin`` rows as tuples of ``fields``, without harming the caller's transaction.
-
-    With ``origins`` None: the enabled rows, in primary-key order (what the
-    store loads).  Otherwise every row, enabled or not, whose origin is one
-    of ``origins`` (what diagnostics look at).  Raises ``DatabaseError``.
-    """
-    from credcors.models import AllowedOrigin
-
-    alias = router.db_for_read(AllowedOrigin)
-    rows = AllowedOrigin.objects.using(alias)
-    rows = rows.filter(enabled=True).order_by("pk") if origins is None else rows.filter(origin__in=origins)
-    with _guarded(alias):
-        return list(rows.values_list(*fields))
-
-
 def load_rows() -> Rows:
     """The enabled rows as (origin, row id, policy, trust_for_csrf, expiry), in primary-key order: what the store loads.
 
@@ -97,12 +65,6 @@ def load_rows() -> Rows:
     compiled, so a process never needs a query to notice an expiry.
     """
     return cast(Rows, read_rows(fields=("origin", "pk", "policy", "trust_for_csrf", "expires_at")))
-
-
-def is_missing_table(exc: DatabaseError) -> bool:
-    """Whether a database error says the ``AllowedOrigin`` table does not exist."""
-    text = str(exc).lower()
-    return "no such table" in text or "does not exist" in text or "doesn't exist" in text
 
 
 class Loader:

@@ -23,8 +23,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
+from credcors.answers import Decision, Kind
 from credcors.quoting import safe
-from credcors.snapshot import Decision, Kind
 
 __all__ = [
     "DEBUG_REASON_HEADER",

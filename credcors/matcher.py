@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
-from credcors.origins import ANY_PORT, Rule, split_wire_origin
+from credcors.origins import ANY_PORT, Rule
+from credcors.wire import split_wire_origin
 
 __all__ = ["HasRule", "Index", "compile_index"]
 
@@ -82,7 +83,7 @@ class Index(Generic[G]):
         """The grant that allows a wire origin, else ``None``.
 
         ``origin`` is the request header as received; callers must already
-        have refused values longer than ``origins.MAX_ORIGIN_LENGTH``.
+        have refused values longer than ``wire.MAX_ORIGIN_LENGTH``.
         """
         grant = self.exact.get(origin)
         if grant is None and self.any_port:

@@ -9,13 +9,14 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
+from credcors.answers import Decision, Kind, Reason
 from credcors.conf import get_config
 from credcors.diagnose.reasons import reason_line
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
 from credcors.policy import classify, decide
 from credcors.refused_store import refused_log
 from credcors.routing import path_policies, request_policy
-from credcors.snapshot import DEFAULT_POLICY, Decision, Kind, Reason, Snapshot
+from credcors.snapshot import DEFAULT_POLICY, Snapshot
 from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]

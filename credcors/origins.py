@@ -1,9 +1,9 @@
-"""Parse, canonicalize and validate one origin or ``*.`` pattern; classify a request's ``Origin``.
+"""Parse, canonicalize and validate one origin or ``*.`` pattern: the one validator.
 
-This is the one validator credcors has: system checks, the model, the admin,
-the management command and the database loader all call :func:`parse_rule`.
-Requests' ``Origin`` values are classified by :func:`classify_origin` and
-split by :func:`split_wire_origin`, here and nowhere else.  It never imports
+System checks, the model, the admin, the management command and the
+database loader all call :func:`parse_rule`.  A request's ``Origin`` value is
+classified and split by :mod:`credcors.wire`, whose facts (default ports, the
+longest origin, app shells' schemes) this module builds on.  It never imports
 Django.
 
 An *origin* here is the ASCII serialization of a tuple origin as defined by
@@ -15,72 +15,31 @@ canonical, matching a request is a byte comparison.
 
 from __future__ import annotations
 
-import enum
 import re
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import NamedTuple
 
 from credcors.hosts import (
-    LABEL_CHARS,
     HostProblem,
     ends_in_number,
     is_potentially_trustworthy_host,
     is_public_suffix,
     parse_authority,
 )
+from credcors.wire import APP_SCHEMES, DEFAULT_PORTS, MAX_ORIGIN_LENGTH, is_app_host
 
 __all__ = [
     "ANY_PORT",
-    "APP_SCHEMES",
-    "DEFAULT_PORTS",
     "DEV_ANY_PORT",
-    "MAX_ORIGIN_LENGTH",
     "OriginError",
-    "OriginShape",
     "Rule",
-    "classify_origin",
     "parse_rule",
-    "split_wire_origin",
 ]
-
-DEFAULT_PORTS = {"http": 80, "https": 443}
 
 #: The port of a rule that takes any port (``http://localhost:*``, only while DEBUG).
 ANY_PORT = -1
 #: The entries that allow a development server on any port, and only while ``settings.DEBUG`` is on.
 DEV_ANY_PORT = ("http://localhost:*", "http://127.0.0.1:*")
 
-_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
-_APP_HOST = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-#: The schemes app shells put in ``Origin``, each with the one host form it sends
-#: (checked against what the platforms document and their users report):
-#: Capacitor on iOS (``capacitor://localhost``), Ionic's Cordova web view on iOS
-#: (``ionic://localhost``), Tauri on macOS and Linux (``tauri://localhost``;
-#: on Windows it is ``http(s)://tauri.localhost``, an ordinary origin), and
-#: browser extensions' own pages: Chrome's 32-letter id, Firefox's per-install
-#: UUID, Safari's per-install UUID, which Safari sends in upper case.
-#: Listed exactly, never as patterns: each is one app, not a family of hosts.
-APP_SCHEMES: Mapping[str, str] = MappingProxyType(
-    {
-        "capacitor": _APP_HOST,
-        "ionic": _APP_HOST,
-        "tauri": _APP_HOST,
-        "chrome-extension": "[a-p]{32}",
-        "moz-extension": _UUID,
-        "safari-web-extension": _UUID.replace("a-f", "A-F"),
-    }
-)
-_APP_RES = {scheme: re.compile(host) for scheme, host in APP_SCHEMES.items()}
-
-#: No serialized origin is longer: "https://" + a 253-octet host + ":65535".
-MAX_ORIGIN_LENGTH = 8 + 253 + 6
-
-_PORT = r"(?::([0-9]{1,5}))?"
-_HOST_CHARS = LABEL_CHARS + "."
-# What the host of an Origin header on a domain name or IPv4 address may be
-# made of; and one on an IPv6 address, which only exact rules can match:
-_WIRE_IPV6_RE = re.compile(rf"https?://\[[0-9a-f:.]{{2,45}}\]{_PORT}")
 # Characters that only a regular expression (never an http(s) origin) has.
 # "?", "[", "]" and "*" are left to the query, IPv6 and wildcard checks,
 # which explain them better.
@@ -142,91 +101,6 @@ class Rule(NamedTuple):
 
     def __str__(self) -> str:
         return self.serialize()
-
-
-class OriginShape(enum.Enum):
-    """What a request's ``Origin`` value is, before any allow-list is asked."""
-
-    SERIALIZED = "serialized"  # scheme://host[:port], exactly as browsers send it
-    NULL = "null"
-    MULTIPLE = "multiple"
-    TOO_LONG = "too-long"
-    MALFORMED = "malformed"
-
-
-def classify_origin(value: str) -> OriginShape:
-    """Classify a request's ``Origin`` header value; bounded work for any input."""
-    if len(value) > MAX_ORIGIN_LENGTH:
-        return OriginShape.TOO_LONG
-    if value == "null":
-        return OriginShape.NULL
-    if "," in value or " " in value:
-        return OriginShape.MULTIPLE
-    if split_wire_origin(value) is None and _wire_ipv6_port(value) is None and not _is_app_origin(value):
-        return OriginShape.MALFORMED
-    return OriginShape.SERIALIZED
-
-
-def _is_app_origin(value: str) -> bool:
-    # Only refusals get here: an allowed app origin is an exact dict hit.
-    scheme, separator, host = value.partition("://")
-    pattern = _APP_RES.get(scheme)
-    return bool(separator) and pattern is not None and pattern.fullmatch(host) is not None
-
-
-def _wire_ipv6_port(value: str) -> str | None:
-    match = _WIRE_IPV6_RE.fullmatch(value)
-    if match is None:
-        return None
-    return _valid_port(value.partition("://")[0], match.group(1))
-
-
-def _valid_port(scheme: str, port_text: str | None) -> str | None:
-    # "" for no port, the text for a port browsers would send, None otherwise.
-    if port_text is None:
-        return ""
-    if (
-        not 0 < len(port_text) <= 5
-        or not port_text.isdigit()
-        or not port_text.isascii()
-        or port_text[0] == "0"
-        or int(port_text) > 65535
-        or int(port_text) == DEFAULT_PORTS[scheme]
-    ):
-        return None
-    return port_text
-
-
-def split_wire_origin(value: str) -> tuple[str, str, int | None] | None:
-    """Split a request's ``Origin`` on a domain name or IPv4 address into (scheme, host, port).
-
-    Only what a browser sends is accepted: lowercase, no trailing dot, no
-    default port spelled out; anything else (IPv6 included) is ``None``.
-    Callers bound the length before calling.  String methods rather than a
-    regex: this runs for every request that a pattern may allow.
-    """
-    if value.startswith("https://"):
-        scheme, rest = "https", value[8:]
-    elif value.startswith("http://"):
-        scheme, rest = "http", value[7:]
-    else:
-        return None
-    host, colon, port_text = rest.partition(":")
-    if (
-        not host
-        or len(host) > 253
-        or host.strip(_HOST_CHARS)  # Empty only when every character is one a host may have.
-        or host[0] == "."
-        or host[-1] == "."
-        or ".." in host
-        or (len(host) > 63 and max(map(len, host.split("."))) > 63)
-    ):
-        return None
-    if not colon:
-        return scheme, host, None
-    if _valid_port(scheme, port_text) is None:
-        return None
-    return scheme, host, int(port_text)
 
 
 def parse_rule(value: object, *, allow_insecure: bool = False, credentials: bool = True) -> Rule:
@@ -384,7 +258,7 @@ def _parse_app_origin(value: object, scheme: str, after: str) -> Rule:
             f'List each app\'s origin, e.g. "{_app_example(scheme)}".',
         )
     canonical = host.upper() if scheme == "safari-web-extension" else host.lower()
-    if not after.startswith("//") or _APP_RES[scheme].fullmatch(canonical) is None:
+    if not after.startswith("//") or not is_app_host(scheme, canonical):
         raise OriginError(
             value,
             f"it is not a {scheme}:// origin as the app sends it",

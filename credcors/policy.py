@@ -3,7 +3,7 @@
 :func:`decide` is the one decision function: the middleware, the admin's
 "test an origin" page and the ``explain`` command all call it.  It is pure:
 plain strings and an immutable :class:`~credcors.snapshot.Snapshot` in, a
-:class:`~credcors.snapshot.Decision` out that says whether the request is
+:class:`~credcors.answers.Decision` out that says whether the request is
 allowed, why, and exactly which response headers to send.  An allowed
 request costs a grant lookup, the method and header checks, and headers the
 snapshot built in advance.  It never imports Django.
@@ -11,6 +11,7 @@ snapshot built in advance.  It never imports Django.
 
 from __future__ import annotations
 
+from credcors.answers import Decision, Kind, Reason
 from credcors.fetch import (
     MAX_METHOD_LENGTH,
     MAX_REQUEST_HEADER_NAMES,
@@ -18,8 +19,8 @@ from credcors.fetch import (
     is_token,
     parse_request_headers,
 )
-from credcors.origins import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
-from credcors.snapshot import DEFAULT_POLICY, Decision, Grant, Kind, Reason, Snapshot
+from credcors.snapshot import DEFAULT_POLICY, Grant, Snapshot
+from credcors.wire import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
 
 __all__ = ["classify", "decide", "refusal_reason"]
 

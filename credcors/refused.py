@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from credcors.catalogue import Problem, key
-from credcors.origins import OriginShape, classify_origin
+from credcors.wire import OriginShape, classify_origin
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -17,12 +17,13 @@ from credcors.conf import Config, get_config
 from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.lifetime import describe
-from credcors.loader import read_rows
-from credcors.origins import DEFAULT_PORTS, OriginError, parse_rule
+from credcors.origins import OriginError, parse_rule
 from credcors.quoting import safe
 from credcors.routing import resolve_view, view_policy
 from credcors.snapshot import DEFAULT_POLICY
 from credcors.store import store
+from credcors.table import read_rows
+from credcors.wire import DEFAULT_PORTS
 
 __all__ = ["explain_request", "path_policy"]
 

@@ -13,7 +13,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 
-from credcors import importing
+from credcors import import_file
 from credcors.exporting import text_header
 from credcors.models import AllowedOrigin
 
@@ -184,7 +184,7 @@ def test_concurrent_writer_during_confirmation_rolls_back_and_says_so(
     # Another process inserting the same origin between the check and the
     # insert cannot be timed from one test thread; the insert is made to lose.
     def lose(*args: Any, **kwargs: Any) -> Any:
-        raise importing.ImportProblem("the pasted list: another process added some of these origins ...")
+        raise import_file.ImportProblem("the pasted list: another process added some of these origins ...")
 
     monkeypatch.setattr("credcors.control.import_view.import_entries", lose)
 

@@ -11,8 +11,9 @@ from django.test import Client
 from credcors.checks import check_cookies
 from credcors.conf import parse_config
 from credcors.models import AllowedOrigin
-from credcors.origins import OriginError, OriginShape, classify_origin, parse_rule
+from credcors.origins import OriginError, parse_rule
 from credcors.report import explain_request
+from credcors.wire import OriginShape, classify_origin
 
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 FIREFOX = "moz-extension://0a1b2c3d-4e5f-6789-abcd-ef0123456789"

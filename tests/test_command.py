@@ -467,7 +467,7 @@ def test_import_missing_file_refused() -> None:
 
 
 def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("credcors.importing.MAX_IMPORT_BYTES", 10)
+    monkeypatch.setattr("credcors.import_file.MAX_IMPORT_BYTES", 10)
     path = tmp_path / "big.txt"
     path.write_text("https://a.example.net\n")
 

@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from credcors.answers import Headers
 from credcors.conf import get_config
 from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
 from credcors.origins import parse_rule
-from credcors.snapshot import Headers, compile_policy, compile_snapshot
+from credcors.snapshot import compile_policy, compile_snapshot
 from credcors.store import store
 from tests.conftest import Clock, refresh_held_in_another_thread
 

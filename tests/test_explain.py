@@ -8,13 +8,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from credcors.answers import Kind
 from credcors.conf import Config, parse_config
 from credcors.diagnose import Row, explain, render, row_candidates
 from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.report import explain_request
-from credcors.snapshot import Kind, Snapshot
+from credcors.snapshot import Snapshot
 
 ORIGINS = [
     "https://app.example.com",

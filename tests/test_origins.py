@@ -12,18 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from credcors import origins
+from credcors.answers import Headers
 from credcors.hosts import is_potentially_trustworthy_host, registrable_domain
-from credcors.origins import (
-    MAX_ORIGIN_LENGTH,
-    OriginError,
-    OriginShape,
-    Rule,
-    classify_origin,
-    parse_rule,
-    split_wire_origin,
-)
+from credcors.origins import OriginError, Rule, parse_rule
 from credcors.policy import decide
-from credcors.snapshot import Headers, Snapshot, compile_snapshot
+from credcors.snapshot import Snapshot, compile_snapshot
+from credcors.wire import MAX_ORIGIN_LENGTH, OriginShape, classify_origin, split_wire_origin
 
 # --- canonicalization -------------------------------------------------------
 

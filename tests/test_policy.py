@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from credcors.answers import Decision, Headers, Kind, Reason
 from credcors.fetch import (
     ACCESS_CONTROL_ALLOW_CREDENTIALS,
     ACCESS_CONTROL_ALLOW_HEADERS,
@@ -22,7 +23,7 @@ from credcors.fetch import (
 )
 from credcors.origins import parse_rule
 from credcors.policy import classify, decide, refusal_reason
-from credcors.snapshot import Decision, Headers, Kind, Reason, Snapshot, compile_snapshot
+from credcors.snapshot import Snapshot, compile_snapshot
 
 METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
 HEADERS = ("accept", "authorization", "content-type", "x-csrftoken", "x-requested-with")

@@ -13,7 +13,8 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from credcors.diagnose import render
-from credcors.importing import Entry, ImportProblem, import_entries, parse_entries
+from credcors.import_file import Entry, ImportProblem, parse_entries
+from credcors.importing import import_entries
 from credcors.models import AllowedOrigin
 from credcors.report import explain_request
 

@@ -10,8 +10,10 @@ PURE = (
     "credcors.fetch",
     "credcors.hosts",
     "credcors.origins",
+    "credcors.wire",
     "credcors.matcher",
     "credcors.snapshot",
+    "credcors.answers",
     "credcors.policy",
     "credcors.catalogue",
     "credcors.entries",
@@ -23,6 +25,7 @@ PURE = (
     "credcors.sites",
     "credcors.readiness",
     "credcors.diagnose",
+    "credcors.diagnose.refusal",
 )
 
 
@@ -35,7 +38,8 @@ def test_pure_core_imports_without_django() -> None:
         f"for name in {PURE!r}:\n"
         "    __import__(name)\n"
         "from credcors.conf import parse_config\n"
-        "from credcors.snapshot import Headers, compile_snapshot\n"
+        "from credcors.answers import Headers\n"
+        "from credcors.snapshot import compile_snapshot\n"
         "from credcors.policy import decide\n"
         "config = parse_config({'ALLOWED_ORIGINS': ['https://app.example.com']})\n"
         "headers = Headers.build(allow_methods=config.allow_methods, allow_headers=config.allow_headers)\n"

@@ -12,9 +12,9 @@ from django.test import AsyncClient, Client
 from credcors.catalogue import Problem
 from credcors.checks import check_settings
 from credcors.conf import get_config, parse_config
-from credcors.origins import MAX_ORIGIN_LENGTH
 from credcors.refused import DEFAULT_POLICY, MAX_PATH_LENGTH, Recorder, Refused, RefusedSettings
 from credcors.refused_store import RefusedLog, refused_log
+from credcors.wire import MAX_ORIGIN_LENGTH
 from tests.conftest import Timers
 
 RECORDING = {"ALLOWED_ORIGINS": ["https://app.example.com"], "USE_DATABASE": False, "RECORD_REFUSED": True}

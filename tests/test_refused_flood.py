@@ -19,8 +19,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
 from credcors.middleware import CredCorsMiddleware
 from credcors.models import RefusedOrigin
-from credcors.origins import OriginShape, classify_origin
 from credcors.refused_store import refused_log, start_timer
+from credcors.wire import OriginShape, classify_origin
 from tests.conftest import close_thread_connection
 
 THREADS = 4

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from credcors.answers import Decision, Headers, Kind, Reason
 from credcors.fetch import (
     ACCESS_CONTROL_ALLOW_CREDENTIALS,
     ACCESS_CONTROL_ALLOW_HEADERS,
@@ -16,7 +17,7 @@ from credcors.fetch import (
 )
 from credcors.origins import Rule, parse_rule
 from credcors.policy import decide
-from credcors.snapshot import Decision, Grant, Headers, Kind, Reason, Snapshot, compile_snapshot
+from credcors.snapshot import Grant, Snapshot, compile_snapshot
 
 HEADERS = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["Content-Type", "X-CSRFToken"])
 

@@ -21,7 +21,8 @@ from django.utils.translation import gettext_lazy as _
 from credcors.conf import get_config
 from credcors.control.preview import ADDED, PRESENT, REFUSED, UPDATED, preview
 from credcors.control.propagation import propagation_message
-from credcors.importing import MAX_IMPORT_BYTES, ImportProblem, format_of, import_entries, parse_entries
+from credcors.import_file import MAX_IMPORT_BYTES, ImportProblem, format_of, parse_entries
+from credcors.importing import import_entries
 from credcors.quoting import safe
 
 if TYPE_CHECKING:

@@ -21,11 +21,11 @@ from django.utils import timezone
 from credcors.conf import Config
 from credcors.diagnose import describe_source, row_candidates
 from credcors.diagnose.nearby import near_misses
-from credcors.loader import read_rows
 from credcors.matcher import compile_index
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.quoting import scrub
 from credcors.snapshot import Snapshot
+from credcors.table import read_rows
 
 __all__ = ["MAX_LISTED", "overlap_warnings"]
 

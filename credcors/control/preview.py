@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from credcors.importing import Entry, check_entries, import_entries
+from credcors.import_file import Entry
+from credcors.importing import check_entries, import_entries
 from credcors.quoting import scrub
 
 __all__ = ["ADDED", "PRESENT", "REFUSED", "UPDATED", "Preview", "PreviewLine", "preview"]
@@ -45,7 +46,7 @@ class Preview:
 def preview(entries: Sequence[Entry], name: str) -> Preview:
     """What importing ``entries`` would do; nothing is changed.
 
-    Raises :class:`~credcors.importing.ImportProblem` like the import itself.
+    Raises :class:`~credcors.import_file.ImportProblem` like the import itself.
     """
     canonical, errors = check_entries(entries)
     # check_entries words each problem as "<where>: <reason>".

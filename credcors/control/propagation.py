@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from django.db import DatabaseError
 
 from credcors.conf import Config
-from credcors.loader import read_rows
 from credcors.store import CACHE_CHECK_SECONDS
+from credcors.table import read_rows
 
 __all__ = ["propagation_message"]
 

@@ -4,8 +4,10 @@ The verdict always comes from :func:`credcors.policy.decide` run on the real
 snapshot, exactly as the middleware runs it; this module only adds the words
 around it: which rule allowed it, the near miss behind a refusal (scheme,
 port, ``www.``, a pattern's apex, a trailing slash ...), disabled or ignored
-database rows, and the response headers the middleware would write.  The
-origin diagnosis (near misses, rows) lives in :mod:`credcors.diagnose.nearmiss`.
+database rows, and the response headers the middleware would write.  Why a
+refused request was refused is :mod:`credcors.diagnose.refusal` (methods,
+headers, policies), which leaves the origin diagnosis (near misses, rows) to
+:mod:`credcors.diagnose.nearmiss`.
 
 :func:`explain` is pure (plain values in, an :class:`Explanation` out);
 :func:`credcors.report.explain_request` is the thin Django-facing wrapper that
@@ -20,21 +22,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from credcors.answers import Decision, Kind
 from credcors.conf import Config
-from credcors.diagnose.nearmiss import Row, Verdict, origin_verdict
-from credcors.diagnose.reasons import REASON_TEXT, describe_source
-from credcors.fetch import (
-    MAX_REQUEST_HEADER_NAMES,
-    MAX_REQUEST_HEADERS_LENGTH,
-    SAFELISTED_METHODS,
-    SAFELISTED_REQUEST_HEADERS,
-    is_forbidden_request_header,
-    normalize_method,
-    parse_request_headers,
-)
+from credcors.diagnose.nearmiss import Row
+from credcors.diagnose.reasons import describe_source
+from credcors.diagnose.refusal import refusal_verdict
+from credcors.fetch import SAFELISTED_METHODS, SAFELISTED_REQUEST_HEADERS, normalize_method
 from credcors.policy import decide
 from credcors.quoting import safe, scrub
-from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Decision, Headers, Kind, Reason, Snapshot
+from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Snapshot
 
 __all__ = ["Exchange", "Explanation", "explain"]
 
@@ -173,7 +169,7 @@ def _explain(
         preflight = decide(snapshot, "OPTIONS", origin, method, request_headers, policy)
         exchanges.append(Exchange(Kind.PREFLIGHT, method, request_headers, preflight))
         if not preflight.allowed:
-            verdict = _explain_refusal(snapshot, config, origin, preflight, rows, request_headers, policy)
+            verdict = refusal_verdict(snapshot, config, origin, preflight, rows, request_headers, policy)
             refusal_hints = (*verdict.hints, "The browser never sends the actual request after a refused preflight.")
             return Explanation(
                 origin,
@@ -189,7 +185,7 @@ def _explain(
     actual = decide(snapshot, method, origin, policy=policy)
     exchanges.append(Exchange(Kind.ACTUAL, method, None, actual))
     if not actual.allowed:
-        verdict = _explain_refusal(snapshot, config, origin, actual, rows, None, policy)
+        verdict = refusal_verdict(snapshot, config, origin, actual, rows, None, policy)
         return Explanation(origin, False, verdict.cause, verdict.message, verdict.hints, exchanges=tuple(exchanges))
     hints: tuple[str, ...] = ()
     if len(exchanges) == 1:
@@ -233,104 +229,3 @@ def _split_headers(headers: Iterable[str]) -> list[str]:
     for value in headers:
         names.extend(part.strip(" \t").lower() for part in value.split(",") if part.strip(" \t"))
     return names
-
-
-def _explain_refusal(
-    snapshot: Snapshot,
-    config: Config,
-    origin: str,
-    decision: Decision,
-    rows: Sequence[Row],
-    request_headers: str | None,
-    policy: str,
-) -> Verdict:
-    reason = decision.reason
-    if reason is Reason.METHOD_NOT_ALLOWED:
-        return _method_verdict(snapshot.headers_of(policy), decision.detail or "")
-    if reason is Reason.MALFORMED_METHOD:
-        return Verdict(
-            False,
-            "malformed-method",
-            f"{REASON_TEXT[reason]} (a token of at most 64 characters); credcors refuses it.",
-            ("Pass a method such as GET, POST, PUT, PATCH or DELETE.",),
-        )
-    if reason is Reason.HEADER_NOT_ALLOWED:
-        return _header_verdict(snapshot.headers_of(policy), request_headers or "")
-    if reason is Reason.REQUEST_HEADERS_TOO_LONG:
-        return Verdict(
-            False,
-            "request-headers-too-long",
-            f"{REASON_TEXT[reason]}: longer than {MAX_REQUEST_HEADERS_LENGTH} characters "
-            f"or {MAX_REQUEST_HEADER_NAMES} names or more; credcors refuses it unread.",
-            ("Send fewer custom headers.",),
-        )
-    if reason is Reason.MALFORMED_REQUEST_HEADERS:
-        return Verdict(
-            False,
-            "malformed-request-headers",
-            f"{REASON_TEXT[reason]}.",
-            ("A header name is an HTTP token: letters, digits and !#$%&'*+-.^_`|~, no spaces.",),
-        )
-    if reason is Reason.UNKNOWN_POLICY:
-        return Verdict(
-            False,
-            "unknown-policy",
-            f"{REASON_TEXT[reason]}: {policy!r}.",
-            (f"Add {policy!r} to CREDCORS['POLICIES'], or fix the name in @cors_policy / cors_policy.",),
-        )
-    if policy != DEFAULT_POLICY and reason is Reason.ORIGIN_NOT_ALLOWED:
-        # The near-miss walk knows the default policy's list; a named one says plainly.
-        return Verdict(
-            False,
-            "origin-not-allowed",
-            f"{safe(origin)} is not in the policy {policy!r}, which this view uses.",
-            (f"Add it to CREDCORS['POLICIES'][{policy!r}]['ALLOWED_ORIGINS'] if that site should call this view.",),
-        )
-    return origin_verdict(snapshot, config, origin, reason, rows)
-
-
-def _method_verdict(headers: Headers, method: str) -> Verdict:
-    allowed = headers.allow_methods_value or "none"
-    if method.upper() in headers.allow_methods:
-        return Verdict(
-            False,
-            "method-case",
-            f"the preflight asks for method {safe(method)}, but CREDCORS['ALLOW_METHODS'] has "
-            f"{method.upper()}: methods are case-sensitive and browsers upper-case only DELETE, GET, "
-            "HEAD, OPTIONS, POST and PUT.",
-            (f"Write method: '{method.upper()}' in the fetch() call.",),
-        )
-    return Verdict(
-        False,
-        "method-not-allowed",
-        f"the preflight asks for method {safe(method)}, which is not in CREDCORS['ALLOW_METHODS'] ({allowed}).",
-        (f"Add {safe(method)} to CREDCORS['ALLOW_METHODS'] if your views accept it.",),
-    )
-
-
-def _header_verdict(headers: Headers, request_headers: str) -> Verdict:
-    names = parse_request_headers(request_headers) or []
-    missing = [name for name in dict.fromkeys(names) if name not in headers.allow_headers]
-    quoted = ", ".join(safe(name, 60) for name in missing[:10])
-    if len(missing) > 10:
-        quoted += f" and {len(missing) - 10} more"
-    allowed = ", ".join(sorted(headers.allow_headers)) or "none"
-    forbidden = [name for name in missing if is_forbidden_request_header(name)]
-    plural = "s" if len(missing) != 1 else ""
-    message = f"the preflight asks for request header{plural} {quoted}, not in CREDCORS['ALLOW_HEADERS'] ({allowed})."
-    if forbidden:
-        return Verdict(
-            False,
-            "forbidden-header",
-            message,
-            (
-                f"{safe(forbidden[0])} is a forbidden request-header name (Fetch §2.2.2): scripts cannot set it "
-                "and browsers drop it silently. Cookies travel with fetch(url, {credentials: 'include'}).",
-            ),
-        )
-    return Verdict(
-        False,
-        "header-not-allowed",
-        message,
-        (f"Add {quoted} to CREDCORS['ALLOW_HEADERS'], or stop sending {'them' if plural else 'it'}.",),
-    )

@@ -15,13 +15,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from credcors.answers import Reason
 from credcors.conf import Config
 from credcors.diagnose.nearby import near_misses
 from credcors.diagnose.reasons import REASON_TEXT, describe_source
-from credcors.origins import DEFAULT_PORTS, MAX_ORIGIN_LENGTH, OriginError, Rule, parse_rule
+from credcors.origins import OriginError, Rule, parse_rule
 from credcors.policy import decide
 from credcors.quoting import safe, scrub
-from credcors.snapshot import Reason, Snapshot
+from credcors.snapshot import Snapshot
+from credcors.wire import DEFAULT_PORTS, MAX_ORIGIN_LENGTH
 
 __all__ = ["Row", "Verdict", "origin_verdict", "row_candidates"]
 

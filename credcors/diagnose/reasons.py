@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from credcors.answers import Decision, Headers, Reason
 from credcors.quoting import safe
-from credcors.snapshot import Decision, Headers, Reason
 
 __all__ = ["REASON_TEXT", "describe_source", "reason_line"]
 

@@ -23,7 +23,8 @@ from django.utils import timezone
 from credcors import audit
 from credcors.conf import get_config
 from credcors.exporting import export_json, export_text
-from credcors.importing import ImportProblem, format_of, import_entries, parse_entries, read_file
+from credcors.import_file import ImportProblem, format_of, parse_entries, read_file
+from credcors.importing import import_entries
 from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.policy_conf import DEFAULT_POLICY

@@ -1,0 +1,149 @@
+"""Read an import into entries: the file's size and encoding, one origin a line, or a JSON list.
+
+What ``manage.py credcors import`` and the admin's import page read, before
+:mod:`credcors.importing` checks each :class:`Entry` with the one validator
+and writes them.  Nothing here touches the database; every value from the
+file is quoted with :func:`credcors.quoting.safe` in a :class:`ImportProblem`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from credcors.lifetime import NEVER
+from credcors.quoting import safe
+
+__all__ = [
+    "BAD_ENTRY",
+    "MAX_IMPORT_BYTES",
+    "Entry",
+    "ImportProblem",
+    "format_of",
+    "parse_entries",
+    "read_file",
+]
+
+#: Bigger files are refused before they are read: an allow-list is not that big.
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+
+
+class ImportProblem(Exception):
+    """Why nothing was imported, in words ready to show."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry of an import: where it was (``line 3``, ``entry 2``) and what it says."""
+
+    where: str
+    origin: str
+    enabled: bool | None = None
+    note: str | None = None
+    policy: str | None = None
+    trust_for_csrf: bool | None = None
+    #: The expiry as written (an ISO date-time, a duration, ``never``), or ``None``: leave it as it is.
+    expires: str | None = None
+
+
+# "ORIGIN  # expires WHEN": the one comment an origin line may carry (an origin never holds " #").
+_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+
+#: Marks a JSON entry of the wrong shape (as its ``origin``); reported with its
+#: number together with invalid origins, so one run shows every problem.
+BAD_ENTRY: Any = object()
+# What a JSON entry may say; an export writes all of them.
+_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at"})
+
+
+def format_of(filename: str, fmt: str = "auto") -> str:
+    """``json`` or ``text``: ``auto`` goes by the file name's suffix."""
+    if fmt != "auto":
+        return fmt
+    return "json" if Path(filename).suffix.lower() == ".json" else "text"
+
+
+def read_file(path: Path) -> str:
+    """A file's text, refusing what is too big or not UTF-8."""
+    name = safe(str(path), 200)
+    try:
+        size = path.stat().st_size
+        if size > MAX_IMPORT_BYTES:
+            raise ImportProblem(f"{name} is {size} bytes; the limit is {MAX_IMPORT_BYTES}.")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportProblem(f"cannot read {name}: {exc.strerror or type(exc).__name__}.") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportProblem(f"{name} is not UTF-8 text (byte {exc.start}).") from None
+
+
+def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
+    """The entries of ``text``: one origin a line (``#`` comments), or a JSON list.
+
+    ``name`` says where the text came from, already quoted, for messages.
+    """
+    if fmt == "json":
+        return _json_entries(text, name)
+    entries = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        value = line.removesuffix("\r")
+        if not value.strip() or value.lstrip().startswith("#"):
+            continue
+        # "ORIGIN  # expires 2026-12-31T18:00:00Z", as ``export`` writes a row with an expiry.
+        comment = _COMMENT.match(value)
+        if comment is None:
+            entries.append(Entry(f"line {number}", value))
+        else:
+            entries.append(Entry(f"line {number}", comment.group(1), expires=comment.group(2)))
+    return entries
+
+
+def _json_entries(text: str, name: str) -> list[Entry]:
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise ImportProblem(f"{name} is not valid JSON{where}.") from None
+    if not isinstance(data, list):
+        raise ImportProblem(
+            f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ..., '
+            '"policy": ..., "trust_for_csrf": ..., "expires_at": ...}} objects.'
+        )
+    entries = []
+    for number, item in enumerate(data, start=1):
+        where = f"entry {number}"
+        if isinstance(item, str):
+            entries.append(Entry(where, item))
+        elif (
+            not isinstance(item, dict)
+            or not isinstance(item.get("origin"), str)
+            or not isinstance(item.get("enabled", True), bool)
+            or not isinstance(item.get("note", ""), str)
+            or not isinstance(item.get("policy", ""), str)
+            or not isinstance(item.get("trust_for_csrf", False), bool)
+            or not isinstance(item.get("expires_at", ""), (str, type(None)))
+            or set(item) - _JSON_KEYS
+        ):
+            entries.append(Entry(where, BAD_ENTRY))
+        else:
+            # null clears an expiry, like "never"; a missing key leaves it as it is.
+            expires = item.get("expires_at")
+            if "expires_at" in item and expires is None:
+                expires = NEVER
+            entries.append(
+                Entry(
+                    where,
+                    item["origin"],
+                    enabled=item.get("enabled"),
+                    note=item.get("note"),
+                    policy=item.get("policy"),
+                    trust_for_csrf=item.get("trust_for_csrf"),
+                    expires=expires,
+                )
+            )
+    return entries
