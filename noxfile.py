@@ -10,7 +10,8 @@ a single global version and fail for the others), so a fresh clone needs no
 ``pyenv global``.  ``.ci/run`` runs ``tests``, ``lint`` is also ``dev.py lint``.
 
 The matrix runs the suite on SQLite with the ``test`` dependency group only
-(pytest, pytest-django, hypothesis, coverage): no browser, server, Redis or
+(pytest, pytest-django, hypothesis, coverage, and Django REST framework and
+django-ninja for the per-view policy examples): no browser, server, Redis or
 database driver is installed.  So it leaves out what needs them, the browser
 and multi-process tests (``tests/browser``, ``tests/multiprocess``) and the
 tests marked ``packaging`` or ``integration``: those do not depend on the

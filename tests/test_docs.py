@@ -12,7 +12,8 @@ flag, subcommand or setting key fails a test until the docs follow:
   environment (marker ``packaging``, with the other slow install tests);
 - Python blocks are executed; the settings they define are checked to be
   Django's or ``CREDCORS``, then run through credcors' system checks, and
-  views they define answer a request.
+  views they define answer a request; a block that defines ``urlpatterns``
+  (the DRF and django-ninja examples) is served as a URLconf instead.
 
 The front-end (``js``) blocks run in a real browser in ``tests/browser/test_docs_frontend.py``.
 """
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -40,7 +42,7 @@ from django.conf import global_settings
 from django.core import checks
 from django.core.management import get_commands, load_command_class
 from django.http import HttpResponse
-from django.test import RequestFactory, override_settings
+from django.test import Client, RequestFactory, override_settings
 from django.utils.module_loading import import_string
 from django.views import View
 
@@ -278,9 +280,14 @@ PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md")
 
 @pytest.mark.parametrize("block", blocks_of("python", PYTHON_DOC_FILES), ids=lambda block: block.where)
 def test_python_block_runs_and_its_settings_pass_the_checks(block: Block) -> None:
-    namespace: dict[str, Any] = {"__name__": "docs_block"}
+    module = types.ModuleType("docs_block")
+    namespace: dict[str, Any] = module.__dict__
     exec(compile(block.text, block.where, "exec"), namespace)
 
+    if "urlpatterns" in namespace:
+        # A URLconf (the DRF and django-ninja examples): its views answer through its routes.
+        _serve_urlconf(block, module)
+        return
     settings_shown = {name: value for name, value in namespace.items() if name.isupper() and not name.startswith("_")}
     views: dict[str, Callable[..., Any]] = {
         name: value
@@ -315,6 +322,26 @@ def test_python_block_runs_and_its_settings_pass_the_checks(block: Block) -> Non
         response = view(RequestFactory().get(f"/api/{name}"))
         assert isinstance(response, HttpResponse)
         assert response.status_code == 200, f"{block.where}: {name}() answered {response.status_code}"
+
+
+def _serve_urlconf(block: Block, module: types.ModuleType) -> None:
+    """Every route of the block's URLconf that takes no parameter answers a GET with 200."""
+    from ninja.openapi.views import default_home
+
+    from credcors.routing import iter_views
+
+    answered = []
+    with override_settings(ROOT_URLCONF=module):
+        for route, view in iter_views():
+            path = "/" + route.removeprefix("^").removesuffix("$")
+            if "<" in path or "(" in path:
+                continue
+            if getattr(view, "func", None) is default_home:
+                continue  # django-ninja's API root: it names the API's base path and answers 404 by design.
+            response = Client().get(path)
+            assert response.status_code == 200, f"{block.where}: {path} answered {response.status_code}"
+            answered.append(path)
+    assert answered, f"{block.where}: no route to request"
 
 
 def test_a_renamed_setting_key_fails_the_checks() -> None:
