@@ -2,15 +2,15 @@
 
 The one guarded read of the table, used by the store and by diagnostics
 alike, is :func:`credcors.table.read_rows`.  :class:`Loader` adds what the
-store needs around it: each outage logged once (and its end), rows validated
-by the one validator, and the snapshot compiled.  Nothing here runs per
-request.
+store needs around it: each outage logged once (and its end).
+:mod:`credcors.compiler` turns what is read into a snapshot.  Nothing here
+runs per request.
 """
 
 from __future__ import annotations
 
 import logging
-import time
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -19,13 +19,9 @@ from typing import Any, cast
 from django.core.cache import caches
 from django.db import DatabaseError, router
 
-from credcors.answers import Headers
+from credcors.compiler import Compiled, apply_changes, compile_rows, count_rows
 from credcors.conf import Config
-from credcors.origins import OriginError, Rule, parse_rule
-from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
-from credcors.quoting import safe, scrub
-from credcors.revision import is_supported, read_revision
-from credcors.snapshot import Snapshot, compile_policy, compile_snapshot
+from credcors.revision import Changes, is_supported, read_changes, read_revision
 from credcors.table import is_missing_table, read_rows
 
 __all__ = [
@@ -35,7 +31,6 @@ __all__ = [
     "VERSION_KEY",
     "Loader",
     "Rows",
-    "compile_config",
     "load_rows",
 ]
 
@@ -75,11 +70,62 @@ class Loader:
         self.reset()
 
     def reset(self) -> None:
-        """Forget past outages."""
+        """Forget past outages, and what was loaded."""
+        #: The revision the loaded rows are at; ``None`` before a load, or without one.
+        self.loaded_revision: int | None = None
+        #: A hash of the rows last read in full, where no revision says whether they changed.
+        self.digest: int | None = None
+        self.verified_at = -math.inf
         self.db_failing = False
         self.cache_failing = False
         self.revision_missing = False
         self.revision_warned = False
+
+    def load(self, current: Compiled | None, config: Config, now: float, wall: float) -> Compiled | None:
+        """The snapshot to serve and its invalid rows' ids, or ``None`` when the database failed.
+
+        ``current`` is what is served now, compiled from the same ``config``
+        (``None`` to compile everything); ``now`` is the store's clock,
+        ``wall`` the time since the epoch.  Where the table keeps a revision,
+        one small query says whether anything changed; then the change log
+        names the rows that did, and only those are read and applied.
+        Everything is read and compiled again only when the log cannot say
+        (pruned, a pattern row, no log on this backend), on a change of
+        settings, and on the first load.  The revision is read before the
+        rows: a change committed in between shows as a new revision at the
+        next poll, never as a miss.
+        """
+        if not config.reads_database:
+            return current or compile_rows(config, (), wall)
+        verify = now - self.verified_at >= VERIFY_SECONDS
+        kept = 0 if current is None else count_rows(current)
+        revision = self.revision(verify=verify, kept=kept)
+        if revision is FAILED:
+            return None
+        if verify:
+            self.verified_at = now
+        if current is not None and revision is not None and revision == self.loaded_revision:
+            self.answered()  # Nothing changed since the rows were read.
+            return current
+        if current is not None and revision is not None and self.loaded_revision is not None:
+            changes = self.changes(self.loaded_revision, revision, kept)
+            if changes is FAILED:
+                return None
+            applied = None if changes is None else apply_changes(config, current, changes.ids, changes.rows, wall)
+            if applied is not None:
+                self.answered()
+                self.loaded_revision = revision
+                return applied
+        rows = self.rows(kept)
+        if rows is None:
+            return None
+        self.loaded_revision = revision
+        # Without a revision every interval reads every row: compile only when they differ.
+        digest = hash(tuple(rows)) if revision is None else None
+        if current is not None and digest is not None and digest == self.digest:
+            return current
+        self.digest = digest
+        return compile_rows(config, rows, wall)
 
     def revision(self, *, verify: bool, kept: int) -> int | None:
         """The table's revision (one small query), ``None`` to read every row, or :data:`FAILED`.
@@ -95,23 +141,29 @@ class Loader:
         try:
             value = read_revision(alias, verify=verify)
         except DatabaseError as exc:
-            if not self.db_failing:
-                self.db_failing = True
-                _log_outage(exc, kept)
+            self.failed(exc, kept)
             return FAILED  # type: ignore[no-any-return]
         # Said once the rows themselves read fine: with the whole table gone,
         # the missing table is the news, not its triggers.
         self.revision_missing = value is None and is_supported(alias)
         return value
 
+    def changes(self, since: int, until: int, kept: int) -> Changes | None:
+        """The rows changed from revision ``since`` to ``until``, ``None`` to read them all, or :data:`FAILED`."""
+        from credcors.models import AllowedOrigin
+
+        try:
+            return read_changes(router.db_for_read(AllowedOrigin), since, until)
+        except DatabaseError as exc:
+            self.failed(exc, kept)
+            return FAILED  # type: ignore[no-any-return]
+
     def rows(self, kept: int) -> Rows | None:
         """The enabled rows, or ``None`` when the database failed; ``kept`` is what is served meanwhile."""
         try:
             rows = self.read()
         except DatabaseError as exc:
-            if not self.db_failing:
-                self.db_failing = True
-                _log_outage(exc, kept)
+            self.failed(exc, kept)
             return None
         self.answered()
         if self.revision_missing != self.revision_warned:
@@ -123,6 +175,12 @@ class Loader:
                     "(system check credcors.W021)."
                 )
         return rows
+
+    def failed(self, exc: DatabaseError, kept: int) -> None:
+        """The database failed a read: log the outage, once; ``kept`` rows are served meanwhile."""
+        if not self.db_failing:
+            self.db_failing = True
+            _log_outage(exc, kept)
 
     def answered(self) -> None:
         """The database answered a read whose result is current: end an outage, if there was one."""
@@ -174,93 +232,3 @@ def _log_outage(exc: DatabaseError, kept: int) -> None:
             type(exc).__name__,
             serving,
         )
-
-
-def _headers(policy: PolicyConfig) -> Headers:
-    return Headers.build(
-        allow_methods=policy.allow_methods,
-        allow_headers=policy.allow_headers,
-        expose_headers=policy.expose_headers,
-        credentials=policy.credentials,
-        max_age=policy.max_age,
-    )
-
-
-def compile_config(config: Config, rows: Rows, now: float | None = None) -> Snapshot:
-    """Compile ``config`` and the enabled rows into a snapshot; invalid rows and rows expired at ``now`` are left out.
-
-    ``now`` is seconds since the epoch, the current time by default.  A row
-    belongs to the policy it names; rows of a policy that is not configured,
-    or whose ``USE_DATABASE`` is off, are left out (fail closed).
-    """
-    started = time.perf_counter()
-    now = time.time() if now is None else now
-    default = config.default_policy
-    insecure = config.allow_insecure
-    # An expired row is left out before it is parsed: nothing to warn about.
-    live = [
-        (origin, pk, policy, trust, at)
-        for origin, pk, policy, trust, expires in rows
-        if (at := None if expires is None else expires.timestamp()) is None or at > now
-    ]
-    trusted = frozenset(pk for _, pk, _, trust, _ in live if trust)
-    valid = [
-        (rule, origin, pk, at)
-        for origin, pk, policy, _, at in (live if default.use_database else ())
-        if policy == DEFAULT_POLICY and (rule := _parse_row(origin, insecure, default.credentials)) is not None
-    ]
-    named = []
-    for policy in config.policies.values():
-        own = []
-        if policy.use_database and not policy.allow_all:
-            own = [
-                (rule, origin, pk, at)
-                for origin, pk, name, _, at in live
-                if name == policy.name and (rule := _parse_row(origin, insecure, policy.credentials)) is not None
-            ]
-        named.append(
-            compile_policy(
-                policy.name, _headers(policy), policy.rules, own, allow_all=policy.allow_all, trusted_rows=trusted
-            )
-        )
-    snapshot = compile_snapshot(
-        _headers(default),
-        config.rules,
-        valid,
-        trust_for_csrf=config.trust_for_csrf,
-        csrf_origins=config.csrf_origins,
-        trusted_rows=trusted,
-        policies=named,
-    )
-    logger.info(
-        "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
-        len(snapshot.index) + sum(len(policy.index) for policy in named),
-        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
-        (time.perf_counter() - started) * 1000,
-    )
-    return snapshot
-
-
-def _parse_row(origin: object, allow_insecure: bool, credentials: bool) -> Rule | None:
-    # Rows written by the ORM are already canonical, but QuerySet.update(),
-    # bulk_create() and raw SQL skip validation.  A row that is not exactly
-    # canonical and valid under the current settings is left out (fail closed).
-    try:
-        rule = parse_rule(origin, allow_insecure=allow_insecure, credentials=credentials)
-    except OriginError as exc:
-        # Raw SQL can store anything: quote it safely and bound the line.
-        logger.warning(
-            "credcors: ignoring invalid AllowedOrigin row %s: %s. %s",
-            safe(origin),
-            scrub(exc.problem, 300),
-            scrub(exc.hint, 300),
-        )
-        return None
-    if rule.serialize() != origin:
-        logger.warning(
-            "credcors: ignoring AllowedOrigin row %s: it is not in canonical form (%s); save it again.",
-            safe(origin),
-            rule.serialize(),
-        )
-        return None
-    return rule

@@ -50,6 +50,9 @@ class Index(Generic[G]):
     patterns: Mapping[tuple[str, int | None], Mapping[str, G]]
     #: ``http://localhost:*``-style grants (only while DEBUG), keyed by ``scheme://host``.
     any_port: Mapping[str, G] = field(default_factory=dict)
+    #: The exact origins of database rows, packed (a :class:`~credcors.rowmap.RowMap`);
+    #: ``exact`` holds the settings' ones, which win when both hold an origin.
+    rows: Mapping[str, G] = field(default_factory=dict)
     # The one cache credcors keeps: the pattern walk's answer per wire origin
     # (the grant, or None).  The walk itself is pure, so a hit returns exactly
     # what walking again would.  Measured with `python3 dev.py bench`: without
@@ -62,14 +65,21 @@ class Index(Generic[G]):
     _walks: dict[str, G | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __len__(self) -> int:
-        return len(self.exact) + sum(len(hosts) for hosts in self.patterns.values()) + len(self.any_port)
+        patterns = sum(len(hosts) for hosts in self.patterns.values())
+        return len(self.exact) + len(self.rows) + patterns + len(self.any_port)
 
     def __iter__(self) -> Iterator[G]:
-        """Every grant: exact origins first, then patterns, then any-port ones."""
+        """Every grant: exact origins first (settings, then rows), then patterns, then any-port ones."""
         yield from self.exact.values()
+        yield from self.rows.values()
         for hosts in self.patterns.values():
             yield from hosts.values()
         yield from self.any_port.values()
+
+    def exact_grant(self, origin: str) -> G | None:
+        """The grant of an exact origin (settings first, then rows), else ``None``."""
+        grant = self.exact.get(origin)
+        return self.rows.get(origin) if grant is None else grant
 
     def lookup_any_port(self, origin: str) -> G | None:
         """The any-port grant for a wire origin on its host (any port a browser sends, or none), else ``None``."""
@@ -85,7 +95,7 @@ class Index(Generic[G]):
         ``origin`` is the request header as received; callers must already
         have refused values longer than ``wire.MAX_ORIGIN_LENGTH``.
         """
-        grant = self.exact.get(origin)
+        grant = self.exact_grant(origin)
         if grant is None and self.any_port:
             grant = self.lookup_any_port(origin)
         if grant is not None or not self.patterns:
@@ -126,11 +136,12 @@ class Index(Generic[G]):
         return None
 
 
-def compile_index(grants: Iterable[G]) -> Index[G]:
+def compile_index(grants: Iterable[G], rows: Mapping[str, G] | None = None) -> Index[G]:
     """Build an :class:`Index`; when two grants share a rule, the first one wins.
 
     Callers pass settings before database rows, so explanations name the
-    settings entry.
+    settings entry; ``rows`` holds the database rows' exact origins, packed,
+    and must leave out those that ``grants`` has.
     """
     exact: dict[str, G] = {}
     patterns: dict[tuple[str, int | None], dict[str, G]] = {}
@@ -147,4 +158,5 @@ def compile_index(grants: Iterable[G]) -> Index[G]:
         exact=MappingProxyType(exact),
         patterns=MappingProxyType({key: MappingProxyType(hosts) for key, hosts in patterns.items()}),
         any_port=MappingProxyType(any_port),
+        rows=MappingProxyType({}) if rows is None else rows,
     )

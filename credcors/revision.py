@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db import DatabaseError, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -181,10 +182,11 @@ def triggers_installed(using: str) -> bool:
 class Changes:
     """The rows that changed between two revisions, as they are now."""
 
-    #: ``(pk, origin, enabled)`` of each changed row that still exists, by pk.
-    rows: tuple[tuple[int, str, bool], ...]
-    #: The pks of changed rows that no longer exist.
-    deleted: frozenset[int]
+    #: The ids of every changed row: deleted, disabled, or changed in any column.
+    ids: frozenset[int]
+    #: Those of them that exist and are enabled, as the store loads rows:
+    #: (origin, id, policy, trust_for_csrf, expiry or ``None``), by id.
+    rows: tuple[tuple[str, int, str, bool, datetime | None], ...]
 
 
 def read_changes(using: str, since: int, until: int, *, limit: int = 10_000) -> Changes | None:
@@ -217,8 +219,9 @@ def read_changes(using: str, since: int, until: int, *, limit: int = 10_000) -> 
     if row is None or row[0] > since or len(ids) > limit or None in ids:
         return None
     wanted = sorted(int(pk) for pk in ids)
-    rows: list[tuple[int, str, bool]] = []
+    rows: list[tuple[str, int, str, bool, datetime | None]] = []
+    fields = ("origin", "pk", "policy", "trust_for_csrf", "expires_at")
     for start in range(0, len(wanted), _CHUNK):
-        chunk = AllowedOrigin.objects.using(using).filter(pk__in=wanted[start : start + _CHUNK])
-        rows += chunk.order_by("pk").values_list("pk", "origin", "enabled")
-    return Changes(rows=tuple(rows), deleted=frozenset(wanted) - {pk for pk, _, _ in rows})
+        chunk = AllowedOrigin.objects.using(using).filter(pk__in=wanted[start : start + _CHUNK], enabled=True)
+        rows += chunk.order_by("pk").values_list(*fields)
+    return Changes(ids=frozenset(wanted), rows=tuple(rows))

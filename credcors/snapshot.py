@@ -1,37 +1,38 @@
 """The compiled allow-list: one grant per allowed origin or pattern, answers prebuilt.
 
 A :class:`Snapshot` is built once per change of settings or rows, never per
-request, and never changes afterwards.  Each :class:`Grant` carries its rule,
-its source and, for an exact origin, the very decisions the
-middleware returns for an allowed actual request and an allowed preflight,
-headers included; so deciding an allowed request is a dict lookup and a few
-comparisons, with nothing built (the way whitenoise prepares each file once
-at start-up).  A pattern's grant cannot know the origin it will echo, so its
-decisions share the prebuilt header tails and add the one
-``Access-Control-Allow-Origin`` pair per request.  The answers' vocabulary
-(:class:`~credcors.answers.Decision`, its kinds and reasons, the per-policy
-:class:`~credcors.answers.Headers`) lives in :mod:`credcors.answers`.  Pure:
-never imports Django.
+request, and never changes afterwards.  Each :class:`~credcors.grants.Grant`
+carries its rule, its source and, for an exact origin from settings, the very
+decisions the middleware returns for an allowed actual request and an allowed
+preflight, headers included; so deciding an allowed request is a dict lookup
+and a few comparisons, with nothing built (the way whitenoise prepares each
+file once at start-up).  A pattern's grant cannot know the origin it will
+echo, so its decisions share the prebuilt header tails and add the one
+``Access-Control-Allow-Origin`` pair per request.  Database rows' exact
+origins, which may number a million, are packed into a
+:class:`~credcors.rowmap.RowMap` that builds a grant when a request asks for
+it; a change of a few rows makes a new snapshot that shares everything else
+(:meth:`Snapshot.changed`).  The answers' vocabulary lives in
+:mod:`credcors.answers`.  Pure: never imports Django.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections.abc import Callable, Container, Iterable, Mapping
+from collections.abc import Callable, Collection, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import NamedTuple
 
 from credcors.answers import Decision, Headers, Kind, Reason
 from credcors.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN
+from credcors.grants import Grant
 from credcors.matcher import Index, compile_index
 from credcors.origins import ANY_PORT, Rule
+from credcors.rowmap import Entry, RowMap
 
 __all__ = [
     "ANY_ORIGIN",
     "DEFAULT_POLICY",
-    "Grant",
     "Policy",
     "Snapshot",
     "compile_policy",
@@ -40,74 +41,13 @@ __all__ = [
 
 #: A database row to compile: its rule, the rule's serialization, its id, its expiry (epoch seconds) or None.
 Row = tuple[Rule, str, int, float | None]
+#: A row a change adds: (its policy's name, the row, trusted for CSRF).
+Added = tuple[str, Row, bool]
 
 #: The name of the policy of views that name none (the top-level settings).
 DEFAULT_POLICY = "default"
 #: The rule of an ``ALLOW_ALL_ORIGINS`` policy's one grant; it is in no index.
 ANY_ORIGIN = Rule("*", "*", None)
-
-
-class Grant(NamedTuple):
-    """One allowed origin or pattern, with everything its answers need.
-
-    ``actual`` and ``preflight`` are the prebuilt allowed decisions of an
-    exact origin from settings.  A pattern cannot prebuild them (it echoes
-    the origin it matched), and neither does a database row: there may be a
-    million, and building two decisions each tripled the load of 100,000
-    rows (see :func:`compile_snapshot`); :meth:`allow` builds theirs, one
-    tuple per request.  ``csrf`` says whether Django's CSRF origin check may
-    trust it.  ``expires`` is a row's expiry in seconds since the epoch
-    (``None``: never); the request path never reads it, the snapshot that
-    holds the grant is replaced by one without it when it passes (see
-    :meth:`Snapshot.without_expired`).  A tuple: a million of them load
-    several times faster than frozen dataclasses.
-    """
-
-    rule: Rule
-    origin: str  # the rule's serialization
-    source: int | None
-    headers: Headers
-    csrf: bool = False
-    actual: Decision | None = None
-    preflight: Decision | None = None
-    expires: float | None = None
-
-    @classmethod
-    def build(
-        cls,
-        rule: Rule,
-        source: int | None,
-        headers: Headers,
-        csrf: bool = False,
-        origin: str | None = None,
-        *,
-        prebuilt: bool = True,
-    ) -> Grant:
-        """The grant for ``rule``; ``origin`` is its serialization, when the caller has it already."""
-        origin = rule.serialize() if origin is None else origin
-        # A pattern and an any-port rule echo the origin they matched.
-        if rule.wildcard or rule.port == ANY_PORT or not prebuilt:
-            return cls(rule, origin, source, headers, csrf and not rule.wildcard and rule.port != ANY_PORT)
-        echo = (ACCESS_CONTROL_ALLOW_ORIGIN, origin)
-        return cls(
-            rule,
-            origin,
-            source,
-            headers,
-            csrf,
-            Decision(Kind.ACTUAL, True, Reason.ALLOWED, (echo, *headers.actual), rule, source),
-            Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (echo, *headers.preflight), rule, source),
-        )
-
-    def allow(self, kind: Kind, origin: str) -> Decision:
-        """The allowed decision for ``origin``, which this grant matched."""
-        prebuilt = self.actual if kind is Kind.ACTUAL else self.preflight
-        if prebuilt is not None:
-            return prebuilt
-        tail = self.headers.actual if kind is Kind.ACTUAL else self.headers.preflight
-        return Decision(
-            kind, True, Reason.ALLOWED, ((ACCESS_CONTROL_ALLOW_ORIGIN, origin), *tail), self.rule, self.source
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,11 +100,8 @@ class Snapshot:
         policy that allows every origin trust any.  Which exact origins are
         trusted was decided per grant when the snapshot was compiled.
         """
-        grant = self.index.exact.get(origin)
-        if grant is not None and grant.csrf:
-            return True
-        for named in self.policies.values():
-            grant = named.index.exact.get(origin)
+        for index in (self.index, *(named.index for named in self.policies.values())):
+            grant = index.exact_grant(origin)
             if grant is not None and grant.csrf:
                 return True
         return False
@@ -180,19 +117,56 @@ class Snapshot:
         """
         if self.next_expiry is None or now < self.next_expiry:
             return self
-        index, rows = _unexpired(self.index, self.rows, now)
-        policies = {}
-        for name, policy in self.policies.items():
-            kept, count = _unexpired(policy.index, policy.rows, now)
-            policies[name] = Policy(name, kept, policy.headers, policy.any_origin, count)
-        return Snapshot(index, self.headers, rows, MappingProxyType(policies), _next_expiry(index, policies.values()))
+        return self._rebuilt(lambda index, name: _unexpired(index, now))
+
+    def changed(self, removed: Collection[int], added: Iterable[Added]) -> Snapshot | None:
+        """This snapshot without the rows ``removed`` (ids), then with ``added``; ``None`` to compile anew.
+
+        Each added row is already validated, unexpired and of a policy that
+        takes rows.  Only exact origins change this way, at a cost that
+        follows the change, not the list; a change that involves a pattern
+        or any-port row answers ``None`` (patterns are few: compile them
+        all again).
+        """
+        by_policy: dict[str, list[Entry]] = {}
+        for name, (rule, origin, pk, at), csrf in added:
+            if rule.wildcard or rule.port == ANY_PORT:
+                return None
+            by_policy.setdefault(name, []).append((origin, pk, csrf, at))
+        if any(not _pattern_sources(index).isdisjoint(removed) for index in self._indexes()):
+            return None
+
+        def change(index: Index[Grant], name: str) -> Index[Grant]:
+            added = (entry for entry in by_policy.get(name, ()) if entry[0] not in index.exact)
+            rows = _row_map(index, self.headers_of(name)).changed(removed, added)
+            return compile_index(_small_grants(index), rows or None)
+
+        return self._rebuilt(change)
+
+    def _indexes(self) -> Iterator[Index[Grant]]:
+        yield self.index
+        yield from (policy.index for policy in self.policies.values())
+
+    def _rebuilt(self, rebuild: Callable[[Index[Grant], str], Index[Grant]]) -> Snapshot:
+        # A snapshot whose every policy's index is ``rebuild(index, name)``;
+        # ALLOW_ALL_ORIGINS policies have no index to rebuild.
+        index = rebuild(self.index, DEFAULT_POLICY)
+        policies = {
+            name: policy
+            if policy.any_origin is not None
+            else Policy(name, kept := rebuild(policy.index, name), policy.headers, None, _count_rows(kept))
+            for name, policy in self.policies.items()
+        }
+        return Snapshot(
+            index, self.headers, _count_rows(index), MappingProxyType(policies), _next_expiry(index, policies.values())
+        )
 
     @property
     def settings_rules(self) -> tuple[Rule, ...]:
         return tuple(grant.rule for grant in self.index if grant.source is None)
 
 
-def _grants(
+def _index(
     headers: Headers,
     settings_rules: Iterable[Rule],
     rows: Iterable[Row],
@@ -200,28 +174,58 @@ def _grants(
     trusted_rows: Container[int],
     rows_trusted: bool,
     now: float,
-) -> tuple[list[Grant], int]:
+) -> Index[Grant]:
     grants = [Grant.build(rule, None, headers, trusted(rule.serialize())) for rule in settings_rules]
-    count = len(grants)
-    # Measured on 100,000 rows (2 cores, Python 3.11): 1.4 s with both
-    # decisions prebuilt per row, against the 0.5 s a cold load may take.
-    grants += (
-        Grant(rule, origin, pk, headers, (rows_trusted or pk in trusted_rows) and not rule.wildcard, None, None, at)
-        for rule, origin, pk, at in rows
-        if at is None or at > now
-    )
-    return grants, len(grants) - count
+    packed: list[Entry] = []
+    for rule, origin, pk, at in rows:
+        if at is not None and at <= now:
+            continue
+        csrf = rows_trusted or pk in trusted_rows
+        if rule.wildcard or rule.port == ANY_PORT:
+            grants.append(Grant(rule, origin, pk, headers, False, None, None, at))
+        else:
+            packed.append((origin, pk, csrf, at))
+    index = compile_index(grants)
+    exact = index.exact
+    # No rows: no RowMap, so that a lookup's miss stays one C-level dict get.
+    return compile_index(grants, RowMap(headers, (entry for entry in packed if entry[0] not in exact)) or None)
 
 
-def _unexpired(index: Index[Grant], rows: int, now: float) -> tuple[Index[Grant], int]:
-    kept = [grant for grant in index if grant.expires is None or grant.expires > now]
-    return compile_index(kept), rows - (len(index) - len(kept))
+def _row_map(index: Index[Grant], headers: Headers) -> RowMap:
+    rows = index.rows
+    return rows if isinstance(rows, RowMap) else RowMap(headers)
+
+
+def _small_grants(index: Index[Grant]) -> Iterator[Grant]:
+    # Everything but the packed rows: settings entries, then patterns and any-port grants.
+    yield from index.exact.values()
+    for hosts in index.patterns.values():
+        yield from hosts.values()
+    yield from index.any_port.values()
+
+
+def _pattern_sources(index: Index[Grant]) -> set[int]:
+    return {grant.source for grant in _small_grants(index) if grant.source is not None}
+
+
+def _count_rows(index: Index[Grant]) -> int:
+    return len(index.rows) + len(_pattern_sources(index))
+
+
+def _unexpired(index: Index[Grant], now: float) -> Index[Grant]:
+    rows = index.rows
+    kept = (grant for grant in _small_grants(index) if grant.expires is None or grant.expires > now)
+    if isinstance(rows, RowMap):
+        return compile_index(kept, rows.changed(rows.expired(now)) or None)
+    return compile_index(kept)
 
 
 def _next_expiry(index: Index[Grant], policies: Iterable[Policy]) -> float | None:
     # The earliest expiry among the rows of every policy: settings never expire.
-    grants = itertools.chain(index, *(policy.index for policy in policies))
-    return min((grant.expires for grant in grants if grant.expires is not None), default=None)
+    indexes = [index, *(policy.index for policy in policies if policy.any_origin is None)]
+    expiries = [each.rows.next_expiry for each in indexes if isinstance(each.rows, RowMap)]
+    expiries += [grant.expires for each in indexes for grant in _small_grants(each)]
+    return min((at for at in expiries if at is not None), default=None)
 
 
 def compile_policy(
@@ -256,8 +260,8 @@ def compile_policy(
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
         return Policy(name, compile_index(()), headers, any_origin)
-    grants, count = _grants(headers, settings_rules, rows, lambda origin: False, trusted_rows, False, now)
-    return Policy(name, compile_index(grants), headers, rows=count)
+    index = _index(headers, settings_rules, rows, lambda origin: False, trusted_rows, False, now)
+    return Policy(name, index, headers, rows=_count_rows(index))
 
 
 def compile_snapshot(
@@ -286,7 +290,6 @@ def compile_snapshot(
         return trust_for_csrf and (csrf_origins is None or origin in csrf_origins)
 
     rows_trusted = trust_for_csrf and csrf_origins is None
-    grants, count = _grants(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now)
-    index = compile_index(grants)
+    index = _index(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now)
     named = {policy.name: policy for policy in policies}
-    return Snapshot(index, headers, count, MappingProxyType(named), _next_expiry(index, named.values()))
+    return Snapshot(index, headers, _count_rows(index), MappingProxyType(named), _next_expiry(index, named.values()))

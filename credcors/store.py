@@ -41,8 +41,9 @@ from collections.abc import Callable
 
 from asgiref.sync import sync_to_async
 
+from credcors.compiler import compile_rows, count_rows
 from credcors.conf import Config, get_config
-from credcors.loader import FAILED, UNREADABLE, VERIFY_SECONDS, Loader, Rows, compile_config
+from credcors.loader import UNREADABLE, Loader
 from credcors.schedule import Schedule, start_thread
 from credcors.snapshot import Snapshot
 
@@ -92,10 +93,9 @@ class Store:
         self._swap = threading.Lock()
         self._snapshot: Snapshot | None = None
         self._config: Config | None = None
-        self._rows: Rows | None = None
+        #: Ids of the enabled rows the snapshot leaves out as invalid.
+        self._invalid: frozenset[int] = frozenset()
         self._seen_version: object = UNREADABLE
-        self._revision: int | None = None
-        self._verified_at = -math.inf
         #: Wall-clock time (time.time()) of the last refresh the database answered; None before one.
         self.read_at: float | None = None
         self.schedule = Schedule()
@@ -118,8 +118,14 @@ class Store:
 
     @property
     def loaded_rows(self) -> int:
-        """How many database rows the last successful read returned (invalid ones included)."""
-        return len(self._rows or ())
+        """How many database rows the snapshot holds, or leaves out as invalid."""
+        snapshot = self._snapshot
+        return 0 if snapshot is None else count_rows((snapshot, self._invalid))
+
+    @property
+    def invalid_rows(self) -> int:
+        """How many enabled rows the snapshot leaves out as invalid."""
+        return len(self._invalid)
 
     def get(self) -> Snapshot:
         """The current snapshot (sync code); a due refresh runs off the request path.
@@ -232,49 +238,32 @@ class Store:
             # Only the shared-cache check was due, and nothing changed.
             self._set_schedule(generation, self.schedule.reload_at, version, current)
             return current
-        rows = self._read_rows(current, config)
-        failed = rows is None
-        if not failed:
+        same = current is not None and config is self._config
+        kept = (current, self._invalid) if same and current is not None else None
+        loaded = self.loader.load(kept, config, self.clock(), self.wall())
+        failed = loaded is None
+        if loaded is None:
+            # The database failed: keep what we had.  With nothing loaded yet,
+            # or settings changed meanwhile, serve the settings' origins only:
+            # an outage never widens the list.
+            loaded = kept or compile_rows(config, (), self.wall())
+        else:
             self.read_at = time.time()
-        if rows is None:  # The database failed: keep what we had.
-            rows = self._rows or ()
-        elif alias is not None:
-            self._seen_version = version
-        if current is None or config is not self._config or rows != self._rows:
-            current = compile_config(config, rows, self.wall())
+            if alias is not None:
+                self._seen_version = version
+        snapshot, invalid = loaded
+        if snapshot is not current:
             with self._swap:
-                self._snapshot, self._config, self._rows = current, config, rows
+                self._snapshot, self._invalid = snapshot, invalid
+        self._config = config
         # Timed from the end of the read, so that a reload longer than the
         # interval does not make the next one due at once.  While the
         # database fails a new version cannot be loaded anyway: wait for the
         # next poll rather than retrying at every cache check.
         self._set_schedule(
-            generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version, current
+            generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version, snapshot
         )
-        return current
-
-    def _read_rows(self, current: Snapshot | None, config: Config) -> Rows | None:
-        # The rows to compile, or None when the database failed.  Where the
-        # table keeps a revision, one small query says whether anything
-        # changed; only then are the rows read.  The revision is read before
-        # the rows: a change committed in between shows as a new revision at
-        # the next poll, never as a miss.
-        if not config.reads_database:
-            return ()
-        now = self.clock()
-        verify = now - self._verified_at >= VERIFY_SECONDS
-        revision = self.loader.revision(verify=verify, kept=self.loaded_rows)
-        if revision is FAILED:
-            return None
-        if verify:
-            self._verified_at = now
-        if revision is not None and revision == self._revision and current is not None and self._rows is not None:
-            self.loader.answered()  # Nothing changed since the rows were read.
-            return self._rows
-        rows = self.loader.rows(self.loaded_rows)
-        if rows is not None:
-            self._revision = revision
-        return rows
+        return snapshot
 
     def _set_schedule(self, generation: int, reload_at: float, version: object, current: Snapshot) -> None:
         check_at = reload_at if version is UNREADABLE else self.clock() + CACHE_CHECK_SECONDS

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from credcors.answers import Headers
+from credcors.compiler import compile_config
 from credcors.conf import get_config
-from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
 from credcors.origins import parse_rule
 from credcors.snapshot import compile_policy, compile_snapshot

@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credcors.answers import Kind
+from credcors.compiler import compile_config
 from credcors.conf import Config, parse_config
 from credcors.diagnose import Row, explain, render, row_candidates
-from credcors.loader import compile_config
 from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.report import explain_request

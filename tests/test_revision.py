@@ -318,12 +318,12 @@ def test_change_log_names_rows_changed_by_orm_update_bulk_create_and_delete() ->
     changes = read_changes("default", since, until)
 
     assert changes is not None
-    assert changes.rows == ((first.pk, PARTNER, True), (kept.pk, OTHER, False))
-    assert changes.deleted == {gone_pk}
+    assert changes.ids == {first.pk, gone_pk, kept.pk}
+    assert changes.rows == ((PARTNER, first.pk, "default", False, None),)  # kept is disabled, gone deleted
     later = read_changes("default", middle, until)
     assert later is not None
-    assert later.rows == ((kept.pk, OTHER, False),)
-    assert later.deleted == {gone_pk}
+    assert later.ids == {gone_pk, kept.pk}
+    assert later.rows == ()
 
 
 @pytest.mark.usefixtures("change_log")
@@ -339,10 +339,10 @@ def test_change_log_names_rows_changed_by_raw_sql_elsewhere() -> None:
     changes = read_changes("default", since, _revision())
 
     assert changes is not None
-    [(pk, origin, enabled)] = changes.rows
-    assert (origin, enabled) == (PARTNER, True)
-    assert len(changes.deleted) == 1
-    assert pk not in changes.deleted
+    [(origin, pk, policy, trust, expires)] = changes.rows
+    assert (origin, policy, trust, expires) == (PARTNER, "default", False, None)
+    assert len(changes.ids) == 2  # the row inserted and the one inserted then deleted
+    assert pk in changes.ids
 
 
 @pytest.mark.usefixtures("change_log")
@@ -354,8 +354,8 @@ def test_change_log_reads_many_rows_in_chunks() -> None:
     changes = read_changes("default", since, _revision())
 
     assert changes is not None
-    assert [origin for _, origin, _ in changes.rows] == [f"https://n{n}.example.net" for n in range(700)]
-    assert changes.deleted == frozenset()
+    assert [row[0] for row in changes.rows] == [f"https://n{n}.example.net" for n in range(700)]
+    assert changes.ids == {row[1] for row in changes.rows}
 
 
 @pytest.mark.usefixtures("change_log")
@@ -417,7 +417,7 @@ def test_writers_prune_the_log_and_readers_behind_it_read_everything() -> None:
         assert [tuple(row) for row in cursor.fetchall()] == [(now,)]  # the first entry is gone
     changes = read_changes("default", since, now)
     assert changes is not None
-    assert [origin for _, origin, _ in changes.rows] == [PARTNER]
+    assert [row[0] for row in changes.rows] == [PARTNER]
 
 
 @pytest.mark.usefixtures("change_log")

@@ -67,7 +67,7 @@ def read_status(config: Config) -> Status:
     return Status(
         pid=os.getpid(),
         rows=snapshot.rows,
-        ignored=max(store.loaded_rows - snapshot.rows, 0),
+        ignored=store.invalid_rows,
         settings_rules=len(config.rules),
         use_database=config.use_database,
         read_at=read_at,

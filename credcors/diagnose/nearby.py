@@ -7,8 +7,9 @@ their :class:`~credcors.origins.Rule`, never re-parsed strings.  Pure.
 from __future__ import annotations
 
 from credcors.diagnose.reasons import describe_source
+from credcors.grants import Grant
 from credcors.origins import Rule
-from credcors.snapshot import Grant, Snapshot
+from credcors.snapshot import Snapshot
 
 __all__ = ["near_misses"]
 
@@ -41,7 +42,7 @@ def near_misses(
 
     def allowed_as(other_scheme: str, other_host: str, other_port: int | None) -> Grant | None:
         candidate = Rule(other_scheme, other_host, other_port)
-        grant = index.exact.get(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
+        grant = index.exact_grant(candidate.serialize()) or index.lookup_pattern(other_scheme, other_host, other_port)
         return None if grant is None or (skip is not None and grant.source == skip) else grant
 
     other = "https" if scheme == "http" else "http"

@@ -113,7 +113,9 @@ def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reas
                 "CREDCORS['ALLOW_INSECURE_ORIGINS'] = True if you accept the risk.",
             ),
         )
-    exact, patterns = len(snapshot.index.exact), len(snapshot.index) - len(snapshot.index.exact)
+    index = snapshot.index
+    exact = len(index.exact) + len(index.rows)
+    patterns = len(index) - exact
     return Verdict(
         False,
         "not-listed",
