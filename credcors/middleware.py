@@ -151,7 +151,7 @@ def _report_refusal(
     if refused.record and decision.reason is Reason.ORIGIN_NOT_ALLOWED and _cross_origin(request, origin):
         # Counted in memory (no I/O here); a background thread writes the
         # counts to RefusedOrigin, with the policy that refused it.
-        refused_log.record(origin, request.path, policy, refused)
+        refused_log.record(origin, request.path, policy, refused, serialized=True)
     if settings.DEBUG:
         # Development aid: the browser's network panel shows why.  Request
         # input only ever appears bounded and escaped (see reason_line).
@@ -162,6 +162,9 @@ def _cross_origin(request: HttpRequest, origin: str) -> bool:
     # Browsers send Origin on same-origin POSTs too (the admin's own forms):
     # refused, harmless, and nothing for staff to approve.
     meta = request.META
-    if meta.get("HTTP_SEC_FETCH_SITE") == "same-origin":
+    site = meta.get("HTTP_SEC_FETCH_SITE")
+    if site == "same-origin":
         return False
+    if site == "same-site" or site == "cross-site":
+        return True  # What browsers say of every cross-origin request: no need to work out our own origin.
     return origin != f"{request.scheme}://{meta.get('HTTP_HOST', '')}"

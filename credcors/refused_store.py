@@ -138,9 +138,9 @@ class RefusedLog:
         self._failing = False
         self.recorder.reset()
 
-    def record(self, origin: str, path: str, policy: str, limits: RefusedSettings) -> None:
-        """Count one refused request (no I/O); make sure a flush is scheduled."""
-        self.recorder.record(origin, path, policy, limits.max_pending)
+    def record(self, origin: str, path: str, policy: str, limits: RefusedSettings, *, serialized: bool = False) -> None:
+        """Count one refused request (no I/O); make sure a flush is scheduled (see :meth:`Recorder.record`)."""
+        self.recorder.record(origin, path, policy, limits.max_pending, serialized=serialized)
         if self._scheduled or not len(self.recorder):
             # A flush is already on its way, or there is nothing to write.
             return

@@ -254,8 +254,9 @@ def test_same_origin_requests_are_not_counted() -> None:
     client.post("/api/echo", headers={"Origin": "http://api.example.com:8000", "Host": "api.example.com:8000"})
     client.post("/api/echo", headers={"Origin": "https://api.example.com", "Sec-Fetch-Site": "same-origin"})
     client.post("/api/echo", headers={"Origin": "https://api.example.com", "Sec-Fetch-Site": "same-site"})
+    client.post("/api/echo", headers={"Origin": "https://other.example.org", "Sec-Fetch-Site": "cross-site"})
 
-    assert list(_pending()) == ["https://api.example.com"]
+    assert list(_pending()) == ["https://api.example.com", "https://other.example.org"]
 
 
 @pytest.mark.django_db
