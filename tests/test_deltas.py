@@ -228,9 +228,9 @@ def _run(config_name: str, initial: list[Op], steps: list[Step]) -> int:
             continue
         assert not involved
         assert _view(applied[0]) == _view(full[0])
-        # An invalid row's id stays counted after its expiry passes, until a
-        # change or a full read names it again: the same as a poll that finds
-        # nothing changed.  Every other id matches.
+        # An invalid row whose expiry has passed may still be counted (a
+        # poll that finds nothing changed keeps counting it too, until a
+        # change or a full read names it); every other id must match.
         expired = {
             pk for pk, row in table.items() if row.enabled and row.expires is not None and START + row.expires <= now
         }
