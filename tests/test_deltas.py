@@ -39,6 +39,7 @@ EXACT = (
     "https://r3.example.com:8443",
     "https://[2001:db8::7]",
     "http://[::1]:8000",
+    "http://localhost:8000",
     "http://plain.example.com",  # refused where credentials are allowed (the default policy)
     "https://R4.example.com",  # not canonical: invalid everywhere
     "https://r5.example.com/",  # not canonical either
@@ -56,12 +57,17 @@ PROBES = (
     "https://x.pattern.example.com",
     "https://x.settings.example.com",
     "https://unlisted.example.com",
+    "http://localhost:9000",
 )
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "plain": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN]},
     "trust-all": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN], "TRUST_FOR_CSRF": True},
     "trust-listed": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN], "TRUST_FOR_CSRF": [APP]},
+    # The default policy takes no rows: its rows are invalid, the partners' are not.
+    "partners-only": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN], "USE_DATABASE": False},
+    # Under DEBUG, an any-port settings grant beside rows on the same host.
+    "debug": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN, "http://localhost:*"], "TRUST_FOR_CSRF": True},
 }
 POLICY_SETTINGS: dict[str, Any] = {
     "partners": {"ALLOWED_ORIGINS": [PARTNER], "USE_DATABASE": True},
@@ -70,7 +76,7 @@ POLICY_SETTINGS: dict[str, Any] = {
 
 
 def _config(name: str) -> Config:
-    config = parse_config({**CONFIGS[name], "POLICIES": POLICY_SETTINGS})
+    config = parse_config({**CONFIGS[name], "POLICIES": POLICY_SETTINGS}, debug=name == "debug")
     assert config.problems == ()
     return config
 
@@ -176,13 +182,13 @@ def _view(snapshot: Snapshot) -> dict[str, object]:
     }
 
 
-def _active_pattern(row: Stored | None, now: float) -> bool:
+def _active_pattern(row: Stored | None, now: float, taking: set[str]) -> bool:
     # A pattern row a snapshot holds at ``now``: valid, enabled, of a policy that takes rows, unexpired.
     return (
         row is not None
         and row.enabled
         and row.origin == PATTERN
-        and row.policy in ("default", "partners")
+        and row.policy in taking
         and (row.expires is None or START + row.expires > now)
     )
 
@@ -198,6 +204,7 @@ def _steps(pool: tuple[str, ...]) -> st.SearchStrategy[list[Step]]:
 def _run(config_name: str, initial: list[Op], steps: list[Step]) -> int:
     """Apply ``steps`` both ways, checking each; how many changes fell back to compiling everything."""
     config = _config(config_name)
+    taking = {"partners", "default"} if config.default_policy.use_database else {"partners"}
     table: Table = {}
     next_pk = 1
     for op in initial:
@@ -220,7 +227,9 @@ def _run(config_name: str, initial: list[Op], steps: list[Step]) -> int:
         snapshot = snapshot.without_expired(now)
         full = compile_rows(config, _read(table), now)
         applied = apply_changes(config, (snapshot, invalid), frozenset(ids), _read(table, ids), now)
-        involved = any(_active_pattern(before.get(pk), now) or _active_pattern(table.get(pk), now) for pk in ids)
+        involved = any(
+            _active_pattern(before.get(pk), now, taking) or _active_pattern(table.get(pk), now, taking) for pk in ids
+        )
         if applied is None:
             assert involved, "only a change that involves a pattern row compiles everything"
             fallbacks += 1
