@@ -97,6 +97,10 @@ class Loader:
         """
         if not config.reads_database:
             return current or compile_rows(config, (), wall)
+        if current is None:
+            # Nothing to build on (the first load, or settings read again):
+            # until this load succeeds, nothing served holds the rows last read.
+            self.loaded_revision = self.digest = None
         verify = now - self.verified_at >= VERIFY_SECONDS
         kept = 0 if current is None else count_rows(current)
         revision = self.revision(verify=verify, kept=kept)
