@@ -4,7 +4,7 @@ Held the obvious way (a dict from origin to a grant, each grant a tuple with
 its rule, each rule with its host string) a database row retains about 450
 bytes: 450 MB for a million allowed origins, in every process.  A
 :class:`RowMap` keeps all its origins in one string, their offsets and row ids
-in arrays, the CSRF flags in bytes and the few expiries in a dict, and finds
+in arrays, the CSRF flags in bytes and the expiries in an array, and finds
 an origin through an open-addressing table of positions: about 60 bytes a
 row (measured: ``bench/freshness.py``).  It is a read-only
 ``Mapping[str, Grant]``; the one grant a request asks for is built when it
@@ -26,6 +26,7 @@ into new arrays.  Pure: never imports Django.
 from __future__ import annotations
 
 import itertools
+import math
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
@@ -69,7 +70,9 @@ class RowMap(Mapping[str, Grant]):
     __slots__ = (
         "_added",
         "_blob",
+        "_by_expiry",
         "_csrf",
+        "_cursor",
         "_expires",
         "_live",
         "_mask",
@@ -89,7 +92,14 @@ class RowMap(Mapping[str, Grant]):
         self._starts = array("q", itertools.chain((0,), itertools.accumulate(map(len, origins))))
         self._pks = array("q", map(itemgetter(1), rows))
         self._csrf = bytes(map(itemgetter(2), rows))
-        self._expires = {position: row[3] for position, row in enumerate(rows) if row[3] is not None}
+        expiries = [row[3] for row in rows]
+        timed = sorted((at, position) for position, at in enumerate(expiries) if at is not None)
+        # Per position, NaN for none (8 bytes a row, only when some row expires),
+        # and the positions that expire, soonest first: a change then finds the
+        # next expiry from where its parent's search stopped, never scanning them all.
+        self._expires = array("d", (math.nan if at is None else at for at in expiries)) if timed else None
+        self._by_expiry = array("i", (position for _, position in timed))
+        self._cursor = 0
         size = 8
         while size < 2 * len(rows):
             size *= 2
@@ -145,7 +155,7 @@ class RowMap(Mapping[str, Grant]):
         position = self._find(origin)
         if position < 0:
             return default
-        return self._grant(origin, self._pks[position], self._csrf[position], self._expires.get(position))
+        return self._grant(origin, self._pks[position], self._csrf[position], self._expiry(position))
 
     def __getitem__(self, origin: str) -> Grant:
         grant = self.get(origin)
@@ -165,10 +175,10 @@ class RowMap(Mapping[str, Grant]):
 
     def entries(self) -> Iterator[Entry]:
         """Every live row as an :data:`Entry`: unchanged rows in id order, then changed ones."""
-        pks, csrf, expires = self._pks, self._csrf, self._expires
+        pks, csrf = self._pks, self._csrf
         for position in range(len(pks)):
             if self._alive(position):
-                yield self._origin(position), pks[position], bool(csrf[position]), expires.get(position)
+                yield self._origin(position), pks[position], bool(csrf[position]), self._expiry(position)
         for origin, hit in self._overlay.items():
             if hit is not None:
                 yield origin, *hit
@@ -184,19 +194,38 @@ class RowMap(Mapping[str, Grant]):
             return self._origin(position)
         return None
 
-    def _expiring(self) -> Iterator[tuple[int, float]]:
-        # (row id, expiry) of every live row that has one.
-        yield from ((self._pks[position], at) for position, at in self._expires.items() if self._alive(position))
-        yield from ((hit[0], hit[2]) for hit in self._overlay.values() if hit is not None and hit[2] is not None)
+    def _expiry(self, position: int) -> float | None:
+        expires = self._expires
+        at = math.nan if expires is None else expires[position]
+        return None if math.isnan(at) else at
+
+    def _timed(self) -> Iterator[tuple[int, float]]:
+        # (position, expiry) of the unchanged live rows that expire, soonest first.
+        expires = self._expires
+        for position in itertools.islice(self._by_expiry, self._cursor, None):
+            if self._alive(position):
+                assert expires is not None
+                yield position, expires[position]
+
+    def _overlay_timed(self) -> Iterator[tuple[int, float]]:
+        # (row id, expiry) of the changed live rows that expire.
+        return ((hit[0], hit[2]) for hit in self._overlay.values() if hit is not None and hit[2] is not None)
 
     @property
     def next_expiry(self) -> float | None:
         """The earliest expiry of a live row, or ``None``."""
-        return min((at for _, at in self._expiring()), default=None)
+        first = next(self._timed(), None)
+        soonest = [at for _, at in self._overlay_timed()] + ([] if first is None else [first[1]])
+        return min(soonest, default=None)
 
     def expired(self, now: float) -> list[int]:
         """The ids of the live rows whose expiry is ``now`` or earlier."""
-        return [pk for pk, at in self._expiring() if at <= now]
+        ids = [pk for pk, at in self._overlay_timed() if at <= now]
+        for position, at in self._timed():
+            if at > now:
+                break
+            ids.append(self._pks[position])
+        return ids
 
     def changed(self, removed: Iterable[int] = (), added: Iterable[Entry] = ()) -> RowMap:
         """This map without the rows ``removed`` (ids), then with ``added``; ``self`` stays as it was.
@@ -225,6 +254,11 @@ class RowMap(Mapping[str, Grant]):
         new.headers, new._blob, new._starts, new._pks = self.headers, self._blob, self._starts, self._pks
         new._csrf, new._expires, new._slots, new._mask = self._csrf, self._expires, self._slots, self._mask
         new._overlay, new._added, new._live = overlay, by_id, live
+        # Rows of the arrays only ever die in a chain of changes: start the
+        # next search for an expiry past those that died by now.
+        new._by_expiry, new._cursor = self._by_expiry, self._cursor
+        while new._cursor < len(new._by_expiry) and not new._alive(new._by_expiry[new._cursor]):
+            new._cursor += 1
         if len(overlay) > max(OVERLAY_MIN, len(self._pks) // 8):
             return RowMap(self.headers, new.entries())
         return new
