@@ -84,7 +84,7 @@ class RowMap(Mapping[str, Grant]):
     )
 
     def __init__(self, headers: Headers, entries: Iterable[Entry] = ()) -> None:
-        """Pack ``entries``; when two share an origin, the first one wins."""
+        """Pack ``entries``; when two share an origin, the lower row id wins (the loader reads rows in id order)."""
         self.headers = headers
         rows = sorted(entries, key=itemgetter(1))  # By id: a change finds its row by bisection.
         origins = [row[0] for row in rows]
