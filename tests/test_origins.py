@@ -643,6 +643,42 @@ def _near_canonical(draw: st.DrawFn) -> str:
     return f"{scheme}://{star}{draw(_NEAR_HOST)}{'' if port is None else ':' + port}{tail}"
 
 
+# Forms next to the canonical one that only the long road may judge: app
+# shells' schemes, IP addresses and hosts that end in a number, uppercase,
+# punycode (valid and not), trailing slashes and default ports.
+_OTHER_HOST = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(lambda address: f"[{address}]"),
+    st.sampled_from(["1.2.3", "0x7f.1", "app.0x", "127.1", "[::1]", "[::ffff:127.0.0.1]", "[fe80::1%25eth0]"]),
+    st.sampled_from(["xn--bcher-kva.example", "xn--zz.example", "app.xn--p1ai", "bücher.example", "ÄPP.example"]),
+)
+_APP_ORIGIN = st.one_of(
+    st.sampled_from(["capacitor", "ionic", "tauri", "chrome-extension", "moz-extension", "safari-web-extension"]).map(
+        lambda scheme: f"{scheme}://"
+    ),
+    st.just("capacitor:"),
+).flatmap(
+    lambda prefix: st.one_of(
+        st.sampled_from(["localhost", "Localhost", "*.localhost", "abcdefghijklmnopabcdefghijklmnop", "", "app/"]),
+        st.uuids().map(str),
+        st.uuids().map(lambda uuid: str(uuid).upper()),
+    ).map(lambda host: prefix + host)
+)
+
+
+@st.composite
+def _other_forms(draw: st.DrawFn) -> str:
+    scheme = draw(st.sampled_from(["https", "http", "HTTPS", "Https"]))
+    host = draw(st.one_of(_OTHER_HOST, _canonical_looking().map(lambda value: value.partition("://")[2])))
+    if draw(st.booleans()):
+        host = "".join(char.upper() if draw(st.booleans()) else char for char in host)
+    port = draw(st.sampled_from(["", "", ":443", ":80", ":8443", ":0"]))
+    return f"{scheme}://{host}{port}{draw(st.sampled_from(['', '', '/', '//', '.']))}"
+
+
+_ANY_NEAR = st.one_of(_canonical_looking(), _near_canonical(), _other_forms(), _APP_ORIGIN)
+
+
 def _full(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
     try:
         return origins._parse_rule_full(value, allow_insecure, credentials)
@@ -656,7 +692,7 @@ def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
     @settings(max_examples=800, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     # Canonical-looking values twice as often: they are where the fast path answers.
     @given(
-        value=st.one_of(_canonical_looking(), _canonical_looking(), _near_canonical(), st.text(max_size=40)),
+        value=st.one_of(_canonical_looking(), _canonical_looking(), _ANY_NEAR, st.text(max_size=40)),
         flags=_FLAGS,
     )
     def check(value: str, flags: tuple[bool, bool]) -> None:
@@ -665,8 +701,11 @@ def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
         if fast is None:
             return
         answered.append(value)
-        # Never a Rule where the full validator refuses, and never a different one.
+        # Never a Rule where the full validator refuses, and never a different
+        # one: a plain tuple with the same fields would compare equal, so the
+        # type is checked too.
         assert fast == _full(value, allow_insecure, credentials)
+        assert type(fast) is Rule
         assert fast.serialize() == value
 
     check()
@@ -676,7 +715,7 @@ def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(value=st.one_of(_canonical_looking(), _near_canonical()), flags=_FLAGS)
+@given(value=_ANY_NEAR, flags=_FLAGS)
 def test_parse_rule_refuses_exactly_what_the_full_validator_refuses(value: str, flags: tuple[bool, bool]) -> None:
     allow_insecure, credentials = flags
     expected = _full(value, allow_insecure, credentials)
@@ -697,12 +736,16 @@ def test_parse_rule_refuses_exactly_what_the_full_validator_refuses(value: str, 
         "https://*.example.com",
         "https://*._x-.example.com:8443",
         "https://*.app.localhost",
+        "https://a-.b_.c",
+        "https://app.example.xn",
+        "https://*.app1.example.com:1",
+        "https://" + "x" * 63 + ".example.com:65535",
     ],
 )
 def test_fast_path_answers_for_canonical_values(value: str) -> None:
     rule = origins._parse_canonical(value, False, True)
 
-    assert rule is not None
+    assert type(rule) is Rule
     assert rule == origins._parse_rule_full(value, False, True)
 
 
@@ -730,6 +773,17 @@ def test_fast_path_answers_for_canonical_values(value: str) -> None:
         "HTTPS://example.com",
         "https://example.com/",
         "https://[::1]",
+        "https://[::1]:8443",
+        "https://1.2.3.4",
+        "https://app.example.com.",  # a trailing dot
+        "https://App.example.com",
+        "https://app.example.com:08443",
+        "https://app..example.com",
+        "https://.example.com",
+        "https://" + "x" * 64 + ".example.com",  # a label over 63 octets
+        "https://bücher.example",
+        "capacitor://localhost",
+        "chrome-extension://abcdefghijklmnopabcdefghijklmnop",
     ],
 )
 def test_fast_path_leaves_unusual_values_to_the_full_validator(value: str) -> None:
