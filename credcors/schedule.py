@@ -1,20 +1,30 @@
 """When a process looks at the allow-list again, and the thread a background refresh runs in.
 
 :class:`Schedule` holds the two times the store compares with its clock and
-never loses an invalidation; :func:`start_thread` runs a refresh (or the
-refused origins' flush) in a daemon thread that closes its connections.
+never loses an invalidation; :class:`Worker` runs the refreshes in one
+long-lived daemon thread that keeps its database connection between them;
+:func:`start_thread` runs a one-off task (the refused origins' flush) in a
+daemon thread that closes its connections.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import os
+import queue
 import threading
 from collections.abc import Callable
 
 from django.core.cache import caches
 from django.db import connections
 
-__all__ = ["Schedule", "start_thread"]
+__all__ = ["IDLE_SECONDS", "Schedule", "Worker", "start_thread"]
+
+logger = logging.getLogger("credcors")
+
+#: A :class:`Worker` with nothing to do for this long closes its connections and ends.
+IDLE_SECONDS = 60.0
 
 
 class Schedule:
@@ -72,3 +82,63 @@ def start_thread(refresh: Callable[[], None], name: str = "credcors-refresh") ->
             caches.close_all()
 
     threading.Thread(target=run, name=name, daemon=True).start()
+
+
+class Worker:
+    """Runs tasks one after another in one daemon thread, started when needed, ended when idle.
+
+    A thread per refresh would open a database connection per poll (a
+    thread's connections must be closed when it ends): on PostgreSQL a new
+    server process every ``REFRESH_SECONDS`` in every worker process.  This
+    thread treats its connections as Django treats a request thread's: after
+    each task it closes those that are unusable or older than
+    ``CONN_MAX_AGE`` (so with the default of 0, each poll still connects),
+    and it closes them all when it ends, after :data:`IDLE_SECONDS` without
+    a task.  A process forked meanwhile (``gunicorn --preload``) starts its
+    own thread.
+    """
+
+    def __init__(self, name: str, idle_seconds: float = IDLE_SECONDS) -> None:
+        self.name = name
+        self.idle_seconds = idle_seconds
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, task: Callable[[], None]) -> None:
+        """Run ``task`` in the thread, after those already given; start the thread if none runs."""
+        with self._lock:
+            self._tasks.put(task)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while True:
+                try:
+                    task = self._tasks.get(timeout=self.idle_seconds)
+                except queue.Empty:
+                    with self._lock:
+                        # Under the lock: a task given now starts a new thread.
+                        if self._tasks.empty():
+                            self._thread = None
+                            return
+                    continue  # pragma: no cover - a task came between the timeout and the lock.
+                try:
+                    task()
+                except Exception:  # The next task must still run.
+                    logger.exception("credcors: a background task failed.")
+                finally:
+                    for connection in connections.all(initialized_only=True):
+                        connection.close_if_unusable_or_obsolete()
+        finally:
+            # Django's database and cache connections are per thread: this
+            # one's must not outlive it (a Redis client per refresh would).
+            connections.close_all()
+            caches.close_all()

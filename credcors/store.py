@@ -44,7 +44,7 @@ from asgiref.sync import sync_to_async
 from credcors.compiler import compile_rows, count_rows
 from credcors.conf import Config, get_config
 from credcors.loader import UNREADABLE, Loader
-from credcors.schedule import Schedule, start_thread
+from credcors.schedule import Schedule, Worker
 from credcors.snapshot import Snapshot
 
 __all__ = ["CACHE_CHECK_SECONDS", "Store", "store"]
@@ -72,7 +72,7 @@ class Store:
         self.wall = wall
         self.loader = loader or Loader()
         #: Runs a refresh off the request path; tests pass one that runs it inline.
-        self.spawn = spawn or start_thread
+        self.spawn = spawn or Worker("credcors-refresh")
         self.reset()
         # A process forked after loading (gunicorn --preload) inherits the
         # snapshot but not the thread that may have held the lock: give the
