@@ -23,7 +23,7 @@ from django.db import DatabaseError, router
 
 from credcors.compiler import Compiled, apply_changes, compile_rows, count_rows
 from credcors.conf import Config
-from credcors.revision import Changes, is_supported, read_changes, read_revision
+from credcors.revision import Changes, is_supported, read_changes, read_revision, verifies_for_free
 from credcors.table import is_missing_table, read_rows
 
 __all__ = [
@@ -47,8 +47,10 @@ UNREADABLE: Any = object()
 #: What :meth:`Loader.revision` returns when the database did not answer.
 FAILED: Any = object()
 
-#: How often a poll also checks that the revision's triggers are in place
-#: (free on PostgreSQL and SQLite, milliseconds on MariaDB).
+#: How often a poll also checks that the revision's triggers are in place on
+#: MySQL/MariaDB, where that costs milliseconds.  On PostgreSQL and SQLite it
+#: is free and every poll checks; and while triggers are missing, so does
+#: every poll everywhere, so that their return is noticed at once.
 VERIFY_SECONDS = 60.0
 
 #: (origin, row id, policy, trust_for_csrf, expiry or ``None``) per enabled row, in primary-key order.
@@ -124,13 +126,10 @@ class Loader:
             # Nothing to build on (the first load, or settings read again):
             # until this load succeeds, nothing served holds the rows last read.
             self.loaded_revision = self.digest = None
-        verify = now - self.verified_at >= VERIFY_SECONDS
         kept = 0 if current is None else count_rows(current)
-        revision = self.revision(verify=verify, kept=kept)
+        revision = self.revision(now=now, kept=kept)
         if revision is FAILED:
             return None
-        if verify:
-            self.verified_at = now
         if current is not None and revision is not None and revision == self.loaded_revision:
             self.answered()  # Nothing changed since the rows were read.
             return current
@@ -155,25 +154,32 @@ class Loader:
         with _paused_collection():
             return compile_rows(config, rows, wall)
 
-    def revision(self, *, verify: bool, kept: int) -> int | None:
+    def revision(self, *, now: float, kept: int) -> int | None:
         """The table's revision (one small query), ``None`` to read every row, or :data:`FAILED`.
 
         ``None`` comes from a backend without revision support, or missing
         triggers (logged once, with the repair): reading every row then is
-        slower but never stale.  A database error is an outage, logged once
-        like a failed read; ``kept`` is what is served meanwhile.
+        slower but never stale.  The poll checks the triggers when that is
+        free (PostgreSQL, SQLite), while they are known to be missing, and
+        otherwise every :data:`VERIFY_SECONDS` of ``now`` (the store's
+        clock).  A database error is an outage, logged once like a failed
+        read; ``kept`` is what is served meanwhile.
         """
         from credcors.models import AllowedOrigin
 
         alias = router.db_for_read(AllowedOrigin)
+        verify = self.revision_missing or now - self.verified_at >= VERIFY_SECONDS or verifies_for_free(alias)
         try:
             value = read_revision(alias, verify=verify)
         except DatabaseError as exc:
             self.failed(exc, kept)
             return FAILED  # type: ignore[no-any-return]
-        # Said once the rows themselves read fine: with the whole table gone,
-        # the missing table is the news, not its triggers.
-        self.revision_missing = value is None and is_supported(alias)
+        if verify:
+            self.verified_at = now
+        if verify or value is None:
+            # Said once the rows themselves read fine: with the whole table
+            # gone, the missing table is the news, not its triggers.
+            self.revision_missing = value is None and is_supported(alias)
         return value
 
     def changes(self, since: int, until: int, kept: int) -> Changes | None:

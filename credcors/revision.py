@@ -51,6 +51,7 @@ __all__ = [
     "read_revision",
     "triggers_installed",
     "uninstall_triggers",
+    "verifies_for_free",
 ]
 
 #: How :func:`missing_objects` names the revision table's one row when someone deleted it.
@@ -61,6 +62,12 @@ SUPPORTED_VENDORS = frozenset(BACKENDS)
 
 # Rows read per query by read_changes(): below every backend's limit on parameters.
 _CHUNK = 500
+
+
+def verifies_for_free(using: str) -> bool:
+    """Whether a verified poll of database ``using`` costs what an unverified one does (PostgreSQL, SQLite)."""
+    backend = BACKENDS.get(connections[using].vendor)
+    return backend is not None and backend.verifies_for_free
 
 
 def is_supported(using: str) -> bool:

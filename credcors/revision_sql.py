@@ -69,6 +69,8 @@ class Backend:
     read: str
     #: Whether the triggers keep the change log (``credcors_change``).
     logs_changes: bool
+    #: Whether ``read`` costs what the unverified poll costs, so that every poll may verify.
+    verifies_for_free: bool = True
 
 
 def _tables(integer: str, bigint: str, *, logs_changes: bool) -> tuple[str, ...]:
@@ -90,7 +92,15 @@ def _listed(names: tuple[str, ...]) -> str:
 
 
 def _row_trigger_backend(
-    *, integer: str, bigint: str, logs_changes: bool, insert_ignore: str, greatest: str, find: str, name_column: str
+    *,
+    integer: str,
+    bigint: str,
+    logs_changes: bool,
+    insert_ignore: str,
+    greatest: str,
+    find: str,
+    name_column: str,
+    verifies_for_free: bool = True,
 ) -> Backend:
     """SQLite and MySQL: three row triggers that each bump (and prune and log, if ``logs_changes``).
 
@@ -132,6 +142,7 @@ def _row_trigger_backend(
         find_objects=find.format(names=_listed(names), what=name_column),
         read=f"{READ} AND ({find.format(names=_listed(names), what='COUNT(*)')}) = {len(names)}",
         logs_changes=logs_changes,
+        verifies_for_free=verifies_for_free,
     )
 
 
@@ -240,6 +251,7 @@ MYSQL = _row_trigger_backend(
     find="SELECT {what} FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() "
     f"AND EVENT_OBJECT_TABLE = '{ORIGIN_TABLE}' AND TRIGGER_NAME IN ({{names}})",
     name_column="TRIGGER_NAME",
+    verifies_for_free=False,
 )
 
 #: Per ``connection.vendor`` (MariaDB's is ``"mysql"``).

@@ -487,3 +487,33 @@ def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
         install_triggers(connection)
     clock.advance(VERIFY_SECONDS)
     assert not _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_until_it_is_back(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    from credcors.revision import BACKENDS, install_triggers
+
+    trigger = next(name for name in BACKENDS[connection.vendor].objects if name.endswith("_update"))
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    drop = f"DROP TRIGGER {trigger} ON {TABLE}" if connection.vendor == "postgresql" else f"DROP TRIGGER {trigger}"
+    with connection.cursor() as cursor:
+        cursor.execute(drop)
+    try:
+        # Free to check on PostgreSQL and SQLite, so every poll does: the
+        # first one after the drop reads every row instead of trusting a
+        # revision (or a change log) that no longer sees updates.
+        for enabled in (False, True, False):
+            with connection.cursor() as cursor:
+                cursor.execute(f"UPDATE {TABLE} SET enabled = %s WHERE origin = %s", [enabled, PARTNER])
+            clock.advance(5)
+            assert _allowed(client, PARTNER) is enabled
+        warnings = [m for m in _credcors_records(caplog, logging.WARNING) if "triggers are missing" in m]
+        assert len(warnings) == 1
+    finally:
+        install_triggers(connection)
+    AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=True)
+    clock.advance(5)
+    assert _allowed(client, PARTNER)
