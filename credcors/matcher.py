@@ -23,6 +23,8 @@ __all__ = ["HasRule", "Index", "compile_index"]
 
 #: Most pattern-walk answers an index keeps (see ``Index._walks``).
 _WALKS_BOUND = 1024
+#: What the walk cache answers for an origin it does not hold (it holds ``None`` for "no grant").
+_UNWALKED = object()
 
 
 class HasRule(Protocol):
@@ -109,8 +111,9 @@ class Index(Generic[G]):
         it; ``(None, False)`` for anything else, which is never cached.
         """
         walks = self._walks
-        if origin in walks:
-            return walks[origin], True
+        walked = walks.get(origin, _UNWALKED)
+        if walked is not _UNWALKED:
+            return walked, True  # type: ignore[return-value]
         parts = split_wire_origin(origin)
         if parts is None:
             return None, False

@@ -124,6 +124,10 @@ def _decide_preflight(grant: Grant, origin: str, request_method: str, request_he
         # 100 KB value, or a thousand names) before anything splits it.
         if len(request_headers) > MAX_REQUEST_HEADERS_LENGTH or request_headers.count(",") >= MAX_REQUEST_HEADER_NAMES:
             return _refused(grant, Reason.REQUEST_HEADERS_TOO_LONG)
+        if request_headers in headers.allow_headers:
+            # The usual preflight: one name, as browsers send it (lowercase),
+            # and allowed, so a well-formed list: one set lookup, no parsing.
+            return grant.allow(Kind.PREFLIGHT, origin)
         names = parse_request_headers(request_headers)
         if names is None:
             return _refused(grant, Reason.MALFORMED_REQUEST_HEADERS)
