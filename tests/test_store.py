@@ -517,3 +517,27 @@ def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=True)
     clock.advance(5)
     assert _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_where_checking_triggers_costs_a_poll_checks_them_once_a_minute(
+    client: Client, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # MySQL/MariaDB's case (information_schema costs milliseconds), on the backend at hand.
+    from credcors.revision_sql import READ
+
+    monkeypatch.setattr("credcors.loader.verifies_for_free", lambda alias: False)
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    def poll_sql() -> str:
+        clock.advance(5)
+        with CaptureQueriesContext(connection) as captured:
+            assert _allowed(client, PARTNER)
+        [query] = [q["sql"] for q in captured.captured_queries if "revision" in q["sql"]]
+        return query
+
+    assert _allowed(client, PARTNER)  # The first poll checks.
+    assert poll_sql() == READ  # Then, within the minute, the plain one-row read.
+    clock.advance(VERIFY_SECONDS)
+    assert poll_sql() != READ  # A minute later it checks again.
+    assert poll_sql() == READ
