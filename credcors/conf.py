@@ -77,6 +77,8 @@ class Config:
     #: The named policies (the top level is the default one, not in here).
     policies: Mapping[str, PolicyConfig] = field(default_factory=dict)
     refused: RefusedSettings = _NOT_RECORDING
+    #: ``settings.DEBUG`` when the config was parsed (a change of it parses again).
+    debug: bool = False
     problems: tuple[Problem, ...] = field(default=(), compare=False)
 
     def applies_to(self, path_info: str) -> bool:
@@ -199,6 +201,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
         policies=policies,
         cache_alias=cache_alias,
         refused=refused,
+        debug=debug,
         problems=tuple(problems),
     )
 
