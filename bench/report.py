@@ -290,6 +290,7 @@ def markdown(results: Results, args: argparse.Namespace, checks: list[tuple[bool
         "credcors settings",
         "credcors DB",
         "credcors patterns",
+        "credcors beside POLICIES",
         "credcors settings, RECORD_REFUSED",
     ]
     for level in workload.LEVELS:
