@@ -493,7 +493,8 @@ def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
 def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_until_it_is_back(
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from credcors.revision import BACKENDS, install_triggers
+    from credcors.revision import install_triggers
+    from credcors.revision_sql import BACKENDS
 
     trigger = next(name for name in BACKENDS[connection.vendor].objects if name.endswith("_update"))
     AllowedOrigin.objects.create(origin=PARTNER)
@@ -533,7 +534,7 @@ def test_where_checking_triggers_costs_a_poll_checks_them_once_a_minute(
         clock.advance(5)
         with CaptureQueriesContext(connection) as captured:
             assert _allowed(client, PARTNER)
-        [query] = [q["sql"] for q in captured.captured_queries if "revision" in q["sql"]]
+        [query] = [str(q["sql"]) for q in captured.captured_queries if "revision" in q["sql"]]
         return query
 
     assert _allowed(client, PARTNER)  # The first poll checks.
