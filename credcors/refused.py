@@ -65,8 +65,14 @@ class RefusedSettings(NamedTuple):
     max_pending: int = REFUSED_DEFAULTS["REFUSED_MAX_PENDING"]
 
 
-def _whole(value: object, low: int, high: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+def _whole(values: Mapping[str, Any], name: str, high: int, check_id: str, hint: str, problems: list[Problem]) -> int:
+    # The whole number from 1 to ``high`` under ``name``, or its default with a problem said.
+    value = values[name]
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= high:
+        return value
+    problems.append(Problem(check_id, f"{key(name)} must be a whole number from 1 to {high:,}, not {value!r}.", hint))
+    default: int = REFUSED_DEFAULTS[name]
+    return default
 
 
 def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -> RefusedSettings:
@@ -86,27 +92,22 @@ def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -
             )
         )
         flush = REFUSED_DEFAULTS["REFUSED_FLUSH_SECONDS"]
-    max_rows = values["REFUSED_MAX_ROWS"]
-    if not _whole(max_rows, 1, MAX_ROWS):
-        problems.append(
-            Problem(
-                "credcors.E023",
-                f"{key('REFUSED_MAX_ROWS')} must be a whole number from 1 to {MAX_ROWS:,}, not {max_rows!r}.",
-                "It bounds the RefusedOrigin table (the least-seen rows are evicted); the default is 1000.",
-            )
-        )
-        max_rows = REFUSED_DEFAULTS["REFUSED_MAX_ROWS"]
-    max_pending = values["REFUSED_MAX_PENDING"]
-    if not _whole(max_pending, 1, MAX_PENDING):
-        problems.append(
-            Problem(
-                "credcors.E024",
-                f"{key('REFUSED_MAX_PENDING')} must be a whole number from 1 to {MAX_PENDING:,}, not {max_pending!r}.",
-                "It bounds the distinct refused origins each process holds in memory between flushes; "
-                "the default is 1000.",
-            )
-        )
-        max_pending = REFUSED_DEFAULTS["REFUSED_MAX_PENDING"]
+    max_rows = _whole(
+        values,
+        "REFUSED_MAX_ROWS",
+        MAX_ROWS,
+        "credcors.E023",
+        "It bounds the RefusedOrigin table (the least-seen rows are evicted); the default is 1000.",
+        problems,
+    )
+    max_pending = _whole(
+        values,
+        "REFUSED_MAX_PENDING",
+        MAX_PENDING,
+        "credcors.E024",
+        "It bounds the distinct refused origins each process holds in memory between flushes; the default is 1000.",
+        problems,
+    )
     return RefusedSettings(values["RECORD_REFUSED"], float(flush), max_rows, max_pending)
 
 
