@@ -130,10 +130,10 @@ class Loader:
         revision = self.revision(now=now, kept=kept)
         if revision is FAILED:
             return None
-        if current is not None and revision is not None and revision == self.loaded_revision:
-            self.answered()  # Nothing changed since the rows were read.
-            return current
         if current is not None and revision is not None and self.loaded_revision is not None:
+            if revision == self.loaded_revision:
+                self.answered()  # Nothing changed since the rows were read.
+                return current
             changes = self.changes(self.loaded_revision, revision, kept)
             if changes is FAILED:
                 return None

@@ -234,12 +234,12 @@ class Store:
         # then shows as a new version at the next check, never as a miss.
         version = UNREADABLE if alias is None else self.loader.shared_version(alias)
         unchanged = version is UNREADABLE or version == self._seen_version
-        if current is not None and config is self._config and self.clock() < self.schedule.reload_at and unchanged:
+        # What is served now, if it was compiled from these settings.
+        kept = (current, self._invalid) if current is not None and config is self._config else None
+        if kept is not None and self.clock() < self.schedule.reload_at and unchanged:
             # Only the shared-cache check was due, and nothing changed.
-            self._set_schedule(generation, self.schedule.reload_at, version, current)
-            return current
-        same = current is not None and config is self._config
-        kept = (current, self._invalid) if same and current is not None else None
+            self._set_schedule(generation, self.schedule.reload_at, version, kept[0])
+            return kept[0]
         loaded = self.loader.load(kept, config, self.clock(), self.wall())
         failed = loaded is None
         if loaded is None:
