@@ -12,7 +12,7 @@ patterns.  The matcher hands back the grant itself, so callers work on its
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
@@ -82,6 +82,10 @@ class Index(Generic[G]):
         for hosts in self.patterns.values():
             yield from hosts.values()
         yield from self.any_port.values()
+
+    def with_rows(self, rows: Mapping[str, G] | None) -> Index[G]:
+        """This index with other packed rows: its other mappings shared, its cache new and empty."""
+        return replace(self, rows=MappingProxyType({}) if rows is None else rows)
 
     def exact_grant(self, origin: str) -> G | None:
         """The grant of an exact origin (settings first, then rows), else ``None``."""

@@ -138,8 +138,7 @@ class Snapshot:
 
         def change(index: Index[Grant], name: str) -> Index[Grant]:
             added = (entry for entry in by_policy.get(name, ()) if entry[0] not in index.exact)
-            rows = _row_map(index, self.headers_of(name)).changed(removed, added)
-            return compile_index(_small_grants(index), rows or None)
+            return index.with_rows(_row_map(index, self.headers_of(name)).changed(removed, added) or None)
 
         return self._rebuilt(change)
 
