@@ -156,25 +156,31 @@ def refresh_held_in_another_thread() -> Iterator[None]:
 
 
 @contextmanager
+def queries_fail(containing: str) -> Iterator[list[str]]:
+    """Make every query whose SQL contains ``containing`` fail, as if the server were gone; yields them."""
+    from django.db import OperationalError, connection
+
+    failed: list[str] = []
+
+    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if containing in sql:
+            failed.append(sql)
+            raise OperationalError("server closed the connection unexpectedly")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        yield failed
+
+
+@contextmanager
 def table_reads_fail() -> Iterator[list[str]]:
     """Every query on the AllowedOrigin table fails as if the server were gone.
 
     Yields the list of statements that failed.  The multi-process tests cut a
     real connection; here one process's reads fail.
     """
-    from django.db import OperationalError, connection
-
     # The rows and the revision both live in credcors_ tables.
-    table = "credcors_"
-    failed: list[str] = []
-
-    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if table in sql:
-            failed.append(sql)
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail):
+    with queries_fail("credcors_") as failed:
         yield failed
 
 

@@ -7,13 +7,11 @@ where the triggers keep no change log (MySQL) the tests that need one skip.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from django.db import OperationalError, connection
+from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credcors import conf, revision_sql
@@ -22,7 +20,7 @@ from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.revision import CHANGE_TABLE, ORIGIN_TABLE, REVISION_TABLE, install_triggers, uninstall_triggers
 from credcors.store import store
-from tests.conftest import Clock, table_reads_fail
+from tests.conftest import Clock, queries_fail, table_reads_fail
 from tests.test_revision import INSERT, _execute, other_connection
 
 APP = "https://app.example.com"  # tests.settings allows it
@@ -67,21 +65,6 @@ def _row_reads(queries: list[dict[str, Any]]) -> list[str]:
 
 def _reads_everything(queries: list[dict[str, Any]]) -> bool:
     return any(f'"{ORIGIN_TABLE}"."id" IN' not in sql for sql in _row_reads(queries))
-
-
-@contextmanager
-def queries_fail(containing: str) -> Iterator[list[str]]:
-    """Make every query whose SQL contains ``containing`` fail, as if the server were gone; yields them."""
-    failed: list[str] = []
-
-    def fail(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if containing in sql:
-            failed.append(sql)
-            raise OperationalError("server closed the connection unexpectedly")
-        return execute(sql, params, many, context)
-
-    with connection.execute_wrapper(fail):
-        yield failed
 
 
 # -- Applied from the change log ----------------------------------------------
