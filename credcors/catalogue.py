@@ -55,6 +55,9 @@ CHECKS: Mapping[str, str] = {
     "(a different scheme on the same domain counts)",
     "credcors.W008": "`ALLOWED_ORIGINS` lists `http://localhost:*` or `http://127.0.0.1:*`, which match nothing while "
     "`DEBUG` is off",
+    "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
+    "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
+    "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",
     "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
     "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",
     "credcors.W021": "the revision table or triggers are missing (`check --database`); processes fall back to reading "

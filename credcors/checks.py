@@ -24,8 +24,10 @@ from credcors.wire import DEFAULT_PORTS
 __all__ = [
     "check_cookie_rows",
     "check_cookies",
+    "check_cors_headers_settings",
     "check_csrf_middleware",
     "check_middleware",
+    "check_migrated",
     "check_revision_backend",
     "check_revision_triggers",
     "check_settings",
@@ -151,7 +153,9 @@ def check_cookie_rows(
     rules: list[Rule] = []
     for alias in databases:
         try:
-            origins = list(AllowedOrigin.objects.using(alias).filter(enabled=True).values_list("origin", flat=True))
+            # Guarded: a missing table must not abort the caller's transaction (PostgreSQL).
+            with revision.read_guard(connections[alias]):
+                origins = list(AllowedOrigin.objects.using(alias).filter(enabled=True).values_list("origin", flat=True))
         except DatabaseError:
             # Not migrated yet: ``migrate`` runs the database checks before it creates the table.
             continue
@@ -234,6 +238,54 @@ def check_revision_triggers(
     return messages
 
 
+def check_cors_headers_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A django-cors-headers setting left in settings: credcors reads none of them."""
+    from credcors.conversion import CREDCORS_KEY_OF
+
+    messages: list[checks.CheckMessage] = []
+    for name, key in CREDCORS_KEY_OF.items():
+        if not hasattr(settings, name):
+            continue
+        becomes = f"CREDCORS[{key!r}]" if key else "nothing in CREDCORS (convert-settings says why)"
+        messages.append(
+            checks.Warning(
+                f"settings.{name} is a django-cors-headers setting, which credcors does not read; "
+                f"its credcors equivalent is {becomes}.",
+                hint="Run 'manage.py credcors convert-settings' to print the CREDCORS dict for your CORS_* "
+                "settings, then remove them.",
+                id="credcors.W014",
+            )
+        )
+    return messages
+
+
+def check_migrated(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """The ``AllowedOrigin`` table exists (``check --database``): a forgotten ``migrate`` is said here.
+
+    A warning, never an error: ``migrate`` runs the database checks before it
+    creates the table.
+    """
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or ():
+        if not router.allow_migrate_model(alias, AllowedOrigin):
+            continue
+        connection = connections[alias]
+        with connection.cursor() as cursor:
+            tables = connection.introspection.table_names(cursor)
+        if AllowedOrigin._meta.db_table not in tables:
+            messages.append(
+                checks.Warning(
+                    f"The database {alias!r} has no {AllowedOrigin._meta.db_table!r} table, so credcors serves "
+                    "its settings only and the admin's origin pages fail.",
+                    hint=f"Run 'manage.py migrate --database {alias}'.",
+                    id="credcors.W015",
+                )
+            )
+    return messages
+
+
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
@@ -243,3 +295,5 @@ def register() -> None:
     checks.register(check_cookie_rows, "credcors", checks.Tags.database)
     checks.register(check_revision_backend, "credcors")
     checks.register(check_revision_triggers, "credcors", checks.Tags.database)
+    checks.register(check_cors_headers_settings, "credcors")
+    checks.register(check_migrated, "credcors", checks.Tags.database)

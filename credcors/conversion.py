@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from credcors.conf import parse_config
 
-__all__ = ["KNOWN_SETTINGS", "MISSING", "Conversion", "Finding", "SettingsReader", "Severity"]
+__all__ = ["CREDCORS_KEY_OF", "KNOWN_SETTINGS", "MISSING", "Conversion", "Finding", "SettingsReader", "Severity"]
 
 #: ``refused``: left out, credcors will not do it.  ``changed``: converted,
 #: but behaves differently (narrower or wider).  ``unsupported``: credcors has
@@ -80,20 +80,25 @@ _ALIASES = {
     "CORS_ALLOWED_ORIGIN_REGEXES": "CORS_ORIGIN_REGEX_WHITELIST",
     "CORS_ALLOW_ALL_ORIGINS": "CORS_ORIGIN_ALLOW_ALL",
 }
-KNOWN_SETTINGS = frozenset(
-    {
-        *_ALIASES,
-        *_ALIASES.values(),
-        "CORS_URLS_REGEX",
-        "CORS_ALLOW_METHODS",
-        "CORS_ALLOW_HEADERS",
-        "CORS_EXPOSE_HEADERS",
-        "CORS_PREFLIGHT_MAX_AGE",
-        "CORS_ALLOW_CREDENTIALS",
-        "CORS_ALLOW_PRIVATE_NETWORK",
-        "CORS_REPLACE_HTTPS_REFERER",
-    }
-)
+#: Every django-cors-headers setting, with the ``CREDCORS`` key that takes its
+#: place (``None``: credcors has no equivalent; convert-settings says why).
+CREDCORS_KEY_OF: Mapping[str, str | None] = {
+    "CORS_ALLOWED_ORIGINS": "ALLOWED_ORIGINS",
+    "CORS_ORIGIN_WHITELIST": "ALLOWED_ORIGINS",
+    "CORS_ALLOWED_ORIGIN_REGEXES": "ALLOWED_ORIGINS",
+    "CORS_ORIGIN_REGEX_WHITELIST": "ALLOWED_ORIGINS",
+    "CORS_ALLOW_ALL_ORIGINS": "ALLOW_ALL_ORIGINS",
+    "CORS_ORIGIN_ALLOW_ALL": "ALLOW_ALL_ORIGINS",
+    "CORS_URLS_REGEX": "URLS_REGEX",
+    "CORS_ALLOW_METHODS": "ALLOW_METHODS",
+    "CORS_ALLOW_HEADERS": "ALLOW_HEADERS",
+    "CORS_EXPOSE_HEADERS": "EXPOSE_HEADERS",
+    "CORS_PREFLIGHT_MAX_AGE": "PREFLIGHT_MAX_AGE",
+    "CORS_ALLOW_CREDENTIALS": "ALLOW_CREDENTIALS",
+    "CORS_ALLOW_PRIVATE_NETWORK": None,
+    "CORS_REPLACE_HTTPS_REFERER": None,
+}
+KNOWN_SETTINGS = frozenset(CREDCORS_KEY_OF)
 
 
 class SettingsReader:

@@ -320,3 +320,92 @@ def test_every_check_id_in_the_code_is_catalogued() -> None:
 
     assert used <= set(CHECKS)
     assert len(used) >= 20  # The search finds what it should.
+
+
+# -- Migrating from django-cors-headers, and a forgotten migrate ------------------
+
+
+def test_cors_headers_setting_left_in_settings_reports_w014_naming_its_key(settings) -> None:
+    from credcors.checks import check_cors_headers_settings
+
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+
+    message = _only(check_cors_headers_settings())
+
+    assert message.id == "credcors.W014"
+    assert message.level == checks.WARNING
+    assert message.msg == (
+        "settings.CORS_ALLOWED_ORIGINS is a django-cors-headers setting, which credcors does not read; "
+        "its credcors equivalent is CREDCORS['ALLOWED_ORIGINS']."
+    )
+    assert message.hint == (
+        "Run 'manage.py credcors convert-settings' to print the CREDCORS dict for your CORS_* settings, "
+        "then remove them."
+    )
+
+
+def test_cors_headers_setting_without_equivalent_reports_w014_saying_so(settings) -> None:
+    from credcors.checks import check_cors_headers_settings
+
+    settings.CORS_ALLOW_PRIVATE_NETWORK = True
+    settings.CORS_ORIGIN_ALLOW_ALL = False
+
+    messages = check_cors_headers_settings()
+
+    assert [message.id for message in messages] == ["credcors.W014", "credcors.W014"]
+    assert "CREDCORS['ALLOW_ALL_ORIGINS']" in messages[0].msg
+    assert messages[1].msg.startswith("settings.CORS_ALLOW_PRIVATE_NETWORK is a django-cors-headers setting")
+    assert messages[1].msg.endswith("its credcors equivalent is nothing in CREDCORS (convert-settings says why).")
+
+
+def test_cors_headers_setting_is_reported_by_manage_py_check(settings, capsys: pytest.CaptureFixture[str]) -> None:
+    settings.CORS_ALLOW_CREDENTIALS = True
+
+    call_command("check")
+
+    assert "credcors.W014" in capsys.readouterr().err
+
+
+def test_every_cors_headers_setting_convert_settings_knows_is_checked(settings) -> None:
+    from credcors.checks import check_cors_headers_settings
+    from credcors.conversion import KNOWN_SETTINGS
+
+    for name in KNOWN_SETTINGS:
+        setattr(settings, name, [])
+
+    assert len(check_cors_headers_settings()) == len(KNOWN_SETTINGS) >= 14
+
+
+@pytest.mark.django_db
+def test_migrated_database_reports_nothing() -> None:
+    from credcors.checks import check_migrated
+
+    assert check_migrated(databases=["default"]) == []
+
+
+@pytest.mark.django_db
+def test_missing_table_reports_w015_saying_to_migrate(capsys: pytest.CaptureFixture[str]) -> None:
+    from django.db import connection
+
+    from credcors.checks import check_migrated
+
+    # Renamed inside the test's transaction, which the rollback undoes (triggers included).
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE credcors_allowedorigin RENAME TO credcors_not_migrated")
+    message = _only(check_migrated(databases=["default"]))
+    call_command("check", "--database", "default")
+
+    assert message.id == "credcors.W015"
+    assert message.level == checks.WARNING
+    assert message.msg == (
+        "The database 'default' has no 'credcors_allowedorigin' table, so credcors serves its settings only "
+        "and the admin's origin pages fail."
+    )
+    assert message.hint == "Run 'manage.py migrate --database default'."
+    assert "credcors.W015" in capsys.readouterr().err
+
+
+def test_check_without_database_never_queries_for_the_table() -> None:
+    from credcors.checks import check_migrated
+
+    assert check_migrated() == []
