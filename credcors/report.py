@@ -8,8 +8,10 @@ and the admin's "Test an origin" page both render what
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
@@ -66,9 +68,36 @@ def explain_request(
         policy=policy,
         policy_reason=why,
     )
+    if not result.allowed:
+        db_note += _cors_headers_note(origin)
     if db_note:
         result = dataclasses.replace(result, hints=result.hints + db_note)
     return result
+
+
+def _cors_headers_note(origin: str) -> tuple[str, ...]:
+    """A hint when a django-cors-headers setting lists ``origin``: credcors reads none of them (W014)."""
+    listed = None
+    for name in ("CORS_ALLOWED_ORIGINS", "CORS_ORIGIN_WHITELIST"):
+        if origin in _strings(getattr(settings, name, ())):
+            listed = name
+    for name in ("CORS_ALLOWED_ORIGIN_REGEXES", "CORS_ORIGIN_REGEX_WHITELIST"):
+        for pattern in _strings(getattr(settings, name, ())):
+            try:
+                if re.match(pattern, origin):
+                    listed = name
+            except re.error:
+                continue  # django-cors-headers would fail on it too; convert-settings reports it.
+    if listed is None:
+        return ()
+    return (
+        f"settings.{listed} lists this origin, but that is a django-cors-headers setting, which credcors does "
+        "not read: run 'manage.py credcors convert-settings' to print the CREDCORS dict that allows it.",
+    )
+
+
+def _strings(value: object) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, (list, tuple)) else []
 
 
 def path_policy(path: str | None, config: Config) -> tuple[str, str]:

@@ -671,3 +671,51 @@ def test_wire_origin_the_validator_refuses_is_not_listed_without_near_misses() -
     result = _explain("https://app.1")
 
     assert result.cause == "not-listed"
+
+
+MIGRATING_HINT = (
+    "settings.{name} lists this origin, but that is a django-cors-headers setting, which credcors does not read: "
+    "run 'manage.py credcors convert-settings' to print the CREDCORS dict that allows it."
+)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("CORS_ALLOWED_ORIGINS", ["https://partner.example.net"]),
+        ("CORS_ORIGIN_WHITELIST", ("https://partner.example.net",)),
+        ("CORS_ALLOWED_ORIGIN_REGEXES", [r"^https://\w+\.example\.net$", "("]),
+        ("CORS_ORIGIN_REGEX_WHITELIST", [r"^https://partner\.example\.net$"]),
+    ],
+)
+def test_explain_request_origin_listed_by_cors_headers_setting_points_to_convert_settings(
+    settings, name: str, value: object
+) -> None:
+    setattr(settings, name, value)
+
+    result = explain_request("https://partner.example.net")
+
+    assert not result.allowed
+    assert result.hints[-1] == MIGRATING_HINT.format(name=name)
+
+
+@pytest.mark.django_db
+def test_explain_request_origin_cors_headers_does_not_list_gets_no_migrating_hint(settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://other.example.net", 7]
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://\w+\.example\.org$"]
+    settings.CORS_ORIGIN_REGEX_WHITELIST = "not a list"
+
+    result = explain_request("https://partner.example.net")
+
+    assert not any("django-cors-headers" in hint for hint in result.hints)
+
+
+@pytest.mark.django_db
+def test_explain_request_allowed_origin_gets_no_migrating_hint(settings) -> None:
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+
+    result = explain_request("https://app.example.com")
+
+    assert result.allowed
+    assert not any("django-cors-headers" in hint for hint in result.hints)
