@@ -105,6 +105,8 @@ class Loader:
         #: ``MAX_STALE_SECONDS`` of the last load, for the outage's log line.
         self.max_stale: float | None = None
         self.cache_failing = False
+        #: The shared cache's failures in a row, what the store's retries back off by.
+        self.cache_failures = 0
         self.revision_missing = False
         self.revision_warned = False
 
@@ -232,6 +234,7 @@ class Loader:
         except Exception as exc:  # Any backend's error: the cache only speeds things up.
             self.cache_down(alias, exc)
             return UNREADABLE
+        self.cache_failures = 0
         if self.cache_failing:
             self.cache_failing = False
             logger.warning("credcors: the shared cache %r answers again.", alias)
@@ -245,11 +248,12 @@ class Loader:
             self.cache_down(alias, exc)
 
     def cache_down(self, alias: str, exc: Exception) -> None:
+        self.cache_failures += 1
         if not self.cache_failing:
             self.cache_failing = True
             logger.error(
                 "credcors: could not reach the shared cache %r (%s); other processes see changes within "
-                "REFRESH_SECONDS instead, until it answers again.",
+                "REFRESH_SECONDS instead, until it answers again (tried again within seconds).",
                 alias,
                 type(exc).__name__,
             )

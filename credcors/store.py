@@ -22,7 +22,9 @@ token under :data:`~credcors.loader.VERSION_KEY`, and each process reads that
 key at most every :data:`CACHE_CHECK_SECONDS`, so a change saved anywhere
 shows everywhere well before ``REFRESH_SECONDS``.  The cache only makes
 things faster: the database poll stays, and a cache that fails is logged once
-and then ignored until it answers again.
+and tried again after :data:`CACHE_RETRY_SECONDS`, then twice as long after
+each failure up to :data:`CACHE_RETRY_MAX_SECONDS` (and at every database
+poll), until it answers again.
 
 A row with an expiry (``AllowedOrigin.expires_at``) needs no query to stop
 matching: the snapshot knows its next expiry, the schedule makes the first
@@ -53,13 +55,21 @@ from credcors.loader import UNREADABLE, Loader
 from credcors.schedule import Schedule, Worker
 from credcors.snapshot import Snapshot
 
-__all__ = ["CACHE_CHECK_SECONDS", "Store", "store"]
+__all__ = ["CACHE_CHECK_SECONDS", "CACHE_RETRY_MAX_SECONDS", "CACHE_RETRY_SECONDS", "Store", "store"]
 
 logger = logging.getLogger("credcors")
 
 #: How often a process reads the shared version: one GET per process per
 #: interval, done by whichever request finds it due, never one per request.
 CACHE_CHECK_SECONDS = 0.25
+
+#: After the shared cache fails, the first retry comes this much later, and
+#: each further failure doubles the wait up to :data:`CACHE_RETRY_MAX_SECONDS`.
+#: A silent cache costs the request that retries it its socket timeout, so a
+#: retry at every check would slow one request in four; the database poll
+#: also retries it every ``REFRESH_SECONDS``.
+CACHE_RETRY_SECONDS = 1.0
+CACHE_RETRY_MAX_SECONDS = 10.0
 
 
 class Store:
@@ -287,9 +297,10 @@ class Store:
         unchanged = version is UNREADABLE or version == self._seen_version
         # What is served now, if it was compiled from these settings.
         kept = (current, self._invalid) if current is not None and config is self._config else None
+        cache_failed = alias is not None and version is UNREADABLE
         if kept is not None and self.clock() < self.schedule.reload_at and unchanged:
             # Only the shared-cache check was due, and nothing changed.
-            self._set_schedule(generation, self.schedule.reload_at, version, kept[0])
+            self._set_schedule(generation, self.schedule.reload_at, version, kept[0], cache_failed=cache_failed)
             return kept[0]
         self._asking(config)
         # Rows dropped for MAX_STALE_SECONDS are not in what is served: read them all.
@@ -327,7 +338,11 @@ class Store:
         # database fails a new version cannot be loaded anyway: wait for the
         # next poll rather than retrying at every cache check.
         self._set_schedule(
-            generation, self.clock() + config.refresh_seconds, UNREADABLE if failed else version, snapshot
+            generation,
+            self.clock() + config.refresh_seconds,
+            UNREADABLE if failed else version,
+            snapshot,
+            cache_failed=cache_failed and not failed,
         )
         # The deadline may have passed while the database was failing.
         return self._servable(snapshot)
@@ -346,9 +361,19 @@ class Store:
         stale = config.max_stale_seconds
         self._rows_until = math.inf if stale is None or not config.reads_database else now + stale
 
-    def _set_schedule(self, generation: int, reload_at: float, version: object, current: Snapshot) -> None:
-        check_at = reload_at if version is UNREADABLE else self.clock() + CACHE_CHECK_SECONDS
-        self.schedule.set(generation, reload_at, min(check_at, self._check_by_expiry(current), self._rows_until))
+    def _set_schedule(
+        self, generation: int, reload_at: float, version: object, current: Snapshot, *, cache_failed: bool
+    ) -> None:
+        if version is not UNREADABLE:
+            check_at = self.clock() + CACHE_CHECK_SECONDS
+        elif cache_failed:
+            # The cache failed, the database did not: ask the cache again soon.
+            failures = min(self.loader.cache_failures, 8)
+            check_at = self.clock() + min(CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS * 2 ** max(failures - 1, 0))
+        else:
+            check_at = reload_at
+        check_at = min(check_at, self._check_by_expiry(current), self._rows_until)
+        self.schedule.set(generation, reload_at, check_at)
 
 
 #: The process-wide store the middleware, CSRF integration and tools share.
