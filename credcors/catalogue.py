@@ -43,6 +43,9 @@ CHECKS: Mapping[str, str] = {
     "credcors.E022": "`REFUSED_FLUSH_SECONDS` is not a number within 1..3600",
     "credcors.E023": "`REFUSED_MAX_ROWS` is not a whole number within 1..100,000",
     "credcors.E024": "`REFUSED_MAX_PENDING` is not a whole number within 1..10,000",
+    "credcors.E027": "`MAX_STALE_SECONDS` is neither `None` nor a number of seconds above 0",
+    "credcors.E028": "`MAX_STALE_SECONDS` is not greater than `REFRESH_SECONDS`, so every process would drop its "
+    "rows before each poll answers",
     "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
     "credcors.W002": "an origin is listed twice (after canonicalization)",
     "credcors.W003": "an insecure `http://` origin is allowed with credentials",

@@ -27,7 +27,7 @@ from credcors.policy_conf import (
     parse_policy,
 )
 from credcors.refused import REFUSED_DEFAULTS, RefusedSettings, parse_refused_settings
-from credcors.site_conf import parse_cache_alias, parse_trust, parse_urls_regex
+from credcors.site_conf import parse_cache_alias, parse_max_stale, parse_trust, parse_urls_regex
 
 __all__ = ["DEFAULTS", "DEFAULT_POLICY", "MAX_PREFLIGHT_AGE", "Config", "get_config", "parse_config", "reset"]
 
@@ -47,6 +47,7 @@ DEFAULTS: Mapping[str, Any] = {
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,
     "CACHE_ALIAS": None,
+    "MAX_STALE_SECONDS": None,
     "POLICIES": None,
     **REFUSED_DEFAULTS,
 }
@@ -74,6 +75,9 @@ class Config:
     #: CSRF check may trust; ``None`` for all of the default policy's.
     csrf_origins: frozenset[str] | None = None
     cache_alias: str | None = None
+    #: How long a process may serve database rows without hearing from the
+    #: database; ``None``: for the whole of an outage.
+    max_stale_seconds: float | None = None
     #: The named policies (the top level is the default one, not in here).
     policies: Mapping[str, PolicyConfig] = field(default_factory=dict)
     refused: RefusedSettings = _NOT_RECORDING
@@ -175,6 +179,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
             )
         )
         refresh = DEFAULTS["REFRESH_SECONDS"]
+    max_stale = parse_max_stale(values["MAX_STALE_SECONDS"], float(refresh), problems)
     cache_alias = parse_cache_alias(values["CACHE_ALIAS"], caches or {}, problems)
     refused = parse_refused_settings(values, problems)
     if not values["ALLOWED_ORIGINS"] and values["USE_DATABASE"] is False:
@@ -195,6 +200,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
         urls_regex=urls_regex,
         use_database=default.use_database,
         refresh_seconds=float(refresh),
+        max_stale_seconds=max_stale,
         allow_insecure=allow_insecure,
         trust_for_csrf=trust_for_csrf,
         csrf_origins=csrf_origins,

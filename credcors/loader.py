@@ -102,7 +102,11 @@ class Loader:
         self.digest: int | None = None
         self.verified_at = -math.inf
         self.db_failing = False
+        #: ``MAX_STALE_SECONDS`` of the last load, for the outage's log line.
+        self.max_stale: float | None = None
         self.cache_failing = False
+        #: The shared cache's failures in a row, what the store's retries back off by.
+        self.cache_failures = 0
         self.revision_missing = False
         self.revision_warned = False
 
@@ -122,6 +126,7 @@ class Loader:
         """
         if not config.reads_database:
             return current or compile_rows(config, (), wall)
+        self.max_stale = config.max_stale_seconds
         if current is None:
             # Nothing to build on (the first load, or settings read again):
             # until this load succeeds, nothing served holds the rows last read.
@@ -214,7 +219,7 @@ class Loader:
         """The database failed a read: log the outage, once; ``kept`` rows are served meanwhile."""
         if not self.db_failing:
             self.db_failing = True
-            _log_outage(exc, kept)
+            _log_outage(exc, kept, self.max_stale)
 
     def answered(self) -> None:
         """The database answered a read whose result is current: end an outage, if there was one."""
@@ -229,6 +234,7 @@ class Loader:
         except Exception as exc:  # Any backend's error: the cache only speeds things up.
             self.cache_down(alias, exc)
             return UNREADABLE
+        self.cache_failures = 0
         if self.cache_failing:
             self.cache_failing = False
             logger.warning("credcors: the shared cache %r answers again.", alias)
@@ -242,20 +248,24 @@ class Loader:
             self.cache_down(alias, exc)
 
     def cache_down(self, alias: str, exc: Exception) -> None:
+        self.cache_failures += 1
         if not self.cache_failing:
             self.cache_failing = True
             logger.error(
                 "credcors: could not reach the shared cache %r (%s); other processes see changes within "
-                "REFRESH_SECONDS instead, until it answers again.",
+                "REFRESH_SECONDS instead, until it answers again (tried again within seconds).",
                 alias,
                 type(exc).__name__,
             )
 
 
-def _log_outage(exc: DatabaseError, kept: int) -> None:
-    # Say what is really served meanwhile: the rows loaded before the outage,
-    # or none (settings only) when there never were any.
+def _log_outage(exc: DatabaseError, kept: int, max_stale: float | None) -> None:
+    # Say what is really served meanwhile: the rows loaded before the outage
+    # (for MAX_STALE_SECONDS at most, when it is set), or none (settings only)
+    # when there never were any.
     serving = f"still serving the {kept} database rows loaded before" if kept else "serving the settings' origins only"
+    if kept and max_stale is not None:
+        serving += f" (then the settings' origins only, {max_stale:g} s after its last answer: MAX_STALE_SECONDS)"
     if is_missing_table(exc):
         logger.warning(
             "credcors: the AllowedOrigin table does not exist; %s until you run 'manage.py migrate'.", serving

@@ -1,8 +1,9 @@
 """The keys of ``settings.CREDCORS`` that apply to the whole site, not to one policy.
 
 ``TRUST_FOR_CSRF`` (which exact origins Django's CSRF check may trust),
-``URLS_REGEX`` (where credcors acts at all) and ``CACHE_ALIAS`` (the cache
-processes share).  Pure, like :mod:`credcors.conf`, which calls them: each
+``URLS_REGEX`` (where credcors acts at all), ``CACHE_ALIAS`` (the cache
+processes share) and ``MAX_STALE_SECONDS`` (how long a process serves rows
+the database has not confirmed).  Pure, like :mod:`credcors.conf`, which calls them: each
 takes the raw value and appends a :class:`~credcors.catalogue.Problem` for
 what it leaves out.
 """
@@ -10,6 +11,7 @@ what it leaves out.
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,7 +19,7 @@ from credcors.catalogue import Problem, key
 from credcors.origins import OriginError, parse_rule
 from credcors.policy_conf import PolicyConfig
 
-__all__ = ["parse_cache_alias", "parse_trust", "parse_urls_regex"]
+__all__ = ["parse_cache_alias", "parse_max_stale", "parse_trust", "parse_urls_regex"]
 
 # Caches every process sees separately (or not at all): naming one in
 # CACHE_ALIAS would silently make nothing faster.
@@ -139,3 +141,42 @@ def parse_cache_alias(value: object, caches: Mapping[str, Any], problems: list[P
             )
         )
     return value
+
+
+def parse_max_stale(value: object, refresh: float, problems: list[Problem]) -> float | None:
+    """``MAX_STALE_SECONDS`` as seconds, ``None`` (off); ``refresh`` is the valid ``REFRESH_SECONDS``.
+
+    One value for the whole site, not one per policy: a process learns every
+    policy's rows from one poll, so they all go unconfirmed at once.
+    """
+    if value is None:
+        return None
+    # Fail closed: whoever set the key asked for a bound, so a mistake keeps
+    # one: twice REFRESH_SECONDS gives each poll an interval to answer.
+    fallback = 2 * refresh
+    name = key("MAX_STALE_SECONDS")
+    example = max(60.0, 4 * refresh)
+    meanwhile = f"until it is fixed, a process drops its database rows after {fallback:g} s without the database."
+    # NaN, infinity and an int too large for a float fail the range test.
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= sys.float_info.max:
+        problems.append(
+            Problem(
+                "credcors.E027",
+                f"{name} must be a number of seconds above 0, or None, not {value!r}; {meanwhile}",
+                f"Write {name} = {example:g} to serve only the settings' origins once a process has not heard "
+                "from the database for that long, or None to serve the rows loaded last for the whole outage.",
+            )
+        )
+        return fallback
+    if value <= refresh:
+        problems.append(
+            Problem(
+                "credcors.E028",
+                f"{name} is {value!r}, which is not greater than {key('REFRESH_SECONDS')} ({refresh:g}): every "
+                f"process would drop its database rows before its next poll could answer; {meanwhile}",
+                f"Write a number of seconds greater than {key('REFRESH_SECONDS')}, such as {example:g} "
+                "(a few polls), or lower REFRESH_SECONDS.",
+            )
+        )
+        return fallback
+    return float(value)

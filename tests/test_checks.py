@@ -42,9 +42,12 @@ def test_clean_test_settings_report_nothing() -> None:
             "URLS_REGEX": re.compile(r"^/api/"),
             "USE_DATABASE": False,
             "REFRESH_SECONDS": 0.5,
+            "MAX_STALE_SECONDS": 0.75,
             "ALLOW_INSECURE_ORIGINS": False,
             "TRUST_FOR_CSRF": True,
         },
+        {"MAX_STALE_SECONDS": None},
+        {"MAX_STALE_SECONDS": 60},
     ],
 )
 def test_valid_settings_report_nothing(settings, credcors: Any) -> None:
@@ -200,6 +203,69 @@ def test_invalid_entries_are_left_out_of_the_config(settings) -> None:
     assert config.expose_headers == ("x-request-id",)
     assert config.max_age == 600
     assert config.refresh_seconds == 5.0
+
+
+@pytest.mark.parametrize(
+    ("credcors", "check_id", "quoted"),
+    [
+        ({"MAX_STALE_SECONDS": "60"}, "credcors.E027", "'60'"),
+        ({"MAX_STALE_SECONDS": 0}, "credcors.E027", "not 0;"),
+        ({"MAX_STALE_SECONDS": -30}, "credcors.E027", "-30"),
+        ({"MAX_STALE_SECONDS": True}, "credcors.E027", "True"),
+        ({"MAX_STALE_SECONDS": float("nan")}, "credcors.E027", "nan"),
+        ({"MAX_STALE_SECONDS": float("inf")}, "credcors.E027", "inf"),
+        ({"MAX_STALE_SECONDS": 10**400}, "credcors.E027", "1000000000"),
+        ({"MAX_STALE_SECONDS": [60]}, "credcors.E027", "[60]"),
+        ({"MAX_STALE_SECONDS": 5}, "credcors.E028", "is 5,"),
+        ({"MAX_STALE_SECONDS": 4.5}, "credcors.E028", "is 4.5,"),
+    ],
+)
+def test_bad_max_stale_seconds_is_reported_and_keeps_a_bound(
+    settings, credcors: dict[str, Any], check_id: str, quoted: str
+) -> None:
+    settings.CREDCORS = credcors
+
+    message = _only(check_settings())
+
+    assert message.id == check_id
+    assert message.level == checks.ERROR
+    assert message.msg.startswith('CREDCORS["MAX_STALE_SECONDS"] ')
+    assert quoted in message.msg
+    assert "until it is fixed, a process drops its database rows after 10 s without the database." in message.msg
+    assert message.hint is not None
+    if check_id == "credcors.E027":
+        assert message.hint.startswith('Write CREDCORS["MAX_STALE_SECONDS"] = 60 to serve only the settings')
+        assert "or None to serve the rows loaded last for the whole outage" in message.hint
+    else:
+        assert 'not greater than CREDCORS["REFRESH_SECONDS"] (5)' in message.msg
+        assert message.hint == (
+            'Write a number of seconds greater than CREDCORS["REFRESH_SECONDS"], such as 60 (a few polls), '
+            "or lower REFRESH_SECONDS."
+        )
+    # Fail closed: whoever set the key asked for a bound, and keeps one.
+    assert get_config().max_stale_seconds == 10.0
+
+
+def test_max_stale_seconds_is_compared_with_the_refresh_seconds_in_force(settings) -> None:
+    settings.CREDCORS = {"REFRESH_SECONDS": 60, "MAX_STALE_SECONDS": 60}
+
+    message = _only(check_settings())
+
+    assert message.id == "credcors.E028"
+    assert "(60)" in message.msg
+    assert "such as 240 " in str(message.hint)
+    assert get_config().max_stale_seconds == 120.0
+
+
+def test_max_stale_seconds_is_one_value_for_every_policy(settings) -> None:
+    # One poll brings every policy's rows, so they all go unconfirmed together.
+    settings.CREDCORS = {"POLICIES": {"partner": {"MAX_STALE_SECONDS": 60}}}
+
+    message = _only(check_settings())
+
+    assert message.id == "credcors.E018"
+    assert "'MAX_STALE_SECONDS'" in message.msg
+    assert get_config().max_stale_seconds is None
 
 
 def test_unreadable_lists_and_credcors_of_wrong_type_allow_nothing(settings) -> None:

@@ -8,6 +8,7 @@ the database).  These tests use the real Redis at ``CREDCORS_TEST_REDIS_URL``
 
 from __future__ import annotations
 
+import itertools
 import logging
 import socket
 import threading
@@ -30,7 +31,7 @@ from credcors.loader import VERSION_KEY
 from credcors.models import AllowedOrigin
 from credcors.policy import decide
 from credcors.snapshot import Snapshot
-from credcors.store import CACHE_CHECK_SECONDS, Store, store
+from credcors.store import CACHE_CHECK_SECONDS, CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS, Store, store
 from tests.conftest import Clock, run_inline, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis
@@ -212,23 +213,28 @@ def test_unreachable_cache_is_logged_once_and_requests_still_answer(
 
 
 @needs_redis
-def test_unreachable_cache_is_tried_only_at_refresh_seconds_and_polling_still_applies(
+def test_unreachable_cache_is_retried_with_backoff_and_polling_still_applies(
     settings: Any, clock: Clock, cache_calls: Any
 ) -> None:
     _use_redis(settings, location=f"redis://127.0.0.1:{_closed_port()}/0", refresh=5)
     AllowedOrigin.objects.create(origin=NEW)
-    assert _allows(store.get(), NEW)
+    assert _allows(store.get(), NEW)  # The load's read of the version fails: the first failure.
     calls = cache_calls()
 
     AllowedOrigin.objects.filter(origin=NEW).update(enabled=False)  # No signal, no publish.
-    for _ in range(19):
+    tried_at: list[float] = []
+    for step in range(1, 20):
         clock.advance(CACHE_CHECK_SECONDS)
+        before = len(calls)
         assert _allows(store.get(), NEW)
-    assert calls == []  # Backing off: no attempt at every check interval.
+        if len(calls) > before:
+            tried_at.append(step * CACHE_CHECK_SECONDS)
+    # Backing off (1 s, then 2 s), never at every check interval.
+    assert tried_at == [CACHE_RETRY_SECONDS, 3 * CACHE_RETRY_SECONDS]
     clock.advance(CACHE_CHECK_SECONDS)  # REFRESH_SECONDS since the last load.
 
     assert not _allows(store.get(), NEW)
-    assert [name for name, _ in calls] == ["get"]
+    assert [name for name, _ in calls] == ["get"] * 3
 
 
 @needs_redis
@@ -252,7 +258,7 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
         other.get()
         assert len(_messages(caplog, "could not reach the shared cache")) == 1
         proxy.restore()
-        clock.advance(3600)  # The next database poll tries the cache again.
+        clock.advance(CACHE_RETRY_SECONDS)  # Tried again on its own, an hour before the next database poll.
         other.get()
         assert len(_messages(caplog, "the shared cache 'shared' answers again")) == 1
 
@@ -289,6 +295,91 @@ def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check
 
     assert len(failed) == 2 * per_poll
     caches["shared"].delete(VERSION_KEY)
+
+
+@pytest.fixture
+def failing_cache(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Callable[[bool], list[float]]:
+    """A file cache as CACHE_ALIAS whose reads fail while ``down(True)``; returns the clock times of its reads.
+
+    No Redis needed: the failure is the cache client's error, as a Redis
+    refusing connections raises it.
+    """
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "shared": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(tmp_path)},
+    }
+    settings.CREDCORS = {"REFRESH_SECONDS": 3600, "CACHE_ALIAS": "shared"}
+    state = {"down": False}
+    reads: list[float] = []
+    cache = caches["shared"]
+    real_get = cache.get
+
+    def get(*args: Any, **kwargs: Any) -> Any:
+        reads.append(store.clock())
+        if state["down"]:
+            raise ConnectionError("Connection refused")
+        return real_get(*args, **kwargs)
+
+    monkeypatch.setattr(cache, "get", get)
+
+    def down(value: bool) -> list[float]:
+        state["down"] = value
+        return reads
+
+    return down
+
+
+def test_failed_cache_is_retried_within_seconds_not_at_the_next_database_poll(
+    failing_cache: Callable[[bool], list[float]],
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    django_assert_num_queries: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    store.get()
+    reads = failing_cache(True)
+    reads.clear()
+    start = clock.now
+
+    with django_assert_num_queries(0):  # REFRESH_SECONDS is an hour: none of this polls the database.
+        clock.advance(CACHE_CHECK_SECONDS)
+        store.get()  # Fails: the first retry comes a second later.
+        for _ in range(200):
+            clock.advance(CACHE_CHECK_SECONDS)
+            store.get()
+    tried = [round(at - start, 2) for at in reads]
+    # 1, 2, 4 and 8 s apart, then every CACHE_RETRY_MAX_SECONDS.
+    assert tried[:6] == [0.25, 1.25, 3.25, 7.25, 15.25, 25.25]
+    assert tried[-1] == 45.25
+    assert len(_messages(caplog, "could not reach the shared cache 'shared'")) == 1
+
+    failing_cache(False)
+    clock.advance(CACHE_RETRY_MAX_SECONDS)
+    store.get()
+    assert len(_messages(caplog, "the shared cache 'shared' answers again")) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        AllowedOrigin.objects.create(origin=NEW)  # Published through the cache by "another process".
+    other = Store(clock=clock, spawn=run_inline)
+    other.get()
+    clock.advance(CACHE_CHECK_SECONDS)
+    assert _allows(other.get(), NEW)
+
+
+def test_cache_retries_back_off_to_their_cap_and_stay_there(
+    failing_cache: Callable[[bool], list[float]], clock: Clock
+) -> None:
+    store.get()
+    reads = failing_cache(True)
+    reads.clear()
+
+    # Three hours of failures: more than a float's exponent would take if
+    # the wait were doubled at each one.
+    for _ in range(1100):
+        clock.advance(CACHE_RETRY_MAX_SECONDS)
+        store.get()
+
+    assert len(reads) == 1100
+    assert {round(later - earlier, 2) for earlier, later in itertools.pairwise(reads[10:])} == {CACHE_RETRY_MAX_SECONDS}
 
 
 # -- Configuration ------------------------------------------------------------------

@@ -542,3 +542,130 @@ def test_where_checking_triggers_costs_a_poll_checks_them_once_a_minute(
     clock.advance(VERIFY_SECONDS)
     assert poll_sql() != READ  # A minute later it checks again.
     assert poll_sql() == READ
+
+
+# -- MAX_STALE_SECONDS: how long an outage may keep serving rows -------------------
+
+KEPT = "https://kept.example.net"
+
+
+def _stale_bound(settings: Any, seconds: float = 30) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "REFRESH_SECONDS": 5, "MAX_STALE_SECONDS": seconds}
+
+
+@pytest.mark.django_db
+def test_row_disabled_before_an_outage_is_dropped_after_max_stale_seconds_and_rows_return_with_the_database(
+    settings, client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    _stale_bound(settings)
+    caplog.set_level(logging.INFO, logger="credcors")
+    AllowedOrigin.objects.create(origin=PARTNER)
+    AllowedOrigin.objects.create(origin=KEPT)
+    assert _allowed(client, PARTNER)
+    AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)  # Elsewhere, just before the outage.
+
+    with table_reads_fail() as failed:
+        clock.advance(5)
+        assert _allowed(client, PARTNER)  # The poll failed: the last rows are served meanwhile.
+        clock.advance(24.9)
+        assert _allowed(client, PARTNER)
+        clock.advance(0.1)  # 30 s since the database last answered.
+        assert not _allowed(client, PARTNER)
+        assert not _allowed(client, KEPT)  # Every row goes: the process cannot tell which changed.
+        assert _allowed(client, APP)  # The settings' origins stay.
+        clock.advance(60)
+        assert not _allowed(client, PARTNER)
+        assert failed
+    dropped = [m for m in _credcors_records(caplog, logging.WARNING) if "MAX_STALE_SECONDS" in m]
+    assert dropped == [
+        "credcors: no answer from the database for 30 s (MAX_STALE_SECONDS); no longer serving its 2 rows, "
+        "only the settings' origins, until it answers again."
+    ]
+    (outage,) = _credcors_records(caplog, logging.ERROR)
+    assert "then the settings' origins only, 30 s after its last answer: MAX_STALE_SECONDS" in outage
+
+    clock.advance(5)
+    assert _allowed(client, KEPT)
+    assert not _allowed(client, PARTNER)  # Disabled: the database says so now.
+    assert store.loaded_rows == 1
+    returned = [m for m in _credcors_records(caplog, logging.INFO) if "rows again" in m]
+    assert returned == [
+        "credcors: serving the database rows again (1), dropped for MAX_STALE_SECONDS during the outage."
+    ]
+
+
+@pytest.mark.django_db
+def test_without_max_stale_seconds_an_outage_serves_the_last_rows_however_long(
+    client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
+
+    with table_reads_fail():
+        for _ in range(100):
+            clock.advance(3600)
+            assert _allowed(client, PARTNER)
+    assert not any("MAX_STALE_SECONDS" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_max_stale_seconds_drops_rows_while_a_poll_hangs_with_no_query_on_the_request_path(
+    settings, client: Client, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    # A database that stops answering rather than refusing: the poll waits in
+    # its thread, and requests still stop being served its rows on time.
+    _stale_bound(settings)
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    clock.advance(5)
+
+    with refresh_held_in_another_thread():
+        clock.advance(24.9)
+        with django_assert_num_queries(0):
+            assert _allowed(client, PARTNER)
+        clock.advance(0.1)
+        with django_assert_num_queries(0):
+            assert not _allowed(client, PARTNER)
+            assert _allowed(client, APP)
+    # The poll that hung got its answer at last: the rows are back.
+    with django_assert_num_queries(0):
+        assert _allowed(client, PARTNER)
+
+
+@pytest.mark.django_db
+def test_async_request_after_max_stale_seconds_of_outage_gets_the_settings_only(settings, clock: Clock) -> None:
+    from asgiref.sync import async_to_sync
+
+    _stale_bound(settings)
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert async_to_sync(store.aget)().lookup(PARTNER) is not None
+
+    with table_reads_fail():
+        clock.advance(5)
+        assert async_to_sync(store.aget)().lookup(PARTNER) is not None
+        clock.advance(25)
+        snapshot = async_to_sync(store.aget)()
+    assert snapshot.lookup(PARTNER) is None
+    assert snapshot.lookup(APP) is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_idle_process_past_max_stale_seconds_keeps_its_rows_while_its_first_poll_is_answered(
+    settings, client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nobody asked meanwhile, so nothing went unanswered: the request that
+    # wakes the process starts a poll, which gets MAX_STALE_SECONDS less
+    # REFRESH_SECONDS to answer, like any poll of a busy process.
+    _stale_bound(settings)
+    AllowedOrigin.objects.create(origin=PARTNER)
+    assert _allowed(client, PARTNER)
+    clock.advance(3600)
+
+    with refresh_held_in_another_thread():
+        assert _allowed(client, PARTNER)
+        clock.advance(24.9)
+        assert _allowed(client, PARTNER)
+        clock.advance(0.1)
+        assert not _allowed(client, PARTNER)
+    assert [m for m in _credcors_records(caplog, logging.WARNING) if "MAX_STALE_SECONDS" in m] != []
