@@ -29,6 +29,7 @@ from credcors.wire import OriginShape, classify_origin
 __all__ = [
     "DEFAULT_POLICY",
     "MAX_PATH_LENGTH",
+    "MAX_POLICY_LENGTH",
     "REFUSED_DEFAULTS",
     "Drained",
     "Recorder",
@@ -41,6 +42,8 @@ __all__ = [
 DEFAULT_POLICY = "default"
 #: The stored path is cut to this many characters (it is only a hint for staff).
 MAX_PATH_LENGTH = 200
+#: The longest policy name stored with a refusal (the column's width).
+MAX_POLICY_LENGTH = 100
 
 REFUSED_DEFAULTS: Mapping[str, Any] = {
     "RECORD_REFUSED": False,
@@ -97,7 +100,7 @@ def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -
         "REFUSED_MAX_ROWS",
         MAX_ROWS,
         "credcors.E023",
-        "It bounds the RefusedOrigin table (the least-seen rows are evicted); the default is 1000.",
+        "It bounds the RefusedOrigin table (the least recently seen rows are evicted); the default is 1000.",
         problems,
     )
     max_pending = _whole(
@@ -162,8 +165,8 @@ class Recorder:
         """
         if not serialized and classify_origin(origin) is not OriginShape.SERIALIZED:
             return False
-        # Request paths are decoded text: keep them bounded, and the admin
-        # escapes what it shows.
+        # Request paths are decoded text: keep them bounded here; the flush
+        # makes them storable, and the admin escapes what it shows.
         path = path[:MAX_PATH_LENGTH]
         now = self.clock()
         with self._lock:
