@@ -144,8 +144,9 @@ class RefusedOrigin(models.Model):
     """
 
     # Only serialized origins as browsers send them (printable ASCII, at most
-    # 267 characters) are ever recorded.
-    origin = models.CharField(_("origin"), max_length=300, unique=True)
+    # 267 characters) are ever recorded; one row per origin and the policy
+    # that refused it.
+    origin = models.CharField(_("origin"), max_length=300)
     count = models.BigIntegerField(_("refused requests"), default=0)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
@@ -156,6 +157,9 @@ class RefusedOrigin(models.Model):
         ordering = ["-count", "-last_seen"]  # noqa: RUF012 - Django reads Meta, nobody mutates it
         verbose_name = _("refused origin")
         verbose_name_plural = _("refused origins")
+        constraints = [  # noqa: RUF012
+            models.UniqueConstraint(fields=["origin", "policy"], name="credcors_refused_origin_policy"),
+        ]
         # The eviction of the least recently seen rows reads them in this order.
         indexes = [models.Index(fields=["last_seen", "count"], name="credcors_refused_recent")]  # noqa: RUF012
 

@@ -7,7 +7,8 @@ timer thread started.  That thread waits until a flush is due (at most one
 per ``REFUSED_FLUSH_SECONDS`` per process), takes the whole table and writes
 it in one transaction: counts added to the rows that exist, new rows
 inserted, then the least recently seen rows evicted down to
-``REFUSED_MAX_ROWS``.
+``REFUSED_MAX_ROWS``.  Each origin is kept under the policy that refused it,
+and left out only when that policy allows it since.
 
 Request input is made storable before it is written
 (:func:`~credcors.quoting.storable`), and a value the database still refuses
@@ -110,25 +111,24 @@ def _storable(item: Refused) -> Refused:
 
 
 def _write(rows: QuerySet[RefusedOrigin], refused: Sequence[Refused]) -> None:
-    # Counts added to the rows that exist, new ones inserted.
+    # Counts added to the (origin, policy) rows that exist, new ones inserted.
     from credcors.models import RefusedOrigin
 
-    known: set[str] = set()
+    known: set[tuple[str, str]] = set()
     for start in range(0, len(refused), _CHUNK):
         origins = [item.origin for item in refused[start : start + _CHUNK]]
-        known.update(rows.filter(origin__in=origins).values_list("origin", flat=True))
+        known.update(rows.filter(origin__in=origins).values_list("origin", "policy"))
     new = []
     for item in refused:
-        if item.origin in known:
+        if (item.origin, item.policy) in known:
             seen = _when(item.last_seen)
             # count + n in SQL: two processes flushing at once both add up;
             # and one that flushes older counts later leaves the latest
             # refusal's time and path, which eviction goes by.
-            rows.filter(origin=item.origin).update(
+            rows.filter(origin=item.origin, policy=item.policy).update(
                 count=F("count") + item.refusals,
                 last_path=Case(When(last_seen__lte=seen, then=Value(item.last_path)), default=F("last_path")),
                 last_seen=Greatest(F("last_seen"), Value(seen)),
-                policy=item.policy,
             )
         else:
             new.append(
@@ -257,10 +257,12 @@ class RefusedLog:
         try:
             # An origin allowed since its refusals were counted (staff just
             # ran "Allow selected") has nothing left to approve.
-            # An origin allowed since its refusals were counted (staff just
-            # ran "Allow selected") has nothing left to approve.
+            # Each under the policy that refused it: the default policy may
+            # allow an origin that a partner view's policy refuses.
             snapshot = store.get()
-            refused = [item for item in drained.refused if not decide(snapshot, "GET", item.origin).allowed]
+            refused = [
+                item for item in drained.refused if not decide(snapshot, "GET", item.origin, policy=item.policy).allowed
+            ]
             written = write_refused(refused, get_config().refused.max_rows)
         except Exception:
             if not self._failing:

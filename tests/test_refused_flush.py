@@ -50,6 +50,19 @@ def test_write_inserts_then_adds_counts() -> None:
     assert str(a) == "https://a.example.net"
 
 
+def test_one_origin_refused_by_two_policies_is_a_row_for_each() -> None:
+    write_refused([Refused("https://a.example.net", 3, T0, T0 + 5, "/api/one", "default")], max_rows=10)
+    write_refused(
+        [
+            Refused("https://a.example.net", 2, T0 + 10, T0 + 20, "/partner/two", "partners"),
+            Refused("https://a.example.net", 1, T0 + 10, T0 + 30, "/api/three", "default"),
+        ],
+        max_rows=10,
+    )
+
+    assert _listed() == {("https://a.example.net", "default"): 4, ("https://a.example.net", "partners"): 2}
+
+
 def test_a_flush_of_new_origins_costs_a_few_queries(django_assert_max_num_queries: Any) -> None:
     batch = [Refused(f"https://o{i}.example.net", 1, T0, T0, "/", "default") for i in range(1000)]
 
@@ -324,3 +337,30 @@ def test_a_count_past_the_column_costs_only_its_own_row_on_postgresql(caplog) ->
         ("https://new.example.net", "default"): 2,
     }
     assert "DataError" in caplog.text
+
+
+@pytest.mark.urls("tests.urls_policies")
+def test_a_refusal_by_a_named_policy_of_an_origin_the_default_policy_allows_is_listed_with_that_policy(
+    settings, refused_timers: Timers
+) -> None:
+    # "Our partner front end gets a CORS error": the default policy allows
+    # the origin, the partner view's policy does not.
+    settings.CREDCORS = {
+        **RECORDING,
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"], "ALLOW_CREDENTIALS": False}},
+    }
+    client = Client()
+    client.get("/api/partner", headers={"Origin": "https://app.example.com"})
+    client.get("/api/echo", headers={"Origin": "https://app.example.com"})  # Allowed by the default policy.
+    client.get("/api/partner", headers={"Origin": "https://new.example.net"})
+    client.get("/api/echo", headers={"Origin": "https://new.example.net"})
+
+    [(_delay, flush)] = refused_timers
+    flush()
+
+    assert _listed() == {
+        ("https://app.example.com", "partners"): 1,
+        ("https://new.example.net", "partners"): 1,
+        ("https://new.example.net", "default"): 1,
+    }
+    assert RefusedOrigin.objects.get(origin="https://app.example.com").last_path == "/api/partner"
