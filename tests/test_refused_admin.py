@@ -26,10 +26,10 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _refused(origin: str, count: int = 1, minutes_ago: int = 0) -> RefusedOrigin:
+def _refused(origin: str, count: int = 1, minutes_ago: int = 0, policy: str = "default") -> RefusedOrigin:
     seen = NOW - timedelta(minutes=minutes_ago)
     row: RefusedOrigin = RefusedOrigin.objects.create(
-        origin=origin, count=count, first_seen=seen, last_seen=seen, last_path="/api/me", policy="default"
+        origin=origin, count=count, first_seen=seen, last_seen=seen, last_path="/api/me", policy=policy
     )
     return row
 
@@ -155,6 +155,22 @@ def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_cli
     assert AllowedOrigin.objects.count() == 1
     assert RefusedOrigin.objects.count() == 0
     assert LogEntry.objects.count() == 0
+
+
+def test_bidi_controls_in_a_refused_entry_are_shown_escaped(admin_client: Client) -> None:
+    row = _refused("https://new.example.net", policy="part\u202eners")
+    row.last_path = "/api/\u202etxt.exe\u2066x\u2069\u200f\u061c"
+    row.save()
+
+    pages = [admin_client.get(CHANGELIST), admin_client.get(f"{CHANGELIST}{row.pk}/change/")]
+
+    for page in pages:
+        text = page.content.decode()
+        assert page.status_code == 200
+        for control in ("\u202e", "\u2066", "\u2069", "\u200f", "\u061c", "\u202a"):
+            assert control not in text
+        assert "/api/\\u202etxt.exe\\u2066x\\u2069\\u200f\\u061c" in text
+        assert "part\\u202eners" in text
 
 
 def test_dismiss_deletes_the_selected_rows(admin_client: Client) -> None:

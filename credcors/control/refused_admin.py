@@ -1,11 +1,16 @@
 """The admin of refused origins (``RECORD_REFUSED``): allow them through the one validator, or dismiss them.
 
+The list is filled by whoever sends requests, so everything it shows is
+request input: bidirectional controls in a path are shown escaped
+(:func:`~credcors.quoting.without_bidi`).
+
 Registered when :mod:`credcors.admin` imports this module.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -17,22 +22,53 @@ from django.utils.translation import ngettext
 
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin, validate_policy
 from credcors.policy_conf import DEFAULT_POLICY
+from credcors.quoting import without_bidi
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
+    from django.contrib.admin.views.main import ChangeList
 
 __all__ = ["RefusedOriginAdmin"]
+
+
+class _PolicyFilter(admin.AllValuesFieldListFilter):
+    """The policy filter, its choices shown as :func:`~credcors.quoting.without_bidi` shows them."""
+
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
+        for choice in super().choices(changelist):
+            choice["display"] = without_bidi(str(choice["display"]))
+            yield choice
 
 
 @admin.register(RefusedOrigin)
 class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Origins the middleware refused (``RECORD_REFUSED``), most seen first: allow them or dismiss them."""
 
-    list_display = ("origin", "count", "last_seen", "first_seen", "last_path", "policy")
-    list_filter = ("policy",)
+    list_display = ("shown_origin", "count", "last_seen", "first_seen", "shown_path", "shown_policy")
+    list_filter = (("policy", _PolicyFilter),)
     search_fields = ("origin", "last_path")
     ordering = ("-count", "-last_seen")
+    fields = ("shown_origin", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
+    readonly_fields = fields
     # Named "delete_selected", this list's Dismiss takes the place of
     # Django's site-wide delete action, which asks for a confirmation page
     # about objects nobody created by hand.
     actions = ("allow_selected", "delete_selected")
+
+    # Request input, shown as text (the page escapes HTML) with nothing
+    # that could reorder the row around it: "/api/\u202etxt.exe" shows
+    # as "/api/\\u202etxt.exe".
+    @admin.display(description=_("origin"), ordering="origin")
+    def shown_origin(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.origin)
+
+    @admin.display(description=_("last path"), ordering="last_path")
+    def shown_path(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.last_path)
+
+    @admin.display(description=_("policy"), ordering="policy")
+    def shown_policy(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.policy)
 
     # Written only by the middleware's background flush.
     def has_add_permission(self, request: HttpRequest) -> bool:
