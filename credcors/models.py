@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import get_config
 from credcors.origins import OriginError, parse_rule
+from credcors.refused import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
 
 __all__ = ["AllowedOrigin", "RefusedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
 
@@ -143,20 +144,24 @@ class RefusedOrigin(models.Model):
     """
 
     # Only serialized origins as browsers send them (printable ASCII, at most
-    # 267 characters) are ever recorded.
-    origin = models.CharField(_("origin"), max_length=300, unique=True)
+    # 267 characters) are ever recorded; one row per origin and the policy
+    # that refused it.
+    origin = models.CharField(_("origin"), max_length=300)
     count = models.BigIntegerField(_("refused requests"), default=0)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
-    last_path = models.CharField(_("last path"), max_length=200, blank=True, default="")
-    policy = models.CharField(_("policy"), max_length=100, default="default")
+    last_path = models.CharField(_("last path"), max_length=MAX_PATH_LENGTH, blank=True, default="")
+    policy = models.CharField(_("policy"), max_length=MAX_POLICY_LENGTH, default="default")
 
     class Meta:
         ordering = ["-count", "-last_seen"]  # noqa: RUF012 - Django reads Meta, nobody mutates it
         verbose_name = _("refused origin")
         verbose_name_plural = _("refused origins")
-        # The eviction of the least-seen rows reads them in this order.
-        indexes = [models.Index(fields=["count", "last_seen"], name="credcors_refused_seen")]  # noqa: RUF012
+        constraints = [  # noqa: RUF012
+            models.UniqueConstraint(fields=["origin", "policy"], name="credcors_refused_origin_policy"),
+        ]
+        # The eviction of the least recently seen rows reads them in this order.
+        indexes = [models.Index(fields=["last_seen", "count"], name="credcors_refused_recent")]  # noqa: RUF012
 
     def __str__(self) -> str:
         return self.origin

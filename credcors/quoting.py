@@ -4,11 +4,27 @@ Everything credcors writes about a request goes through :func:`safe`, which
 escapes every character that is not printable ASCII and bounds the length, so
 no CR/LF, terminal escape or bidi control from an ``Origin`` header ever
 reaches a log line, a terminal or a response header.
+
+Two narrower helpers serve values that are stored and shown as text:
+:func:`storable` replaces what a database may refuse (PostgreSQL refuses NUL
+in text, and no codec encodes a lone surrogate) before a value is written,
+and :func:`without_bidi` escapes what would reorder a page when it is shown.
 """
 
 from __future__ import annotations
 
-__all__ = ["safe", "scrub"]
+import re
+
+__all__ = ["REPLACEMENT", "safe", "scrub", "storable", "without_bidi"]
+
+#: What :func:`storable` puts in place of a character it cannot store.
+REPLACEMENT = "\ufffd"
+# C0 controls (NUL among them), DEL, C1 controls, and lone surrogates.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+# Characters that reorder the text around them (Unicode's bidirectional
+# controls: embeddings, overrides, isolates, marks), and the controls that
+# :func:`storable` replaces, should a value written before it reach a page.
+_REORDERING = re.compile("[\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 _QUOTE_ESCAPES = {"\\": "\\\\", '"': '\\"'}
 
@@ -55,3 +71,22 @@ def scrub(text: str, limit: int = 600) -> str:
         out.append(piece)
         used += len(piece)
     return "".join(out)
+
+
+def storable(text: str) -> str:
+    """``text`` with every control character and lone surrogate replaced by U+FFFD, so any database stores it.
+
+    Linear in the length; other characters (bidirectional controls
+    included, which :func:`without_bidi` escapes when shown) are kept.
+    """
+    return _UNSTORABLE.sub(REPLACEMENT, text)
+
+
+def without_bidi(text: str) -> str:
+    """``text`` with bidirectional and other control characters written as escapes (``\\u202e``), for a page.
+
+    Everything else is kept as it is: the page's own escaping still
+    applies.  A right-to-left override in a stored path then shows as
+    ``\\u202e`` instead of turning the rest of the table around.
+    """
+    return _REORDERING.sub(lambda found: _escape_char(found.group(), quotes=False), text)

@@ -5,12 +5,15 @@ its origin (``origin-not-allowed``) to :meth:`Recorder.record`.  That call does
 no I/O: it checks that the value is a serialized origin as browsers send it
 (the shapes :func:`~credcors.origins.classify_origin` calls serialized, which
 are printable ASCII of bounded length), then updates one entry of a dict
-under a lock.  The dict holds at most ``REFUSED_MAX_PENDING`` distinct
-origins; once full, origins already held keep counting and new ones are
-dropped (and counted as dropped) until the next flush empties it, so a flood
-of distinct origins costs a bounded amount of memory and time.  A background
-flush (:mod:`credcors.refused_store`) takes the whole table with
-:meth:`Recorder.drain` at most every ``REFUSED_FLUSH_SECONDS``.
+under a lock.  An entry is an origin and the policy that refused it, so an
+origin the default policy allows but a partner view's policy refuses is
+counted, and listed, as that policy's refusal.  The dict holds at most
+``REFUSED_MAX_PENDING`` entries; once full, entries already held keep
+counting and new ones are dropped (and counted as dropped) until the next
+flush empties it, so a flood of distinct origins costs a bounded amount of
+memory and time.  A background flush (:mod:`credcors.refused_store`) takes
+the whole table with :meth:`Recorder.drain` at most every
+``REFUSED_FLUSH_SECONDS``.
 
 Also home of the three bounds' validation, so that ``conf`` stays one screen
 of settings.  Pure: never imports Django.
@@ -29,6 +32,7 @@ from credcors.wire import OriginShape, classify_origin
 __all__ = [
     "DEFAULT_POLICY",
     "MAX_PATH_LENGTH",
+    "MAX_POLICY_LENGTH",
     "REFUSED_DEFAULTS",
     "Drained",
     "Recorder",
@@ -37,10 +41,12 @@ __all__ = [
     "parse_refused_settings",
 ]
 
-#: The policy name recorded for a refusal until per-view policies name theirs.
+#: The policy of views that name none.
 DEFAULT_POLICY = "default"
 #: The stored path is cut to this many characters (it is only a hint for staff).
 MAX_PATH_LENGTH = 200
+#: The longest policy name stored with a refusal (the column's width).
+MAX_POLICY_LENGTH = 100
 
 REFUSED_DEFAULTS: Mapping[str, Any] = {
     "RECORD_REFUSED": False,
@@ -97,7 +103,7 @@ def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -
         "REFUSED_MAX_ROWS",
         MAX_ROWS,
         "credcors.E023",
-        "It bounds the RefusedOrigin table (the least-seen rows are evicted); the default is 1000.",
+        "It bounds the RefusedOrigin table (the least recently seen rows are evicted); the default is 1000.",
         problems,
     )
     max_pending = _whole(
@@ -112,7 +118,7 @@ def parse_refused_settings(values: Mapping[str, Any], problems: list[Problem]) -
 
 
 class Refused(NamedTuple):
-    """What one process saw of one refused origin since its last flush (times from ``time.time``)."""
+    """What one process saw of one origin refused by one policy since its last flush (times from ``time.time``)."""
 
     origin: str
     refusals: int
@@ -130,13 +136,12 @@ class Drained(NamedTuple):
 
 
 class _Entry:
-    __slots__ = ("count", "first_seen", "last_path", "last_seen", "policy")
+    __slots__ = ("count", "first_seen", "last_path", "last_seen")
 
-    def __init__(self, now: float, path: str, policy: str) -> None:
+    def __init__(self, now: float, path: str) -> None:
         self.count = 1
         self.first_seen = self.last_seen = now
         self.last_path = path
-        self.policy = policy
 
 
 class Recorder:
@@ -145,14 +150,14 @@ class Recorder:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._table: dict[str, _Entry] = {}
+        self._table: dict[tuple[str, str], _Entry] = {}
         self._dropped = 0
 
     def __len__(self) -> int:
         return len(self._table)
 
     def record(self, origin: str, path: str, policy: str, capacity: int, *, serialized: bool = False) -> bool:
-        """Count one refusal of ``origin``; False when it is not recorded (malformed, or the table is full).
+        """Count one refusal of ``origin`` by ``policy``; False when not recorded (malformed, or the table is full).
 
         O(1): a shape check bounded by the origin's length limit, a slice
         of the path, one dict operation under the lock.  ``serialized``
@@ -162,22 +167,22 @@ class Recorder:
         """
         if not serialized and classify_origin(origin) is not OriginShape.SERIALIZED:
             return False
-        # Request paths are decoded text: keep them bounded, and the admin
-        # escapes what it shows.
+        # Request paths are decoded text: keep them bounded here; the flush
+        # makes them storable, and the admin escapes what it shows.
         path = path[:MAX_PATH_LENGTH]
         now = self.clock()
+        held = (origin, policy)
         with self._lock:
-            entry = self._table.get(origin)
+            entry = self._table.get(held)
             if entry is not None:
                 entry.count += 1
                 entry.last_seen = now
                 entry.last_path = path
-                entry.policy = policy
                 return True
             if len(self._table) >= capacity:
                 self._dropped += 1
                 return False
-            self._table[origin] = _Entry(now, path, policy)
+            self._table[held] = _Entry(now, path)
             return True
 
     def drain(self) -> Drained:
@@ -186,8 +191,8 @@ class Recorder:
             table, self._table = self._table, {}
             dropped, self._dropped = self._dropped, 0
         refused = tuple(
-            Refused(origin, entry.count, entry.first_seen, entry.last_seen, entry.last_path, entry.policy)
-            for origin, entry in table.items()
+            Refused(origin, entry.count, entry.first_seen, entry.last_seen, entry.last_path, policy)
+            for (origin, policy), entry in table.items()
         )
         return Drained(refused, dropped)
 

@@ -6,9 +6,18 @@ its origin while ``RECORD_REFUSED`` is on: a count in the bounded
 timer thread started.  That thread waits until a flush is due (at most one
 per ``REFUSED_FLUSH_SECONDS`` per process), takes the whole table and writes
 it in one transaction: counts added to the rows that exist, new rows
-inserted, then the least-seen rows evicted down to ``REFUSED_MAX_ROWS``.
-A database error is logged once (until a flush succeeds again) and the
-counts of that interval are dropped: never raised, never retried in a loop.
+inserted, then the least recently seen rows evicted down to
+``REFUSED_MAX_ROWS``.  Each origin is kept under the policy that refused it,
+and left out only when that policy allows it since.
+
+Request input is made storable before it is written
+(:func:`~credcors.quoting.storable`), and a value the database still refuses
+costs only its own origin: the interval is then written one origin at a time,
+each in a savepoint, so one hostile path never blinds the list.
+Eviction goes by recency, not by count: old high counts, which anyone can
+pile up by sending requests, never keep a new refusal out.  Any other
+database error is logged once (until a flush succeeds again) and the counts
+of that interval are dropped: never raised, never retried in a loop.
 """
 
 from __future__ import annotations
@@ -20,24 +29,34 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import router, transaction
-from django.db.models import F
+from django.db import DataError, IntegrityError, router, transaction
+from django.db.models import Case, F, QuerySet, Value, When
+from django.db.models.functions import Greatest
 from django.utils.timezone import make_naive
 
 from credcors.conf import get_config
 from credcors.policy import decide
-from credcors.refused import Recorder, Refused, RefusedSettings
+from credcors.quoting import safe, scrub, storable
+from credcors.refused import MAX_PATH_LENGTH, MAX_POLICY_LENGTH, Recorder, Refused, RefusedSettings
 from credcors.schedule import start_thread
 from credcors.store import store
 
-__all__ = ["RefusedLog", "evict_least_seen", "refused_log", "start_timer", "write_refused"]
+if TYPE_CHECKING:
+    from credcors.models import RefusedOrigin
+
+__all__ = ["RefusedLog", "evict_least_recent", "refused_log", "start_timer", "write_refused"]
 
 logger = logging.getLogger("credcors")
 
 #: Rows per ``IN (...)`` list: within every backend's parameter limit.
 _CHUNK = 500
+#: What a database says of a value it cannot store (PostgreSQL: NUL in text,
+#: a number out of range, a string too long; a constraint or trigger), as
+#: opposed to an outage, which no retry of one row would help.
+_REFUSED_VALUE = (DataError, IntegrityError)
 
 #: Starts ``flush`` in the background after ``delay`` seconds.
 Timer = Callable[[float, Callable[[], None]], None]
@@ -59,53 +78,109 @@ def _when(timestamp: float) -> datetime:
     return moment if settings.USE_TZ else make_naive(moment)
 
 
-def write_refused(refused: Sequence[Refused], max_rows: int) -> None:
-    """Add ``refused`` to the ``RefusedOrigin`` table, then keep at most ``max_rows`` rows."""
+def write_refused(refused: Sequence[Refused], max_rows: int) -> int:
+    """Add ``refused`` to the ``RefusedOrigin`` table, keep at most ``max_rows`` rows; return how many were written.
+
+    Paths and policy names are made storable first.  Should the database
+    still refuse a value, the batch is written again one origin at a time,
+    each in its own savepoint, and only the origins it refuses are left out
+    (each logged).
+    """
     from credcors.models import RefusedOrigin
 
     using = router.db_for_write(RefusedOrigin)
     rows = RefusedOrigin.objects.using(using)
+    items = [_storable(item) for item in refused]
     with transaction.atomic(using=using):
-        known: set[str] = set()
-        for start in range(0, len(refused), _CHUNK):
-            origins = [item.origin for item in refused[start : start + _CHUNK]]
-            known.update(rows.filter(origin__in=origins).values_list("origin", flat=True))
-        new = []
-        for item in refused:
-            if item.origin in known:
-                # count + n in SQL: two processes flushing at once both add up.
-                rows.filter(origin=item.origin).update(
-                    count=F("count") + item.refusals,
+        try:
+            with transaction.atomic(using=using):
+                _write(rows, items)
+            written = len(items)
+        except _REFUSED_VALUE:
+            written = sum(_write_one(rows, item) for item in items)
+        evict_least_recent(using, max_rows)
+    return written
+
+
+def _storable(item: Refused) -> Refused:
+    # The origin passed the wire-form check (printable ASCII, bounded); the
+    # path is decoded request text, the policy a name from code.
+    return item._replace(
+        last_path=storable(item.last_path)[:MAX_PATH_LENGTH], policy=storable(item.policy)[:MAX_POLICY_LENGTH]
+    )
+
+
+def _write(rows: QuerySet[RefusedOrigin], refused: Sequence[Refused]) -> None:
+    # Counts added to the (origin, policy) rows that exist, new ones inserted.
+    from credcors.models import RefusedOrigin
+
+    known: set[tuple[str, str]] = set()
+    for start in range(0, len(refused), _CHUNK):
+        origins = [item.origin for item in refused[start : start + _CHUNK]]
+        known.update(rows.filter(origin__in=origins).values_list("origin", "policy"))
+    new = []
+    for item in refused:
+        if (item.origin, item.policy) in known:
+            seen = _when(item.last_seen)
+            # count + n in SQL: two processes flushing at once both add up;
+            # and one that flushes older counts later leaves the latest
+            # refusal's time and path, which eviction goes by.
+            rows.filter(origin=item.origin, policy=item.policy).update(
+                count=F("count") + item.refusals,
+                last_path=Case(When(last_seen__lte=seen, then=Value(item.last_path)), default=F("last_path")),
+                last_seen=Greatest(F("last_seen"), Value(seen)),
+            )
+        else:
+            new.append(
+                RefusedOrigin(
+                    origin=item.origin,
+                    count=item.refusals,
+                    first_seen=_when(item.first_seen),
                     last_seen=_when(item.last_seen),
                     last_path=item.last_path,
                     policy=item.policy,
                 )
-            else:
-                new.append(
-                    RefusedOrigin(
-                        origin=item.origin,
-                        count=item.refusals,
-                        first_seen=_when(item.first_seen),
-                        last_seen=_when(item.last_seen),
-                        last_path=item.last_path,
-                        policy=item.policy,
-                    )
-                )
-        # Another process may insert the same origin between the read and
-        # here: its row wins, and this interval's count for it is lost.
-        rows.bulk_create(new, batch_size=_CHUNK, ignore_conflicts=True)
-        evict_least_seen(using, max_rows)
+            )
+    # Another process may insert the same origin between the read and
+    # here: its row wins, and this interval's count for it is lost.
+    rows.bulk_create(new, batch_size=_CHUNK, ignore_conflicts=True)
 
 
-def evict_least_seen(using: str, max_rows: int) -> int:
-    """Delete the least-seen rows (fewest refusals, then longest unseen) beyond ``max_rows``; return how many."""
+def _write_one(rows: QuerySet[RefusedOrigin], item: Refused) -> bool:
+    # One origin in its own savepoint: what the database refuses costs only it.
+    try:
+        with transaction.atomic(using=rows.db):
+            _write(rows, [item])
+    except _REFUSED_VALUE as exc:
+        logger.warning(
+            "credcors: could not write the refused origin %s (policy %s), so its count of this interval is dropped; "
+            "the other origins are written: %s: %s",
+            safe(item.origin),
+            safe(item.policy),
+            type(exc).__name__,
+            scrub(str(exc), 200),
+        )
+        return False
+    return True
+
+
+def evict_least_recent(using: str, max_rows: int) -> int:
+    """Delete the least recently seen rows (then the fewest refusals) beyond ``max_rows``; return how many.
+
+    Recency first, not the count: whoever sends requests fills this table,
+    and a count is theirs to inflate.  Ordered by count, rows an attacker
+    once refused a million times would evict every new refusal (which starts
+    at 1) for good; ordered by recency, old counts buy nothing, and keeping
+    a new refusal out takes ``max_rows`` other origins refused after it,
+    again and again, which the list then shows.
+    """
     from credcors.models import RefusedOrigin
 
     rows = RefusedOrigin.objects.using(using)
     excess: int = rows.count() - max_rows
     if excess <= 0:
         return 0
-    doomed = list(rows.order_by("count", "last_seen", "pk").values_list("pk", flat=True)[:excess])
+    doomed = list(rows.order_by("last_seen", "count", "pk").values_list("pk", flat=True)[:excess])
     for start in range(0, len(doomed), _CHUNK):
         rows.filter(pk__in=doomed[start : start + _CHUNK]).delete()
     return excess
@@ -182,9 +257,13 @@ class RefusedLog:
         try:
             # An origin allowed since its refusals were counted (staff just
             # ran "Allow selected") has nothing left to approve.
+            # Each under the policy that refused it: the default policy may
+            # allow an origin that a partner view's policy refuses.
             snapshot = store.get()
-            refused = [item for item in drained.refused if not decide(snapshot, "GET", item.origin).allowed]
-            write_refused(refused, get_config().refused.max_rows)
+            refused = [
+                item for item in drained.refused if not decide(snapshot, "GET", item.origin, policy=item.policy).allowed
+            ]
+            written = write_refused(refused, get_config().refused.max_rows)
         except Exception:
             if not self._failing:
                 self._failing = True
@@ -193,7 +272,7 @@ class RefusedLog:
         if self._failing:
             self._failing = False
             logger.warning("credcors: writing refused origins works again.")
-        return len(refused)
+        return written
 
 
 #: The process-wide log the middleware records into.

@@ -133,6 +133,20 @@ REFUSALS = [
         "one has 'www.' and the other does not",
     ),
     (
+        "https://app.example.com.evil.net",
+        {},
+        "look-alike-host",
+        "you allowed https://app.example.com (settings); this request came from https://app.example.com.evil.net: "
+        "its host contains app.example.com but is not under it, so it is another site, whoever registered it",
+    ),
+    (
+        "https://login.example.org.evil.net",
+        {},
+        "look-alike-host",
+        "you allowed https://*.example.org (settings); this request came from https://login.example.org.evil.net: "
+        "its host contains example.org but is not under it",
+    ),
+    (
         "https://example.org",
         {},
         "apex-not-covered",

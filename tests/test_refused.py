@@ -34,15 +34,19 @@ class Ticks:
 # -- The recorder (pure) ----------------------------------------------------------
 
 
-def test_record_counts_first_last_path_and_policy() -> None:
+def test_record_counts_first_last_path_per_policy() -> None:
     recorder = Recorder(clock=Ticks())
 
     assert recorder.record("https://new.example.net", "/api/a", "default", capacity=10)
     assert recorder.record("https://new.example.net", "/api/b", "partners", capacity=10)
+    assert recorder.record("https://new.example.net", "/api/c", "default", capacity=10)
     drained = recorder.drain()
 
+    # Each policy's refusals stay its own: "Allow selected" allows the
+    # origin where it was refused.
     assert drained.refused == (
-        Refused("https://new.example.net", 2, 1_700_000_001.0, 1_700_000_002.0, "/api/b", "partners"),
+        Refused("https://new.example.net", 2, 1_700_000_001.0, 1_700_000_003.0, "/api/c", "default"),
+        Refused("https://new.example.net", 1, 1_700_000_002.0, 1_700_000_002.0, "/api/b", "partners"),
     )
     assert drained.dropped == 0
     assert len(recorder) == 0

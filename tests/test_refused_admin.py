@@ -26,10 +26,10 @@ def _fast_password_hashing(settings) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def _refused(origin: str, count: int = 1, minutes_ago: int = 0) -> RefusedOrigin:
+def _refused(origin: str, count: int = 1, minutes_ago: int = 0, policy: str = "default") -> RefusedOrigin:
     seen = NOW - timedelta(minutes=minutes_ago)
     row: RefusedOrigin = RefusedOrigin.objects.create(
-        origin=origin, count=count, first_seen=seen, last_seen=seen, last_path="/api/me", policy="default"
+        origin=origin, count=count, first_seen=seen, last_seen=seen, last_path="/api/me", policy=policy
     )
     return row
 
@@ -148,13 +148,144 @@ def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
 
 def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_client: Client) -> None:
     AllowedOrigin.objects.create(origin="https://since.example.net")
-    row = _refused("https://since.example.net")
+    row = _refused("https://since.example.net", count=2)
+    listed = _refused("https://app.example.com")  # In the settings' ALLOWED_ORIGINS.
 
-    _act(admin_client, "allow_selected", row)
+    response = _act(admin_client, "allow_selected", row, listed)
 
+    assert _messages(response) == [
+        "Already allowed by the policies that refused them, so only cleared from the list: "
+        "https://since.example.net, https://app.example.com."
+    ]
     assert AllowedOrigin.objects.count() == 1
     assert RefusedOrigin.objects.count() == 0
     assert LogEntry.objects.count() == 0
+
+
+def test_allow_selected_of_a_row_saved_elsewhere_a_moment_ago_only_clears_the_entry(admin_client: Client) -> None:
+    _allowed("https://other.example.net")  # This process compiles its list before the row exists.
+    AllowedOrigin.objects.create(origin="https://late.example.net")  # Another process saved it meanwhile.
+    row = _refused("https://late.example.net")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    assert _messages(response) == [
+        "Already allowed by the policy that refused it, so only cleared from the list: https://late.example.net."
+    ]
+    assert RefusedOrigin.objects.count() == 0
+    assert LogEntry.objects.count() == 0
+
+
+def test_allow_selected_of_an_origin_with_a_row_in_another_policy_says_so_and_keeps_it(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    AllowedOrigin.objects.create(origin="https://partner.example.net", policy="partners")
+    AllowedOrigin.objects.create(origin="https://paused.example.net", policy="partners", enabled=False)
+    row = _refused("https://partner.example.net", count=2)  # Refused by a default-policy view.
+    paused = _refused("https://paused.example.net")
+
+    response = _act(admin_client, "allow_selected", row, paused)
+
+    assert _messages(response) == [
+        "Not allowed by 'default': https://partner.example.net is already a row of the policy 'partners' (enabled), "
+        "and an origin has one row only. Change that row's policy if 'default' should allow it instead.",
+        "Not allowed by 'default': https://paused.example.net is already a row of the policy 'partners' (disabled), "
+        "and an origin has one row only. Change that row's policy if 'default' should allow it instead.",
+    ]
+    assert set(RefusedOrigin.objects.values_list("origin", flat=True)) == {
+        "https://partner.example.net",
+        "https://paused.example.net",
+    }
+    assert dict(AllowedOrigin.objects.values_list("origin", "enabled")) == {
+        "https://partner.example.net": True,
+        "https://paused.example.net": False,
+    }
+    assert not _allowed("https://partner.example.net")
+    assert LogEntry.objects.count() == 0
+
+
+def test_allow_selected_of_an_expired_row_says_it_was_not_renewed_and_keeps_the_entry(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.TIME_ZONE = "UTC"
+    gone = datetime(2020, 1, 2, 3, 4, tzinfo=timezone.utc)
+    AllowedOrigin.objects.create(origin="https://trial.example.net", expires_at=gone, enabled=False)
+    row = _refused("https://trial.example.net")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    assert _messages(response) == [
+        "Not renewed: the row of https://trial.example.net expired Jan. 2, 2020, 3:04 a.m., and allowing it from this "
+        "list never extends an expiry. Give the row a later expiry, or none, to allow it again."
+    ]
+    kept = AllowedOrigin.objects.get()
+    assert (kept.enabled, kept.expires_at) == (False, gone)
+    assert RefusedOrigin.objects.count() == 1
+    assert not _allowed("https://trial.example.net")
+
+
+def test_allow_selected_for_a_policy_that_reads_no_rows_says_so_and_adds_nothing(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"ALLOWED_ORIGINS": [], "USE_DATABASE": False}}}
+    row = _refused("https://partner.example.net", policy="partners")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    assert _messages(response) == [
+        "Not allowed: the policy 'partners' reads no database rows (its USE_DATABASE is False), so a row would allow "
+        "nothing; list https://partner.example.net in its ALLOWED_ORIGINS in settings."
+    ]
+    assert AllowedOrigin.objects.count() == 0
+    assert RefusedOrigin.objects.count() == 1
+
+
+def test_allow_selected_warns_about_a_look_alike_of_an_allowed_origin_without_blocking_it(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.CREDCORS = {
+        **settings.CREDCORS,
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"], "USE_DATABASE": True}},
+    }
+    look_alike = _refused("https://app.example.com.evil.net", count=3)
+    partner_twin = _refused("https://partner.example.net.evil.net", count=2, policy="partners")
+    plain = _refused("https://www.app.example.com")  # A near miss of the same owner's: no warning.
+
+    response = _act(admin_client, "allow_selected", look_alike, partner_twin, plain)
+
+    assert _messages(response) == [
+        "Allowed, but check it: you allowed https://app.example.com (settings); you now allow "
+        "https://app.example.com.evil.net: its host contains app.example.com but is not under it, so it is another "
+        "site, whoever registered it.",
+        "Allowed, but check it: you allowed https://partner.example.net (settings); you now allow "
+        "https://partner.example.net.evil.net: its host contains partner.example.net but is not under it, so it is "
+        "another site, whoever registered it.",
+        "Allowed 3 origins: https://app.example.com.evil.net, https://partner.example.net.evil.net, "
+        "https://www.app.example.com.",
+    ]
+    assert dict(AllowedOrigin.objects.values_list("origin", "policy")) == {
+        "https://app.example.com.evil.net": "default",
+        "https://partner.example.net.evil.net": "partners",
+        "https://www.app.example.com": "default",
+    }
+    assert RefusedOrigin.objects.count() == 0
+
+
+def test_bidi_controls_in_a_refused_entry_are_shown_escaped(admin_client: Client) -> None:
+    row = _refused("https://new.example.net", policy="part\u202eners")
+    row.last_path = "/api/\u202etxt.exe\u2066x\u2069\u200f\u061c"
+    row.save()
+
+    pages = [admin_client.get(CHANGELIST), admin_client.get(f"{CHANGELIST}{row.pk}/change/")]
+
+    for page in pages:
+        text = page.content.decode()
+        assert page.status_code == 200
+        for control in ("\u202e", "\u2066", "\u2069", "\u200f", "\u061c", "\u202a"):
+            assert control not in text
+        assert "/api/\\u202etxt.exe\\u2066x\\u2069\\u200f\\u061c" in text
+        assert "part\\u202eners" in text
 
 
 def test_dismiss_deletes_the_selected_rows(admin_client: Client) -> None:
@@ -199,16 +330,19 @@ def test_allow_selected_with_nothing_allowable_says_only_why(admin_client: Clien
 
 def test_allow_selected_adds_the_row_to_the_policy_that_refused_it(admin_client: Client, settings: Any) -> None:
     settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"USE_DATABASE": True}}}
-    partner = _refused("https://partner.example.net")
-    partner.policy = "partners"
-    partner.save()
-    gone = _refused("https://gone.example.net")
-    gone.policy = "removed-since"  # A policy no longer configured: the row goes to the default one.
-    gone.save()
+    partner = _refused("https://partner.example.net", policy="partners")
+    # A policy no longer configured: never the default one, which sends credentials.
+    gone = _refused("https://gone.example.net", policy="removed-since")
 
-    _act(admin_client, "allow_selected", partner, gone)
+    response = _act(admin_client, "allow_selected", partner, gone)
 
-    assert dict(AllowedOrigin.objects.values_list("origin", "policy")) == {
-        "https://partner.example.net": "partners",
-        "https://gone.example.net": "default",
-    }
+    assert _messages(response) == [
+        "Left in the list: https://gone.example.net was refused by the policy 'removed-since', which is no longer "
+        "configured; nothing was added to another policy. Dismiss it, or configure 'removed-since' again.",
+        "Allowed 1 origin: https://partner.example.net.",
+    ]
+    assert dict(AllowedOrigin.objects.values_list("origin", "policy")) == {"https://partner.example.net": "partners"}
+    assert list(RefusedOrigin.objects.values_list("origin", "policy")) == [
+        ("https://gone.example.net", "removed-since")
+    ]
+    assert not _allowed("https://gone.example.net")

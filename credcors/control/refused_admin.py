@@ -1,38 +1,92 @@
 """The admin of refused origins (``RECORD_REFUSED``): allow them through the one validator, or dismiss them.
 
+The list is filled by whoever sends requests, so everything it shows is
+request input: bidirectional controls in a path are shown escaped
+(:func:`~credcors.quoting.without_bidi`), and "Allow selected" says per
+origin what it did, leaves in the list what it did not allow where it was
+refused, and warns about a look-alike of an allowed origin.
+
 Registered when :mod:`credcors.admin` imports this module.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
-from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin, validate_policy
+from credcors.conf import Config, get_config
+from credcors.diagnose.nearby import near_misses
+from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
+from credcors.origins import OriginError, parse_rule
+from credcors.policy import decide
 from credcors.policy_conf import DEFAULT_POLICY
+from credcors.quoting import without_bidi
+from credcors.snapshot import Snapshot
+from credcors.store import store
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices
+    from django.contrib.admin.views.main import ChangeList
 
 __all__ = ["RefusedOriginAdmin"]
+
+#: What "Allow selected" did with one refused origin: allowed by a row it
+#: added or enabled, found allowed already, or left in the list (with why).
+_ALLOWED, _ALREADY, _KEPT = "allowed", "already", "kept"
+#: The near misses that mean another owner, of those the diagnosis knows:
+#: app.example.com.evil.net next to app.example.com.  The others (scheme,
+#: port, ``www.``, a pattern's apex) name the same host's owner.
+_ANOTHER_OWNER = ("look-alike-host",)
+
+
+class _PolicyFilter(admin.AllValuesFieldListFilter):
+    """The policy filter, its choices shown as :func:`~credcors.quoting.without_bidi` shows them."""
+
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
+        for choice in super().choices(changelist):
+            choice["display"] = without_bidi(str(choice["display"]))
+            yield choice
 
 
 @admin.register(RefusedOrigin)
 class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Origins the middleware refused (``RECORD_REFUSED``), most seen first: allow them or dismiss them."""
 
-    list_display = ("origin", "count", "last_seen", "first_seen", "last_path", "policy")
-    list_filter = ("policy",)
+    list_display = ("shown_origin", "count", "last_seen", "first_seen", "shown_path", "shown_policy")
+    list_filter = (("policy", _PolicyFilter),)
     search_fields = ("origin", "last_path")
     ordering = ("-count", "-last_seen")
+    fields = ("shown_origin", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
+    readonly_fields = fields
     # Named "delete_selected", this list's Dismiss takes the place of
     # Django's site-wide delete action, which asks for a confirmation page
     # about objects nobody created by hand.
     actions = ("allow_selected", "delete_selected")
+
+    # Request input, shown as text (the page escapes HTML) with nothing
+    # that could reorder the row around it: "/api/\u202etxt.exe" shows
+    # as "/api/\\u202etxt.exe".
+    @admin.display(description=_("origin"), ordering="origin")
+    def shown_origin(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.origin)
+
+    @admin.display(description=_("last path"), ordering="last_path")
+    def shown_path(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.last_path)
+
+    @admin.display(description=_("policy"), ordering="policy")
+    def shown_policy(self, obj: RefusedOrigin) -> str:
+        return without_bidi(obj.policy)
 
     # Written only by the middleware's background flush.
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -47,49 +101,144 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.action(description=_("Allow selected origins"), permissions=["allow"])
     def allow_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:
-        allowed = []
+        config = get_config()
+        snapshot = store.get()
+        done: dict[str, list[str]] = {_ALLOWED: [], _ALREADY: []}
         for refused in queryset:
-            # The one validator decides: an insecure origin (without
-            # ALLOW_INSECURE_ORIGINS), a host that ends in a number, and
-            # whatever else it refuses stay refused, with its reason.
-            try:
-                origin = canonicalize_origin(refused.origin)
-            except ValidationError as exc:
-                self.message_user(request, _("Still refused: %s") % exc.messages[0], messages.ERROR)
-                continue
             with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-                self._allow(request, origin, refused)
-                refused.delete()
-            allowed.append(origin)
-        if allowed:
-            count = len(allowed)
+                outcome = self._allow_one(request, config, snapshot, refused)
+                if outcome != _KEPT:
+                    # Only now is the origin allowed where it was refused.
+                    refused.delete()
+                    done[outcome].append(refused.origin)
+        if done[_ALLOWED]:
+            count = len(done[_ALLOWED])
             self.message_user(
                 request,
                 ngettext("Allowed %(count)d origin: %(origins)s.", "Allowed %(count)d origins: %(origins)s.", count)
-                % {"count": count, "origins": ", ".join(allowed)},
+                % {"count": count, "origins": ", ".join(done[_ALLOWED])},
                 messages.SUCCESS,
             )
-
-    def _allow(self, request: HttpRequest, origin: str, refused: RefusedOrigin) -> None:
-        # Saved through the model (the validator again, and the signals that
-        # reload the allow-list); logged in the row's admin History.
-        row = AllowedOrigin.objects.filter(origin=origin).first()
-        if row is None:
-            # Into the policy that refused it, when that policy takes rows.
-            policy = refused.policy
-            try:
-                validate_policy(policy)
-            except ValidationError:
-                policy = DEFAULT_POLICY
-            row = AllowedOrigin(
-                origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=policy
+        if done[_ALREADY]:
+            count = len(done[_ALREADY])
+            self.message_user(
+                request,
+                ngettext(
+                    "Already allowed by the policy that refused it, so only cleared from the list: %(origins)s.",
+                    "Already allowed by the policies that refused them, so only cleared from the list: %(origins)s.",
+                    count,
+                )
+                % {"origins": ", ".join(done[_ALREADY])},
+                messages.INFO,
             )
-            row.save()
-            self.log_addition(request, row, f"Allowed from the refused origins ({refused.count} refused requests).")
-        elif not row.enabled:
+
+    def _allow_one(self, request: HttpRequest, config: Config, snapshot: Snapshot, refused: RefusedOrigin) -> str:
+        # Allow one refused origin in the policy that refused it, or say why not.
+        origin, policy = refused.origin, refused.policy
+        named = without_bidi(policy)
+        if policy not in config.policy_names:
+            # Never into another policy: the default one may send credentials.
+            self._say(
+                request,
+                gettext(
+                    "Left in the list: %(origin)s was refused by the policy '%(policy)s', which is no longer "
+                    "configured; nothing was added to another policy. Dismiss it, or configure '%(policy)s' again."
+                )
+                % {"origin": origin, "policy": named},
+            )
+            return _KEPT
+        # The one validator decides: an insecure origin (without
+        # ALLOW_INSECURE_ORIGINS), a host that ends in a number, and
+        # whatever else it refuses stay refused, with its reason.
+        try:
+            canonical = canonicalize_origin(origin)
+        except ValidationError as exc:
+            self.message_user(request, gettext("Still refused: %s") % exc.messages[0], messages.ERROR)
+            return _KEPT
+        if decide(snapshot, "GET", origin, policy=policy).allowed:
+            return _ALREADY
+        takes_rows = config.use_database if policy == DEFAULT_POLICY else config.policies[policy].use_database
+        if not takes_rows:
+            self._say(
+                request,
+                gettext(
+                    "Not allowed: the policy '%(policy)s' reads no database rows (its USE_DATABASE is False), so a "
+                    "row would allow nothing; list %(origin)s in its ALLOWED_ORIGINS in settings."
+                )
+                % {"origin": origin, "policy": named},
+            )
+            return _KEPT
+        row = AllowedOrigin.objects.filter(origin=canonical).first()
+        if row is not None and row.policy != policy:
+            # An origin has one row, in one policy: this is not the one that refused it.
+            self._say(
+                request,
+                gettext(
+                    "Not allowed by '%(policy)s': %(origin)s is already a row of the policy '%(other)s' (%(state)s), "
+                    "and an origin has one row only. Change that row's policy if '%(policy)s' should allow it "
+                    "instead."
+                )
+                % {
+                    "origin": canonical,
+                    "policy": named,
+                    "other": without_bidi(row.policy),
+                    "state": gettext("enabled") if row.enabled else gettext("disabled"),
+                },
+            )
+            return _KEPT
+        if row is not None and row.expires_at is not None and row.is_expired():
+            # Someone set that expiry on purpose; a list anyone can fill
+            # never extends it.
+            moment = date_format(timezone.localtime(row.expires_at), "DATETIME_FORMAT")
+            self._say(
+                request,
+                gettext(
+                    "Not renewed: the row of %(origin)s expired %(moment)s, and allowing it from this list never "
+                    "extends an expiry. Give the row a later expiry, or none, to allow it again."
+                )
+                % {"origin": canonical, "moment": moment},
+            )
+            return _KEPT
+        if row is None:
+            self._add(request, canonical, refused)
+        elif row.enabled:
+            # Enabled and unexpired, in this policy, but not in this
+            # process's list yet: another process saved it a moment ago.
+            return _ALREADY
+        else:
             row.enabled = True
             row.save()
             self.log_change(request, row, f"Enabled from the refused origins ({refused.count} refused requests).")
+        self._warn_near_misses(request, snapshot, canonical)
+        return _ALLOWED
+
+    def _add(self, request: HttpRequest, origin: str, refused: RefusedOrigin) -> None:
+        # Saved through the model (the validator again, and the signals that
+        # reload the allow-list); logged in the row's admin History.
+        row = AllowedOrigin(
+            origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=refused.policy
+        )
+        row.save()
+        self.log_addition(request, row, f"Allowed from the refused origins ({refused.count} refused requests).")
+
+    def _warn_near_misses(self, request: HttpRequest, snapshot: Snapshot, origin: str) -> None:
+        # Anyone can fill this list: say when what was just allowed looks
+        # like an allowed origin of any policy but is another owner's
+        # (app.example.com.evil.net next to app.example.com), without
+        # undoing it.
+        try:
+            rule = parse_rule(origin, allow_insecure=True)
+        except OriginError:  # pragma: no cover - the validator accepted it a moment ago
+            return
+        said: set[str] = set()
+        for index in (snapshot.index, *(named.index for named in snapshot.policies.values())):
+            for cause, message, _fix in near_misses(snapshot, origin, rule, came_from="you now allow", index=index):
+                if cause in _ANOTHER_OWNER and message not in said:
+                    said.add(message)
+                    self._say(request, gettext("Allowed, but check it: %(message)s") % {"message": message})
+
+    def _say(self, request: HttpRequest, text: str) -> None:
+        self.message_user(request, text, messages.WARNING)
 
     @admin.action(description=_("Dismiss selected origins"), permissions=["delete"])
     def delete_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:

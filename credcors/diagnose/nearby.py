@@ -1,4 +1,4 @@
-"""The listed rules a refused origin nearly matches: scheme, loopback name, apex, ``www.``, port.
+"""The listed rules a refused origin nearly matches: scheme, loopback name, apex, ``www.``, port, look-alike host.
 
 Used by :mod:`credcors.diagnose.nearmiss`; it walks the snapshot's grants and
 their :class:`~credcors.origins.Rule`, never re-parsed strings.  Pure.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from credcors.diagnose.reasons import describe_source
 from credcors.grants import Grant
+from credcors.matcher import Index
 from credcors.origins import Rule
 from credcors.snapshot import Snapshot
 
@@ -25,6 +26,7 @@ def near_misses(
     *,
     came_from: str = "this request came from",
     skip: int | None = None,
+    index: Index[Grant] | None = None,
 ) -> list[tuple[str, str, str]]:
     """Listed rules ``origin`` nearly matches, as (cause, message, fix).
 
@@ -32,8 +34,10 @@ def near_misses(
     is wire-valid (printable ASCII, bounded) and ``rule`` is its parse.
     The admin asks about a row being saved: ``came_from`` then words the
     origin as a row, and ``skip`` leaves out that row's own grant.
+    ``index`` is the policy's allow-list to compare with (default: the
+    default policy's).
     """
-    index = snapshot.index
+    index = snapshot.index if index is None else index
     scheme, host, port = rule.scheme, rule.host, rule.port
     found: list[tuple[str, str, str]] = []
 
@@ -88,7 +92,7 @@ def near_misses(
                 f"Allow {origin} too, or redirect one host name to the other.",
             )
         )
-    for grant in _same_host_other_port(snapshot, scheme, host, port, skip):
+    for grant in _same_host_other_port(index, scheme, host, port, skip):
         theirs = "the default port" if grant.rule.port is None else f"port {grant.rule.port}"
         ours = "the default port" if port is None else f"port {port}"
         found.append(
@@ -98,15 +102,46 @@ def near_misses(
                 f"Allow {origin} itself: an origin includes its port.",
             )
         )
+    for grant, run in _look_alikes(index, scheme, host, port, skip):
+        found.append(
+            (
+                "look-alike-host",
+                f"{you_allowed(grant)}: its host contains {run} but is not under it, so it is another site, "
+                "whoever registered it.",
+                f"Allow {origin} only if it is yours too: anyone can register a name that contains yours.",
+            )
+        )
     return found
 
 
+def _look_alikes(
+    index: Index[Grant], scheme: str, host: str, port: int | None, skip: int | None
+) -> list[tuple[Grant, str]]:
+    # An allowed host, or a pattern's base, that appears in ``host`` as whole
+    # labels but not at its end: app.example.com.evil.net next to
+    # https://app.example.com or https://*.example.com.  At most one lookup
+    # per run of labels: bounded by the 253-character host, a handful for a
+    # real one.
+    if host.startswith("["):
+        return []
+    labels = host.split(".")
+    bases = index.patterns.get((scheme, port), {})
+    found: list[tuple[Grant, str]] = []
+    for start in range(len(labels) - 1):
+        for end in range(start + 1, len(labels)):
+            run = ".".join(labels[start:end])
+            grant = index.exact_grant(Rule(scheme, run, port).serialize()) or bases.get(run)
+            if grant is not None and (skip is None or grant.source != skip):
+                found.append((grant, run))
+    return found[:5]
+
+
 def _same_host_other_port(
-    snapshot: Snapshot, scheme: str, host: str, port: int | None, skip: int | None
+    index: Index[Grant], scheme: str, host: str, port: int | None, skip: int | None
 ) -> list[Grant]:
     # One pass over the allow-list: explanations may cost O(n), requests never.
     found: list[Grant] = []
-    for grant in snapshot.index:
+    for grant in index:
         rule = grant.rule
         if rule.scheme != scheme or rule.port == port or (skip is not None and grant.source == skip):
             continue
