@@ -193,6 +193,45 @@ def test_add_invalid_origin_refused_with_validator_message() -> None:
     assert not AllowedOrigin.objects.exists()
 
 
+def test_add_pattern_over_private_suffixes_refused_naming_one() -> None:
+    with pytest.raises(CommandError) as info:
+        run("add", "https://*.amazonaws.com")
+
+    assert str(info.value).startswith(
+        "'https://*.amazonaws.com' is not an allowed origin: https://*.amazonaws.com would allow hosts under "
+        "'s3.amazonaws.com', a public suffix anyone can register under"
+    )
+    assert "List exact origins instead" in str(info.value)
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_add_pattern_over_a_domain_of_one_owner_is_stored() -> None:
+    status, _ = run("add", "https://*.example.com")
+
+    assert status == 0
+    assert AllowedOrigin.objects.get().origin == "https://*.example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("origins.txt", "https://ok.example.net\nhttps://*.amazonaws.com\n"),
+        ("origins.json", json.dumps(["https://ok.example.net", {"origin": "https://*.amazonaws.com"}])),
+    ],
+)
+def test_import_pattern_over_private_suffixes_refused_nothing_applied(tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    assert "1 invalid entry; nothing was imported." in str(info.value)
+    assert "'https://*.amazonaws.com' is not an allowed origin" in str(info.value)
+    assert "hosts under 's3.amazonaws.com'" in str(info.value)
+    assert not AllowedOrigin.objects.exists()
+
+
 def test_add_insecure_origin_refused_like_admin() -> None:
     with pytest.raises(CommandError, match=r"plain http:// origins"):
         run("add", "http://intranet.example.net")
