@@ -608,7 +608,7 @@ def test_import_many_invalid_lines_summarized(tmp_path: Path) -> None:
 
 def test_convert_settings_with_cors_headers_settings_prints_equivalent_dict(settings: Any) -> None:
     settings.CORS_ALLOWED_ORIGINS = ["https://App.example.com:443", "null"]
-    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://\w+\.example\.org$"]
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://([\w-]+\.)+example\.org$"]
     settings.CORS_ALLOW_CREDENTIALS = True
     out = StringIO()
     call_command("credcors", "convert-settings", stdout=out)
@@ -617,6 +617,30 @@ def test_convert_settings_with_cors_headers_settings_prints_equivalent_dict(sett
     exec(compile(text, "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOWED_ORIGINS"] == ["https://app.example.com", "https://*.example.org"]
     assert "[refused] CORS_ALLOWED_ORIGINS = 'null'" in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "reason"),
+    [
+        ("CORS_ALLOWED_ORIGIN_REGEXES", r"^https://\w+\.amazonaws\.com$", "exactly one label before 'amazonaws.com'"),
+        ("CORS_ALLOWED_ORIGIN_REGEXES", r"^https://(.*\.)?amazonaws\.com$", "hosts under 's3.amazonaws.com'"),
+        ("CORS_ALLOWED_ORIGINS", "https://*.amazonaws.com", "hosts under 's3.amazonaws.com'"),
+    ],
+)
+def test_convert_settings_never_prints_a_pattern_over_private_suffixes(
+    settings: Any, setting: str, value: str, reason: str
+) -> None:
+    setattr(settings, setting, [value])
+    out = StringIO()
+
+    call_command("credcors", "convert-settings", stdout=out)
+
+    text = out.getvalue()
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<convert-settings>", "exec"), namespace)
+    assert "https://*.amazonaws.com" not in namespace["CREDCORS"]["ALLOWED_ORIGINS"]
+    assert f"# - [refused] {setting} = {value!r}" in text
+    assert reason in text
 
 
 def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: Any) -> None:
