@@ -17,7 +17,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.E002": "unknown key in `CREDCORS` (a typo; the hint suggests the closest key)",
     "credcors.E003": "a list key (`ALLOWED_ORIGINS`, `ALLOW_METHODS`, `ALLOW_HEADERS`, `EXPOSE_HEADERS`) "
     "is not a list of strings",
-    "credcors.E004": "an entry of `ALLOWED_ORIGINS` is refused by the validator",
+    "credcors.E004": "an entry of `ALLOWED_ORIGINS` is refused by the validator (among others a pattern over a "
+    "public suffix or over public suffixes beneath it, such as `https://*.amazonaws.com`)",
     "credcors.E005": "`ALLOW_METHODS` has a forbidden method, `*`, or a non-token",
     "credcors.E006": "`ALLOW_HEADERS` has a forbidden request-header name, `*`, or a non-token",
     "credcors.E007": "`EXPOSE_HEADERS` has `*`, `Set-Cookie`, or a non-token",

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from credcors.conversion import MISSING, SettingsReader
-from credcors.convert_regex import regex_to_patterns
+from credcors.convert_regex import WiderPattern, regex_to_patterns
 from credcors.origins import OriginError, parse_rule
 
 __all__ = ["OriginConverter"]
@@ -62,7 +62,11 @@ class OriginConverter(SettingsReader):
             if not isinstance(pattern, str):
                 self.find(name, value, "refused", "Not a regular expression string.", "")
                 continue
-            translation = regex_to_patterns(pattern)
+            try:
+                translation = regex_to_patterns(pattern)
+            except WiderPattern as exc:
+                self.find(name, pattern, "refused", exc.problem, self._wider_hint(exc.origins, credentials))
+                continue
             if translation is None:
                 self.find(
                     name,
@@ -86,6 +90,24 @@ class OriginConverter(SettingsReader):
                     f"Rewritten as {', '.join(repr(o) for o in kept)}." + "".join(f" {c}" for c in caveats),
                 )
         return converted
+
+    @staticmethod
+    def _wider_hint(patterns: list[str], credentials: bool) -> str:
+        # The converter never widens (issue 21, finding 3); the operator may,
+        # with the patterns credcors would take.
+        taken: list[str] = []
+        refusal = ""
+        for pattern in patterns:
+            try:
+                taken.append(parse_rule(pattern, credentials=credentials).serialize())
+            except OriginError as exc:
+                refusal = refusal or f"; {pattern!r} itself is refused: {exc.problem}"
+        if not taken:
+            return f"List the exact origins it was meant to allow{refusal}."
+        return (
+            "List the exact origins it was meant to allow, or, if every host at every depth under it is yours, "
+            f"write {' and '.join(repr(pattern) for pattern in taken)} in ALLOWED_ORIGINS yourself."
+        )
 
     def duplicates(self, origins: list[str]) -> None:
         seen: set[str] = set()

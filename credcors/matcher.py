@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
+from credcors.hosts import spans_sites
 from credcors.origins import ANY_PORT, Rule
 from credcors.wire import split_wire_origin
 
@@ -153,6 +154,9 @@ class Index(Generic[G]):
 def compile_index(grants: Iterable[G], rows: Mapping[str, G] | None = None) -> Index[G]:
     """Build an :class:`Index`; when two grants share a rule, the first one wins.
 
+    A pattern that could cover hosts of another site (:func:`~credcors.hosts.spans_sites`)
+    is left out, whoever made it.
+
     Callers pass settings before database rows, so explanations name the
     settings entry; ``rows`` holds the database rows' exact origins, packed,
     and must leave out those that ``grants`` has.
@@ -163,7 +167,14 @@ def compile_index(grants: Iterable[G], rows: Mapping[str, G] | None = None) -> I
     for grant in grants:
         rule = grant.rule
         if rule.wildcard:
-            patterns.setdefault(rule.key, {}).setdefault(rule.host, grant)
+            # The second line of defence (issue 21, finding 2): the validator
+            # refuses a pattern over a public suffix or one with suffixes
+            # beneath it, and a row of one is left out as invalid before it
+            # gets here; a Rule made any other way is dropped too.  So every
+            # host a pattern grants has its base's registrable domain, at no
+            # cost per request (two Public Suffix List lookups per pattern, per compile).
+            if not spans_sites(rule.host):
+                patterns.setdefault(rule.key, {}).setdefault(rule.host, grant)
         elif rule.port == ANY_PORT:
             any_port.setdefault(f"{rule.scheme}://{rule.host}", grant)
         else:

@@ -24,6 +24,8 @@ from credcors.hosts import (
     is_potentially_trustworthy_host,
     is_public_suffix,
     parse_authority,
+    public_suffix_beneath,
+    spans_sites,
 )
 from credcors.wire import APP_SCHEMES, DEFAULT_PORTS, MAX_ORIGIN_LENGTH, is_app_host
 
@@ -152,7 +154,7 @@ def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rul
             return None
     if scheme == "http" and credentials and not allow_insecure:
         return None
-    if star is not None and ("." not in host or is_public_suffix(host)):
+    if star is not None and ("." not in host or spans_sites(host)):
         return None
     return _new_rule(Rule, (scheme, host, port, star is not None))
 
@@ -241,6 +243,17 @@ def _parse_rule_full(value: object, allow_insecure: bool, credentials: bool) -> 
             f"{scheme}://*.{host} would allow every site under the public suffix "
             f"{host!r}; wildcards over a public suffix are refused",
             "Allow a domain you control, e.g. https://*.yourcompany.com.",
+        )
+    beneath = public_suffix_beneath(host) if wildcard else None
+    if beneath is not None:
+        # amazonaws.com is no public suffix, but s3.amazonaws.com is: anyone
+        # can create attacker-bucket.s3.amazonaws.com (issue 21, finding 2).
+        raise OriginError(
+            value,
+            f"{scheme}://*.{host} would allow hosts under {beneath!r}, a public suffix anyone can register "
+            "under; wildcards spanning a public suffix are refused",
+            f"List exact origins instead, one for each host you use under {host!r}: {beneath!r} is on the "
+            "Public Suffix List, so the hosts beneath it belong to different owners.",
         )
     if scheme == "http" and credentials and not allow_insecure and not is_potentially_trustworthy_host(host):
         raise OriginError(

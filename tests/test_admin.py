@@ -98,6 +98,7 @@ def test_add_internationalized_origin_stores_punycode(admin_client: Client) -> N
     [
         ("https://*.com", "would cover a whole top-level domain"),
         ("https://*.co.uk", "wildcards over a public suffix are refused"),
+        ("https://*.amazonaws.com", "would allow hosts under 's3.amazonaws.com', a public suffix anyone can"),
         ("null", "sandboxed frames"),
         ("http://evil.com", "ALLOW_INSECURE_ORIGINS"),
         ("*", "every site on the internet"),
@@ -117,6 +118,23 @@ def test_add_invalid_origin_shows_validator_message_once_and_stores_nothing(
     assert fragment in errors[0]
     assert f"{typed!r} is not an allowed origin" in errors[0]
     assert not AllowedOrigin.objects.exists()
+
+
+def test_add_pattern_over_private_suffixes_page_escapes_and_names_the_way_out(admin_client: Client) -> None:
+    response = admin_client.post(ADD, _form_data("https://*.amazonaws.com"))
+
+    content = response.content.decode()
+    assert "would allow hosts under &#x27;s3.amazonaws.com&#x27;, a public suffix anyone can register under" in content
+    assert "List exact origins instead" in content
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_add_pattern_over_a_domain_of_one_owner_is_saved_and_allows_every_depth(admin_client: Client) -> None:
+    response = admin_client.post(ADD, _form_data("https://*.tenants.example.net"))
+
+    assert response.status_code == 302
+    assert AllowedOrigin.objects.get().origin == "https://*.tenants.example.net"
+    assert _allowed(Client(), "https://a.b.tenants.example.net")
 
 
 def test_add_empty_origin_shows_required_error_only(admin_client: Client) -> None:

@@ -111,6 +111,27 @@ def test_confirming_imports_the_good_lines_through_the_command_code(admin_client
     assert any(message.startswith("Live at once in this process") for message in messages)
 
 
+@pytest.mark.parametrize(
+    ("text", "fmt"),
+    [
+        ("https://ok.example.net\nhttps://*.amazonaws.com\n", "text"),
+        (json.dumps([{"origin": "https://ok.example.net"}, {"origin": "https://*.amazonaws.com"}]), "json"),
+    ],
+)
+def test_import_refuses_a_pattern_over_private_suffixes_in_preview_and_confirm(
+    admin_client: Client, text: str, fmt: str
+) -> None:
+    preview = admin_client.post(IMPORT, {"text": text, "format": fmt})
+    confirmed = admin_client.post(IMPORT, {"text": text, "format": fmt, "_confirm": "1"})
+
+    [(status, detail)] = [(status, detail) for _, written, status, _, detail in _lines(preview) if "amazon" in written]
+    assert status == "refused"
+    assert "'https://*.amazonaws.com' is not an allowed origin" in detail
+    assert "hosts under 's3.amazonaws.com', a public suffix anyone can register under" in detail
+    assert confirmed.status_code == 302
+    assert list(AllowedOrigin.objects.values_list("origin", flat=True)) == ["https://ok.example.net"]
+
+
 def test_import_of_only_present_lines_offers_no_confirmation(admin_client: Client, rows: None) -> None:
     response = admin_client.post(IMPORT, {"text": "https://present.example.net\n", "format": "text"})
 

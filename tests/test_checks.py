@@ -132,6 +132,37 @@ def test_bad_setting_reports_check_naming_key_and_value(
     assert message.hint
 
 
+@pytest.mark.parametrize(
+    ("credcors", "key"),
+    [
+        ({"ALLOWED_ORIGINS": ["https://*.amazonaws.com"]}, 'CREDCORS["ALLOWED_ORIGINS"]'),
+        (
+            {"POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://*.amazonaws.com"]}}},
+            'CREDCORS["POLICIES"][\'partners\']["ALLOWED_ORIGINS"]',
+        ),
+    ],
+)
+def test_pattern_over_private_suffixes_in_settings_is_e004_naming_a_suffix_beneath(
+    settings, credcors: dict[str, Any], key: str
+) -> None:
+    settings.CREDCORS = credcors
+
+    message = _only(check_settings())
+
+    assert message.id == "credcors.E004"
+    assert message.level == checks.ERROR
+    assert message.msg == (
+        f"{key}: 'https://*.amazonaws.com' is not an allowed origin: https://*.amazonaws.com would allow hosts "
+        "under 's3.amazonaws.com', a public suffix anyone can register under; wildcards spanning a public suffix "
+        "are refused. List exact origins instead, one for each host you use under 'amazonaws.com': "
+        "'s3.amazonaws.com' is on the Public Suffix List, so the hosts beneath it belong to different owners."
+    )
+    assert message.hint == (
+        "List exact origins instead, one for each host you use under 'amazonaws.com': 's3.amazonaws.com' is on "
+        "the Public Suffix List, so the hosts beneath it belong to different owners."
+    )
+
+
 def test_unknown_key_close_to_a_real_one_hint_suggests_it(settings) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGIN": ["https://app.example.com"]}
 

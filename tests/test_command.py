@@ -193,6 +193,45 @@ def test_add_invalid_origin_refused_with_validator_message() -> None:
     assert not AllowedOrigin.objects.exists()
 
 
+def test_add_pattern_over_private_suffixes_refused_naming_one() -> None:
+    with pytest.raises(CommandError) as info:
+        run("add", "https://*.amazonaws.com")
+
+    assert str(info.value).startswith(
+        "'https://*.amazonaws.com' is not an allowed origin: https://*.amazonaws.com would allow hosts under "
+        "'s3.amazonaws.com', a public suffix anyone can register under"
+    )
+    assert "List exact origins instead" in str(info.value)
+    assert not AllowedOrigin.objects.exists()
+
+
+def test_add_pattern_over_a_domain_of_one_owner_is_stored() -> None:
+    status, _ = run("add", "https://*.example.com")
+
+    assert status == 0
+    assert AllowedOrigin.objects.get().origin == "https://*.example.com"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("origins.txt", "https://ok.example.net\nhttps://*.amazonaws.com\n"),
+        ("origins.json", json.dumps(["https://ok.example.net", {"origin": "https://*.amazonaws.com"}])),
+    ],
+)
+def test_import_pattern_over_private_suffixes_refused_nothing_applied(tmp_path: Path, name: str, content: str) -> None:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    assert "1 invalid entry; nothing was imported." in str(info.value)
+    assert "'https://*.amazonaws.com' is not an allowed origin" in str(info.value)
+    assert "hosts under 's3.amazonaws.com'" in str(info.value)
+    assert not AllowedOrigin.objects.exists()
+
+
 def test_add_insecure_origin_refused_like_admin() -> None:
     with pytest.raises(CommandError, match=r"plain http:// origins"):
         run("add", "http://intranet.example.net")
@@ -569,7 +608,7 @@ def test_import_many_invalid_lines_summarized(tmp_path: Path) -> None:
 
 def test_convert_settings_with_cors_headers_settings_prints_equivalent_dict(settings: Any) -> None:
     settings.CORS_ALLOWED_ORIGINS = ["https://App.example.com:443", "null"]
-    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://\w+\.example\.org$"]
+    settings.CORS_ALLOWED_ORIGIN_REGEXES = [r"^https://([\w-]+\.)+example\.org$"]
     settings.CORS_ALLOW_CREDENTIALS = True
     out = StringIO()
     call_command("credcors", "convert-settings", stdout=out)
@@ -578,6 +617,30 @@ def test_convert_settings_with_cors_headers_settings_prints_equivalent_dict(sett
     exec(compile(text, "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOWED_ORIGINS"] == ["https://app.example.com", "https://*.example.org"]
     assert "[refused] CORS_ALLOWED_ORIGINS = 'null'" in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "reason"),
+    [
+        ("CORS_ALLOWED_ORIGIN_REGEXES", r"^https://\w+\.amazonaws\.com$", "exactly one label before 'amazonaws.com'"),
+        ("CORS_ALLOWED_ORIGIN_REGEXES", r"^https://(.*\.)?amazonaws\.com$", "hosts under 's3.amazonaws.com'"),
+        ("CORS_ALLOWED_ORIGINS", "https://*.amazonaws.com", "hosts under 's3.amazonaws.com'"),
+    ],
+)
+def test_convert_settings_never_prints_a_pattern_over_private_suffixes(
+    settings: Any, setting: str, value: str, reason: str
+) -> None:
+    setattr(settings, setting, [value])
+    out = StringIO()
+
+    call_command("credcors", "convert-settings", stdout=out)
+
+    text = out.getvalue()
+    namespace: dict[str, Any] = {}
+    exec(compile(text, "<convert-settings>", "exec"), namespace)
+    assert "https://*.amazonaws.com" not in namespace["CREDCORS"]["ALLOWED_ORIGINS"]
+    assert f"# - [refused] {setting} = {value!r}" in text
+    assert reason in text
 
 
 def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: Any) -> None:

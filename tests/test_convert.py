@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from credcors.conf import parse_config
 from credcors.conversion import Conversion, Finding
 from credcors.convert import convert_settings
-from credcors.convert_regex import regex_to_patterns
+from credcors.convert_regex import WiderPattern, regex_to_patterns
 
 # Configurations shaped like the ones found in real projects' settings files.
 REAL_WORLD: dict[str, dict[str, Any]] = {
@@ -123,13 +123,69 @@ def test_plain_list_with_credentials_converts_exactly() -> None:
     assert severities(conversion, "CORS_PREFLIGHT_MAX_AGE") == ["note"]
 
 
-def test_one_label_regex_becomes_pattern_with_widening_reported() -> None:
+def test_one_label_regex_is_refused_not_widened_to_a_pattern() -> None:
     conversion = convert_settings(REAL_WORLD["preview_deploys_by_regex"], signal_receivers=0)
 
-    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://www.example.com", "https://*.example.com"]
+    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://www.example.com"]
     finding = finding_for(conversion, "CORS_ALLOWED_ORIGIN_REGEXES", r"^https://\w+\.example\.com$")
-    assert finding.severity == "changed"
-    assert "deeper" in finding.message
+    assert finding.severity == "refused"
+    assert finding.message == (
+        "Not converted: the regex matches exactly one label before 'example.com', and a *. pattern matches any "
+        "number of them (https://a.b.example.com too), so the rewrite would allow origins the regex did not."
+    )
+    assert finding.hint == (
+        "List the exact origins it was meant to allow, or, if every host at every depth under it is yours, "
+        "write 'https://*.example.com' in ALLOWED_ORIGINS yourself."
+    )
+
+
+def test_one_label_regex_over_amazonaws_is_refused_and_the_pattern_would_be_too() -> None:
+    regex = r"^https://\w+\.amazonaws\.com$"
+
+    conversion = convert_settings({"CORS_ALLOWED_ORIGIN_REGEXES": [regex]}, signal_receivers=0)
+
+    assert conversion.credcors["ALLOWED_ORIGINS"] == []
+    finding = finding_for(conversion, "CORS_ALLOWED_ORIGIN_REGEXES", regex)
+    assert finding.severity == "refused"
+    assert "exactly one label before 'amazonaws.com'" in finding.message
+    assert finding.hint.startswith("List the exact origins it was meant to allow; 'https://*.amazonaws.com' itself")
+    assert "'s3.amazonaws.com', a public suffix anyone can register under" in finding.hint
+
+
+def test_any_depth_regex_over_amazonaws_is_refused_by_the_validator() -> None:
+    regex = r"^https://(.+\.)?amazonaws\.com$"
+
+    conversion = convert_settings({"CORS_ALLOWED_ORIGIN_REGEXES": [regex]}, signal_receivers=0)
+
+    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://amazonaws.com"]
+    [refused] = conversion.refused
+    assert refused.message.startswith("'https://*.amazonaws.com': https://*.amazonaws.com would allow hosts under")
+    assert "List exact origins instead" in refused.hint
+
+
+@pytest.mark.parametrize(
+    ("regex", "reason"),
+    [
+        (r"^https://\w+\.example\.com$", "exactly one label before 'example.com'"),
+        (r"^https://(\w+\.)?example\.com$", "exactly one label before 'example.com'"),
+        (r"^https://([^.]+\.)?example\.com$", "exactly one label before 'example.com'"),
+        (r"^https://[a-z0-9-]+\.preview\.example\.com$", "exactly one label before 'preview.example.com'"),
+        (r"^https://(\w+\.)+example\.com$", "the regex's \\w before 'example.com' matches no '-'"),
+        (r"^https://([a-z0-9-]+\.)*example\.com$", "the regex's [a-z0-9-] before 'example.com' matches no '_'"),
+        (r"^https://[\w.]+\.example\.com$", "the regex's [\\w.] before 'example.com' matches no '-'"),
+        (r"^https://([a-z]+\.)+example\.com$", "matches no digits, '_' or '-'"),
+        (r"^https://([0-9-]+\.)+example\.com$", "matches no letters or '_'"),
+    ],
+)
+def test_regex_a_pattern_would_widen_is_refused_with_the_reason(regex: str, reason: str) -> None:
+    with pytest.raises(WiderPattern) as info:
+        regex_to_patterns(regex)
+
+    assert reason in info.value.problem
+    # What it refuses really is wider: the pattern allows an origin the regex does not.
+    [pattern] = [origin for origin in info.value.origins if origin.startswith("https://")]
+    wider = [pattern.replace("*.", label) for label in ("a.b.", "a-b.", "a_b.", "a1.", "1.")]
+    assert any(not re.match(regex, origin) for origin in wider)
 
 
 def test_regex_with_digits_in_label_is_refused_not_guessed() -> None:
@@ -140,7 +196,7 @@ def test_regex_with_digits_in_label_is_refused_not_guessed() -> None:
     )
     assert finding.severity == "refused"
     assert "no exact-origin or *. pattern equivalent" in finding.message
-    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://www.example.com", "https://*.example.com"]
+    assert conversion.credcors["ALLOWED_ORIGINS"] == ["https://www.example.com"]
 
 
 def test_urls_regex_is_carried_over_and_default_is_dropped() -> None:
@@ -218,7 +274,7 @@ def test_new_name_wins_over_legacy_alias() -> None:
 
 def test_optional_scheme_regex_keeps_https_and_refuses_insecure_http_with_credentials() -> None:
     conversion = convert_settings(
-        {"CORS_ALLOWED_ORIGIN_REGEXES": [r"^https?://(\w+\.)?example\.com$"], "CORS_ALLOW_CREDENTIALS": True},
+        {"CORS_ALLOWED_ORIGIN_REGEXES": [r"^https?://(.*\.)?example\.com$"], "CORS_ALLOW_CREDENTIALS": True},
         signal_receivers=0,
     )
 
@@ -415,11 +471,12 @@ def test_exact_conversion_renders_no_findings_line() -> None:
 # pattern produces must be matched by the original (re.match, as
 # django-cors-headers does), and refused shapes must give None.
 TRANSLATABLE = {
-    r"^https://\w+\.example\.com$": ["https://*.example.com"],
     r"^https://([\w-]+\.)+example\.com$": ["https://*.example.com"],
+    r"^https://[\w.-]+\.example\.com$": ["https://*.example.com"],
+    r"^https://([^.]+\.)*example\.com$": ["https://example.com", "https://*.example.com"],
     r"^https://(.*\.)?example\.com$": ["https://example.com", "https://*.example.com"],
     r"^https://(www\.)?example\.com$": ["https://example.com", "https://www.example.com"],
-    r"^https://[a-z0-9-]+\.preview\.example\.com$": ["https://*.preview.example.com"],
+    r"^https://([\w-]+\.)+preview\.example\.com$": ["https://*.preview.example.com"],
     r"^https://example\.com:8443$": ["https://example.com:8443"],
     r"^(https|http)://api\.example\.com$": ["https://api.example.com", "http://api.example.com"],
     r"^https://example\.com(:\d+)?$": ["https://example.com"],
@@ -435,7 +492,9 @@ def test_translatable_regex_gives_origins_the_regex_matches(regex: str, expected
     origins, _ = translation
     assert origins == expected
     for origin in origins:
-        assert re.match(regex, origin.replace("*.", "a.")), origin
+        # Never wider: the regex matches what a pattern allows, at any depth, with any label character.
+        for label in ("a.", "a.b.", "a-b.c_d.", "0.x9."):
+            assert re.match(regex, origin.replace("*.", label)), (origin, label)
         if "*." in origin:
             assert not re.match(regex, origin.replace("*.", "a.").replace("example", "evilexample"))
 

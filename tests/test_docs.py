@@ -249,8 +249,10 @@ def test_manage_py_commands_run_in_order_against_the_example_project(path: str, 
     assert ran
 
 
-def test_previews_page_prints_the_refusal_credcors_gives(tmp_path: Path) -> None:
-    [shown] = [block.text.strip() for block in code_blocks("docs/previews.md") if block.lang == "text"]
+@pytest.mark.parametrize(
+    "shown", [block.text.strip() for block in code_blocks("docs/previews.md") if block.lang == "text"]
+)
+def test_previews_page_prints_the_refusal_credcors_gives(tmp_path: Path, shown: str) -> None:
     origin = re.search(r"'(https://\*\.[^']+)'", shown)
     assert origin is not None
     env = {

@@ -4,8 +4,20 @@ from __future__ import annotations
 
 import idna
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from publicsuffixlist import PublicSuffixList
 
-from credcors.hosts import HostProblem, canonical_host, is_public_suffix, parse_authority
+from credcors import hosts
+from credcors.hosts import (
+    HostProblem,
+    canonical_host,
+    is_public_suffix,
+    parse_authority,
+    public_suffix_beneath,
+    registrable_domain,
+    spans_sites,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +106,79 @@ def test_non_canonical_punycode_is_refused_even_by_a_lenient_idna(monkeypatch: p
 )
 def test_is_public_suffix_follows_the_public_suffix_list(host: str, public: bool) -> None:
     assert is_public_suffix(host) is public
+
+
+@pytest.mark.parametrize(
+    ("host", "beneath"),
+    [
+        ("amazonaws.com", "s3.amazonaws.com"),  # the private section counts
+        ("fastly.net", "map.fastly.net"),
+        ("co.uk", "adimo.co.uk"),  # a public suffix can have suffixes beneath it too
+        ("jp", "ac.jp"),
+        ("herokuapp.com", "compute.herokuapp.com"),  # *.compute.herokuapp.com: its root
+        ("kobe.jp", "*.kobe.jp"),  # a wildcard rule's root
+        ("example.com", None),
+        ("s3.amazonaws.com", None),
+        ("city.kobe.jp", None),
+        ("vercel.app", None),  # a public suffix, with none beneath it
+        ("localhost", None),
+    ],
+)
+def test_public_suffix_beneath_names_the_shortest_suffix_under_a_host(host: str, beneath: str | None) -> None:
+    assert public_suffix_beneath(host) == beneath
+
+
+@pytest.mark.parametrize(
+    ("host", "spans"),
+    [
+        ("amazonaws.com", True),
+        ("github.io", True),
+        ("com", True),
+        ("kobe.jp", True),
+        ("x.kobe.jp", True),  # *.kobe.jp makes it public
+        ("city.kobe.jp", False),  # the exception: one owner's
+        ("example.com", False),
+        ("app.example.co.uk", False),
+        ("localhost", False),
+        ("app.localhost", False),
+    ],
+)
+def test_spans_sites_says_whether_a_pattern_could_cover_another_owner(host: str, spans: bool) -> None:
+    assert spans_sites(host) is spans
+
+
+# The library on its own, which the tests below check credcors against.
+_PSL = PublicSuffixList()
+
+
+def test_the_rule_set_read_from_publicsuffixlist_has_the_shape_relied_on() -> None:
+    # hosts._suffixes_beneath reads the library's private rule set: an
+    # upgrade that renames or reshapes it must fail here, not for a user.
+    rules = _PSL._publicsuffix
+
+    assert isinstance(rules, frozenset)
+    assert {"com", "s3.amazonaws.com", "*.compute.amazonaws.com", "*.kawasaki.jp", "!city.kawasaki.jp"} <= rules
+    assert "xn--55qx5d.cn" in rules  # internationalized rules also in punycode, as canonical hosts are
+
+
+# Names around the Public Suffix List: its rules' names and their parents,
+# with labels in front, where a pattern's base is most likely to be wrong.
+_RULE_NAMES = sorted({hosts._suffix_name(rule) for rule in _PSL._publicsuffix if rule.isascii() and "." in rule})
+_NEAR_SUFFIX = st.sampled_from(_RULE_NAMES).flatmap(
+    lambda name: st.integers(0, name.count(".")).map(lambda cut: name.split(".", cut)[-1])
+)
+_FRONT_LABELS = st.lists(st.sampled_from(["a", "www", "s3", "city", "compute", "x-1", "_dmarc"]), max_size=2)
+
+
+@given(base=st.builds(lambda front, name: ".".join([*front, name]), _FRONT_LABELS, _NEAR_SUFFIX), front=_FRONT_LABELS)
+def test_every_host_under_a_base_that_spans_no_sites_is_of_the_base_site(base: str, front: list[str]) -> None:
+    # The reference: publicsuffixlist's own answer for each host, which
+    # spans_sites must agree with for every host a pattern would grant.
+    beneath = [name for name in _RULE_NAMES if name.endswith(f".{base}")]
+    under = [".".join(["a", *front, base]), *(f"a.{name}" for name in beneath[:20])]
+    site = registrable_domain(base)
+    if spans_sites(base):
+        assert is_public_suffix(base) or any(_PSL.privatesuffix(host) != site for host in under)
+    else:
+        assert _PSL.privatesuffix(base) == site
+        assert all(_PSL.privatesuffix(host) == site for host in under)

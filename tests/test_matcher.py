@@ -210,6 +210,28 @@ def test_lookup_pattern_is_the_suffix_walk_on_parts() -> None:
     assert index.lookup_pattern("https", "nodots", 8443) is None
 
 
+@pytest.mark.parametrize(
+    ("base", "origin"),
+    [
+        ("amazonaws.com", "https://attacker-bucket.s3.amazonaws.com"),  # s3.amazonaws.com beneath
+        ("amazonaws.com", "https://app.amazonaws.com"),  # not another owner, but the pattern is gone
+        ("fastly.net", "https://x.map.fastly.net"),
+        ("github.io", "https://attacker.github.io"),  # a public suffix itself
+        ("co.uk", "https://attacker.co.uk"),
+        ("com", "https://attacker.com"),
+        ("kawasaki.jp", "https://x.city.kawasaki.jp"),  # *.kawasaki.jp with !city.kawasaki.jp
+    ],
+)
+def test_compile_index_leaves_out_a_pattern_that_spans_sites_however_it_was_made(base: str, origin: str) -> None:
+    # A Rule built by hand skips parse_rule: the index's own guard decides (issue 21, finding 2).
+    rule = Rule("https", base, None, wildcard=True)
+    index = compile_index([_Grant(rule, rule.serialize(), "settings"), _grant("https://*.example.com")])
+
+    assert index.lookup(origin) is None
+    assert list(index.patterns[("https", None)]) == ["example.com"]
+    assert _hit(index, "https://a.b.example.com") == ("https://*.example.com", "settings")
+
+
 def test_compile_index_first_grant_wins_for_duplicates() -> None:
     index = _compile(
         ("https://app.example.com", "settings"),

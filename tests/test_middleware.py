@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from credcors.models import AllowedOrigin
+from credcors.store import store
 
 pytestmark = pytest.mark.django_db
 
@@ -289,6 +291,42 @@ def test_database_pattern_row_allows_subdomains_only(client: Client) -> None:
 
     assert sub.headers["Access-Control-Allow-Origin"] == "https://acme.tenants.example.net"
     assert _cors_headers(apex) == {}
+
+
+def test_raw_row_of_pattern_over_private_suffixes_grants_nothing_and_counts_invalid(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Raw SQL skips the model's validator (issue 21, finding 2): the loader
+    # must still leave the row out, as it does every invalid row.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {AllowedOrigin._meta.db_table} (origin, enabled, note, created_at, updated_at) "
+            "VALUES (%s, %s, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            ["https://*.amazonaws.com", True],
+        )
+    AllowedOrigin.objects.create(origin="https://partner.example.net")
+
+    attacker = client.get("/api/echo", headers={"Origin": "https://attacker-bucket.s3.amazonaws.com"})
+    preflight = _preflight(client, "/api/echo", "https://attacker-bucket.s3.amazonaws.com")
+    own = client.get("/api/echo", headers={"Origin": "https://app.amazonaws.com"})
+    partner = client.get("/api/echo", headers={"Origin": "https://partner.example.net"})
+
+    assert _cors_headers(attacker) == {}
+    assert _cors_headers(preflight) == {}
+    assert _cors_headers(own) == {}
+    assert partner.headers["Access-Control-Allow-Origin"] == "https://partner.example.net"
+    [warning] = [r.getMessage() for r in caplog.records if "ignoring invalid AllowedOrigin row" in r.getMessage()]
+    assert 'row "https://*.amazonaws.com"' in warning
+    assert "hosts under 's3.amazonaws.com'" in warning
+    assert store.invalid_rows == 1
+
+
+@pytest.mark.parametrize("origin", ["https://app.example.org", "https://a.b.example.org"])
+def test_settings_pattern_over_a_domain_of_one_owner_still_allows_every_depth(client: Client, origin: str) -> None:
+    response = client.get("/api/echo", headers={"Origin": origin})
+
+    assert response.headers["Access-Control-Allow-Origin"] == origin
+    assert response.headers["Access-Control-Allow-Credentials"] == "true"
 
 
 def test_database_rows_ignored_when_use_database_off(settings, client: Client) -> None:

@@ -155,6 +155,9 @@ def test_rule_is_immutable() -> None:
         ("https://*.github.io", "public suffix 'github.io'"),
         ("https://*.公司.cn", "public suffix 'xn--55qx5d.cn'"),
         ("https://*.xn--55qx5d.cn", "public suffix 'xn--55qx5d.cn'"),
+        ("https://*.amazonaws.com", "would allow hosts under 's3.amazonaws.com', a public suffix anyone can"),
+        ("https://*.AmazonAWS.com:8443", "would allow hosts under 's3.amazonaws.com'"),
+        ("http://*.fastly.net", "would allow hosts under 'map.fastly.net'"),
         ("https://example.com:0", "'0' is not a port (1-65535)"),
         ("https://example.com:65536", "'65536' is not a port (1-65535)"),
         ("https://example.com:abc", "'abc' is not a port (1-65535)"),
@@ -207,6 +210,26 @@ def test_parse_rule_refused_value_raises_origin_error_naming_the_problem(value: 
     assert error.hint
     assert error.message.startswith(f"{value!r} is not an allowed origin: ")
     assert error.hint in error.message
+
+
+def test_pattern_over_private_suffixes_is_refused_naming_one_and_suggesting_exact_origins() -> None:
+    with pytest.raises(OriginError) as excinfo:
+        parse_rule("https://*.amazonaws.com")
+
+    assert excinfo.value.message == (
+        "'https://*.amazonaws.com' is not an allowed origin: https://*.amazonaws.com would allow hosts under "
+        "'s3.amazonaws.com', a public suffix anyone can register under; wildcards spanning a public suffix are "
+        "refused. List exact origins instead, one for each host you use under 'amazonaws.com': "
+        "'s3.amazonaws.com' is on the Public Suffix List, so the hosts beneath it belong to different owners."
+    )
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["https://*.example.com", "https://*.app.amazonaws.com", "https://*.city.kawasaki.jp", "https://*.localhost"],
+)
+def test_pattern_over_a_domain_of_one_owner_is_accepted(value: str) -> None:
+    assert parse_rule(value).serialize() == value
 
 
 def test_origin_error_is_a_value_error() -> None:
@@ -757,6 +780,7 @@ def test_fast_path_answers_for_canonical_values(value: str) -> None:
         "https://*.co.uk",  # public suffixes
         "https://*.github.io",
         "https://*.vercel.app",
+        "https://*.amazonaws.com",  # public suffixes beneath it
         "http://app.example.com",  # plain http with credentials
         "http://localhost:3000",
         "https://127.0.0.1",  # IP: the long road
