@@ -60,6 +60,14 @@ def test_example_project_reads_database_url_itself(tmp_path: Path) -> None:
     assert postgres.stdout.split() == ["django.db.backends.postgresql", "shop"], postgres.stderr
 
 
+def test_example_project_sets_utc_so_the_admin_does_not_report_an_offset_to_a_utc_browser() -> None:
+    # Django's default TIME_ZONE is America/Chicago: the admin then told a
+    # browser on UTC "You are 6 hours ahead of server time".
+    result = _run_example("from django.conf import settings; print(settings.TIME_ZONE)")
+
+    assert result.stdout.split() == ["UTC"], result.stderr
+
+
 # -- the demo's ports ---------------------------------------------------------------
 
 
