@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import json
 from io import StringIO
 from pathlib import Path
@@ -586,3 +588,56 @@ def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: 
     namespace: dict[str, Any] = {}
     exec(compile(out.getvalue(), "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOW_CREDENTIALS"] is False
+
+
+# -- add --by: the user it creates ------------------------------------------------------
+
+
+def _parser() -> Any:
+    from credcors.management.commands.credcors import Command
+
+    return Command().create_parser("manage.py", "credcors")
+
+
+def _subparsers(parser: Any) -> dict[str, Any]:
+    [action] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def _run_capturing_stderr(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("credcors", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_add_by_a_name_without_a_user_says_on_stderr_that_it_created_one() -> None:
+    out, err = _run_capturing_stderr("add", PARTNER, "--by", "ci-bot")
+
+    assert err == (
+        'Created the Django user "ci-bot" to record this change under in the admin\'s history: '
+        "inactive, it cannot log in; later changes --by the same name reuse it.\n"
+    )
+    assert out == f"Added {PARTNER}.\n"
+
+
+def test_add_by_the_same_name_again_says_nothing_about_users() -> None:
+    _run_capturing_stderr("add", PARTNER, "--by", "ci-bot")
+
+    out, err = _run_capturing_stderr("disable", PARTNER, "--by", "ci-bot")
+
+    assert err == ""
+    assert out == f"Disabled {PARTNER}.\n"
+
+
+def test_add_without_by_says_it_created_the_operating_system_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(getpass, "getuser", lambda: "deploy")
+
+    _, err = _run_capturing_stderr("add", PARTNER)
+
+    assert err.startswith('Created the Django user "deploy" ')
+
+
+def test_by_help_says_a_user_may_be_created() -> None:
+    text = " ".join(_subparsers(_parser())["add"].format_help().split())
+
+    assert "gets one, created once, inactive and unable to log in; the command says so on stderr." in text

@@ -81,6 +81,7 @@ class RowCommands:
     """The row subcommands, as methods of the command (``_add`` for ``add``)."""
 
     stdout: OutputWrapper
+    stderr: OutputWrapper
 
     def _list(self, options: dict[str, Any]) -> None:
         config = get_config()
@@ -108,7 +109,7 @@ class RowCommands:
                 validate_policy(policy)
             except ValidationError as exc:
                 raise CommandError(scrub(" ".join(exc.messages), 600)) from None
-        user = _actor(options)
+        user = self._actor(options)
         alias = router.db_for_write(AllowedOrigin)
         row = AllowedOrigin.objects.filter(origin=origin).first()
         if row is None:
@@ -175,7 +176,7 @@ class RowCommands:
         if row.enabled == enabled:
             self.stdout.write(f"{row.origin} is already {word}; nothing changed.")
             return
-        user = _actor(options)
+        user = self._actor(options)
         row.enabled = enabled
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             row.save(update_fields=["enabled", "updated_at"])
@@ -184,7 +185,7 @@ class RowCommands:
 
     def _remove(self, options: dict[str, Any]) -> None:
         row = _find(options["origin"])
-        user = _actor(options)
+        user = self._actor(options)
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             # Logged first: a deleted row has no primary key to log under.
             audit.log(user, audit.DELETION, [(row, f"Removed {VIA}.")])
@@ -197,7 +198,7 @@ class RowCommands:
         except LifetimeError as exc:
             raise CommandError(f"--older-than: {exc}") from None
         cutoff = timezone.now() - older_than
-        user = None if options["dry_run"] else _actor(options)
+        user = None if options["dry_run"] else self._actor(options)
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             rows = list(AllowedOrigin.objects.filter(expires_at__lte=cutoff).order_by("origin").select_for_update())
             for row in rows:
@@ -217,7 +218,7 @@ class RowCommands:
     def _import(self, options: dict[str, Any]) -> None:
         path = Path(options["file"])
         name = safe(str(path), 200)
-        user = None if options["dry_run"] else _actor(options)
+        user = None if options["dry_run"] else self._actor(options)
         try:
             entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
             report = import_entries(
@@ -237,6 +238,22 @@ class RowCommands:
             self.stdout.write(export_json(rows))
             return
         self.stdout.write(export_text(rows, options["policy"]), ending="")
+
+    # who ------------------------------------------------------------------
+
+    def _actor(self, options: dict[str, Any]) -> Any:
+        """The user ``--by`` names, for the history; says so on stderr when it had to be created."""
+        try:
+            user, created = audit.resolve_actor(audit.default_actor() if options["by"] is None else options["by"])
+        except audit.AuditError as exc:
+            raise CommandError(scrub(str(exc), 400)) from None
+        if created:
+            # On stderr: stdout stays the command's own report, which scripts read.
+            self.stderr.write(
+                f"Created the Django user {safe(user.get_username(), 160)} to record this change under in the "
+                "admin's history: inactive, it cannot log in; later changes --by the same name reuse it."
+            )
+        return user
 
 
 def _canonical(value: str) -> str:
@@ -267,15 +284,10 @@ def _by(parser: ArgumentParser) -> None:
         "--by",
         default=None,
         metavar="NAME",
-        help="Who makes the change, for the admin's history (default: the operating-system user).",
+        help="Who makes the change, for the admin's history (default: the operating-system user). "
+        "A name that is no Django user's gets one, created once, inactive and unable to log in; "
+        "the command says so on stderr.",
     )
-
-
-def _actor(options: dict[str, Any]) -> Any:
-    try:
-        return audit.resolve_actor(audit.default_actor() if options["by"] is None else options["by"])
-    except audit.AuditError as exc:
-        raise CommandError(scrub(str(exc), 400)) from None
 
 
 def _expiry(value: str | None) -> Any:
