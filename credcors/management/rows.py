@@ -21,7 +21,7 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from credcors import audit
-from credcors.conf import get_config
+from credcors.conf import Config, get_config
 from credcors.exporting import export_json, export_text
 from credcors.import_file import ImportProblem, format_of, parse_entries, read_file
 from credcors.importing import import_entries
@@ -30,7 +30,7 @@ from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
 
-__all__ = ["VIA", "RowCommands", "add_row_parsers"]
+__all__ = ["VIA", "RowCommands", "add_row_parsers", "settings_problems"]
 
 #: How the command line's history entries say where they came from.
 VIA = "with manage.py credcors"
@@ -42,7 +42,12 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     """The row subcommands' parsers."""
     sub.add_parser("list", help="List the settings origins and the database rows.")
     add = sub.add_parser("add", help="Add (or re-enable) an allowed origin row.")
-    add.add_argument("origin", metavar="ORIGIN")
+    add.add_argument(
+        "origin",
+        metavar="ORIGIN",
+        help='The origin to allow, as the browser sends it: "https://app.example.com", "http://localhost:3001", '
+        'or a subdomain pattern "https://*.example.com". Stored canonical; the command says so when that differs.',
+    )
     add.add_argument("--note", default=None, help="Why the origin is allowed; shown in the admin.")
     add.add_argument(
         "--expires",
@@ -55,7 +60,7 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     _by(add)
     for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
         row_parser = sub.add_parser(name, help=text)
-        row_parser.add_argument("origin", metavar="ORIGIN")
+        row_parser.add_argument("origin", metavar="ORIGIN", help="The row's origin, as 'list' shows it.")
         _by(row_parser)
     prune = sub.add_parser("prune", help="Delete rows that expired longer ago than --older-than.")
     prune.add_argument(
@@ -67,13 +72,26 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     prune.add_argument("--dry-run", action="store_true", help="List what would be deleted; delete nothing.")
     _by(prune)
     imp = sub.add_parser("import", help="Add or update rows from a file (text: one origin a line, or JSON).")
-    imp.add_argument("file", metavar="FILE")
-    imp.add_argument("--format", choices=("auto", "text", "json"), default="auto")
+    imp.add_argument(
+        "file", metavar="FILE", help="A text file (one origin a line, # comments) or a JSON list, at most 5 MiB."
+    )
+    imp.add_argument(
+        "--format",
+        choices=("auto", "text", "json"),
+        default="auto",
+        help="How to read FILE (default auto: JSON for a name ending in .json, text otherwise).",
+    )
     imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
     imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
     _by(imp)
     exp = sub.add_parser("export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows).")
-    exp.add_argument("--format", choices=("text", "json"), default="text")
+    exp.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): the enabled origins that have not expired, one a line, which 'import' reads back; "
+        "json: every row with all its fields.",
+    )
     exp.add_argument("--policy", default=DEFAULT_POLICY, help='The policy a text export lists (default "default").')
 
 
@@ -88,6 +106,9 @@ class RowCommands:
         self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
         for rule in config.rules:
             self.stdout.write(f"  {rule}")
+        note = settings_problems(config)
+        if note:
+            self.stdout.write(f"  {note}")
         rows = list(AllowedOrigin.objects.order_by("origin"))
         state = "" if config.use_database else " (ignored: USE_DATABASE is False)"
         self.stdout.write(f"From the database: {len(rows)}{state}")
@@ -254,6 +275,22 @@ class RowCommands:
                 "admin's history: inactive, it cannot log in; later changes --by the same name reuse it."
             )
         return user
+
+
+def settings_problems(config: Config) -> str:
+    """One line saying that ``manage.py check`` has something to say about ``CREDCORS``; empty if not.
+
+    For the subcommands that skip the system-check banner, which would bury
+    their answer: they say this much instead.
+    """
+    count = len(config.problems)
+    if not count:
+        return ""
+    ids = ", ".join(sorted({problem.id for problem in config.problems}))
+    return (
+        f"CREDCORS has {count} problem{'' if count == 1 else 's'} ({ids}): 'manage.py check' says what to fix; "
+        "entries it refuses are ignored."
+    )
 
 
 def _canonical(value: str) -> str:
