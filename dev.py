@@ -2,14 +2,15 @@
 """One entry point for people and CI: sets up .venv, then runs a task.
 
     python3 dev.py demo    the two-origin demo: front end :3001, API and admin :8000 (SQLite)
-    python3 dev.py test    run the whole test suite (add pytest arguments after --)
+    python3 dev.py test    run the whole test suite, then print its coverage (add pytest arguments after --)
     python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
     python3 dev.py lint    ruff check, ruff format --check, mypy (--strict on credcors/), django-upgrade
     python3 dev.py docs    build the documentation site (docs/ into docs/_build/html), warnings as errors
     python3 dev.py matrix  the suite on every supported Python x Django, with nox (add nox arguments after --)
 
 Needs only Python 3.10+ with pip and venv.  The virtual environment lives in
-.venv and is refreshed whenever pyproject.toml changes.
+.venv and is refreshed whenever pyproject.toml changes; coverage data lives
+in build/coverage/ (COVERAGE_FILE moves it).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -87,10 +89,50 @@ def run(python: Path, *args: str, env: dict[str, str] | None = None) -> int:
     return subprocess.run([str(python), *args], cwd=ROOT, env={**os.environ, **(env or {})}).returncode
 
 
+def coverage_file() -> Path:
+    """Where ``dev.py test`` writes coverage data: ``COVERAGE_FILE``, else build/coverage/.coverage.
+
+    Out of the checkout's top level (build/ is ignored by git), so a run
+    leaves ``git status`` and the tree clean; ``.ci/run`` reads it from here
+    to erase and combine the same files.
+    """
+    return Path(os.environ.get("COVERAGE_FILE") or ROOT / "build" / "coverage" / ".coverage")
+
+
+def _data_files(data: Path) -> set[Path]:
+    # The per-process files that `parallel = true` writes (SQLite journals aside).
+    return {path for path in data.parent.glob(f"{data.name}.*") if not path.name.endswith("-journal")}
+
+
 def task_test(args: list[str]) -> int:
     python = ensure_venv()
     ensure_chromium()
-    return run(python, "-m", "coverage", "run", "-m", "pytest", *args)
+    data = coverage_file()
+    data.parent.mkdir(parents=True, exist_ok=True)
+    before = _data_files(data)
+    status = run(python, "-m", "coverage", "run", "-m", "pytest", *args, env={"COVERAGE_FILE": str(data)})
+    report_coverage(python, sorted(_data_files(data) - before))
+    return status
+
+
+def report_coverage(python: Path, files: list[Path]) -> None:
+    """Print the coverage of this run's data ``files`` alone, leaving them in place.
+
+    They are combined into a scratch file, with --keep: .ci/run runs this
+    task twice (SQLite, then PostgreSQL) and combines both runs' files at the
+    end, where fail_under is enforced; here it is a summary (--fail-under 0),
+    never a reason to fail the run.  Files from earlier runs are left out.
+    """
+    if not files:
+        return
+    where = files[0].parent
+    shown = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where
+    print(f"\ndev.py test: coverage of credcors/ in this run (data in {shown}/)", flush=True)
+    with tempfile.TemporaryDirectory(prefix="credcors-coverage-") as scratch:
+        summary = str(Path(scratch) / ".coverage")
+        combine = ["-m", "coverage", "combine", "-q", "--keep", "--data-file", summary, *map(str, files)]
+        if run(python, *combine) == 0:
+            run(python, "-m", "coverage", "report", "--data-file", summary, "--fail-under", "0")
 
 
 #: The oldest Django credcors supports: django-upgrade rewrites anything older.

@@ -11,8 +11,9 @@ tells its whole story.
 used as is; for a name with no Django user, an *inactive* user with an
 unusable password is created once: it cannot log in and holds no permission,
 and the History's "user" column then names the person, not a shared account
-(nor the superuser, who did not make the change).  Deleting such a user
-deletes its history entries (``LogEntry.user`` cascades), so keep them.
+(nor the superuser, who did not make the change).  The command says so on
+stderr when it creates one.  Deleting such a user deletes its history
+entries (``LogEntry.user`` cascades), so keep them.
 """
 
 from __future__ import annotations
@@ -57,10 +58,12 @@ def default_actor() -> str:
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def resolve_actor(name: str) -> Any:
+def resolve_actor(name: str) -> tuple[Any, bool]:
     """The Django user that ``name`` stands for, created inactive and unusable if there is none.
 
-    Raises :class:`AuditError` when ``name`` is not a valid username.
+    Returns ``(user, created)``, as ``get_or_create`` does, so that the caller
+    can say it created one.  Raises :class:`AuditError` when ``name`` is not
+    a valid username.
     """
     model = get_user_model()
     field = model._meta.get_field(model.USERNAME_FIELD)
@@ -73,7 +76,7 @@ def resolve_actor(name: str) -> Any:
     manager = model._default_manager.db_manager(router.db_for_write(model))
     user = manager.filter(**{model.USERNAME_FIELD: name}).first()
     if user is not None:
-        return user
+        return user, False
     user = model(**{model.USERNAME_FIELD: name})
     # A plain attribute where a custom user model has no such field: harmless.
     user.is_active = False
@@ -89,7 +92,7 @@ def resolve_actor(name: str) -> Any:
             f"cannot create a user {name!r} to record this change under; run the command again, "
             "or pass --by with the username of an existing user."
         ) from None
-    return user
+    return user, True
 
 
 def log(user: Any, flag: int, entries: Iterable[tuple[AllowedOrigin, str]]) -> None:

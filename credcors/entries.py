@@ -46,7 +46,14 @@ def parse_origins(
         try:
             rule = parse_rule(value, allow_insecure=allow_insecure, credentials=credentials)
         except OriginError as exc:
-            problems.append(Problem("credcors.E004", f"{key('ALLOWED_ORIGINS', policy)}: {exc.message}", exc.hint))
+            # The problem only: the check's hint says the fix, which exc.message repeats.
+            problems.append(
+                Problem(
+                    "credcors.E004",
+                    f"{key('ALLOWED_ORIGINS', policy)}: {exc.value!r} is not an allowed origin: {exc.problem}.",
+                    exc.hint,
+                )
+            )
             continue
         canonical = rule.serialize()
         if canonical in rules:

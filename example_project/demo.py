@@ -9,25 +9,87 @@ Ctrl-C stops all three.
 
 Environment: ``CREDCORS_DEMO_API_PORT``, ``CREDCORS_DEMO_FRONTEND_PORT`` and
 ``CREDCORS_DEMO_SECOND_FRONTEND_PORT`` change the ports, ``CREDCORS_DEMO_DB``
-the SQLite file.  Arguments are passed on to ``runserver``.
+the SQLite file.  Arguments are passed on to ``runserver``.  Every port is
+checked before anything is printed or migrated: a busy one ends the demo at
+once with its number and the variable to set.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 from types import FrameType
+
+from example_project.frontend_server import LOOPBACK
 
 DEMO_USER = ("demo", "demo-password")
 DEFAULT_API_PORT = 8000
 DEFAULT_FRONTEND_PORT = 3001
 DEFAULT_SECOND_FRONTEND_PORT = 3002
+#: The variables that set the demo's ports, with their defaults: the API, then the two front ends.
+PORT_VARIABLES = (
+    ("CREDCORS_DEMO_API_PORT", DEFAULT_API_PORT),
+    ("CREDCORS_DEMO_FRONTEND_PORT", DEFAULT_FRONTEND_PORT),
+    ("CREDCORS_DEMO_SECOND_FRONTEND_PORT", DEFAULT_SECOND_FRONTEND_PORT),
+)
+#: How far above a busy port the demo looks for a free one to suggest.
+SUGGEST_WITHIN = 100
 
 
-def _port(name: str, default: int) -> int:
-    value = os.environ.get(name, "")
-    return int(value) if value else default
+def _in_use(port: int) -> bool:
+    """Whether ``port`` is taken on the loopback interface, where all three servers listen.
+
+    runserver's ``localhost`` resolves to 127.0.0.1 (IPv4), and the front ends
+    bind it directly.  The probe binds the way those servers do, with
+    SO_REUSEADDR on POSIX (a port in TIME_WAIT is free to them), and lets go
+    at once.  Windows' SO_REUSEADDR would let the probe share a listening
+    port, so it binds plainly there.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return True
+    return False
+
+
+def _free_above(port: int, taken: set[int]) -> int | None:
+    """A free port a little above ``port`` and not in ``taken``, to suggest; None if there is none nearby."""
+    nearby = range(port + 1, min(port + SUGGEST_WITHIN, 65535) + 1)
+    return next((free for free in nearby if free not in taken and not _in_use(free)), None)
+
+
+def demo_ports() -> tuple[list[int], list[str]]:
+    """The ports the demo's variables name, in ``PORT_VARIABLES`` order, and a line for each one it cannot use."""
+    ports: list[int] = []
+    problems: list[str] = []
+    unusable: set[int] = set()
+    for name, default in PORT_VARIABLES:
+        value = os.environ.get(name, "").strip()
+        if not value:
+            ports.append(default)
+        elif value.isdecimal() and 0 < int(value) < 65536:
+            ports.append(int(value))
+        else:
+            problems.append(f"{name}={value!r} is not a port number: set it to a free port from 1 to 65535")
+            unusable.add(len(ports))
+            ports.append(default)
+    taken = set(ports)
+    for index, ((name, _), port) in enumerate(zip(PORT_VARIABLES, ports, strict=True)):
+        if index in unusable:
+            continue
+        if port in ports[:index]:
+            other = PORT_VARIABLES[ports.index(port)][0]
+            problems.append(f"{name} and {other} are both {port}: set {name} to another free port")
+        elif _in_use(port):
+            suggestion = _free_above(port, taken)
+            example = "" if suggestion is None else f" (e.g. {name}={suggestion} python3 dev.py demo)"
+            problems.append(f"port {port} is in use: set {name} to a free port{example}")
+    return ports, problems
 
 
 def ensure_demo_user() -> None:
@@ -56,9 +118,14 @@ def main(argv: list[str]) -> int:
     # from a shell that ignores SIGINT for background jobs.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
-    api_port = _port("CREDCORS_DEMO_API_PORT", DEFAULT_API_PORT)
-    frontend_port = _port("CREDCORS_DEMO_FRONTEND_PORT", DEFAULT_FRONTEND_PORT)
-    second_port = _port("CREDCORS_DEMO_SECOND_FRONTEND_PORT", DEFAULT_SECOND_FRONTEND_PORT)
+    # Before anything is printed or migrated: a busy port would otherwise
+    # show up after the banner, as runserver's bare "That port is already in
+    # use." or a front-end server's traceback, naming neither port nor variable.
+    (api_port, frontend_port, second_port), problems = demo_ports()
+    if problems:
+        for problem in problems:
+            print(f"credcors demo: {problem}", file=sys.stderr)
+        return 1
     api_url = f"http://localhost:{api_port}"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     import django

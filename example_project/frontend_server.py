@@ -15,9 +15,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-__all__ = ["FRONTEND_DIR", "FrontendServer", "start_frontend"]
+__all__ = ["FRONTEND_DIR", "LOOPBACK", "FrontendServer", "start_frontend"]
 
 FRONTEND_DIR = Path(__file__).resolve().parent / "frontend"
+#: Where the demo's servers listen: ``localhost`` in their URLs, bound as IPv4 loopback.
+LOOPBACK = "127.0.0.1"
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -80,6 +82,6 @@ class FrontendServer(ThreadingHTTPServer):
         self.server_close()
 
 
-def start_frontend(api_url: str, port: int = 0, host: str = "127.0.0.1") -> FrontendServer:
+def start_frontend(api_url: str, port: int = 0, host: str = LOOPBACK) -> FrontendServer:
     """Serve the front end on ``host:port`` (0: a free port) in a daemon thread."""
     return FrontendServer(host, port, api_url).start()

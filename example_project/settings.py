@@ -12,6 +12,11 @@ SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-project-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = ["localhost", "127.0.0.1", "[::1]"]
 USE_TZ = True
+# What startproject writes, and the zone credcors' command line prints expiries
+# in.  Without it Django's default, America/Chicago, makes the admin say "You
+# are 6 hours ahead of server time" to a browser on UTC; the admin still says
+# how far a browser in another zone is from UTC, which is true.
+TIME_ZONE = "UTC"
 ROOT_URLCONF = "example_project.urls"
 WSGI_APPLICATION = "example_project.wsgi.application"
 ASGI_APPLICATION = "example_project.asgi.application"

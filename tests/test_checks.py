@@ -183,6 +183,27 @@ def test_unknown_key_far_from_every_key_hint_lists_valid_keys(settings) -> None:
     assert "ALLOWED_ORIGINS" in message.hint
 
 
+@pytest.mark.parametrize(
+    ("entry", "problem", "hint"),
+    [
+        ("partner.example.net", "it has no scheme", 'Write it with its scheme: "https://partner.example.net".'),
+        ("https://*.com", "*.com would cover a whole top-level domain", "Allow a domain you control"),
+    ],
+)
+def test_origin_refused_by_the_validator_says_the_fix_once_in_the_hint(
+    settings, entry: str, problem: str, hint: str
+) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": [entry]}
+
+    message = _only(check_settings())
+
+    assert message.id == "credcors.E004"
+    assert message.msg == f'CREDCORS["ALLOWED_ORIGINS"]: {entry!r} is not an allowed origin: {problem}.'
+    assert message.hint is not None
+    assert message.hint.startswith(hint)
+    assert message.hint not in message.msg
+
+
 def test_several_mistakes_report_one_message_each(settings) -> None:
     settings.CREDCORS = {
         "ALLOWED_ORIGINS": ["https://*.com", "https://ok.example.com"],

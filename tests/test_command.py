@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import json
+import os
+import shlex
+import subprocess
+import sys
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -649,3 +655,214 @@ def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: 
     namespace: dict[str, Any] = {}
     exec(compile(out.getvalue(), "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOW_CREDENTIALS"] is False
+
+
+# -- add --by: the user it creates ------------------------------------------------------
+
+
+def _parser() -> Any:
+    from credcors.management.commands.credcors import Command
+
+    return Command().create_parser("manage.py", "credcors")
+
+
+def _subparsers(parser: Any) -> dict[str, Any]:
+    [action] = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
+    return dict(action.choices)
+
+
+def _run_capturing_stderr(*args: str) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command("credcors", *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_add_by_a_name_without_a_user_says_on_stderr_that_it_created_one() -> None:
+    out, err = _run_capturing_stderr("add", PARTNER, "--by", "ci-bot")
+
+    assert err == (
+        'Created the Django user "ci-bot" to record this change under in the admin\'s history: '
+        "inactive, it cannot log in; later changes --by the same name reuse it.\n"
+    )
+    assert out == f"Added {PARTNER}.\n"
+
+
+def test_add_by_the_same_name_again_says_nothing_about_users() -> None:
+    _run_capturing_stderr("add", PARTNER, "--by", "ci-bot")
+
+    out, err = _run_capturing_stderr("disable", PARTNER, "--by", "ci-bot")
+
+    assert err == ""
+    assert out == f"Disabled {PARTNER}.\n"
+
+
+def test_add_without_by_says_it_created_the_operating_system_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(getpass, "getuser", lambda: "deploy")
+
+    _, err = _run_capturing_stderr("add", PARTNER)
+
+    assert err.startswith('Created the Django user "deploy" ')
+
+
+def test_by_help_says_a_user_may_be_created() -> None:
+    text = " ".join(_subparsers(_parser())["add"].format_help().split())
+
+    assert "gets one, created once, inactive and unable to log in; the command says so on stderr." in text
+
+
+# -- the command line itself: help, the subcommand list, the system-check banner ---------
+
+
+def test_help_ends_with_three_examples_and_the_manual() -> None:
+    text = _parser().format_help()
+
+    epilog = text.split("\nexamples:\n", 1)[1]
+    examples = [line.strip() for line in epilog.splitlines() if line.startswith("  manage.py credcors ")]
+    assert len(examples) == 3
+    assert "docs/admin.md" in epilog
+    assert "docs/troubleshooting.md" in epilog
+
+
+def test_help_examples_run_as_written() -> None:
+    epilog = _parser().format_help().split("\nexamples:\n", 1)[1]
+    examples = [line.strip() for line in epilog.splitlines() if line.startswith("  manage.py credcors ")]
+
+    for example in examples:
+        status, out = run(*shlex.split(example)[2:])
+        assert status == 0, (example, out)
+    assert AllowedOrigin.objects.filter(note="PR 42", expires_at__isnull=False).exists()
+
+
+def test_every_subcommand_and_argument_has_help() -> None:
+    missing = [
+        f"{name} {action.dest}"
+        for name, parser in _subparsers(_parser()).items()
+        for action in parser._actions
+        if not action.help
+    ]
+
+    assert missing == []
+
+
+def test_subcommand_help_describes_the_subcommand() -> None:
+    text = _subparsers(_parser())["add"].format_help()
+
+    assert "Add (or re-enable) an allowed origin row." in text
+    assert "ORIGIN           The origin to allow" in text
+
+
+def test_no_subcommand_lists_every_subcommand() -> None:
+    with pytest.raises(CommandError) as info:
+        run()
+
+    message = str(info.value)
+    assert message.startswith("Error: name a subcommand:\n")
+    for name in _subparsers(_parser()):
+        assert f"\n  {name} " in message
+    assert "'manage.py credcors SUBCOMMAND --help' shows a subcommand's arguments." in message
+
+
+def test_no_subcommand_on_the_command_line_exits_two_with_the_list_and_no_check_banner() -> None:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    result = subprocess.run(
+        [sys.executable, "-m", "django", "credcors"], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert result.returncode == 2
+    assert "credcors: error: name a subcommand:\n  explain " in result.stderr
+    assert "  install-triggers " in result.stderr
+    assert "System check" not in result.stderr
+
+
+@pytest.fixture
+def warning_in_settings(settings: Any) -> None:
+    """A configuration that ``manage.py check`` warns about (credcors.W002, a duplicate)."""
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com", "https://App.example.com:443"]}
+
+
+def _run_with_checks(*args: str) -> tuple[int, str, str]:
+    """Run the command as ``manage.py`` does, system checks included; return (status, stdout, stderr)."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("credcors", *args, stdout=out, stderr=err, skip_checks=False)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.usefixtures("warning_in_settings")
+@pytest.mark.parametrize(
+    "args", [("explain", "https://app.example.com"), ("list",), ("export",), ("export", "--format", "json")]
+)
+def test_reporting_subcommand_prints_no_system_check_banner_even_with_a_warning(args: tuple[str, ...]) -> None:
+    status, out, err = _run_with_checks(*args)
+
+    assert status == 0
+    assert err == ""
+    assert "System check" not in out
+
+
+@pytest.mark.usefixtures("warning_in_settings")
+def test_explain_json_skips_the_banner_and_keeps_its_keys() -> None:
+    status, out, err = _run_with_checks("explain", "https://app.example.com", "--json")
+
+    assert status == 0
+    assert "System check" not in err
+    assert {"origin", "allowed"} <= json.loads(out).keys()
+
+
+@pytest.mark.usefixtures("warning_in_settings")
+def test_changing_subcommand_still_runs_the_system_checks() -> None:
+    status, _, err = _run_with_checks("add", PARTNER, "--by", "admin-bot")
+
+    assert status == 0
+    assert "System check identified some issues:" in err
+    assert "credcors.W002" in err
+
+
+@pytest.mark.usefixtures("warning_in_settings")
+def test_list_says_when_the_settings_have_problems() -> None:
+    _, out = run("list")
+
+    assert (
+        "  CREDCORS has 1 problem (credcors.W002): 'manage.py check' says what to fix; entries it refuses are ignored."
+    ) in out
+
+
+def test_list_without_settings_problems_says_none() -> None:
+    _, out = run("list")
+
+    assert "problem" not in out
+
+
+def test_explain_says_when_the_settings_have_problems(settings: Any) -> None:
+    # The entry credcors refuses (no scheme) is ignored: without the check
+    # banner, explain says there is something to read in 'manage.py check'.
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["partner.example.net", "https://*.com"]}
+
+    status, out, err = _run_with_checks("explain", PARTNER)
+
+    assert status == 1
+    assert err == ""
+    assert out.endswith(
+        "Settings: CREDCORS has 2 problems (credcors.E004): 'manage.py check' says what to fix; "
+        "entries it refuses are ignored.\n"
+    )
+
+
+def test_explain_json_says_settings_problems_on_stderr_only(settings: Any) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["partner.example.net"]}
+
+    status, out, err = _run_with_checks("explain", PARTNER, "--json")
+
+    assert status == 1
+    assert json.loads(out)["origin"] == PARTNER
+    assert err == (
+        "CREDCORS has 1 problem (credcors.E004): 'manage.py check' says what to fix; entries it refuses are ignored.\n"
+    )
+
+
+def test_explain_without_settings_problems_says_none() -> None:
+    _, out = run("explain", PARTNER)
+
+    assert "Settings:" not in out

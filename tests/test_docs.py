@@ -167,6 +167,38 @@ def test_demo_command_starts_what_the_demo_browser_test_starts() -> None:
     assert '"-m", "example_project.demo"' in (ROOT / "tests" / "browser" / "test_demo.py").read_text()
 
 
+def test_dev_py_test_keeps_coverage_data_in_build_which_git_ignores(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COVERAGE_FILE", raising=False)
+
+    assert dev.coverage_file() == ROOT / "build" / "coverage" / ".coverage"
+    assert "build/" in (ROOT / ".gitignore").read_text().splitlines()
+    # .ci/run erases and combines where dev.py writes.
+    assert "COVERAGE_FILE=$(python3 -c 'import dev; print(dev.coverage_file())')" in (ROOT / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize(("body", "status"), [("assert safe('a') == '\"a\"'", 0), ("assert False", 1)])
+def test_dev_py_test_prints_this_runs_coverage_and_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], body: str, status: int
+) -> None:
+    # This interpreter stands in for .venv: dev.py must not set one up here.
+    monkeypatch.setattr(dev, "ensure_venv", lambda groups=dev.GROUPS: Path(sys.executable))
+    monkeypatch.setattr(dev, "ensure_chromium", lambda: None)
+    data = tmp_path / "coverage" / ".coverage"
+    monkeypatch.setenv("COVERAGE_FILE", str(data))
+    tiny = tmp_path / "test_tiny.py"
+    tiny.write_text(f"from credcors.quoting import safe\n\n\ndef test_tiny():\n    {body}\n")
+
+    returned = dev.task_test([str(tiny), "-q", "-p", "no:cacheprovider"])
+
+    out = capfd.readouterr().out
+    # The run's own status: far below fail_under, the summary never fails it.
+    assert returned == status
+    assert "dev.py test: coverage of credcors/ in this run" in out
+    assert re.search(r"^TOTAL +\d+", out, re.MULTILINE), out
+    # Its data file is still there for .ci/run's combine, and nothing else is.
+    assert [path.name.startswith(".coverage.") for path in data.parent.iterdir()] == [True]
+
+
 # -- python manage.py ------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
 from credcors import audit
-from credcors.conf import get_config
+from credcors.conf import Config, get_config
 from credcors.exporting import export_json, export_text
 from credcors.import_file import ImportProblem, format_of, parse_entries, read_file
 from credcors.importing import import_entries
@@ -30,7 +30,7 @@ from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
 
-__all__ = ["VIA", "RowCommands", "add_row_parsers"]
+__all__ = ["VIA", "RowCommands", "add_row_parsers", "settings_problems"]
 
 #: How the command line's history entries say where they came from.
 VIA = "with manage.py credcors"
@@ -42,7 +42,12 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     """The row subcommands' parsers."""
     sub.add_parser("list", help="List the settings origins and the database rows.")
     add = sub.add_parser("add", help="Add (or re-enable) an allowed origin row.")
-    add.add_argument("origin", metavar="ORIGIN")
+    add.add_argument(
+        "origin",
+        metavar="ORIGIN",
+        help='The origin to allow, as the browser sends it: "https://app.example.com", "http://localhost:3001", '
+        'or a subdomain pattern "https://*.example.com". Stored canonical; the command says so when that differs.',
+    )
     add.add_argument("--note", default=None, help="Why the origin is allowed; shown in the admin.")
     add.add_argument(
         "--expires",
@@ -55,7 +60,7 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     _by(add)
     for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
         row_parser = sub.add_parser(name, help=text)
-        row_parser.add_argument("origin", metavar="ORIGIN")
+        row_parser.add_argument("origin", metavar="ORIGIN", help="The row's origin, as 'list' shows it.")
         _by(row_parser)
     prune = sub.add_parser("prune", help="Delete rows that expired longer ago than --older-than.")
     prune.add_argument(
@@ -67,13 +72,26 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
     prune.add_argument("--dry-run", action="store_true", help="List what would be deleted; delete nothing.")
     _by(prune)
     imp = sub.add_parser("import", help="Add or update rows from a file (text: one origin a line, or JSON).")
-    imp.add_argument("file", metavar="FILE")
-    imp.add_argument("--format", choices=("auto", "text", "json"), default="auto")
+    imp.add_argument(
+        "file", metavar="FILE", help="A text file (one origin a line, # comments) or a JSON list, at most 5 MiB."
+    )
+    imp.add_argument(
+        "--format",
+        choices=("auto", "text", "json"),
+        default="auto",
+        help="How to read FILE (default auto: JSON for a name ending in .json, text otherwise).",
+    )
     imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
     imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
     _by(imp)
     exp = sub.add_parser("export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows).")
-    exp.add_argument("--format", choices=("text", "json"), default="text")
+    exp.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text (default): the enabled origins that have not expired, one a line, which 'import' reads back; "
+        "json: every row with all its fields.",
+    )
     exp.add_argument("--policy", default=DEFAULT_POLICY, help='The policy a text export lists (default "default").')
 
 
@@ -81,12 +99,16 @@ class RowCommands:
     """The row subcommands, as methods of the command (``_add`` for ``add``)."""
 
     stdout: OutputWrapper
+    stderr: OutputWrapper
 
     def _list(self, options: dict[str, Any]) -> None:
         config = get_config()
         self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
         for rule in config.rules:
             self.stdout.write(f"  {rule}")
+        note = settings_problems(config)
+        if note:
+            self.stdout.write(f"  {note}")
         rows = list(AllowedOrigin.objects.order_by("origin"))
         state = "" if config.use_database else " (ignored: USE_DATABASE is False)"
         self.stdout.write(f"From the database: {len(rows)}{state}")
@@ -108,7 +130,7 @@ class RowCommands:
                 validate_policy(policy)
             except ValidationError as exc:
                 raise CommandError(scrub(" ".join(exc.messages), 600)) from None
-        user = _actor(options)
+        user = self._actor(options)
         alias = router.db_for_write(AllowedOrigin)
         row = AllowedOrigin.objects.filter(origin=origin).first()
         if row is None:
@@ -175,7 +197,7 @@ class RowCommands:
         if row.enabled == enabled:
             self.stdout.write(f"{row.origin} is already {word}; nothing changed.")
             return
-        user = _actor(options)
+        user = self._actor(options)
         row.enabled = enabled
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             row.save(update_fields=["enabled", "updated_at"])
@@ -184,7 +206,7 @@ class RowCommands:
 
     def _remove(self, options: dict[str, Any]) -> None:
         row = _find(options["origin"])
-        user = _actor(options)
+        user = self._actor(options)
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             # Logged first: a deleted row has no primary key to log under.
             audit.log(user, audit.DELETION, [(row, f"Removed {VIA}.")])
@@ -197,7 +219,7 @@ class RowCommands:
         except LifetimeError as exc:
             raise CommandError(f"--older-than: {exc}") from None
         cutoff = timezone.now() - older_than
-        user = None if options["dry_run"] else _actor(options)
+        user = None if options["dry_run"] else self._actor(options)
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
             rows = list(AllowedOrigin.objects.filter(expires_at__lte=cutoff).order_by("origin").select_for_update())
             for row in rows:
@@ -217,7 +239,7 @@ class RowCommands:
     def _import(self, options: dict[str, Any]) -> None:
         path = Path(options["file"])
         name = safe(str(path), 200)
-        user = None if options["dry_run"] else _actor(options)
+        user = None if options["dry_run"] else self._actor(options)
         try:
             entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
             report = import_entries(
@@ -237,6 +259,38 @@ class RowCommands:
             self.stdout.write(export_json(rows))
             return
         self.stdout.write(export_text(rows, options["policy"]), ending="")
+
+    # who ------------------------------------------------------------------
+
+    def _actor(self, options: dict[str, Any]) -> Any:
+        """The user ``--by`` names, for the history; says so on stderr when it had to be created."""
+        try:
+            user, created = audit.resolve_actor(audit.default_actor() if options["by"] is None else options["by"])
+        except audit.AuditError as exc:
+            raise CommandError(scrub(str(exc), 400)) from None
+        if created:
+            # On stderr: stdout stays the command's own report, which scripts read.
+            self.stderr.write(
+                f"Created the Django user {safe(user.get_username(), 160)} to record this change under in the "
+                "admin's history: inactive, it cannot log in; later changes --by the same name reuse it."
+            )
+        return user
+
+
+def settings_problems(config: Config) -> str:
+    """One line saying that ``manage.py check`` has something to say about ``CREDCORS``; empty if not.
+
+    For the subcommands that skip the system-check banner, which would bury
+    their answer: they say this much instead.
+    """
+    count = len(config.problems)
+    if not count:
+        return ""
+    ids = ", ".join(sorted({problem.id for problem in config.problems}))
+    return (
+        f"CREDCORS has {count} problem{'' if count == 1 else 's'} ({ids}): 'manage.py check' says what to fix; "
+        "entries it refuses are ignored."
+    )
 
 
 def _canonical(value: str) -> str:
@@ -267,15 +321,10 @@ def _by(parser: ArgumentParser) -> None:
         "--by",
         default=None,
         metavar="NAME",
-        help="Who makes the change, for the admin's history (default: the operating-system user).",
+        help="Who makes the change, for the admin's history (default: the operating-system user). "
+        "A name that is no Django user's gets one, created once, inactive and unable to log in; "
+        "the command says so on stderr.",
     )
-
-
-def _actor(options: dict[str, Any]) -> Any:
-    try:
-        return audit.resolve_actor(audit.default_actor() if options["by"] is None else options["by"])
-    except audit.AuditError as exc:
-        raise CommandError(scrub(str(exc), 400)) from None
 
 
 def _expiry(value: str | None) -> Any:

@@ -9,24 +9,80 @@ subcommands live in :mod:`credcors.management.rows`.
 from __future__ import annotations
 
 import json
-from argparse import ArgumentParser
+import textwrap
+from argparse import ArgumentParser, _SubParsersAction
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 from django.db import DatabaseError, connections, router, transaction
 
 from credcors import revision
+from credcors.conf import get_config
 from credcors.diagnose import render
-from credcors.management.rows import RowCommands, add_row_parsers
+from credcors.management.rows import RowCommands, add_row_parsers, settings_problems
 from credcors.models import AllowedOrigin
 from credcors.report import explain_request
+
+#: Where to read more, after ``--help`` and after the subcommand list.
+MORE = (
+    "'manage.py credcors SUBCOMMAND --help' shows a subcommand's arguments.\n"
+    'Manual: "Database origins and the admin" (docs/admin.md) and "Troubleshooting"\n'
+    "(docs/troubleshooting.md) in the credcors documentation."
+)
+EPILOG = f"""examples:
+  manage.py credcors explain https://app.example.com --method PUT --header Content-Type
+  manage.py credcors add https://pr-42.preview.example.com --expires 7d --note "PR 42"
+  manage.py credcors list
+
+{MORE}
+"""
+#: Subcommands that report on the allow-list: the system-check banner, every
+#: warning of every app, would bury their answer, so they skip the checks and
+#: say in one line when CREDCORS has problems (explain and list) instead.  The
+#: others run the checks first, as any command does.
+REPORTING = frozenset({"explain", "list", "export", "convert-settings"})
+
+
+class _HelpFormatter(DjangoHelpFormatter):
+    """Django's, keeping the epilog's lines as written: its examples are commands to copy."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "".join(indent + line for line in text.splitlines(keepends=True))
 
 
 class Command(RowCommands, BaseCommand):
     help = "Explain credcors decisions and manage the AllowedOrigin allow-list."
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        kwargs.setdefault("epilog", EPILOG)
+        parser = super().create_parser(prog_name, subcommand, **kwargs)
+        self._parser = parser
+        return parser
+
+    def execute(self, *args: Any, **options: Any) -> str | None:
+        subcommand = options.get("subcommand")
+        if subcommand is None:
+            # Before the system checks: their banner would come first.
+            # Exits with status 2 on the command line (CommandError from
+            # call_command), as the missing argument did.
+            self._parser.error(f"name a subcommand:\n{self._subcommand_list()}")
+        if subcommand in REPORTING:
+            options["skip_checks"] = True
+        return super().execute(*args, **options)
+
+    def _subcommand_list(self) -> str:
+        width = max(len(name) for name, _ in self._subcommands) + 4
+        lines = [
+            textwrap.fill(text, 100, initial_indent=f"  {name:<{width}}", subsequent_indent=" " * (width + 2))
+            for name, text in self._subcommands
+        ]
+        return "\n".join([*lines, "", MORE])
+
     def add_arguments(self, parser: ArgumentParser) -> None:
-        sub = parser.add_subparsers(dest="subcommand", required=True, metavar="SUBCOMMAND")
+        # Not required=True: without a subcommand, execute() lists them all
+        # instead of argparse's "the following arguments are required".
+        sub = parser.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
         explain = sub.add_parser("explain", help="Say whether a credentialed call from ORIGIN is allowed, and why.")
         explain.add_argument("origin", metavar="ORIGIN", help='The Origin header, e.g. "https://app.example.com".')
         explain.add_argument("--method", default="GET", help="The method the page's script uses (default GET).")
@@ -53,6 +109,7 @@ class Command(RowCommands, BaseCommand):
         triggers.add_argument(
             "--database", choices=list(connections), default=None, help="Default: where AllowedOrigin is written."
         )
+        self._subcommands = _listing(sub)
 
     def handle(self, *args: Any, **options: Any) -> None:
         handler = getattr(self, f"_{options['subcommand'].replace('-', '_')}")
@@ -69,10 +126,16 @@ class Command(RowCommands, BaseCommand):
         result = explain_request(
             options["origin"], method=options["method"], headers=options["headers"], path=options["path"]
         )
+        note = settings_problems(get_config())
         if options["json"]:
             self.stdout.write(json.dumps(result.to_dict(), indent=2))
+            if note:
+                # stdout stays one JSON document.
+                self.stderr.write(note)
         else:
             self.stdout.write(render(result))
+            if note:
+                self.stdout.write(f"Settings: {note}")
         if not result.allowed:
             raise SystemExit(1)
 
@@ -97,3 +160,11 @@ class Command(RowCommands, BaseCommand):
         with transaction.atomic(using=alias):
             revision.install_triggers(connections[alias])
         self.stdout.write(f"Installed the revision triggers on the database {alias!r}; every process reloads once.")
+
+
+def _listing(sub: _SubParsersAction[ArgumentParser]) -> list[tuple[str, str]]:
+    """Each subcommand's name and help, in the order ``--help`` lists them; the help heads its own ``--help`` too."""
+    listing = [(action.dest, action.help or "") for action in sub._choices_actions]
+    for name, text in listing:
+        sub.choices[name].description = text
+    return listing
