@@ -39,7 +39,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.E019": "a policy has `ALLOW_ALL_ORIGINS` with `ALLOW_CREDENTIALS`, or the default policy (the top "
     "level) sets `ALLOW_ALL_ORIGINS`",
     "credcors.E020": "a view in the URLconf names a policy that `POLICIES` does not define",
-    "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins the default policy allows",
+    "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins that a policy with "
+    "credentials allows",
     "credcors.E022": "`REFUSED_FLUSH_SECONDS` is not a number within 1..3600",
     "credcors.E023": "`REFUSED_MAX_ROWS` is not a whole number within 1..100,000",
     "credcors.E024": "`REFUSED_MAX_PENDING` is not a whole number within 1..10,000",
