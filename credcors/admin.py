@@ -24,7 +24,7 @@ from credcors.conf import get_config
 from credcors.control import refused_admin  # noqa: F401 - registers the refused origins' admin
 from credcors.control.effective import settings_entries, settings_total
 from credcors.control.import_view import import_view
-from credcors.control.overlaps import overlap_warnings
+from credcors.control.overlaps import overlap_warnings, unused_row_warnings
 from credcors.control.propagation import propagation_message
 from credcors.control.status import read_status
 from credcors.exporting import export_json, export_text
@@ -74,7 +74,7 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("origin", "enabled", "expiry", "policy", "trust_for_csrf", "note", "updated_at")
+    list_display = ("origin", "enabled", "expiry", "policy", "csrf_trust", "note", "updated_at")
     list_filter = (StateFilter, "enabled", "policy", "trust_for_csrf")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
@@ -99,6 +99,24 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return str(_("never"))
         moment = date_format(timezone.localtime(obj.expires_at), "DATETIME_FORMAT")
         return str(_("expired %(moment)s") % {"moment": moment}) if obj.is_expired() else moment
+
+    @admin.display(description=_("trusted for CSRF"), ordering="trust_for_csrf")
+    def csrf_trust(self, obj: AllowedOrigin) -> str:
+        """The CSRF trust in force for the row's origin, from this process's allow-list, and who decides it."""
+        grant = store.get().exact_grant(obj.origin, obj.policy)
+        if grant is not None and grant.source is None:
+            # A settings entry of the same origin in the row's policy wins; the row is never compiled.
+            decided = _("yes (the settings entry decides)") if grant.csrf else _("no (the settings entry decides)")
+            return str(decided)
+        if grant is not None and grant.source == obj.pk:
+            if grant.csrf or not obj.trust_for_csrf:
+                return str(_("yes") if grant.csrf else _("no"))
+            return str(_("no (the policy sends no credentials)"))
+        policy = get_config().policies.get(obj.policy)
+        if obj.trust_for_csrf and policy is not None and policy.allow_all:
+            return str(_("no (the policy takes no rows)"))
+        # Not in force at all (disabled, expired, invalid): the row's own box.
+        return str(_("yes") if obj.trust_for_csrf else _("no"))
 
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -144,7 +162,10 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self.message_user(request, propagation_message(get_config(), origins), messages.INFO)
 
     def _warn_overlaps(self, request: HttpRequest, obj: AllowedOrigin) -> None:
-        for text in overlap_warnings(get_config(), store.get(), obj.origin, obj.enabled, obj.pk):
+        config = get_config()
+        for text in overlap_warnings(config, store.get(), obj.origin, obj.enabled, obj.pk):
+            self.message_user(request, text, messages.WARNING)
+        for text in unused_row_warnings(config, obj.origin, obj.policy, obj.trust_for_csrf):
             self.message_user(request, text, messages.WARNING)
 
     def response_add(

@@ -6,10 +6,12 @@ against it, and no id is ever reused for something else.  Pure: no Django.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-__all__ = ["CHECKS", "Problem", "key"]
+from credcors.quoting import safe
+
+__all__ = ["CHECKS", "Problem", "allow_all_takes_no_rows", "key", "rows_in_allow_all", "shadowed_trust"]
 
 #: Check id -> what it means, in the words of the README's table.
 CHECKS: Mapping[str, str] = {
@@ -40,7 +42,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.E019": "a policy has `ALLOW_ALL_ORIGINS` with `ALLOW_CREDENTIALS`, or the default policy (the top "
     "level) sets `ALLOW_ALL_ORIGINS`",
     "credcors.E020": "a view in the URLconf names a policy that `POLICIES` does not define",
-    "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins the default policy allows",
+    "credcors.E021": "`TRUST_FOR_CSRF` is neither True/False nor a list of exact origins that a policy with "
+    "credentials allows",
     "credcors.E022": "`REFUSED_FLUSH_SECONDS` is not a number within 1..3600",
     "credcors.E023": "`REFUSED_MAX_ROWS` is not a whole number within 1..100,000",
     "credcors.E024": "`REFUSED_MAX_PENDING` is not a whole number within 1..10,000",
@@ -59,6 +62,10 @@ CHECKS: Mapping[str, str] = {
     "(a different scheme on the same domain counts)",
     "credcors.W008": "`ALLOWED_ORIGINS` lists `http://localhost:*` or `http://127.0.0.1:*`, which match nothing while "
     "`DEBUG` is off",
+    "credcors.W009": "an enabled `AllowedOrigin` row repeats a settings origin of its policy with another CSRF trust: "
+    "the settings entry decides, whatever the row's `trust_for_csrf` says (`check --database`)",
+    "credcors.W010": "enabled `AllowedOrigin` rows belong to an `ALLOW_ALL_ORIGINS` policy, where they allow nothing "
+    "(`check --database`)",
     "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
     "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
     "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",
@@ -97,3 +104,35 @@ class Problem:
     def level(self) -> str:
         """``error``, ``warning`` or ``info``, from the id."""
         return {"E": "error", "W": "warning", "I": "info"}[self.id.removeprefix("credcors.")[0]]
+
+
+def shadowed_trust(origin: str, policy: str, settings_trust: bool) -> Problem:
+    """W009: a row of ``origin`` in ``policy`` whose CSRF trust differs from its settings entry's, which decides."""
+    row_says = "not trusted" if settings_trust else "trusted"
+    in_force = "trusted" if settings_trust else "not trusted"
+    return Problem(
+        "credcors.W009",
+        f"The AllowedOrigin row {origin!r} of the policy {policy!r} is marked {row_says} for CSRF, but the settings "
+        f"entry of the same origin in that policy decides: {origin!r} is {in_force} for CSRF.",
+        "Delete the row (the settings entry allows the origin already); the CSRF trust of a settings origin is set "
+        f"by {key('TRUST_FOR_CSRF')}.",
+    )
+
+
+def allow_all_takes_no_rows(policy: str) -> str:
+    """Why a row of the ``ALLOW_ALL_ORIGINS`` policy ``policy`` allows nothing, in words."""
+    return f"The policy {policy!r} answers every origin with '*' ({key('ALLOW_ALL_ORIGINS', policy)}) and takes no rows"
+
+
+def rows_in_allow_all(policy: str, origins: Sequence[str], count: int) -> Problem:
+    """W010: ``count`` enabled rows (``origins`` some of them) in the ``ALLOW_ALL_ORIGINS`` policy ``policy``."""
+    rows = "row" if count == 1 else "rows"
+    more = f" and {count - len(origins)} more" if count > len(origins) else ""
+    named = ", ".join(safe(origin, 100) for origin in origins)
+    return Problem(
+        "credcors.W010",
+        f"{allow_all_takes_no_rows(policy)}, but holds {count} enabled AllowedOrigin {rows} ({named}{more}): "
+        "rows there allow nothing, and their CSRF trust counts nowhere.",
+        "Move them to a policy that lists its origins (the default one for credentialed calls), or delete them: "
+        "a public policy needs no rows.",
+    )

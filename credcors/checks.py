@@ -8,12 +8,15 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import connections, router
+from django.db import DatabaseError, connections, router, transaction
 from django.db.migrations.recorder import MigrationRecorder
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from credcors import revision
-from credcors.catalogue import Problem
+from credcors.catalogue import Problem, rows_in_allow_all, shadowed_trust
+from credcors.compiler import compile_settings
 from credcors.conf import parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
@@ -22,6 +25,7 @@ from credcors.readiness import cookie_findings
 from credcors.wire import DEFAULT_PORTS
 
 __all__ = [
+    "check_allow_all_rows",
     "check_cookie_rows",
     "check_cookies",
     "check_cors_headers_settings",
@@ -31,6 +35,7 @@ __all__ = [
     "check_revision_backend",
     "check_revision_triggers",
     "check_settings",
+    "check_shadowed_trust",
     "check_view_policies",
     "register",
 ]
@@ -175,6 +180,78 @@ def check_cookie_rows(
     return _messages(findings)
 
 
+def check_shadowed_trust(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W009: enabled rows that repeat a settings origin of their policy, with another CSRF trust (a database check).
+
+    The settings entry wins (the row is never compiled), so the row's
+    ``trust_for_csrf`` box, which the admin shows, is not what is in force.
+    """
+    if not databases:
+        return []
+    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
+    # The CSRF trust each settings origin has, per policy whose rows are read, as the snapshot compiles it.
+    snapshot = compile_settings(config)
+    policies = [config.default_policy, *config.policies.values()]
+    exact = {
+        policy.name: [rule.serialize() for rule in policy.rules if not rule.wildcard]
+        for policy in policies
+        if policy.use_database and not policy.allow_all
+    }
+    credentials = {policy.name: policy.credentials for policy in policies}
+    problems: list[Problem] = []
+    for alias in databases:
+        active = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+        try:
+            # A savepoint: a missing table must not poison a caller's transaction.
+            with transaction.atomic(using=alias):
+                rows = [
+                    (origin, name, trust)
+                    for name, origins in exact.items()
+                    if origins
+                    for origin, trust in AllowedOrigin.objects.using(alias)
+                    .filter(active, enabled=True, policy=name, origin__in=origins)
+                    .order_by("origin")
+                    .values_list("origin", "trust_for_csrf")
+                ]
+        except DatabaseError:
+            continue  # Not migrated yet: ``migrate`` runs the database checks before it creates the table.
+        for origin, name, trust in rows:
+            settings_trust = snapshot.trusts_for_csrf(origin, name)
+            # In a policy without credentials neither would be trusted: nothing differs.
+            if (trust and credentials[name]) != settings_trust:
+                problems.append(shadowed_trust(origin, name, settings_trust))
+    return _messages(problems)
+
+
+#: How many origins W010 names per policy before "and N more".
+_NAMED_ROWS = 3
+
+
+def check_allow_all_rows(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W010: enabled rows of an ``ALLOW_ALL_ORIGINS`` policy, which takes none (a database check)."""
+    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
+    public = [policy.name for policy in config.policies.values() if policy.allow_all]
+    if not databases or not public:
+        return []
+    problems: list[Problem] = []
+    for alias in databases:
+        for name in public:
+            rows = AllowedOrigin.objects.using(alias).filter(enabled=True, policy=name)
+            try:
+                with transaction.atomic(using=alias):
+                    count = rows.count()
+                    origins = list(rows.order_by("origin").values_list("origin", flat=True)[:_NAMED_ROWS])
+            except DatabaseError:
+                break  # Not migrated yet, as above.
+            if count:
+                problems.append(rows_in_allow_all(name, origins, count))
+    return _messages(problems)
+
+
 def _web_rules(rules: Iterable[Rule]) -> list[Rule]:
     # An app shell's origin (capacitor://, chrome-extension:// ...) has no site
     # in the SameSite sense; its cookie rules are the app's, not the web's.
@@ -293,6 +370,8 @@ def register() -> None:
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")
     checks.register(check_cookie_rows, "credcors", checks.Tags.database)
+    checks.register(check_shadowed_trust, "credcors", checks.Tags.database)
+    checks.register(check_allow_all_rows, "credcors", checks.Tags.database)
     checks.register(check_revision_backend, "credcors")
     checks.register(check_revision_triggers, "credcors", checks.Tags.database)
     checks.register(check_cors_headers_settings, "credcors")

@@ -23,7 +23,7 @@ from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.snapshot import Added, Row, Snapshot, compile_policy, compile_snapshot
 
-__all__ = ["Compiled", "apply_changes", "compile_config", "compile_rows", "count_rows"]
+__all__ = ["Compiled", "apply_changes", "compile_config", "compile_rows", "compile_settings", "count_rows"]
 
 logger = logging.getLogger("credcors")
 
@@ -88,6 +88,25 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
     started = time.perf_counter()
     now = time.time() if now is None else now
     by_policy, trusted, invalid = _prepare(config, rows, now)
+    snapshot = _compile(config, by_policy, trusted)
+    logger.info(
+        "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
+        len(snapshot.index) + sum(len(policy.index) for policy in snapshot.policies.values()),
+        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
+        (time.perf_counter() - started) * 1000,
+    )
+    return snapshot, frozenset(invalid)
+
+
+def compile_settings(config: Config) -> Snapshot:
+    """The settings half of the allow-list alone, no row: what a settings entry decides, e.g. its CSRF trust."""
+    return _compile(config, {}, set())
+
+
+def _compile(config: Config, by_policy: dict[str, list[Row]], trusted: set[int]) -> Snapshot:
+    # A TRUST_FOR_CSRF list names settings origins of any policy; each is
+    # trusted on the views of the policies that list it (True: the default's).
+    listed = config.csrf_origins if config.trust_for_csrf and config.csrf_origins is not None else frozenset()
     named = [
         compile_policy(
             policy.name,
@@ -95,11 +114,12 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
             policy.rules,
             by_policy.get(policy.name, ()),
             allow_all=policy.allow_all,
+            csrf_origins=listed,
             trusted_rows=trusted,
         )
         for policy in config.policies.values()
     ]
-    snapshot = compile_snapshot(
+    return compile_snapshot(
         _headers(config.default_policy),
         config.rules,
         by_policy.get(DEFAULT_POLICY, ()),
@@ -108,13 +128,6 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
         trusted_rows=trusted,
         policies=named,
     )
-    logger.info(
-        "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
-        len(snapshot.index) + sum(len(policy.index) for policy in named),
-        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
-        (time.perf_counter() - started) * 1000,
-    )
-    return snapshot, frozenset(invalid)
 
 
 def compile_config(config: Config, rows: Collection[RowIn], now: float | None = None) -> Snapshot:

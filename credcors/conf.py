@@ -72,7 +72,8 @@ class Config:
     allow_insecure: bool = False
     trust_for_csrf: bool = False
     #: With ``trust_for_csrf``: the exact origins of the settings that Django's
-    #: CSRF check may trust; ``None`` for all of the default policy's.
+    #: CSRF check may trust, on the views of each policy (with credentials)
+    #: that lists them; ``None`` for all of the default policy's.
     csrf_origins: frozenset[str] | None = None
     cache_alias: str | None = None
     #: How long a process may serve database rows without hearing from the
@@ -166,7 +167,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
     response = {name: values[name] for name in POLICY_KEYS if name in values}
     default = parse_policy(response, problems, allow_insecure=allow_insecure, debug=debug)
     policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure, debug=debug)
-    trust_for_csrf, csrf_origins = parse_trust(values["TRUST_FOR_CSRF"], default, problems)
+    trust_for_csrf, csrf_origins = parse_trust(values["TRUST_FOR_CSRF"], (default, *policies.values()), problems)
     urls_regex = parse_urls_regex(values["URLS_REGEX"], problems)
     refresh = values["REFRESH_SECONDS"]
     if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 < refresh <= MAX_REFRESH_SECONDS:

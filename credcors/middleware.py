@@ -157,7 +157,7 @@ def _report_refusal(
     if config.debug:
         # Development aid: the browser's network panel shows why.  Request
         # input only ever appears bounded and escaped (see reason_line).
-        response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers_of(policy))
+        response.headers[DEBUG_REASON_HEADER] = reason_line(decision, snapshot.headers_of(policy), policy)
 
 
 def _cross_origin(request: HttpRequest, origin: str) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from credcors.catalogue import Problem, key
@@ -29,10 +29,13 @@ _PER_PROCESS_CACHES = frozenset(
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
 
-def parse_trust(value: object, default: PolicyConfig, problems: list[Problem]) -> tuple[bool, frozenset[str] | None]:
+def parse_trust(
+    value: object, policies: Iterable[PolicyConfig], problems: list[Problem]
+) -> tuple[bool, frozenset[str] | None]:
     # True: every exact origin of the default policy (0.1's meaning); a list:
-    # those exact origins only.  Reading is not writing: an origin may be
-    # allowed to read without being trusted to write.
+    # those exact origins only, of any policy that sends credentials (each is
+    # trusted on the views of the policies that list it).  Reading is not
+    # writing: an origin may be allowed to read without being trusted to write.
     if isinstance(value, bool):
         return value, None
     hint = (
@@ -48,7 +51,13 @@ def parse_trust(value: object, default: PolicyConfig, problems: list[Problem]) -
             )
         )
         return False, None
-    listed = {rule.serialize() for rule in default.rules if not rule.wildcard}
+    listed = {
+        rule.serialize()
+        for policy in policies
+        if policy.credentials and not policy.allow_all
+        for rule in policy.rules
+        if not rule.wildcard
+    }
     trusted: list[str] = []
     for entry in value:
         try:
@@ -59,10 +68,11 @@ def parse_trust(value: object, default: PolicyConfig, problems: list[Problem]) -
             problems.append(
                 Problem(
                     "credcors.E021",
-                    f"{key('TRUST_FOR_CSRF')} lists {entry!r}, which is not an exact origin of "
-                    f"{key('ALLOWED_ORIGINS')}.",
-                    "Only exact origins the default policy allows can be trusted for CSRF (never a *. pattern); "
-                    "mark database rows with their own trust_for_csrf field.",
+                    f"{key('TRUST_FOR_CSRF')} lists {entry!r}, which is not an exact origin of the "
+                    f"{key('ALLOWED_ORIGINS')} of a policy that sends credentials.",
+                    "Only exact origins a policy with ALLOW_CREDENTIALS allows can be trusted for CSRF (never a *. "
+                    "pattern, never in a policy without credentials); mark database rows with their own "
+                    "trust_for_csrf field.",
                 )
             )
             continue

@@ -92,19 +92,30 @@ class Snapshot:
         named = self.policies.get(policy)
         return self.headers if named is None else named.headers
 
-    def trusts_for_csrf(self, origin: str) -> bool:
-        """Whether Django's CSRF origin check may accept ``origin``.
+    def exact_grant(self, origin: str, policy: str) -> Grant | None:
+        """The grant of the exact ``origin`` in ``policy`` (a settings entry first, then a row), else ``None``.
 
-        Exact origins only: a pattern covers hosts nobody has reviewed (any
-        subdomain, including one taken over or user-controlled); nor does a
-        policy that allows every origin trust any.  Which exact origins are
-        trusted was decided per grant when the snapshot was compiled.
+        ``None`` too for a policy this snapshot does not hold, and for an
+        ``ALLOW_ALL_ORIGINS`` one, whose index is empty.
         """
-        for index in (self.index, *(named.index for named in self.policies.values())):
-            grant = index.exact_grant(origin)
-            if grant is not None and grant.csrf:
-                return True
-        return False
+        if policy == DEFAULT_POLICY:
+            return self.index.exact_grant(origin)
+        named = self.policies.get(policy)
+        return None if named is None else named.index.exact_grant(origin)
+
+    def trusts_for_csrf(self, origin: str, policy: str) -> bool:
+        """Whether Django's CSRF origin check may accept ``origin`` on a view of ``policy``.
+
+        Only the policy of the view being written to counts: an origin
+        trusted by a partner policy earns nothing on the default policy's
+        views, which refuse it for CORS too.  Exact origins only: a pattern
+        covers hosts nobody has reviewed (any subdomain, including one taken
+        over or user-controlled); nor does a policy that allows every origin,
+        or sends no credentials, trust any.  Which exact origins are trusted
+        was decided per grant when the snapshot was compiled.
+        """
+        grant = self.exact_grant(origin, policy)
+        return grant is not None and grant.csrf
 
     def without_expired(self, now: float) -> Snapshot:
         """This snapshot without the grants expired at ``now`` (itself when none has).
@@ -132,7 +143,8 @@ class Snapshot:
         for name, (rule, origin, pk, at), csrf in added:
             if rule.wildcard or rule.port == ANY_PORT:
                 return None
-            by_policy.setdefault(name, []).append((origin, pk, csrf, at))
+            # The same rule as _index: no CSRF trust without credentials.
+            by_policy.setdefault(name, []).append((origin, pk, csrf and self.headers_of(name).credentials, at))
         if any(not _pattern_sources(index).isdisjoint(removed) for index in self._indexes()):
             return None
 
@@ -174,12 +186,17 @@ def _index(
     rows_trusted: bool,
     now: float,
 ) -> Index[Grant]:
-    grants = [Grant.build(rule, None, headers, trusted(rule.serialize())) for rule in settings_rules]
+    # A policy without credentials trusts nobody for CSRF: its pages cannot
+    # read a token that belongs to the user's CSRF cookie (the browser sends
+    # no cookie and keeps no Set-Cookie), so trust would only serve forged
+    # form posts.
+    credentials = headers.credentials
+    grants = [Grant.build(rule, None, headers, credentials and trusted(rule.serialize())) for rule in settings_rules]
     packed: list[Entry] = []
     for rule, origin, pk, at in rows:
         if at is not None and at <= now:
             continue
-        csrf = rows_trusted or pk in trusted_rows
+        csrf = credentials and (rows_trusted or pk in trusted_rows)
         if rule.wildcard or rule.port == ANY_PORT:
             grants.append(Grant(rule, origin, pk, headers, False, None, None, at))
         else:
@@ -234,13 +251,16 @@ def compile_policy(
     rows: Iterable[Row] = (),
     *,
     allow_all: bool = False,
+    csrf_origins: Container[str] = frozenset(),
     trusted_rows: Container[int] = frozenset(),
     now: float = -math.inf,
 ) -> Policy:
     """Compile a named policy: its settings rules, then its rows (see :data:`Row`).
 
-    ``trusted_rows`` are the ids of rows whose ``trust_for_csrf`` is set;
-    rows expired at ``now`` are left out.
+    ``csrf_origins`` are the exact settings origins trusted for CSRF on the
+    policy's views, ``trusted_rows`` the ids of rows whose ``trust_for_csrf``
+    is set (both only when the policy sends credentials); rows expired at
+    ``now`` are left out.
     """
     if allow_all:
         # Fetch §3.2.5: "*" is the one answer that needs no echo, and the
@@ -259,7 +279,7 @@ def compile_policy(
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
         return Policy(name, compile_index(()), headers, any_origin)
-    index = _index(headers, settings_rules, rows, lambda origin: False, trusted_rows, False, now)
+    index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, False, now)
     return Policy(name, index, headers, rows=_count_rows(index))
 
 

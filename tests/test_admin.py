@@ -275,3 +275,79 @@ def test_admin_delete_refuses_origin_on_next_request_after_commit(
 
     assert not AllowedOrigin.objects.exists()
     assert not _allowed(client, "https://partner.example.net")
+
+
+# --- what is in force: shadowed CSRF trust, rows of a '*' policy ----------------------------
+
+IN_FORCE = {
+    "ALLOWED_ORIGINS": ["https://app.example.com", "https://trusted.example.com"],
+    "TRUST_FOR_CSRF": ["https://trusted.example.com"],
+    "POLICIES": {
+        "public": {"ALLOW_ALL_ORIGINS": True},
+        "readers": {"USE_DATABASE": True},
+    },
+}
+
+
+def _cells(content: str, column: str) -> dict[str, str]:
+    # {origin: the text of the column} for each row of the change list.
+    import re
+
+    rows = re.findall(r"<tr>.*?</tr>", content, re.DOTALL)
+    cells = {}
+    for row in rows:
+        origin = re.search(r'class="field-origin"><a [^>]*>([^<]*)</a>', row)
+        value = re.search(rf'class="field-{column}[^"]*">([^<]*)</td>', row)
+        if origin and value:
+            cells[origin.group(1)] = value.group(1)
+    return cells
+
+
+def test_changelist_shows_the_csrf_trust_in_force(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = IN_FORCE
+    AllowedOrigin.objects.create(origin="https://app.example.com", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://trusted.example.com")
+    AllowedOrigin.objects.create(origin="https://own.example.com", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://plain.example.com")
+    AllowedOrigin.objects.create(origin="https://reader.example.net", policy="readers", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://star.example.net", policy="public", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://off.example.com", trust_for_csrf=True, enabled=False)
+
+    cells = _cells(admin_client.get(CHANGELIST).content.decode(), "csrf_trust")
+
+    assert cells == {
+        "https://app.example.com": "no (the settings entry decides)",
+        "https://trusted.example.com": "yes (the settings entry decides)",
+        "https://own.example.com": "yes",
+        "https://plain.example.com": "no",
+        "https://reader.example.net": "no (the policy sends no credentials)",
+        "https://star.example.net": "no (the policy takes no rows)",
+        "https://off.example.com": "yes",
+    }
+
+
+def test_adding_a_row_to_an_allow_all_policy_warns(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = IN_FORCE
+
+    response = admin_client.post(ADD, {**_form_data("https://star.example.net"), "policy": "public"}, follow=True)
+
+    assert AllowedOrigin.objects.get().policy == "public"  # Saved: it allows nothing, so nothing to refuse.
+    assert (
+        "The policy 'public' answers every origin with '*' (CREDCORS[\"POLICIES\"]['public'][\"ALLOW_ALL_ORIGINS\"]) "
+        "and takes no rows: this row allows nothing, and its CSRF trust counts nowhere."
+    ) in _messages(response)
+
+
+def test_saving_a_trusted_row_shadowed_by_settings_says_the_settings_entry_decides(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.CREDCORS = IN_FORCE
+
+    response = admin_client.post(ADD, {**_form_data("https://app.example.com"), "trust_for_csrf": "on"}, follow=True)
+    untrusted = admin_client.post(ADD, _form_data("https://own.example.com"), follow=True)
+
+    assert (
+        "The AllowedOrigin row 'https://app.example.com' of the policy 'default' is marked trusted for CSRF, but the "
+        "settings entry of the same origin in that policy decides: 'https://app.example.com' is not trusted for CSRF."
+    ) in _messages(response)
+    assert not any("for CSRF" in message for message in _messages(untrusted))

@@ -157,7 +157,7 @@ def test_any_port_on_localhost_while_debug(client: Client, settings: Any, origin
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
     from credcors.store import store
 
-    assert store.get().trusts_for_csrf(origin) is False  # Never an exact origin: no CSRF trust.
+    assert store.get().trusts_for_csrf(origin, "default") is False  # Never an exact origin: no CSRF trust.
 
 
 @pytest.mark.django_db

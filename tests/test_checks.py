@@ -154,8 +154,7 @@ def test_pattern_over_private_suffixes_in_settings_is_e004_naming_a_suffix_benea
     assert message.msg == (
         f"{key}: 'https://*.amazonaws.com' is not an allowed origin: https://*.amazonaws.com would allow hosts "
         "under 's3.amazonaws.com', a public suffix anyone can register under; wildcards spanning a public suffix "
-        "are refused. List exact origins instead, one for each host you use under 'amazonaws.com': "
-        "'s3.amazonaws.com' is on the Public Suffix List, so the hosts beneath it belong to different owners."
+        "are refused."
     )
     assert message.hint == (
         "List exact origins instead, one for each host you use under 'amazonaws.com': 's3.amazonaws.com' is on "
@@ -527,3 +526,115 @@ def test_check_without_database_never_queries_for_the_table() -> None:
     from credcors.checks import check_migrated
 
     assert check_migrated() == []
+
+
+# --- rows whose settings the table does not show (check --database) -------------------------
+
+SHADOWING = {
+    "ALLOWED_ORIGINS": ["https://app.example.com", "https://trusted.example.com"],
+    "TRUST_FOR_CSRF": ["https://trusted.example.com"],
+    "POLICIES": {
+        "public": {"ALLOW_ALL_ORIGINS": True},
+        "readers": {"ALLOWED_ORIGINS": ["https://reader.example.net"], "USE_DATABASE": True},
+    },
+}
+
+
+@pytest.mark.django_db
+def test_row_trusted_but_shadowed_by_an_untrusted_settings_entry_warns_w009(settings) -> None:
+    from credcors.checks import check_shadowed_trust
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = SHADOWING
+    AllowedOrigin.objects.create(origin="https://app.example.com", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://trusted.example.com")
+
+    first, second = check_shadowed_trust(databases=["default"])
+
+    assert first.id == second.id == "credcors.W009"
+    assert first.msg == (
+        "The AllowedOrigin row 'https://app.example.com' of the policy 'default' is marked trusted for CSRF, but the "
+        "settings entry of the same origin in that policy decides: 'https://app.example.com' is not trusted for CSRF."
+    )
+    assert "is marked not trusted for CSRF" in second.msg
+    assert "'https://trusted.example.com' is trusted for CSRF" in second.msg
+    assert first.hint == (
+        "Delete the row (the settings entry allows the origin already); the CSRF trust of a settings origin is set "
+        'by CREDCORS["TRUST_FOR_CSRF"].'
+    )
+
+
+@pytest.mark.django_db
+def test_shadowed_rows_of_the_same_trust_or_out_of_force_are_silent(settings) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from credcors.checks import check_shadowed_trust
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = SHADOWING
+    AllowedOrigin.objects.create(origin="https://app.example.com")  # Untrusted, like its settings entry.
+    AllowedOrigin.objects.create(origin="https://trusted.example.com", trust_for_csrf=True, enabled=False)
+    AllowedOrigin.objects.create(origin="https://other.example.com", trust_for_csrf=True)  # Not in settings.
+    # A policy without credentials trusts nobody: the row's box changes nothing there either.
+    AllowedOrigin.objects.create(origin="https://reader.example.net", policy="readers", trust_for_csrf=True)
+    AllowedOrigin.objects.filter(origin="https://trusted.example.com").update(
+        enabled=True, expires_at=timezone.now() - timedelta(hours=1)
+    )
+
+    assert check_shadowed_trust(databases=["default"]) == []
+    assert check_shadowed_trust(databases=None) == []
+
+
+@pytest.mark.django_db
+def test_rows_in_an_allow_all_policy_warn_w010(settings) -> None:
+    from credcors.checks import check_allow_all_rows
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = SHADOWING
+    for number in range(5):
+        AllowedOrigin.objects.create(origin=f"https://r{number}.example.net", policy="public")
+    AllowedOrigin.objects.create(origin="https://off.example.net", policy="public", enabled=False)
+
+    message = _only(check_allow_all_rows(databases=["default"]))
+
+    assert message.id == "credcors.W010"
+    assert message.msg == (
+        "The policy 'public' answers every origin with '*' (CREDCORS[\"POLICIES\"]['public'][\"ALLOW_ALL_ORIGINS\"]) "
+        'and takes no rows, but holds 5 enabled AllowedOrigin rows ("https://r0.example.net", '
+        '"https://r1.example.net", "https://r2.example.net" and 2 more): rows there allow nothing, and their CSRF '
+        "trust counts nowhere."
+    )
+    assert message.hint == (
+        "Move them to a policy that lists its origins (the default one for credentialed calls), or delete them: "
+        "a public policy needs no rows."
+    )
+
+
+@pytest.mark.django_db
+def test_allow_all_policy_without_rows_or_database_is_silent(settings) -> None:
+    from credcors.checks import check_allow_all_rows
+    from credcors.models import AllowedOrigin
+
+    settings.CREDCORS = SHADOWING
+    AllowedOrigin.objects.create(origin="https://r.example.net")
+
+    assert check_allow_all_rows(databases=["default"]) == []
+    assert check_allow_all_rows(databases=None) == []
+    settings.CREDCORS = {}
+    AllowedOrigin.objects.create(origin="https://p.example.net", policy="public")
+    assert check_allow_all_rows(databases=["default"]) == []
+
+
+@pytest.mark.django_db
+def test_row_checks_skip_a_table_that_is_not_there(settings) -> None:
+    from credcors.checks import check_allow_all_rows, check_shadowed_trust
+    from tests.conftest import table_reads_fail
+
+    settings.CREDCORS = SHADOWING
+    with table_reads_fail() as failed:
+        assert check_shadowed_trust(databases=["default"]) == []
+        assert check_allow_all_rows(databases=["default"]) == []
+
+    assert len(failed) == 2

@@ -193,6 +193,23 @@ def test_add_stores_canonical_form_and_says_so() -> None:
     assert f"Added {PARTNER} (you wrote" in out
 
 
+def test_add_to_an_allow_all_policy_warns_on_stderr(settings: Any) -> None:
+    settings.CREDCORS = {"POLICIES": {"public": {"ALLOW_ALL_ORIGINS": True}}}
+    err = StringIO()
+
+    call_command("credcors", "add", PARTNER, "--policy", "public", stdout=StringIO(), stderr=err)
+    call_command("credcors", "add", PARTNER, "--policy", "public", "--note", "again", stdout=StringIO(), stderr=err)
+
+    assert AllowedOrigin.objects.get().policy == "public"
+    warning = (
+        "Warning: The policy 'public' answers every origin with '*' "
+        '(CREDCORS["POLICIES"][\'public\']["ALLOW_ALL_ORIGINS"]) and takes no rows: this row allows nothing, '
+        "and its CSRF trust counts nowhere.\n"
+    )
+    # The first add also says it created the user it records the change as.
+    assert [line + "\n" for line in err.getvalue().splitlines() if line.startswith("Warning:")] == [warning] * 2
+
+
 def test_add_invalid_origin_refused_with_validator_message() -> None:
     with pytest.raises(CommandError, match=r"would cover a whole top-level domain"):
         run("add", "https://*.com")

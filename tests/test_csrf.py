@@ -7,18 +7,22 @@ from typing import Any
 import pytest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import path
 from pytest_django import DjangoAssertNumQueries, Settings
 
 from credcors.checks import check_csrf_middleware
 from credcors.csrf import CredCorsCsrfViewMiddleware
+from credcors.decorators import cors_policy
 from credcors.models import AllowedOrigin
 
 CSRF_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
 DJANGO_CSRF_PATH = "django.middleware.csrf.CsrfViewMiddleware"
 APP = "https://app.example.com"
 ROW = "https://row.example.net"
+PARTNER = "https://partner.example.net"
+PARTNER_ROW = "https://partner-row.example.net"
+READER_ROW = "http://reader.example.net"
 
 
 def token_view(request: HttpRequest) -> HttpResponse:
@@ -31,10 +35,24 @@ def write_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"written": request.method})
 
 
+def _of_policy(name: str, view: Any) -> Any:
+    # cors_policy marks the function it gets: mark a fresh one per policy.
+    def policy_view(request: HttpRequest) -> HttpResponse:
+        response: HttpResponse = view(request)
+        return response
+
+    return cors_policy(name)(policy_view)
+
+
 urlpatterns = [
     path("api/token", token_view),
     path("api/write", write_view),
     path("public/write", write_view),
+    path("api/partners/token", _of_policy("partners", token_view)),
+    path("api/partners/write", _of_policy("partners", write_view)),
+    path("api/readers/write", _of_policy("readers", write_view)),
+    path("api/public/write", _of_policy("public", write_view)),
+    path("api/nowhere/write", _of_policy("nowhere", write_view)),
 ]
 
 
@@ -66,8 +84,23 @@ def browser_client(csrf_settings: Settings) -> Client:
     return Client(enforce_csrf_checks=True)
 
 
-def _token(client: Client, origin: str = APP) -> str:
-    response = client.get("/api/token", HTTP_ORIGIN=origin)
+@pytest.fixture
+def policy_client(csrf_settings: Settings) -> Client:
+    """A browser's client with a credentialed partner policy, a policy without credentials, and a public one."""
+    csrf_settings.CREDCORS = {
+        **csrf_settings.CREDCORS,
+        "TRUST_FOR_CSRF": [APP, PARTNER],
+        "POLICIES": {
+            "partners": {"ALLOWED_ORIGINS": [PARTNER], "ALLOW_CREDENTIALS": True, "USE_DATABASE": True},
+            "readers": {"ALLOW_CREDENTIALS": False, "USE_DATABASE": True},
+            "public": {"ALLOW_ALL_ORIGINS": True},
+        },
+    }
+    return Client(enforce_csrf_checks=True)
+
+
+def _token(client: Client, origin: str = APP, url: str = "/api/token") -> str:
+    response = client.get(url, HTTP_ORIGIN=origin)
     assert response.status_code == 200
     token = response.json()["csrfToken"]
     assert isinstance(token, str)
@@ -160,6 +193,70 @@ def test_path_outside_urls_regex_forbidden(browser_client: Client, caplog: pytes
     response = _post(browser_client, APP, _token(browser_client), url="/public/write")
     assert response.status_code == 403
     assert "Origin checking failed" in _refusal(caplog)
+
+
+@pytest.mark.django_db
+def test_trusted_row_of_named_policy_passes_on_its_policy_views_only(
+    policy_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER_ROW, policy="partners", trust_for_csrf=True)
+    # The token is read cross-origin, with credentials, from the partner policy's own view.
+    token = _token(policy_client, PARTNER_ROW, "/api/partners/token")
+
+    own = _post(policy_client, PARTNER_ROW, token, url="/api/partners/write")
+    default = _post(policy_client, PARTNER_ROW, token)
+
+    assert own.status_code == 200
+    assert default.status_code == 403  # The default policy's credentialed view refuses it for CORS and CSRF.
+    assert "Origin checking failed" in _refusal(caplog)
+
+
+@pytest.mark.django_db
+def test_trusted_settings_origin_of_named_policy_passes_on_its_policy_views_only(
+    policy_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = _token(policy_client, PARTNER, "/api/partners/token")
+
+    own = _post(policy_client, PARTNER, token, url="/api/partners/write")
+    default = _post(policy_client, PARTNER, token)
+
+    assert own.status_code == 200
+    assert default.status_code == 403
+    assert "Origin checking failed" in _refusal(caplog)
+
+
+@pytest.mark.django_db
+def test_trusted_default_origin_forbidden_on_other_policies_views(policy_client: Client) -> None:
+    token = _token(policy_client)
+
+    assert _post(policy_client, APP, token).status_code == 200
+    for url in ("/api/partners/write", "/api/readers/write", "/api/public/write", "/api/nowhere/write"):
+        assert _post(policy_client, APP, token, url=url).status_code == 403, url
+
+
+@pytest.mark.django_db
+def test_trusted_row_in_policy_without_credentials_forbidden(
+    policy_client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Written around the model's validator (it checks the default policy's
+    # credentials); the compiler takes plain http:// in a policy without credentials.
+    AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=READER_ROW, policy="readers", trust_for_csrf=True)])
+    token = _token(policy_client)
+    assert policy_client.get("/api/readers/write", HTTP_ORIGIN=READER_ROW)["Access-Control-Allow-Origin"] == READER_ROW
+
+    response = _post(policy_client, READER_ROW, token, url="/api/readers/write")
+
+    assert response.status_code == 403
+    assert "Origin checking failed" in _refusal(caplog)
+
+
+def test_origin_check_outside_process_view_trusts_nobody(csrf_settings: Settings) -> None:
+    # Django calls _origin_verified only from process_view; anywhere else
+    # the view, hence the policy, is unknown.
+    request = RequestFactory().post("/api/write", HTTP_ORIGIN=APP)
+    middleware = CredCorsCsrfViewMiddleware(lambda request: HttpResponse())
+
+    assert middleware._origin_verified(request) is False
 
 
 @pytest.mark.django_db

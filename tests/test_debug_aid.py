@@ -56,6 +56,27 @@ def test_debug_on_refused_origin_names_reason_and_command(client: Client) -> Non
 
 
 @pytest.mark.usefixtures("debug")
+@pytest.mark.urls("tests.urls_policies")
+def test_debug_on_origin_refused_by_the_views_policy_names_the_policy(client: Client, settings: Any) -> None:
+    # The default policy allows APP; the partner view's policy does not.
+    settings.CREDCORS = {
+        **settings.CREDCORS,
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"]}},
+    }
+
+    preflight = client.options("/api/partner", headers={"Origin": APP, "Access-Control-Request-Method": "PUT"})
+    actual = client.get("/api/partner", headers={"Origin": APP})
+
+    expected = (
+        "origin-not-allowed: this origin is not in the allow-list of the policy 'partners', which this view uses; "
+        "run 'manage.py credcors explain ORIGIN --path PATH' for details"
+    )
+    assert preflight.status_code == 403
+    assert preflight.headers[DEBUG_REASON_HEADER] == expected
+    assert actual.headers[DEBUG_REASON_HEADER] == expected
+
+
+@pytest.mark.usefixtures("debug")
 def test_debug_on_refused_header_names_header_and_allowed_ones(client: Client) -> None:
     response = _preflight(client, APP, **{"Access-Control-Request-Headers": "x-api-key"})
 

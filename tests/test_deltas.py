@@ -48,7 +48,7 @@ EXACT = (
 )
 POOL = (*EXACT, PATTERN)
 #: ``public`` allows every origin and takes no rows; ``gone`` is configured nowhere: their rows are invalid.
-POLICIES = ("default", "default", "partners", "public", "gone")
+POLICIES = ("default", "default", "partners", "writers", "public", "gone")
 START = 1_000_000.0
 #: Expiries, in seconds after START (``None``: never); -1 has passed before the first load.
 EXPIRES = (None, None, None, -1.0, 3.0, 8.0, 20.0)
@@ -71,6 +71,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }
 POLICY_SETTINGS: dict[str, Any] = {
     "partners": {"ALLOWED_ORIGINS": [PARTNER], "USE_DATABASE": True},
+    # Credentialed, so that its rows' CSRF trust is compared too.
+    "writers": {"USE_DATABASE": True, "ALLOW_CREDENTIALS": True},
     "public": {"ALLOW_ALL_ORIGINS": True, "USE_DATABASE": True, "ALLOW_CREDENTIALS": False},
 }
 
@@ -171,7 +173,11 @@ def _view(snapshot: Snapshot) -> dict[str, object]:
     }
     return {
         "decisions": decisions,
-        "csrf": {origin: snapshot.trusts_for_csrf(origin) for origin in PROBES},
+        "csrf": {
+            (policy, origin): snapshot.trusts_for_csrf(origin, policy)
+            for policy in (*POLICIES, "unknown")
+            for origin in PROBES
+        },
         "rows": snapshot.rows,
         "policy rows": {name: policy.rows for name, policy in snapshot.policies.items()},
         "next expiry": snapshot.next_expiry,
@@ -288,8 +294,8 @@ def test_one_row_added_changed_and_deleted_is_served_as_compiled() -> None:
     added = apply_changes(config, first, {2}, [_row(2, "https://r2.example.com", trust=True, expires=5.0)], START)
     assert added is not None
     assert decide(added[0], "GET", "https://r2.example.com").source == 2
-    assert added[0].trusts_for_csrf("https://r2.example.com")
-    assert not added[0].trusts_for_csrf("https://r1.example.com")
+    assert added[0].trusts_for_csrf("https://r2.example.com", DEFAULT_POLICY)
+    assert not added[0].trusts_for_csrf("https://r1.example.com", DEFAULT_POLICY)
     assert added[0].next_expiry == START + 5.0
     assert added[0].rows == 2
 
@@ -371,7 +377,7 @@ def test_any_port_row_makes_changed_compile_everything() -> None:
     snapshot = compile_snapshot(HEADERS, [], [(any_port, "http://localhost:*", 4, None)])
 
     assert snapshot.rows == 1
-    assert not snapshot.trusts_for_csrf("http://localhost:*")
+    assert not snapshot.trusts_for_csrf("http://localhost:*", DEFAULT_POLICY)
     assert snapshot.changed({4}, []) is None
     assert snapshot.changed((), [(DEFAULT_POLICY, (any_port, "http://localhost:*", 5, None), False)]) is None
 
@@ -387,6 +393,7 @@ def test_changed_keeps_allow_all_policies_and_builds_an_empty_policy_its_first_r
     assert changed is not None
     assert changed.policies["public"] is public
     assert decide(changed, "GET", "https://r1.example.com", policy="partners").source == 1
-    assert changed.trusts_for_csrf("https://r1.example.com")
+    assert changed.trusts_for_csrf("https://r1.example.com", "partners")
+    assert not changed.trusts_for_csrf("https://r1.example.com", DEFAULT_POLICY)
     assert (changed.rows, changed.policies["partners"].rows) == (0, 1)
     assert changed.next_expiry is None

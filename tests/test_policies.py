@@ -199,6 +199,45 @@ def test_trust_for_csrf_refuses_what_the_default_policy_does_not_list(value: Any
     assert parse_config(raw).trust_for_csrf is False
 
 
+def test_trust_for_csrf_list_takes_exact_origins_of_credentialed_named_policies() -> None:
+    raw = {
+        "ALLOWED_ORIGINS": [APP],
+        "TRUST_FOR_CSRF": [PARTNER],
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": [PARTNER], "ALLOW_CREDENTIALS": True}},
+    }
+
+    config = parse_config(raw)
+
+    assert config.problems == ()
+    assert (config.trust_for_csrf, config.csrf_origins) == (True, frozenset({PARTNER}))
+
+
+def test_trust_for_csrf_refuses_an_origin_of_a_policy_without_credentials() -> None:
+    # CONTRACT's partners policy sends no credentials: its pages cannot read a token.
+    text = _problem({**CONTRACT, "TRUST_FOR_CSRF": [PARTNER]}, "credcors.E021")
+
+    assert repr(PARTNER) in text
+    assert "a policy that sends credentials" in text
+    assert parse_config({**CONTRACT, "TRUST_FOR_CSRF": [PARTNER]}).trust_for_csrf is False
+
+
+def test_row_added_to_a_policy_without_credentials_is_never_trusted() -> None:
+    # The change path (Snapshot.changed) follows the compile's rule.
+    snapshot = compile_snapshot(
+        DEFAULT_HEADERS, [], policies=[compile_policy("readers", OPEN_HEADERS), compile_policy("p", DEFAULT_HEADERS)]
+    )
+    rule = parse_rule("https://row.example.net")
+
+    changed = snapshot.changed((), [("readers", (rule, rule.serialize(), 1, None), True)])
+    both = snapshot.changed((), [("p", (rule, rule.serialize(), 2, None), True)])
+
+    assert changed is not None
+    assert both is not None
+    assert changed.exact_grant("https://row.example.net", "readers") is not None
+    assert changed.trusts_for_csrf("https://row.example.net", "readers") is False
+    assert both.trusts_for_csrf("https://row.example.net", "p") is True
+
+
 # --- snapshot and decide -----------------------------------------------------------------
 
 DEFAULT_HEADERS = Headers.build(allow_methods=["GET", "POST"], allow_headers=["content-type"], credentials=True)
@@ -287,8 +326,9 @@ def test_headers_of_a_policy() -> None:
     assert SNAPSHOT.headers_of("nope") is DEFAULT_HEADERS
 
 
-def test_csrf_trust_is_per_grant_across_policies() -> None:
+def test_csrf_trust_is_per_grant_and_per_policy() -> None:
     rule = parse_rule("https://row.example.com")
+    p2 = parse_rule("https://p2.example.net")
     snapshot = compile_snapshot(
         DEFAULT_HEADERS,
         [parse_rule(APP), parse_rule("https://b.example.com")],
@@ -298,22 +338,39 @@ def test_csrf_trust_is_per_grant_across_policies() -> None:
         ],
         trust_for_csrf=True,
         csrf_origins=frozenset({APP}),
-        trusted_rows=frozenset({7, 8, 9}),
+        trusted_rows=frozenset({7, 8, 9, 10}),
         policies=[
             compile_policy(
                 "partners",
-                OPEN_HEADERS,
+                DEFAULT_HEADERS,
                 [parse_rule(PARTNER)],
-                [(parse_rule("https://p2.example.net"), "https://p2.example.net", 9, None)],
-                trusted_rows=frozenset({7, 8, 9}),
-            )
+                [(p2, p2.serialize(), 9, None)],
+                csrf_origins=frozenset({PARTNER}),
+                trusted_rows=frozenset({7, 8, 9, 10}),
+            ),
+            compile_policy(
+                "readers",
+                OPEN_HEADERS,
+                [parse_rule(STRANGER)],
+                [(parse_rule("http://reader.example.net", credentials=False), "http://reader.example.net", 10, None)],
+                csrf_origins=frozenset({STRANGER}),
+                trusted_rows=frozenset({10}),
+            ),
         ],
     )
 
-    assert snapshot.trusts_for_csrf(APP) is True
-    assert snapshot.trusts_for_csrf("https://b.example.com") is False  # Allowed to read, not trusted to write.
-    assert snapshot.trusts_for_csrf("https://row.example.com") is True
-    assert snapshot.trusts_for_csrf("https://x.rows.example.com") is False  # A pattern never is.
-    assert snapshot.trusts_for_csrf("https://p2.example.net") is True
-    assert snapshot.trusts_for_csrf(PARTNER) is False
+    assert snapshot.trusts_for_csrf(APP, "default") is True
+    assert snapshot.trusts_for_csrf("https://b.example.com", "default") is False  # Allowed to read, not to write.
+    assert snapshot.trusts_for_csrf("https://row.example.com", "default") is True
+    assert snapshot.trusts_for_csrf("https://x.rows.example.com", "default") is False  # A pattern never is.
+    # Each origin is trusted on the views of its own policy only.
+    assert snapshot.trusts_for_csrf("https://p2.example.net", "partners") is True
+    assert snapshot.trusts_for_csrf("https://p2.example.net", "default") is False
+    assert snapshot.trusts_for_csrf(PARTNER, "partners") is True
+    assert snapshot.trusts_for_csrf(PARTNER, "default") is False
+    assert snapshot.trusts_for_csrf(APP, "partners") is False
+    # A policy without credentials trusts nobody, whatever its rows and settings say.
+    assert snapshot.trusts_for_csrf(STRANGER, "readers") is False
+    assert snapshot.trusts_for_csrf("http://reader.example.net", "readers") is False
+    assert snapshot.trusts_for_csrf(APP, "nope") is False
     assert snapshot.policies["partners"].rows == 1

@@ -64,7 +64,7 @@ def test_explain_partner_view_refuses_the_credentialed_app() -> None:
     result = explain_request(APP, path="/api/partner/3")
 
     assert (result.allowed, result.policy, result.cause) == (False, "partners", "origin-not-allowed")
-    assert "is not in the policy 'partners'" in result.message
+    assert "is not in the allow-list of the policy 'partners'" in result.message
     assert "PartnerView" in result.policy_reason
 
 

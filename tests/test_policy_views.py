@@ -357,9 +357,9 @@ def test_row_trusted_for_csrf_without_trust_for_csrf_setting(settings: Any) -> N
 
     snapshot = store.get()
 
-    assert snapshot.trusts_for_csrf("https://trusted.example.com") is True
-    assert snapshot.trusts_for_csrf("https://reader.example.com") is False
-    assert snapshot.trusts_for_csrf(APP) is False
+    assert snapshot.trusts_for_csrf("https://trusted.example.com", "default") is True
+    assert snapshot.trusts_for_csrf("https://reader.example.com", "default") is False
+    assert snapshot.trusts_for_csrf(APP, "default") is False
 
 
 def test_trust_for_csrf_true_keeps_trusting_every_default_row(settings: Any) -> None:
@@ -369,7 +369,7 @@ def test_trust_for_csrf_true_keeps_trusting_every_default_row(settings: Any) -> 
 
     snapshot = store.get()
 
-    assert snapshot.trusts_for_csrf("https://reader.example.com") is True
-    assert snapshot.trusts_for_csrf(APP) is True
-    assert snapshot.trusts_for_csrf("https://p-row.example.net") is False
-    assert snapshot.trusts_for_csrf(PARTNER) is False
+    assert snapshot.trusts_for_csrf("https://reader.example.com", "default") is True
+    assert snapshot.trusts_for_csrf(APP, "default") is True
+    assert snapshot.trusts_for_csrf("https://p-row.example.net", "partners") is False
+    assert snapshot.trusts_for_csrf(PARTNER, "partners") is False

@@ -282,7 +282,7 @@ def test_empty_snapshot_allows_nothing() -> None:
     assert snapshot.rows == 0
     assert snapshot.settings_rules == ()
     assert snapshot.lookup("https://app.example.com") is None
-    assert snapshot.trusts_for_csrf("https://app.example.com") is False
+    assert snapshot.trusts_for_csrf("https://app.example.com", "default") is False
 
 
 # --- CSRF trust ------------------------------------------------------------------------
@@ -295,12 +295,12 @@ def test_trusts_for_csrf_only_exact_grants_when_trust_is_on() -> None:
         trust_for_csrf=True,
     )
 
-    assert snapshot.trusts_for_csrf("https://app.example.com") is True
-    assert snapshot.trusts_for_csrf("https://b.example.org") is True
+    assert snapshot.trusts_for_csrf("https://app.example.com", "default") is True
+    assert snapshot.trusts_for_csrf("https://b.example.org", "default") is True
     # A pattern covers hosts nobody reviewed: never trusted for CSRF.
-    assert snapshot.trusts_for_csrf("https://a.example.com") is False
-    assert snapshot.trusts_for_csrf("https://a.example.org") is False
-    assert snapshot.trusts_for_csrf("https://evil.example") is False
+    assert snapshot.trusts_for_csrf("https://a.example.com", "default") is False
+    assert snapshot.trusts_for_csrf("https://a.example.org", "default") is False
+    assert snapshot.trusts_for_csrf("https://evil.example", "default") is False
     # ...even though CORS allows them.
     assert decide(snapshot, "GET", "https://a.example.com").allowed is True
 
@@ -308,8 +308,8 @@ def test_trusts_for_csrf_only_exact_grants_when_trust_is_on() -> None:
 def test_trusts_for_csrf_nothing_when_trust_is_off() -> None:
     snapshot = _snapshot(("https://app.example.com",), rows=(("https://b.example.org", 1),))
 
-    assert snapshot.trusts_for_csrf("https://app.example.com") is False
-    assert snapshot.trusts_for_csrf("https://b.example.org") is False
+    assert snapshot.trusts_for_csrf("https://app.example.com", "default") is False
+    assert snapshot.trusts_for_csrf("https://b.example.org", "default") is False
 
 
 # --- immutability ----------------------------------------------------------------------

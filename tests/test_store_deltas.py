@@ -167,7 +167,7 @@ def test_row_moved_to_another_policy_and_trusted_for_csrf_is_applied_from_the_lo
 ) -> None:
     settings.CREDCORS = {
         "ALLOWED_ORIGINS": [APP],
-        "POLICIES": {"partners": {"USE_DATABASE": True, "ALLOWED_ORIGINS": []}},
+        "POLICIES": {"partners": {"USE_DATABASE": True, "ALLOWED_ORIGINS": [], "ALLOW_CREDENTIALS": True}},
     }
     row = AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(PARTNER)
@@ -178,7 +178,8 @@ def test_row_moved_to_another_policy_and_trusted_for_csrf_is_applied_from_the_lo
 
     assert not decide(snapshot, "GET", PARTNER).allowed
     assert decide(snapshot, "GET", PARTNER, policy="partners").source == row.pk
-    assert snapshot.trusts_for_csrf(PARTNER)
+    assert snapshot.trusts_for_csrf(PARTNER, "partners")
+    assert not snapshot.trusts_for_csrf(PARTNER, "default")
     assert (snapshot.rows, snapshot.policies["partners"].rows) == (0, 1)
     assert (_full_loads(logs), _deltas(logs)) == (1, 1)
 
@@ -366,7 +367,7 @@ def test_without_triggers_every_row_is_read_and_compiled_only_when_they_differ(
 
         AllowedOrigin.objects.filter(origin=PARTNER).update(trust_for_csrf=True)  # the same origins, one flag
         clock.advance(5)
-        assert store.get().trusts_for_csrf(PARTNER)
+        assert store.get().trusts_for_csrf(PARTNER, "default")
         assert _full_loads(logs) == loads + 1
         assert _deltas(logs) == 0
     finally:

@@ -18,6 +18,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from credcors.catalogue import allow_all_takes_no_rows, shadowed_trust
+from credcors.compiler import compile_settings
 from credcors.conf import Config
 from credcors.diagnose import describe_source, row_candidates
 from credcors.diagnose.nearby import near_misses
@@ -27,7 +29,7 @@ from credcors.quoting import scrub
 from credcors.snapshot import Snapshot
 from credcors.table import read_rows
 
-__all__ = ["MAX_LISTED", "overlap_warnings"]
+__all__ = ["MAX_LISTED", "overlap_warnings", "unused_row_warnings"]
 
 #: How many covered disabled rows a warning names before "and N more".
 MAX_LISTED = 10
@@ -66,6 +68,23 @@ def overlap_warnings(config: Config, snapshot: Snapshot, origin: str, enabled: b
             f"Is this a typo? {message[0].upper()}{message[1:]}" for cause, message, _ in near if cause in _TYPO_CAUSES
         ]
     return warnings
+
+
+def unused_row_warnings(config: Config, origin: str, policy: str, trust_for_csrf: bool) -> list[str]:
+    """What of the row ``origin`` of ``policy`` is not in force, in words: the checks W010 and W009, for one row.
+
+    A row of an ``ALLOW_ALL_ORIGINS`` policy allows nothing; a row that
+    repeats a settings origin of its policy is never compiled, so its CSRF
+    trust is the settings entry's.
+    """
+    named = config.policies.get(policy)
+    if named is not None and named.allow_all:
+        return [f"{allow_all_takes_no_rows(policy)}: this row allows nothing, and its CSRF trust counts nowhere."]
+    credentials = named.credentials if named is not None else config.credentials
+    grant = compile_settings(config).exact_grant(origin, policy)
+    if grant is None or (trust_for_csrf and credentials) == grant.csrf:
+        return []
+    return [shadowed_trust(origin, policy, grant.csrf).msg]
 
 
 def _covered(config: Config, rule: Rule, origin: str, enabled: bool, pk: int | None) -> list[str]:

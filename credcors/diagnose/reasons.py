@@ -9,9 +9,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from credcors.answers import Decision, Headers, Reason
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
 
-__all__ = ["REASON_TEXT", "describe_source", "reason_line"]
+__all__ = ["REASON_TEXT", "describe_source", "in_policy", "reason_line"]
 
 #: The one sentence per reason.  Request input never appears here; where a
 #: refusal names a method or header, :func:`reason_line` adds it, quoted.
@@ -32,16 +33,22 @@ REASON_TEXT: Mapping[Reason, str] = {
 }
 
 
+def in_policy(policy: str) -> str:
+    """What follows "the allow-list" when a view's own policy refused: its name, since the default may allow it."""
+    return "" if policy == DEFAULT_POLICY else f" of the policy {policy!r}, which this view uses"
+
+
 def describe_source(source: int | None) -> str:
     """How a grant's source is named in decisions and explanations."""
     return "settings" if source is None else f"database row {source}"
 
 
-def reason_line(decision: Decision, headers: Headers) -> str:
+def reason_line(decision: Decision, headers: Headers, policy: str = DEFAULT_POLICY) -> str:
     """A short, printable-ASCII reason for the browser's network panel and the logs.
 
-    Request input appears only as a bounded, escaped quotation; the fix
-    names the setting.  At most 400 characters.
+    ``policy`` is the policy that decided (the view's).  Request input
+    appears only as a bounded, escaped quotation; the fix names the
+    setting.  At most 400 characters.
     """
     reason = decision.reason
     if reason is Reason.METHOD_NOT_ALLOWED:
@@ -54,8 +61,12 @@ def reason_line(decision: Decision, headers: Headers) -> str:
         text = f"request header {safe(decision.detail, 40)} is not in CREDCORS['ALLOW_HEADERS'] ({allowed})"
     else:
         text = REASON_TEXT[reason]
+    if reason is Reason.ORIGIN_NOT_ALLOWED:
+        text += in_policy(policy)
     if reason in (Reason.ORIGIN_NOT_ALLOWED, Reason.MALFORMED_ORIGIN):
-        text += "; run 'manage.py credcors explain ORIGIN' for details"
+        # A named policy is found from the path, as the middleware found it.
+        path = "" if policy == DEFAULT_POLICY else " --path PATH"
+        text += f"; run 'manage.py credcors explain ORIGIN{path}' for details"
     line = f"{reason.value}: {text}"
     # Allow-lists can be long; a header has no business being longer.
     return line if len(line) <= 400 else line[:397] + "..."

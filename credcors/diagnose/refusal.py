@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from credcors.answers import Decision, Headers, Reason
 from credcors.conf import Config
 from credcors.diagnose.nearmiss import Row, Verdict, origin_verdict
-from credcors.diagnose.reasons import REASON_TEXT
+from credcors.diagnose.reasons import REASON_TEXT, in_policy
 from credcors.fetch import (
     MAX_REQUEST_HEADER_NAMES,
     MAX_REQUEST_HEADERS_LENGTH,
@@ -78,7 +78,7 @@ def refusal_verdict(
         return Verdict(
             False,
             "origin-not-allowed",
-            f"{safe(origin)} is not in the policy {policy!r}, which this view uses.",
+            f"{safe(origin)} is not in the allow-list{in_policy(policy)}.",
             (f"Add it to CREDCORS['POLICIES'][{policy!r}]['ALLOWED_ORIGINS'] if that site should call this view.",),
         )
     return origin_verdict(snapshot, config, origin, reason, rows)

@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from credcors import audit
 from credcors.conf import Config, get_config
+from credcors.control.overlaps import unused_row_warnings
 from credcors.exporting import export_json, export_text
 from credcors.import_file import ImportProblem, format_of, parse_entries, read_file
 from credcors.importing import import_entries
@@ -158,6 +159,7 @@ class RowCommands:
                     ) from None
             else:
                 self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}{_details(row)}.")
+                self._warn_unused(row)
                 return
         changed = []
         if not row.enabled:
@@ -184,6 +186,12 @@ class RowCommands:
                 f"Note: it expired at {describe(row.expires_at)}, so it is still refused; "
                 "pass --expires with a later time, or --expires never."
             )
+        self._warn_unused(row)
+
+    def _warn_unused(self, row: AllowedOrigin) -> None:
+        # What the admin warns about on save: a row of a '*' policy, a shadowed trust.
+        for text in unused_row_warnings(get_config(), row.origin, row.policy, row.trust_for_csrf):
+            self.stderr.write(f"Warning: {text}")
 
     def _disable(self, options: dict[str, Any]) -> None:
         self._set_enabled(options, False)
