@@ -354,9 +354,10 @@ def check_migrated(
         if AllowedOrigin._meta.db_table not in tables:
             messages.append(
                 checks.Warning(
-                    f"The database {alias!r} has no {AllowedOrigin._meta.db_table!r} table, so credcors serves "
-                    "its settings only and the admin's origin pages fail.",
-                    hint=f"Run 'manage.py migrate --database {alias}'.",
+                    f"The database {alias!r} has no {AllowedOrigin._meta.db_table!r} table yet: until 'migrate' "
+                    "creates it, credcors serves its settings only and the admin's origin pages fail.",
+                    hint=f"Run 'manage.py migrate --database {alias}' (which shows this warning too, from the checks "
+                    "it runs before it creates the table).",
                     id="credcors.W015",
                 )
             )
