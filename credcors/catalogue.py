@@ -55,6 +55,9 @@ CHECKS: Mapping[str, str] = {
     "(a different scheme on the same domain counts)",
     "credcors.W008": "`ALLOWED_ORIGINS` lists `http://localhost:*` or `http://127.0.0.1:*`, which match nothing while "
     "`DEBUG` is off",
+    "credcors.W011": "a middleware known to set `request.urlconf` (django-hosts, django-tenants, "
+    "django-tenant-schemas, django-subdomains) is below credcors in `MIDDLEWARE`, so preflights resolve their view "
+    "in `ROOT_URLCONF`",
     "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
     "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",
     "credcors.W021": "the revision table or triggers are missing (`check --database`); processes fall back to reading "

@@ -11,7 +11,9 @@ whatever policy the view it reaches has.
 A preflight resolves as its actual request will: in the language
 ``LocaleMiddleware`` will activate for it (``i18n_patterns`` match on the
 active language, and credcors runs before ``LocaleMiddleware``), and in the
-``request.urlconf`` a middleware above credcors set.
+``request.urlconf`` a middleware above credcors set.  A middleware below
+credcors runs only for the actual request; :func:`report_urlconf_set_below`
+says so in the log when one sets ``request.urlconf``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import translation
 from django.utils.module_loading import import_string
 
+from credcors.log import log_urlconf_set_below
 from credcors.snapshot import DEFAULT_POLICY
 
 __all__ = [
@@ -37,6 +40,7 @@ __all__ = [
     "locale_language",
     "locale_middleware_installed",
     "path_policies",
+    "report_urlconf_set_below",
     "request_policy",
     "resolve_view",
     "routes_depend_on_language",
@@ -107,6 +111,19 @@ def locale_language(path: str, urlconf: Any = None, request: HttpRequest | None 
         return str(settings.LANGUAGE_CODE)
     # The path named no language: the cookie, then Accept-Language (a preflight carries no cookie).
     return translation.get_language_from_request(request)
+
+
+def report_urlconf_set_below(request: HttpRequest, seen: Any) -> None:
+    """Log (rate-limited) that a middleware below credcors changed ``request.urlconf`` from ``seen``.
+
+    Called after the actual request when ``request.urlconf`` is no longer
+    what credcors saw before calling the rest of the chain.  Its preflights,
+    answered before that middleware runs, resolved their view elsewhere.
+    """
+    urlconf = getattr(request, "urlconf", None)
+    root = settings.ROOT_URLCONF
+    if (root if urlconf is None else urlconf) != (root if seen is None else seen):
+        log_urlconf_set_below(urlconf, root if seen is None else seen)
 
 
 def request_policy(request: HttpRequest) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -14,11 +15,14 @@ from django.middleware.locale import LocaleMiddleware
 from django.test import AsyncClient, Client
 from django.utils import translation
 
+from credcors import log
 from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
 from credcors.models import AllowedOrigin
 from credcors.routing import MAX_CACHED_PATH, PathPolicies, locale_middleware_installed, path_policies, view_policy
 from credcors.store import store
+from tests import host_routing
+from tests.host_routing import PARTNER_HOST
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_policies")]
 
@@ -391,6 +395,7 @@ def test_trust_for_csrf_true_keeps_trusting_every_default_row(settings: Any) -> 
 # --- preflights resolve like the actual request: the path's language, request.urlconf ---------
 
 LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+HOST_ROUTING = "tests.host_routing.HostUrlconfMiddleware"
 #: A request that leaves each language active on the thread, as LocaleMiddleware does.
 LEFTOVERS = [("/de/api/status", "de"), ("/fr/api/status", "fr"), ("/api/status", "en")]
 
@@ -585,3 +590,89 @@ def test_explain_resolves_a_translated_route_in_the_default_language() -> None:
         policies = [path_policy(path, get_config())[0] for path in ("/api/partner", "/api/partenaire")]
 
     assert policies == ["partners", "default"]  # No request, so no cookie or Accept-Language: LANGUAGE_CODE.
+
+
+def _host_routing(settings: Any, *, above: bool) -> None:
+    middleware = list(settings.MIDDLEWARE)
+    index = middleware.index("credcors.middleware.CredCorsMiddleware")
+    middleware.insert(index if above else index + 1, HOST_ROUTING)
+    settings.MIDDLEWARE = middleware
+
+
+def _partner_host(client: Client, method: str = "get") -> Any:
+    headers = {"Origin": PARTNER, "Host": PARTNER_HOST}
+    if method == "options":
+        headers["Access-Control-Request-Method"] = "GET"
+    return getattr(client, method)("/api/partner", headers=headers)
+
+
+@pytest.mark.urls("tests.urls")
+def test_host_routing_above_credcors_routes_the_preflight_too(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=True)
+
+    preflight = _partner_host(client, "options")
+    actual = _partner_host(client)
+
+    assert (preflight.status_code, _answer(preflight)) == (204, (PARTNER, None))
+    assert (actual.status_code, _answer(actual)) == (200, (PARTNER, None))
+    assert [r for r in caplog.records if r.name == "credcors"] == []
+
+
+@pytest.mark.urls("tests.urls")
+def test_host_routing_below_credcors_is_logged_once(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    # credcors answers the preflight before the host routing runs: ROOT_URLCONF has no
+    # partners' view there, so the preflight and the actual request disagree.
+    preflight = _partner_host(client, "options")
+    actuals = [_partner_host(client) for _ in range(3)]
+    client.get("/api/echo", headers={"Origin": APP})  # Another host: no URLconf of its own.
+
+    assert (preflight.status_code, _answer(preflight)) == (403, (None, None))
+    assert [_answer(actual) for actual in actuals] == [(PARTNER, None)] * 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == "credcors" and r.levelno == logging.WARNING]
+    assert warnings == [
+        "credcors: a middleware below credcors.middleware.CredCorsMiddleware in MIDDLEWARE set request.urlconf "
+        'to "tests.urls_policies"; preflights, which credcors answers before that middleware runs, resolve their '
+        'view in "tests.urls" instead, so their CORS policy can differ from the actual request\'s. '
+        "Move the middleware that sets request.urlconf above credcors in MIDDLEWARE (credcors.W011)."
+    ]
+
+
+@pytest.mark.urls("tests.urls")
+def test_async_host_routing_below_credcors_is_logged(
+    async_client: AsyncClient, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    settings.USE_X_FORWARDED_HOST = True  # The async test client's Host is always testserver.
+
+    actual = async_to_sync(async_client.get)(
+        "/api/partner", headers={"Origin": PARTNER, "X-Forwarded-Host": PARTNER_HOST}
+    )
+
+    assert _answer(actual) == (PARTNER, None)
+    assert ["request.urlconf" in r.getMessage() for r in caplog.records if r.name == "credcors"] == [True]
+
+
+@pytest.mark.urls("tests.urls")
+def test_middleware_setting_the_root_urlconf_below_credcors_is_not_logged(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # django-hosts sets request.urlconf for every host, the default one to ROOT_URLCONF: no difference there.
+    monkeypatch.setattr(host_routing, "PARTNER_URLCONF", "tests.urls")
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    _partner_host(client)
+
+    assert [r for r in caplog.records if r.name == "credcors"] == []
