@@ -66,6 +66,9 @@ CHECKS: Mapping[str, str] = {
     "the settings entry decides, whatever the row's `trust_for_csrf` says (`check --database`)",
     "credcors.W010": "enabled `AllowedOrigin` rows belong to an `ALLOW_ALL_ORIGINS` policy, where they allow nothing "
     "(`check --database`)",
+    "credcors.W011": "a middleware known to set `request.urlconf` (django-hosts, django-tenants, "
+    "django-tenant-schemas, django-subdomains) is below credcors in `MIDDLEWARE`, so preflights resolve their view "
+    "in `ROOT_URLCONF`",
     "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
     "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
     "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",

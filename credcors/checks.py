@@ -36,6 +36,7 @@ __all__ = [
     "check_revision_triggers",
     "check_settings",
     "check_shadowed_trust",
+    "check_urlconf_middleware",
     "check_view_policies",
     "register",
 ]
@@ -43,6 +44,19 @@ __all__ = [
 MIDDLEWARE_PATH = "credcors.middleware.CredCorsMiddleware"
 COMMON_MIDDLEWARE_PATH = "django.middleware.common.CommonMiddleware"
 CSRF_MIDDLEWARE_PATH = "credcors.csrf.CredCorsCsrfViewMiddleware"
+
+#: Middleware known to set ``request.urlconf`` (host and tenant routing), named by a class of its MRO,
+#: so the packages' variants (django-tenants' subfolder and suspicious ones) and a project's subclasses count.
+URLCONF_MIDDLEWARE = frozenset(
+    {
+        "django_hosts.middleware.HostsRequestMiddleware",
+        "django_tenants.middleware.main.TenantMainMiddleware",
+        # Before django-tenants 3.4 it did not derive from TenantMainMiddleware.
+        "django_tenants.middleware.subfolder.TenantSubfolderMiddleware",
+        "tenant_schemas.middleware.BaseTenantMiddleware",
+        "subdomains.middleware.SubdomainURLRoutingMiddleware",
+    }
+)
 
 
 def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -74,6 +88,38 @@ def check_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
             )
         ]
     return []
+
+
+def check_urlconf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """A middleware that routes requests to another URLconf must run before credcors answers preflights.
+
+    Only known host and tenant routers are found here; any other middleware
+    below credcors that sets ``request.urlconf`` is logged when it does (see
+    :func:`credcors.routing.report_urlconf_set_below`).
+    """
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
+    if MIDDLEWARE_PATH not in middleware:
+        return []  # credcors.E011.
+    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).policies:
+        return []  # One policy for every view: which view a preflight reaches does not matter.
+    messages: list[checks.CheckMessage] = []
+    for path in middleware[middleware.index(MIDDLEWARE_PATH) + 1 :]:
+        try:
+            found = import_string(path)
+        except ImportError:
+            continue  # Django reports a middleware that does not import.
+        if not {f"{cls.__module__}.{cls.__qualname__}" for cls in getattr(found, "__mro__", ())} & URLCONF_MIDDLEWARE:
+            continue
+        messages.append(
+            checks.Warning(
+                f"{path!r} sets request.urlconf but is below {MIDDLEWARE_PATH!r} in settings.MIDDLEWARE: "
+                "credcors answers preflights before it runs, so a preflight resolves its view, and with it "
+                "its CORS policy, in ROOT_URLCONF while the actual request uses the URLconf it picks.",
+                hint=f"Move {path!r} above {MIDDLEWARE_PATH!r} in MIDDLEWARE: host and tenant routing go first.",
+                id="credcors.W011",
+            )
+        )
+    return messages
 
 
 def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -367,6 +413,7 @@ def check_migrated(
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
+    checks.register(check_urlconf_middleware, "credcors")
     checks.register(check_view_policies, "credcors", checks.Tags.urls)
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")

@@ -13,7 +13,9 @@ Levels on the ``credcors`` logger:
 - ``INFO``: refused preflights (a browser call failed), allow-list reloads;
 - ``DEBUG``: refused origins on other requests (these include harmless ones,
   such as same-origin POSTs, which browsers also send with ``Origin``);
-- ``WARNING`` / ``ERROR``: database outages and invalid rows, once per event.
+- ``WARNING`` / ``ERROR``: database outages and invalid rows, once per event;
+  a middleware below credcors that sets ``request.urlconf``, at most once per
+  :data:`URLCONF_WARNING_SECONDS`.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ __all__ = [
     "REFUSAL_WINDOW_SECONDS",
     "REFUSED_ORIGIN_LEVEL",
     "REFUSED_PREFLIGHT_LEVEL",
+    "URLCONF_WARNING_SECONDS",
     "RateLimiter",
     "log_refusal",
+    "log_urlconf_set_below",
     "logger",
     "reset",
 ]
@@ -44,6 +48,9 @@ REFUSED_PREFLIGHT_LEVEL = logging.INFO
 REFUSED_ORIGIN_LEVEL = logging.DEBUG
 REFUSAL_LINES_PER_WINDOW = 10
 REFUSAL_WINDOW_SECONDS = 60.0
+
+#: The most often :func:`log_urlconf_set_below` writes its line.
+URLCONF_WARNING_SECONDS = 3600.0
 
 #: Set on refused preflights (and refused requests) only while ``DEBUG`` is on.
 DEBUG_REASON_HEADER = "x-credcors-reason"
@@ -84,11 +91,31 @@ class RateLimiter:
 
 
 _refusals = RateLimiter(REFUSAL_LINES_PER_WINDOW, REFUSAL_WINDOW_SECONDS)
+_urlconf_set_below = RateLimiter(1, URLCONF_WARNING_SECONDS)
 
 
 def reset() -> None:
-    """Forget the rate limiter's windows (for tests)."""
+    """Forget the rate limiters' windows (for tests)."""
     _refusals.reset()
+    _urlconf_set_below.reset()
+
+
+def log_urlconf_set_below(urlconf: object, seen: object) -> None:
+    """Warn that a middleware below credcors routed a request to ``urlconf``; preflights resolved in ``seen``.
+
+    The middleware's place in ``MIDDLEWARE`` is the same for every request,
+    so one line per :data:`URLCONF_WARNING_SECONDS` says all there is to say.
+    """
+    emit, _ = _urlconf_set_below.hit("urlconf")
+    if emit:
+        logger.warning(
+            "credcors: a middleware below credcors.middleware.CredCorsMiddleware in MIDDLEWARE set "
+            "request.urlconf to %s; preflights, which credcors answers before that middleware runs, resolve "
+            "their view in %s instead, so their CORS policy can differ from the actual request's. "
+            "Move the middleware that sets request.urlconf above credcors in MIDDLEWARE (credcors.W011).",
+            safe(urlconf, 200),
+            safe(seen, 200),
+        )
 
 
 def log_refusal(decision: Decision, origin: str, path: str) -> None:

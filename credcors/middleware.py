@@ -14,7 +14,7 @@ from credcors.diagnose.reasons import reason_line
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
 from credcors.policy import classify, decide
 from credcors.refused_store import refused_log
-from credcors.routing import path_policies, request_policy
+from credcors.routing import path_policies, report_urlconf_set_below, request_policy
 from credcors.snapshot import DEFAULT_POLICY, Snapshot
 from credcors.store import store
 
@@ -54,7 +54,10 @@ class CredCorsMiddleware:
                 policy = path_policies.policy(request)
                 decision = _decide(snapshot, request, origin, policy)
                 return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
+            urlconf = getattr(request, "urlconf", None)
             response = self._respond(request)
+            if getattr(request, "urlconf", None) is not urlconf:
+                report_urlconf_set_below(request, urlconf)
             policy = request_policy(request)
             return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
         # Only the default policy: decide before the view, as 0.1 did.
@@ -72,7 +75,10 @@ class CredCorsMiddleware:
         snapshot = await store.aget()
         if config.policies and not _is_preflight(request, origin):
             # The view's policy is known once Django resolved it.
+            urlconf = getattr(request, "urlconf", None)
             response = await self._arespond(request)
+            if getattr(request, "urlconf", None) is not urlconf:
+                report_urlconf_set_below(request, urlconf)
             policy = request_policy(request)
             return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
         policy = path_policies.policy(request) if config.policies else DEFAULT_POLICY

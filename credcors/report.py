@@ -21,7 +21,7 @@ from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.lifetime import describe
 from credcors.origins import OriginError, parse_rule
 from credcors.quoting import safe
-from credcors.routing import resolve_view, view_policy
+from credcors.routing import path_policies, view_policy
 from credcors.snapshot import DEFAULT_POLICY
 from credcors.store import store
 from credcors.table import read_rows
@@ -106,7 +106,7 @@ def path_policy(path: str | None, config: Config) -> tuple[str, str]:
         return DEFAULT_POLICY, ""
     if path is None:
         return DEFAULT_POLICY, "no path given; views without a policy of their own use the default policy"
-    view = resolve_view(path)
+    view = path_policies.view(path)  # In the path's language, as a preflight resolves it.
     if view is None:
         return DEFAULT_POLICY, f"the path {safe(path)} resolves to no view, so the default policy applies"
     name = view_policy(view)

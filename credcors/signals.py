@@ -34,7 +34,8 @@ def _setting_changed(setting: str, **kwargs: Any) -> None:
     if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES", "DEBUG"):
         conf.reset()
         store.reset()
-    if setting in ("CREDCORS", "ROOT_URLCONF"):
+    # What a path resolves to, and in which language (LocaleMiddleware's place in MIDDLEWARE).
+    if setting in ("CREDCORS", "ROOT_URLCONF", "MIDDLEWARE", "USE_I18N", "LANGUAGE_CODE", "LANGUAGES"):
         path_policies.clear()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+import types
 from typing import Any
 
 import pytest
@@ -10,7 +12,7 @@ from django.core import checks
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from credcors.checks import check_middleware, check_settings
+from credcors.checks import check_middleware, check_settings, check_urlconf_middleware
 from credcors.conf import get_config
 
 MIDDLEWARE_PATH = "credcors.middleware.CredCorsMiddleware"
@@ -25,6 +27,7 @@ def _only(messages: list[checks.CheckMessage]) -> checks.CheckMessage:
 def test_clean_test_settings_report_nothing() -> None:
     assert check_settings() == []
     assert check_middleware() == []
+    assert check_urlconf_middleware() == []
 
 
 @pytest.mark.parametrize(
@@ -375,6 +378,74 @@ def test_middleware_without_common_middleware_reports_nothing(settings) -> None:
     settings.MIDDLEWARE = [MIDDLEWARE_PATH]
 
     assert check_middleware() == []
+
+
+HOSTS = "django_hosts.middleware.HostsRequestMiddleware"
+PROJECT_TENANTS = "project.middleware.TenantMiddleware"
+WITH_POLICIES = {"ALLOWED_ORIGINS": ["https://app.example.com"], "POLICIES": {"public": {"ALLOW_ALL_ORIGINS": True}}}
+
+
+@pytest.fixture
+def routers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stand-ins for django-hosts' middleware and a project's subclass of django-tenants' (not test dependencies)."""
+
+    def module(name: str, **classes: type) -> None:
+        found = types.ModuleType(name)
+        found.__dict__.update(classes)
+        monkeypatch.setitem(sys.modules, name, found)
+
+    hosts = type("HostsRequestMiddleware", (), {"__module__": "django_hosts.middleware"})
+    tenants = type("TenantMainMiddleware", (), {"__module__": "django_tenants.middleware.main"})
+    project = type("TenantMiddleware", (tenants,), {"__module__": "project.middleware"})
+    module("django_hosts")
+    module("django_hosts.middleware", HostsRequestMiddleware=hosts)
+    module("project")
+    module("project.middleware", TenantMiddleware=project)
+
+
+@pytest.mark.usefixtures("routers")
+def test_host_routing_middleware_below_credcors_reports_w011(settings) -> None:
+    settings.CREDCORS = WITH_POLICIES
+    settings.MIDDLEWARE = [
+        MIDDLEWARE_PATH,
+        HOSTS,
+        PROJECT_TENANTS,
+        "tests.host_routing.HostUrlconfMiddleware",  # Unknown: logged when it sets request.urlconf.
+        "nowhere.Middleware",
+        COMMON,
+    ]
+
+    messages = check_urlconf_middleware()
+
+    assert [(message.id, message.msg, message.hint) for message in messages] == [
+        (
+            "credcors.W011",
+            f"{path!r} sets request.urlconf but is below {MIDDLEWARE_PATH!r} in settings.MIDDLEWARE: credcors "
+            "answers preflights before it runs, so a preflight resolves its view, and with it its CORS policy, in "
+            "ROOT_URLCONF while the actual request uses the URLconf it picks.",
+            f"Move {path!r} above {MIDDLEWARE_PATH!r} in MIDDLEWARE: host and tenant routing go first.",
+        )
+        for path in (HOSTS, PROJECT_TENANTS)
+    ]
+    assert all(isinstance(message, checks.Warning) for message in messages)
+
+
+@pytest.mark.usefixtures("routers")
+@pytest.mark.parametrize(
+    ("credcors", "middleware"),
+    [
+        (WITH_POLICIES, [HOSTS, PROJECT_TENANTS, MIDDLEWARE_PATH, COMMON]),  # Where they belong.
+        ({"ALLOWED_ORIGINS": ["https://app.example.com"]}, [MIDDLEWARE_PATH, HOSTS, COMMON]),  # One policy only.
+        (WITH_POLICIES, [HOSTS, COMMON]),  # No credcors: E011.
+    ],
+)
+def test_host_routing_middleware_above_credcors_or_without_policies_reports_nothing(
+    settings, credcors: Any, middleware: list[str]
+) -> None:
+    settings.CREDCORS = credcors
+    settings.MIDDLEWARE = middleware
+
+    assert check_urlconf_middleware() == []
 
 
 def test_check_command_fails_on_credcors_error(settings) -> None:

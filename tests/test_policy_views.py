@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.core.checks import run_checks
 from django.core.exceptions import ValidationError
+from django.middleware.locale import LocaleMiddleware
 from django.test import AsyncClient, Client
+from django.utils import translation
 
+from credcors import log
 from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
 from credcors.models import AllowedOrigin
-from credcors.routing import MAX_CACHED_PATH, PathPolicies, path_policies, view_policy
+from credcors.routing import MAX_CACHED_PATH, PathPolicies, locale_middleware_installed, path_policies, view_policy
 from credcors.store import store
+from tests import host_routing
+from tests.host_routing import PARTNER_HOST
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_policies")]
 
@@ -217,6 +224,16 @@ def test_path_cache_keys_on_the_requests_urlconf() -> None:
     assert len(cache) == 2
 
 
+def test_path_cache_bounds_the_urlconfs_it_knows_too() -> None:
+    cache = PathPolicies(bound=2)
+    urlconfs = ["tests.urls", "tests.urls_policies", "tests.urls_i18n", "tests.urls_translated"]
+
+    answers = [cache.policy(_request("/api/echo", urlconf=urlconf)) for urlconf in urlconfs]
+
+    assert answers == ["default"] * 4
+    assert len(cache._by_language) <= 2  # Which URLconfs' routes depend on the language.
+
+
 def test_path_cache_holds_its_bound_under_threads() -> None:
     cache = PathPolicies(bound=32)
     sizes: list[int] = []
@@ -373,3 +390,289 @@ def test_trust_for_csrf_true_keeps_trusting_every_default_row(settings: Any) -> 
     assert snapshot.trusts_for_csrf(APP, "default") is True
     assert snapshot.trusts_for_csrf("https://p-row.example.net", "partners") is False
     assert snapshot.trusts_for_csrf(PARTNER, "partners") is False
+
+
+# --- preflights resolve like the actual request: the path's language, request.urlconf ---------
+
+LOCALE_MIDDLEWARE = "django.middleware.locale.LocaleMiddleware"
+HOST_ROUTING = "tests.host_routing.HostUrlconfMiddleware"
+#: A request that leaves each language active on the thread, as LocaleMiddleware does.
+LEFTOVERS = [("/de/api/status", "de"), ("/fr/api/status", "fr"), ("/api/status", "en")]
+
+
+@pytest.fixture
+def i18n(settings: Any) -> Iterator[None]:
+    """LocaleMiddleware installed where Django's docs put it, with three languages."""
+    settings.LANGUAGE_CODE = "en"
+    settings.LANGUAGES = [("en", "English"), ("fr", "French"), ("de", "German")]
+    middleware = list(settings.MIDDLEWARE)
+    middleware.insert(middleware.index("django.contrib.sessions.middleware.SessionMiddleware") + 1, LOCALE_MIDDLEWARE)
+    settings.MIDDLEWARE = middleware
+    yield
+    translation.deactivate()  # The next test starts with no language left on the thread.
+
+
+def _answer(response: Any) -> tuple[str | None, str | None]:
+    cors = _cors(response)
+    return cors.get("access-control-allow-origin"), cors.get("access-control-allow-credentials")
+
+
+@pytest.mark.urls("tests.urls_i18n")
+@pytest.mark.usefixtures("i18n")
+@pytest.mark.parametrize(("leftover", "language"), LEFTOVERS)
+@pytest.mark.parametrize("path", ["/fr/api/partner", "/de/api/partner", "/api/partner"])
+@pytest.mark.parametrize("origin", [PARTNER, APP])
+def test_preflight_gets_the_actual_requests_policy_whatever_language_the_thread_left(
+    client: Client, leftover: str, language: str, path: str, origin: str
+) -> None:
+    client.get(leftover)
+    assert translation.get_language() == language
+
+    preflight = _preflight(client, path, origin)
+    assert translation.get_language() == language  # Resolving in the path's language leaks nothing.
+    actual = client.get(path, headers={"Origin": origin})
+
+    assert actual.status_code == 200
+    assert actual.json()["partner"] is True  # The actual request reaches the partners' view...
+    assert preflight.status_code == (204 if origin == PARTNER else 403)  # ... and so does its preflight.
+    assert _answer(preflight) == _answer(actual) == ((PARTNER, None) if origin == PARTNER else (None, None))
+
+
+@pytest.mark.urls("tests.urls_i18n")
+@pytest.mark.usefixtures("i18n")
+def test_path_cache_never_pins_the_view_another_language_resolved(client: Client) -> None:
+    before = path_policies.resolves
+    answers = []
+
+    for leftover, _ in [*LEFTOVERS, *LEFTOVERS]:
+        client.get(leftover)
+        answers.append(_answer(_preflight(client, "/fr/api/partner", PARTNER)))
+
+    assert answers == [(PARTNER, None)] * 6
+    assert path_policies.resolves - before == 1  # The path names its language: one key, one resolve.
+
+
+@pytest.mark.urls("tests.urls_i18n_prefixed")
+@pytest.mark.usefixtures("i18n")
+@pytest.mark.parametrize(("leftover", "language"), [("/de/api/status", "de"), ("/fr/api/status", "fr")])
+@pytest.mark.parametrize("path", ["/en/api/partner", "/fr/api/partner"])
+def test_preflight_follows_the_path_when_every_language_is_prefixed(
+    client: Client, leftover: str, language: str, path: str
+) -> None:
+    client.get(leftover)
+    assert translation.get_language() == language
+
+    preflight = _preflight(client, path, APP)
+    actual = client.get(path, headers={"Origin": APP})
+
+    assert actual.json()["partner"] is True
+    assert (preflight.status_code, _answer(preflight)) == (403, _answer(actual)) == (403, (None, None))
+
+
+@pytest.mark.urls("tests.urls_i18n")
+@pytest.mark.usefixtures("i18n")
+def test_async_preflight_resolves_in_the_paths_language(async_client: AsyncClient) -> None:
+    async def leftover_then_preflight() -> Any:
+        await async_client.get("/de/api/status")
+        return await async_client.options(
+            "/fr/api/partner", headers={"Origin": PARTNER, "Access-Control-Request-Method": "GET"}
+        )
+
+    with translation.override("de"):
+        preflight = async_to_sync(leftover_then_preflight)()
+        assert translation.get_language() == "de"
+
+    assert (preflight.status_code, _answer(preflight)) == (204, (PARTNER, None))
+
+
+@pytest.mark.urls("tests.urls_i18n")
+def test_without_locale_middleware_preflights_resolve_in_the_threads_language(client: Client, settings: Any) -> None:
+    # Nothing activates the path's language then, for the actual request either:
+    # both resolve in the language the thread has, and the cache keys on it.
+    settings.LANGUAGES = [("en", "English"), ("fr", "French"), ("de", "German")]
+    answers = {}
+    for language in ("de", "fr", "de"):
+        with translation.override(language):
+            preflight = _preflight(client, "/fr/api/partner", PARTNER)
+            actual = client.get("/fr/api/partner", headers={"Origin": PARTNER})
+        answers[language] = (preflight.status_code, _answer(preflight), _answer(actual))
+
+    assert answers == {"de": (403, (None, None), (None, None)), "fr": (204, (PARTNER, None), (PARTNER, None))}
+
+
+@pytest.mark.urls("tests.urls_translated")
+@pytest.mark.usefixtures("i18n")
+@pytest.mark.parametrize(("path", "accept"), [("/api/partenaire", "fr-CH, fr;q=0.9"), ("/api/partner", "en")])
+def test_preflight_to_a_translated_route_resolves_in_the_requests_language(
+    client: Client, path: str, accept: str
+) -> None:
+    client.get("/api/echo", headers={"Accept-Language": "de"})
+    assert translation.get_language() == "de"
+
+    preflight = client.options(
+        path, headers={"Origin": PARTNER, "Access-Control-Request-Method": "GET", "Accept-Language": accept}
+    )
+    actual = client.get(path, headers={"Origin": PARTNER, "Accept-Language": accept})
+
+    assert actual.json()["partner"] is True
+    assert (preflight.status_code, _answer(preflight)) == (204, (PARTNER, None))
+
+
+@pytest.mark.urls("tests.urls_i18n_prefixed")
+@pytest.mark.usefixtures("i18n")
+def test_preflight_to_an_unprefixed_translated_route_beside_i18n_patterns(client: Client) -> None:
+    client.get("/de/api/status")
+    headers = {"Origin": PARTNER, "Accept-Language": "fr"}
+
+    preflight = client.options(
+        "/unprefixed/api/partenaire", headers={**headers, "Access-Control-Request-Method": "GET"}
+    )
+    actual = client.get("/unprefixed/api/partenaire", headers=headers)
+
+    assert actual.json()["partner"] is True
+    assert (preflight.status_code, _answer(preflight)) == (204, (PARTNER, None))
+
+
+def test_urlconf_without_language_in_its_routes_resolves_once_in_any_language() -> None:
+    cache = PathPolicies()
+
+    for language in ("de", "fr", "en"):
+        with translation.override(language):
+            assert cache.policy(_request("/api/partner")) == "partners"
+
+    assert cache.language("/api/partner") is None
+    assert (cache.resolves, len(cache)) == (1, 1)
+
+
+@pytest.mark.urls("tests.urls_i18n")
+def test_installing_locale_middleware_is_noticed(client: Client, settings: Any) -> None:
+    settings.LANGUAGES = [("en", "English"), ("fr", "French"), ("de", "German")]
+
+    with translation.override("de"):
+        before = _preflight(client, "/fr/api/partner", PARTNER)
+        settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOCALE_MIDDLEWARE]
+        after = _preflight(client, "/fr/api/partner", PARTNER)
+
+    assert (before.status_code, after.status_code) == (403, 204)
+
+
+class ProjectLocaleMiddleware(LocaleMiddleware):
+    """A project's own LocaleMiddleware: it picks languages too."""
+
+
+def test_locale_middleware_is_found_past_entries_that_are_no_middleware_class(settings: Any) -> None:
+    settings.MIDDLEWARE = ["nowhere.Middleware", "tests.urls.VIEW_CALLS"]
+    assert locale_middleware_installed() is False
+
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.test_policy_views.ProjectLocaleMiddleware"]
+    assert locale_middleware_installed() is True
+
+
+@pytest.mark.urls("tests.urls_i18n")
+@pytest.mark.usefixtures("i18n")
+def test_explain_resolves_the_path_in_its_own_language() -> None:
+    from credcors.conf import get_config
+    from credcors.report import path_policy
+
+    with translation.override("de"):
+        policies = [path_policy(path, get_config())[0] for path in ("/fr/api/partner", "/api/partner", "/api/echo")]
+
+    assert policies == ["partners", "partners", "default"]
+
+
+@pytest.mark.urls("tests.urls_translated")
+@pytest.mark.usefixtures("i18n")
+def test_explain_resolves_a_translated_route_in_the_default_language() -> None:
+    from credcors.conf import get_config
+    from credcors.report import path_policy
+
+    with translation.override("fr"):
+        policies = [path_policy(path, get_config())[0] for path in ("/api/partner", "/api/partenaire")]
+
+    assert policies == ["partners", "default"]  # No request, so no cookie or Accept-Language: LANGUAGE_CODE.
+
+
+def _host_routing(settings: Any, *, above: bool) -> None:
+    middleware = list(settings.MIDDLEWARE)
+    index = middleware.index("credcors.middleware.CredCorsMiddleware")
+    middleware.insert(index if above else index + 1, HOST_ROUTING)
+    settings.MIDDLEWARE = middleware
+
+
+def _partner_host(client: Client, method: str = "get") -> Any:
+    headers = {"Origin": PARTNER, "Host": PARTNER_HOST}
+    if method == "options":
+        headers["Access-Control-Request-Method"] = "GET"
+    return getattr(client, method)("/api/partner", headers=headers)
+
+
+@pytest.mark.urls("tests.urls")
+def test_host_routing_above_credcors_routes_the_preflight_too(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=True)
+
+    preflight = _partner_host(client, "options")
+    actual = _partner_host(client)
+
+    assert (preflight.status_code, _answer(preflight)) == (204, (PARTNER, None))
+    assert (actual.status_code, _answer(actual)) == (200, (PARTNER, None))
+    assert [r for r in caplog.records if r.name == "credcors"] == []
+
+
+@pytest.mark.urls("tests.urls")
+def test_host_routing_below_credcors_is_logged_once(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    # credcors answers the preflight before the host routing runs: ROOT_URLCONF has no
+    # partners' view there, so the preflight and the actual request disagree.
+    preflight = _partner_host(client, "options")
+    actuals = [_partner_host(client) for _ in range(3)]
+    client.get("/api/echo", headers={"Origin": APP})  # Another host: no URLconf of its own.
+
+    assert (preflight.status_code, _answer(preflight)) == (403, (None, None))
+    assert [_answer(actual) for actual in actuals] == [(PARTNER, None)] * 3
+    warnings = [r.getMessage() for r in caplog.records if r.name == "credcors" and r.levelno == logging.WARNING]
+    assert warnings == [
+        "credcors: a middleware below credcors.middleware.CredCorsMiddleware in MIDDLEWARE set request.urlconf "
+        'to "tests.urls_policies"; preflights, which credcors answers before that middleware runs, resolve their '
+        'view in "tests.urls" instead, so their CORS policy can differ from the actual request\'s. '
+        "Move the middleware that sets request.urlconf above credcors in MIDDLEWARE (credcors.W011)."
+    ]
+
+
+@pytest.mark.urls("tests.urls")
+def test_async_host_routing_below_credcors_is_logged(
+    async_client: AsyncClient, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    settings.USE_X_FORWARDED_HOST = True  # The async test client's Host is always testserver.
+
+    actual = async_to_sync(async_client.get)(
+        "/api/partner", headers={"Origin": PARTNER, "X-Forwarded-Host": PARTNER_HOST}
+    )
+
+    assert _answer(actual) == (PARTNER, None)
+    assert ["request.urlconf" in r.getMessage() for r in caplog.records if r.name == "credcors"] == [True]
+
+
+@pytest.mark.urls("tests.urls")
+def test_middleware_setting_the_root_urlconf_below_credcors_is_not_logged(
+    client: Client, settings: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # django-hosts sets request.urlconf for every host, the default one to ROOT_URLCONF: no difference there.
+    monkeypatch.setattr(host_routing, "PARTNER_URLCONF", "tests.urls")
+    _host_routing(settings, above=False)
+    log.reset()
+    caplog.set_level(logging.WARNING, logger="credcors")
+
+    _partner_host(client)
+
+    assert [r for r in caplog.records if r.name == "credcors"] == []
