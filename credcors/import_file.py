@@ -9,7 +9,6 @@ file is quoted with :func:`credcors.quoting.safe` in a :class:`ImportProblem`.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ __all__ = [
     "format_of",
     "parse_entries",
     "read_file",
+    "split_comment",
 ]
 
 #: Bigger files are refused before they are read: an allow-list is not that big.
@@ -50,7 +50,7 @@ class Entry:
 
 
 # "ORIGIN  # expires WHEN": the one comment an origin line may carry (an origin never holds " #").
-_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+_EXPIRES = "expires"
 
 #: Marks a JSON entry of the wrong shape (as its ``origin``); reported with its
 #: number together with invalid origins, so one run shows every problem.
@@ -94,13 +94,30 @@ def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
         value = line.removesuffix("\r")
         if not value.strip() or value.lstrip().startswith("#"):
             continue
-        # "ORIGIN  # expires 2026-12-31T18:00:00Z", as ``export`` writes a row with an expiry.
-        comment = _COMMENT.match(value)
-        if comment is None:
-            entries.append(Entry(f"line {number}", value))
-        else:
-            entries.append(Entry(f"line {number}", comment.group(1), expires=comment.group(2)))
+        origin, expires = split_comment(value)
+        entries.append(Entry(f"line {number}", origin, expires=expires))
     return entries
+
+
+def split_comment(line: str) -> tuple[str, str | None]:
+    """``line`` without its comment, and the ``WHEN`` of a ``# expires WHEN`` comment (else ``None``).
+
+    A comment starts at the first ``#`` after whitespace: ``ORIGIN  # expires
+    2026-12-31T18:00:00Z``, as ``export`` writes a row with an expiry.  Each
+    character is looked at a bounded number of times, so a long line costs
+    linear time (a backtracking regex took seconds on a run of spaces).
+    """
+    hash_at = line.find("#", 1)
+    while hash_at != -1 and not line[hash_at - 1].isspace():
+        hash_at = line.find("#", hash_at + 1)
+    if hash_at == -1:
+        return line, None
+    start = hash_at - 1  # the whitespace before the "#" belongs to the comment
+    while start > 0 and line[start - 1].isspace():
+        start -= 1
+    words = line[hash_at + 1 :].split(maxsplit=2)
+    expires = words[1] if len(words) >= 2 and words[0] == _EXPIRES else None
+    return line[:start], expires
 
 
 def _json_entries(text: str, name: str) -> list[Entry]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from hypothesis import given
+from hypothesis import strategies as st
 
+from credcors.import_file import parse_entries, split_comment
 from credcors.models import AllowedOrigin
 
 PARTNER = "https://partner.example.net"
@@ -586,3 +590,38 @@ def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: 
     namespace: dict[str, Any] = {}
     exec(compile(out.getvalue(), "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOW_CREDENTIALS"] is False
+
+
+# The comment grammar as a regex: the reference for split_comment (the import used it until it
+# took seconds, quadratic in a run of spaces, on a long line; issue 21 finding 7).
+REFERENCE_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\x0b\xa0\u2003#abexpirs:-1x"), max_size=40))
+def test_split_comment_matches_the_reference_regex(line: str) -> None:
+    match = REFERENCE_COMMENT.match(line)
+
+    assert split_comment(line) == ((line, None) if match is None else (match.group(1), match.group(2)))
+
+
+def test_import_of_a_line_with_a_long_run_of_spaces_parses_in_linear_time(tmp_path: Path) -> None:
+    # 200,000 spaces that no "#" follows: the reference regex takes minutes here.
+    spaces = " " * 200_000
+    text = f"https://a.example.net{spaces}x  # expires 2030-01-01T00:00:00Z\n{spaces}https://b.example.net\n"
+    path = tmp_path / "spaces.txt"
+    path.write_text(text + "https://ok.example.net  # expires never\n")
+
+    entries = parse_entries(text, "text", "x")
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    assert [(entry.origin, entry.expires) for entry in entries] == [
+        (f"https://a.example.net{spaces}x", "2030-01-01T00:00:00Z"),
+        (f"{spaces}https://b.example.net", None),
+    ]
+    message = str(info.value)
+    assert "2 invalid entries; nothing was imported." in message
+    assert "\nline 1: 'https://a.example.net   " in message
+    assert "\nline 2: '    " in message
+    assert len(message) < 3000
+    assert not AllowedOrigin.objects.exists()
