@@ -475,7 +475,7 @@ def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = tmp_path / "big.txt"
     path.write_text("https://a.example.net\n")
 
-    with pytest.raises(CommandError, match=r"the limit is 10"):
+    with pytest.raises(CommandError, match=r"big\.txt\" is larger than 10 bytes, the most an import reads"):
         run("import", str(path))
 
 
@@ -590,6 +590,26 @@ def test_convert_settings_without_cors_settings_keeps_credentials_off(settings: 
     namespace: dict[str, Any] = {}
     exec(compile(out.getvalue(), "<convert-settings>", "exec"), namespace)
     assert namespace["CREDCORS"]["ALLOW_CREDENTIALS"] is False
+
+
+def test_import_text_export_without_policy_follows_its_header(tmp_path: Path, settings: Any) -> None:
+    settings.CREDCORS = {"POLICIES": {"partners": {"USE_DATABASE": True}}}
+    AllowedOrigin.objects.create(origin=PARTNER, policy="partners")
+    _, exported = run("export", "--policy", "partners")
+    AllowedOrigin.objects.all().delete()
+    path = tmp_path / "partners.txt"
+    path.write_text(exported)
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path), "--policy", "default")
+    _, out = run("import", str(path))
+
+    assert str(info.value) == (
+        'the text\'s header says its origins belong to the policy "partners", but --policy is "default"; '
+        'choose "partners", or leave --policy out to follow the header.'
+    )
+    assert out.strip().endswith("added 1, updated 0, unchanged 0.")
+    assert AllowedOrigin.objects.get().policy == "partners"
 
 
 # The comment grammar as a regex: the reference for split_comment (the import used it until it
