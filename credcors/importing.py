@@ -142,9 +142,25 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
         if entry.trust_for_csrf and "*" in origin:
             errors.append(f"{entry.where}: {origin} is a pattern; only an exact origin can be trusted for CSRF.")
             continue
+        unstorable = _unstorable(entry.note or "")
+        if unstorable:
+            errors.append(f"{entry.where}: the note holds {unstorable}, which the database cannot store; remove it.")
+            continue
         seen[origin] = entry.where
         canonical.append(Checked(entry, origin, expires))
     return canonical, errors
+
+
+def _unstorable(text: str) -> str:
+    # What a text column cannot hold: PostgreSQL refuses NUL, and no
+    # database driver can encode a lone surrogate (JSON's "\ud800") as UTF-8.
+    if "\x00" in text:
+        return "a NUL character (\\x00)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a lone surrogate (\\u{ord(text[exc.start]):04x})"
+    return ""
 
 
 def plan_import(canonical: Sequence[Checked]) -> list[Planned]:

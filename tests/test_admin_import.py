@@ -729,3 +729,43 @@ def test_preview_holds_no_lock_a_concurrent_insert_waits_for(admin_client: Clien
     assert inserted
     assert response.context["counts"]["added"] == 1_000
     assert sorted(AllowedOrigin.objects.values_list("origin", flat=True)) == sorted(inserted)
+
+
+# -- What the database cannot store -------------------------------------------------------
+
+# JSON escapes: a NUL (PostgreSQL cannot store it) and a lone surrogate (no driver can encode it).
+UNSTORABLE = (
+    '[{"origin": "https://nul.example.net", "note": "a\\u0000b"},'
+    ' {"origin": "https://surrogate.example.net", "note": "\\ud800"},'
+    ' {"origin": "https://fine.example.net", "note": "ok"}]'
+)
+
+
+def test_a_note_the_database_cannot_store_is_a_refused_line_never_a_500(admin_client: Client) -> None:
+    previewed = admin_client.post(IMPORT, {"text": UNSTORABLE, "format": "auto"})
+
+    assert previewed.status_code == 200
+    assert [(line[2], line[4]) for line in _lines(previewed)] == [
+        ("refused", "the note holds a NUL character (\\x00), which the database cannot store; remove it."),
+        ("refused", "the note holds a lone surrogate (\\ud800), which the database cannot store; remove it."),
+        ("added", ""),
+    ]
+    confirmed = _confirm(admin_client, previewed, follow=True)
+    assert "Imported: added 1, updated 0, unchanged 0; 2 refused lines were left out." in _messages(confirmed)
+    assert _state() == [("https://fine.example.net", True, "ok")]
+
+
+def test_a_note_the_database_cannot_store_is_refused_by_the_command(tmp_path: Any) -> None:
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "notes.json"
+    path.write_text(UNSTORABLE)
+
+    for dry_run in (["--dry-run"], []):
+        with pytest.raises(CommandError) as info:
+            call_command("credcors", "import", str(path), *dry_run, stdout=StringIO())
+        message = str(info.value)
+        assert "2 invalid entries; nothing was imported." in message
+        assert "entry 1: the note holds a NUL character (\\x00)" in message
+        assert "entry 2: the note holds a lone surrogate (\\ud800)" in message
+    assert not AllowedOrigin.objects.exists()
