@@ -131,7 +131,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ]
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
-        """Paste or upload origins, preview each line, confirm (needs the add permission)."""
+        """Paste or upload origins, preview each line, confirm (add and change permissions decide per line)."""
         return import_view(self, request)
 
     def checks_view(self, request: HttpRequest) -> HttpResponse:
@@ -151,7 +151,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "credcors_settings_total": settings_total(config),
             # A callable: the template reads it once, and only when it renders the page.
             "credcors_status": lambda: read_status(config),
-            "credcors_can_import": self.has_add_permission(request),
+            "credcors_can_import": self.has_add_permission(request) or self.has_change_permission(request),
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.utils import timezone
 
+from credcors.import_file import TEXT_HEADER_PREFIX
 from credcors.lifetime import describe
 from credcors.models import AllowedOrigin
 from credcors.policy_conf import DEFAULT_POLICY
@@ -21,17 +22,15 @@ __all__ = ["export_json", "export_text", "text_header"]
 
 def text_header(policy: str) -> str:
     """The comment line a text export starts with."""
-    return (
-        f"# credcors allowed origins of the policy {safe(policy, 64)} "
-        "(enabled rows that have not expired), one per line"
-    )
+    return f"{TEXT_HEADER_PREFIX}{safe(policy, 64)} (enabled rows that have not expired), one per line"
 
 
 def export_text(rows: Iterable[AllowedOrigin], policy: str = DEFAULT_POLICY) -> str:
     """The origins of ``policy``'s enabled, unexpired rows, one a line, under a comment line.
 
-    One policy per text file: importing it elsewhere must not move a
-    partner's origins into the credentialed default policy.  An expiry
+    One policy per text file, named in its header: importing it (the
+    command and the admin read the header) puts its origins back in that
+    policy, never a partner's into the credentialed default one.  An expiry
     follows as a comment that ``import`` reads back.
     """
     now = timezone.now()

@@ -1,17 +1,27 @@
-"""Import origins in bulk: check every entry with the one validator, write in one transaction.
+"""Import origins in bulk: check every entry with the one validator, plan it, write in one transaction.
 
-The same code serves ``manage.py credcors import`` and anything else that
-imports a list (the admin, for one): nothing is written unless every entry is
-valid, and a concurrent writer makes the whole import roll back with a clear
-"run it again".  Reading a file into entries (its size limit, the text and
-JSON formats) is :mod:`credcors.import_file`.  Problems are
+The same code serves ``manage.py credcors import`` and the admin's import
+page.  Every entry is checked (:func:`check_entries`), then planned against
+the existing rows of its origin, read in chunks in one pass
+(:func:`plan_import`): it would add a row (:data:`CREATE`), change one
+(:data:`UPDATE`) or leave it as it is (:data:`UNCHANGED`).  Planning writes
+nothing and locks nothing, so a preview or a dry run of any size leaves
+other writers alone.  :func:`import_entries` then writes: nothing unless
+every entry is valid, in one transaction that plans again under row locks;
+a concurrent writer makes the whole import roll back with a clear "run it
+again".  Who may do what is one rule (:func:`refusal`): adding a row needs
+the add permission, changing one the change permission; the command line
+runs as the operator, with both.
+
+Reading a file into entries (its size limit, the text and JSON formats) is
+:mod:`credcors.import_file`.  Problems are
 :class:`~credcors.import_file.ImportProblem` with a message ready to show;
 every value from the file is quoted with :func:`credcors.quoting.safe`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
@@ -28,14 +38,27 @@ from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import scrub
 
 __all__ = [
+    "CREATE",
     "MAX_REPORTED_ERRORS",
+    "READ_CHUNK",
+    "UNCHANGED",
+    "UPDATE",
+    "Checked",
     "ImportReport",
+    "Planned",
     "check_entries",
     "import_entries",
+    "plan_import",
+    "refusal",
+    "with_policy",
 ]
 
 #: How many invalid entries an import reports before summarizing the rest.
 MAX_REPORTED_ERRORS = 20
+#: Origins looked up per query: below every backend's limit on parameters (SQLite's was 999).
+READ_CHUNK = 500
+#: What importing an entry does to the table.
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,8 +79,30 @@ class Checked(NamedTuple):
     expires: Any
 
 
+class Planned(NamedTuple):
+    """What importing one valid entry does: its :data:`CREATE`, :data:`UPDATE` or :data:`UNCHANGED`."""
+
+    checked: Checked
+    kind: str
+    #: The fields to set, by name (every field, for a new row).
+    values: dict[str, Any]
+    #: The changes in words, for an update (``"enabled"``, ``"policy partners"``).
+    changes: tuple[str, ...]
+    #: The row's policy once the entry is imported.
+    policy: str
+
+
 #: An entry that says nothing about expiry leaves a row's as it is.
 KEEP: Any = object()
+
+
+def refusal(kind: str, *, may_create: bool, may_change: bool) -> str:
+    """Why a user with these permissions may not import an entry of this kind; ``""`` when they may."""
+    if kind == CREATE and not may_create:
+        return "adding a row needs the add permission"
+    if kind == UPDATE and not may_change:
+        return "changing an existing row needs the change permission"
+    return ""
 
 
 def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
@@ -97,9 +142,91 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
         if entry.trust_for_csrf and "*" in origin:
             errors.append(f"{entry.where}: {origin} is a pattern; only an exact origin can be trusted for CSRF.")
             continue
+        unstorable = _unstorable(entry.note or "")
+        if unstorable:
+            errors.append(f"{entry.where}: the note holds {unstorable}, which the database cannot store; remove it.")
+            continue
         seen[origin] = entry.where
         canonical.append(Checked(entry, origin, expires))
     return canonical, errors
+
+
+def _unstorable(text: str) -> str:
+    # What a text column cannot hold: PostgreSQL refuses NUL, and no
+    # database driver can encode a lone surrogate (JSON's "\ud800") as UTF-8.
+    if "\x00" in text:
+        return "a NUL character (\\x00)"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"a lone surrogate (\\u{ord(text[exc.start]):04x})"
+    return ""
+
+
+def plan_import(canonical: Sequence[Checked]) -> list[Planned]:
+    """What importing the checked entries would do, from one chunked read of their rows; nothing is written.
+
+    No row is locked and no transaction is opened: other writers go on while
+    a big import is previewed.  :func:`import_entries` plans again, under
+    locks, before it writes.
+    """
+    return _plan(canonical, _existing([checked.origin for checked in canonical], lock=False))
+
+
+#: The columns an import plans with (and the primary key, to update a row).
+_COLUMNS = ("pk", "origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at")
+
+
+def _existing(origins: Iterable[str], *, lock: bool) -> dict[str, Any]:
+    # The rows of these origins (their _COLUMNS, no model instances: 100,000
+    # of those cost seconds), READ_CHUNK origins a query, in origin order;
+    # locked in that order too (see _apply).
+    ordered = sorted(origins)
+    rows: dict[str, Any] = {}
+    for start in range(0, len(ordered), READ_CHUNK):
+        query = AllowedOrigin.objects.filter(origin__in=ordered[start : start + READ_CHUNK]).order_by("origin")
+        if lock:
+            query = query.select_for_update()
+        rows.update((row.origin, row) for row in query.values_list(*_COLUMNS, named=True))
+    return rows
+
+
+def _plan(canonical: Sequence[Checked], rows: Mapping[str, Any]) -> list[Planned]:
+    return [_plan_one(checked, rows.get(checked.origin)) for checked in canonical]
+
+
+def _plan_one(checked: Checked, row: Any) -> Planned:
+    entry, origin, expires = checked
+    enabled = True if entry.enabled is None else entry.enabled
+    if row is None:
+        policy = entry.policy or DEFAULT_POLICY
+        values = {
+            "origin": origin,
+            "enabled": enabled,
+            "note": entry.note or "",
+            "policy": policy,
+            "trust_for_csrf": bool(entry.trust_for_csrf),
+            "expires_at": None if expires is KEEP else expires,
+        }
+        return Planned(checked, CREATE, values, (), policy)
+    values = {}
+    changes = []
+    if row.enabled != enabled:
+        values["enabled"] = enabled
+        changes.append("enabled" if enabled else "disabled")
+    if entry.note is not None and row.note != entry.note:
+        values["note"] = entry.note
+        changes.append("note")
+    if entry.policy is not None and row.policy != entry.policy:
+        values["policy"] = entry.policy
+        changes.append(f"policy {entry.policy}")
+    if entry.trust_for_csrf is not None and row.trust_for_csrf != entry.trust_for_csrf:
+        values["trust_for_csrf"] = entry.trust_for_csrf
+        changes.append("trusted for CSRF" if entry.trust_for_csrf else "not trusted for CSRF")
+    if expires is not KEEP and row.expires_at != expires:
+        values["expires_at"] = expires
+        changes.append(f"expires {describe(expires)}")
+    return Planned(checked, UPDATE if values else UNCHANGED, values, tuple(changes), entry.policy or row.policy)
 
 
 def import_entries(
@@ -110,16 +237,19 @@ def import_entries(
     policy: str | None = None,
     user: Any = None,
     via: str = "",
+    may_create: bool = True,
+    may_change: bool = True,
 ) -> ImportReport:
     """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`.
 
     ``policy`` is the policy of entries that name none (a text file's lines).
     With ``user``, each row added or changed gets an entry in the admin's
     history as that user, saying it came from ``name`` (and ``via``).
+    ``dry_run`` plans without writing or locking.  Without ``may_create``
+    (``may_change``), an entry that would add (change) a row refuses the
+    whole import, for the admin's staff without the add (change) permission.
     """
-    if policy is not None:
-        entries = [entry if entry.policy is not None else replace(entry, policy=policy) for entry in entries]
-    canonical, errors = check_entries(entries)
+    canonical, errors = check_entries(with_policy(entries, policy))
     if errors:
         shown = errors[:MAX_REPORTED_ERRORS]
         if len(errors) > MAX_REPORTED_ERRORS:
@@ -128,8 +258,17 @@ def import_entries(
             f"{name}: {len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'}; nothing was imported.\n"
             + "\n".join(shown)
         )
+    if dry_run:
+        return _report(plan_import(canonical))
     try:
-        return _apply(canonical, dry_run=dry_run, user=user, source=f"from {name}{' ' + via if via else ''}")
+        return _apply(
+            canonical,
+            name=name,
+            user=user,
+            source=f"from {name}{' ' + via if via else ''}",
+            may_create=may_create,
+            may_change=may_change,
+        )
     except IntegrityError:
         # Another writer added one of these origins after the rows were
         # read: the whole import rolled back, so running it again is safe.
@@ -139,62 +278,70 @@ def import_entries(
         ) from None
 
 
-def _apply(canonical: list[Checked], *, dry_run: bool, user: Any, source: str) -> ImportReport:
-    # Write the checked entries in one transaction (rolled back for a dry run).
-    created = updated = unchanged = 0
+def _report(planned: Iterable[Planned]) -> ImportReport:
+    counts = {CREATE: 0, UPDATE: 0, UNCHANGED: 0}
     lines: list[str] = []
+    for item in sorted(planned, key=lambda item: item.checked.origin):
+        counts[item.kind] += 1
+        if item.kind == CREATE:
+            lines.append(f"  added     {item.checked.origin}")
+        elif item.kind == UPDATE:
+            lines.append(f"  updated   {item.checked.origin} ({', '.join(item.changes)})")
+    return ImportReport(counts[CREATE], counts[UPDATE], counts[UNCHANGED], lines)
+
+
+def _apply(
+    canonical: Sequence[Checked], *, name: str, user: Any, source: str, may_create: bool, may_change: bool
+) -> ImportReport:
+    # Plan again under row locks, then write, in one transaction.
     history: list[tuple[int, AllowedOrigin, str]] = []
     with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
         # Rows are locked, and new ones inserted, in origin order: two imports
         # of overlapping files then wait for each other instead of
         # deadlocking, and one adding an origin the other just added fails
         # on the unique constraint, which says "run it again".
-        in_order = sorted(canonical, key=lambda checked: checked.origin)
-        locked = AllowedOrigin.objects.filter(origin__in=[checked.origin for checked in in_order]).order_by("origin")
-        existing = {row.origin: row for row in locked.select_for_update()}
-        for entry, origin, expires in in_order:
-            row = existing.get(origin)
-            enabled = True if entry.enabled is None else entry.enabled
-            if row is None:
-                row = AllowedOrigin(
-                    origin=origin,
-                    enabled=enabled,
-                    note=entry.note or "",
-                    policy=entry.policy or DEFAULT_POLICY,
-                    trust_for_csrf=bool(entry.trust_for_csrf),
-                    expires_at=None if expires is KEEP else expires,
+        rows = _existing([checked.origin for checked in canonical], lock=True)
+        planned = sorted(_plan(canonical, rows), key=lambda item: item.checked.origin)
+        for item in planned:
+            reason = refusal(item.kind, may_create=may_create, may_change=may_change)
+            if reason:
+                # The preview leaves out what the user may not do; this is the
+                # table having changed between that preview and these locks.
+                raise ImportProblem(
+                    f"{name}: {item.checked.entry.where}: {item.checked.origin} would "
+                    f"{'be added' if item.kind == CREATE else 'change an existing row'}, and {reason}; "
+                    "nothing was imported. If a preview allowed it, the table changed since: preview again."
                 )
+        updates = [item for item in planned if item.kind == UPDATE]
+        changed = _instances([rows[item.checked.origin].pk for item in updates])
+        for item in planned:
+            if item.kind == CREATE:
+                row = AllowedOrigin(**item.values)
                 row.save()
-                created += 1
-                lines.append(f"  added     {origin}")
                 history.append((ADDITION, row, f"Imported {source}."))
-                continue
-            changes = []
-            if row.enabled != enabled:
-                row.enabled = enabled
-                changes.append("enabled" if enabled else "disabled")
-            if entry.note is not None and row.note != entry.note:
-                row.note = entry.note
-                changes.append("note")
-            if entry.policy is not None and row.policy != entry.policy:
-                row.policy = entry.policy
-                changes.append(f"policy {entry.policy}")
-            if entry.trust_for_csrf is not None and row.trust_for_csrf != entry.trust_for_csrf:
-                row.trust_for_csrf = entry.trust_for_csrf
-                changes.append("trusted for CSRF" if entry.trust_for_csrf else "not trusted for CSRF")
-            if expires is not KEEP and row.expires_at != expires:
-                row.expires_at = expires
-                changes.append(f"expires {describe(expires)}")
-            if changes:
-                row.save()
-                updated += 1
-                lines.append(f"  updated   {origin} ({', '.join(changes)})")
-                history.append((CHANGE, row, f"Changed {source}: {', '.join(changes)}."))
-            else:
-                unchanged += 1
+        for item in updates:
+            row = changed[rows[item.checked.origin].pk]
+            for column, value in item.values.items():
+                setattr(row, column, value)
+            row.save()
+            history.append((CHANGE, row, f"Changed {source}: {', '.join(item.changes)}."))
         if user is not None:
             for flag in (ADDITION, CHANGE):
                 audit.log(user, flag, [(row, message) for kind, row, message in history if kind == flag])
-        if dry_run:
-            transaction.set_rollback(True)
-    return ImportReport(created, updated, unchanged, lines)
+    return _report(planned)
+
+
+def _instances(pks: Sequence[int]) -> dict[int, AllowedOrigin]:
+    # The rows to update, as model instances (save() validates and signals
+    # as every change does), READ_CHUNK a query; _apply holds their locks.
+    rows: dict[int, AllowedOrigin] = {}
+    for start in range(0, len(pks), READ_CHUNK):
+        rows.update((row.pk, row) for row in AllowedOrigin.objects.filter(pk__in=pks[start : start + READ_CHUNK]))
+    return rows
+
+
+def with_policy(entries: Sequence[Entry], policy: str | None) -> list[Entry]:
+    """``entries``, those that name no policy given ``policy`` (``None``: left as they are)."""
+    if policy is None:
+        return list(entries)
+    return [entry if entry.policy is not None else replace(entry, policy=policy) for entry in entries]

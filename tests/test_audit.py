@@ -232,7 +232,8 @@ def test_without_the_admin_installed_changes_are_not_logged(settings: Any) -> No
 
 
 def test_admin_import_page_logs_like_the_command(admin_client: Client, admin_user: User) -> None:
-    admin_client.post(f"{CHANGELIST}import/", {"text": f"{PARTNER}\n", "format": "text", "_confirm": "1"})
+    previewed = admin_client.post(f"{CHANGELIST}import/", {"text": f"{PARTNER}\n", "format": "text"})
+    admin_client.post(f"{CHANGELIST}import/", {"token": previewed.context["token"], "_confirm": "1"})
 
     row = AllowedOrigin.objects.get()
     [(username, flag, message)] = _history(row)

@@ -6,6 +6,7 @@ import argparse
 import getpass
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -16,7 +17,10 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from hypothesis import given
+from hypothesis import strategies as st
 
+from credcors.import_file import parse_entries, split_comment
 from credcors.models import AllowedOrigin
 
 PARTNER = "https://partner.example.net"
@@ -533,7 +537,7 @@ def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     path = tmp_path / "big.txt"
     path.write_text("https://a.example.net\n")
 
-    with pytest.raises(CommandError, match=r"the limit is 10"):
+    with pytest.raises(CommandError, match=r"big\.txt\" is larger than 10 bytes, the most an import reads"):
         run("import", str(path))
 
 
@@ -883,3 +887,58 @@ def test_explain_without_settings_problems_says_none() -> None:
     _, out = run("explain", PARTNER)
 
     assert "Settings:" not in out
+
+
+def test_import_text_export_without_policy_follows_its_header(tmp_path: Path, settings: Any) -> None:
+    settings.CREDCORS = {"POLICIES": {"partners": {"USE_DATABASE": True}}}
+    AllowedOrigin.objects.create(origin=PARTNER, policy="partners")
+    _, exported = run("export", "--policy", "partners")
+    AllowedOrigin.objects.all().delete()
+    path = tmp_path / "partners.txt"
+    path.write_text(exported)
+
+    with pytest.raises(CommandError) as info:
+        run("import", str(path), "--policy", "default")
+    _, out = run("import", str(path))
+
+    assert str(info.value) == (
+        'the text\'s header says its origins belong to the policy "partners", but --policy is "default"; '
+        'choose "partners", or leave --policy out to follow the header.'
+    )
+    assert out.strip().endswith("added 1, updated 0, unchanged 0.")
+    assert AllowedOrigin.objects.get().policy == "partners"
+
+
+# The comment grammar as a regex: the reference for split_comment (the import used it until it
+# took seconds, quadratic in a run of spaces, on a long line; issue 21 finding 7).
+REFERENCE_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+
+
+@given(st.text(alphabet=st.sampled_from(" \t\x0b\xa0\u2003#abexpirs:-1x"), max_size=40))
+def test_split_comment_matches_the_reference_regex(line: str) -> None:
+    match = REFERENCE_COMMENT.match(line)
+
+    assert split_comment(line) == ((line, None) if match is None else (match.group(1), match.group(2)))
+
+
+def test_import_of_a_line_with_a_long_run_of_spaces_parses_in_linear_time(tmp_path: Path) -> None:
+    # 200,000 spaces that no "#" follows: the reference regex takes minutes here.
+    spaces = " " * 200_000
+    text = f"https://a.example.net{spaces}x  # expires 2030-01-01T00:00:00Z\n{spaces}https://b.example.net\n"
+    path = tmp_path / "spaces.txt"
+    path.write_text(text + "https://ok.example.net  # expires never\n")
+
+    entries = parse_entries(text, "text", "x")
+    with pytest.raises(CommandError) as info:
+        run("import", str(path))
+
+    assert [(entry.origin, entry.expires) for entry in entries] == [
+        (f"https://a.example.net{spaces}x", "2030-01-01T00:00:00Z"),
+        (f"{spaces}https://b.example.net", None),
+    ]
+    message = str(info.value)
+    assert "2 invalid entries; nothing was imported." in message
+    assert "\nline 1: 'https://a.example.net   " in message
+    assert "\nline 2: '    " in message
+    assert len(message) < 3000
+    assert not AllowedOrigin.objects.exists()

@@ -2,16 +2,29 @@
 
 The format is the one ``manage.py credcors import`` reads; parsing, checking
 and writing are :mod:`credcors.importing`, as for the command.  The first
-POST only previews (:func:`~credcors.control.preview.preview`); the entries
-are written when the staff member confirms, and then only the valid ones.
+POST only previews (:func:`~credcors.control.preview.preview`: nothing is
+written or locked); the entries are written when the staff member confirms,
+and then only the valid lines they may apply: adding a row needs the add
+permission, changing one the change permission (the page needs either).
+
+The confirmation does not post the list back.  The preview page carries it
+in a signed, compressed token (:mod:`django.core.signing`, bound to the
+user, valid for :data:`CONFIRM_MAX_AGE`): stateless, so the confirming POST
+may reach any worker on any server, with no temporary file or shared cache
+to set up or clean.  Allow-lists compress well (a 4 MB list of 100,000
+origins makes a token of about 0.5 MB); a list whose token would not fit in
+``DATA_UPLOAD_MAX_MEMORY_SIZE`` is refused on the preview, so whatever the
+page previews can be confirmed.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
+from django.core import signing
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -19,18 +32,42 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import get_config
-from credcors.control.preview import ADDED, PRESENT, REFUSED, UPDATED, preview
+from credcors.control.preview import ADDED, PRESENT, REFUSED, UPDATED, Preview, preview
 from credcors.control.propagation import propagation_message
-from credcors.import_file import MAX_IMPORT_BYTES, ImportProblem, format_of, parse_entries
-from credcors.importing import import_entries
+from credcors.import_file import (
+    MAX_IMPORT_BYTES,
+    ImportProblem,
+    PolicyConflict,
+    decode_import,
+    format_of,
+    parse_entries,
+    resolve_policy,
+)
+from credcors.importing import import_entries, with_policy
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin
 
-__all__ = ["ImportForm", "import_view"]
+__all__ = ["CONFIRM_MAX_AGE", "PREVIEW_LINES", "ImportForm", "import_view"]
 
 PASTED = "the pasted list"
+#: How many lines the preview page shows; the counts cover every line.
+PREVIEW_LINES = 200
+#: How long a preview can be confirmed, in seconds.
+CONFIRM_MAX_AGE = 3600
+_SALT = "credcors.control.import_view"
+# What the confirming POST holds besides the token: the CSRF token, the field names, their encoding.
+_FORM_ROOM = 1024
+_POLICY_FIELD = "the Policy field"
+
+
+def row_policies() -> list[str]:
+    """The configured policies that take rows (``USE_DATABASE``), the default first."""
+    config = get_config()
+    named = [name for name, policy in config.policies.items() if policy.use_database]
+    return [DEFAULT_POLICY, *named] if config.use_database else named
 
 
 class ImportForm(forms.Form):
@@ -55,73 +92,154 @@ class ImportForm(forms.Form):
         ],
         initial="auto",
     )
+    policy = forms.ChoiceField(
+        label=_("Policy"),
+        required=False,
+        help_text=_(
+            'The policy of the lines that name none (every text line, JSON entries without "policy"). '
+            "Left empty: the policy a text export's header names; without a header, new rows go to the default "
+            "policy and existing rows keep theirs."
+        ),
+    )
 
-    def clean(self) -> dict[str, object]:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The configured policies, read when the form is built.
+        self.fields["policy"].choices = [  # type: ignore[attr-defined]
+            ("", _("as the text's header says")),
+            *((name, name) for name in row_policies()),
+        ]
+
+    def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         upload = data.get("upload")
-        if upload is not None:
-            if upload.size is not None and upload.size > MAX_IMPORT_BYTES:
-                raise forms.ValidationError(
-                    _("The file is %(size)d bytes; the limit is %(limit)d.")
-                    % {"size": upload.size, "limit": MAX_IMPORT_BYTES}
+        try:
+            if upload is not None:
+                data["name"] = safe(upload.name or "upload", 200)
+                data["text"] = decode_import(upload.read(MAX_IMPORT_BYTES + 1), data["name"])
+                data["fmt"] = format_of(upload.name or "", data.get("format", "auto"))
+            elif not data.get("text", "").strip():
+                raise forms.ValidationError(_("Paste a list of origins or choose a file."))
+            else:
+                data["name"] = PASTED
+                data["text"] = decode_import(data["text"].encode("utf-8", "surrogatepass"), PASTED)
+                fmt = data.get("format", "auto")
+                data["fmt"] = ("json" if data["text"].lstrip().startswith("[") else "text") if fmt == "auto" else fmt
+        except ImportProblem as exc:
+            raise forms.ValidationError(str(exc)) from None
+        chosen = data.get("policy") or None
+        try:
+            data["resolved_policy"] = resolve_policy(data["text"], data["fmt"], chosen, choice=_POLICY_FIELD)
+        except PolicyConflict as exc:
+            self.add_error("policy", str(exc))
+            return data
+        except ImportProblem as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if chosen is None and data["resolved_policy"] not in (None, *row_policies()):
+            self.add_error(
+                "policy",
+                _(
+                    "The text's header names the policy %(policy)s, which takes no rows here "
+                    "(it is not configured, or its USE_DATABASE is False). Choose a policy."
                 )
-            try:
-                data["text"] = upload.read().decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise forms.ValidationError(
-                    _("The file is not UTF-8 text (byte %(at)d).") % {"at": exc.start}
-                ) from None
-            data["name"] = safe(upload.name or "upload", 200)
-            data["fmt"] = format_of(upload.name or "", data.get("format", "auto"))
-        elif not data.get("text", "").strip():
-            raise forms.ValidationError(_("Paste a list of origins or choose a file."))
-        else:
-            data["name"] = PASTED
-            fmt = data.get("format", "auto")
-            data["fmt"] = ("json" if data["text"].lstrip().startswith("[") else "text") if fmt == "auto" else fmt
+                % {"policy": safe(data["resolved_policy"], 64)},
+            )
         return data
 
 
 def import_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse:  # type: ignore[type-arg]
-    """Preview on the first POST; import the valid entries on the confirming one."""
-    if not model_admin.has_add_permission(request):
+    """Preview on the first POST; import the valid, permitted entries on the confirming one."""
+    may_create = model_admin.has_add_permission(request)
+    may_change = model_admin.has_change_permission(request)
+    if not (may_create or may_change):
         raise PermissionDenied
-    opts = model_admin.opts
+    if request.method == "POST" and "_confirm" in request.POST:
+        return _confirm(model_admin, request, may_create=may_create, may_change=may_change)
     form = ImportForm(request.POST or None, request.FILES or None)
-    result = None
+    result = token = None
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            entries = parse_entries(data["text"], data["fmt"], data["name"])
-            result = preview(entries, data["name"])
-            if "_confirm" in request.POST:
-                # The same code as the command, and the same history, as this user.
-                report = import_entries(result.valid, data["name"], user=request.user, via="in the admin")
+            entries = with_policy(parse_entries(data["text"], data["fmt"], data["name"]), data["resolved_policy"])
         except ImportProblem as exc:
             form.add_error(None, str(exc))
-            result = None
         else:
-            if "_confirm" in request.POST:
-                skipped = result.count(REFUSED)
-                text = f"Imported: added {report.created}, updated {report.updated}, unchanged {report.unchanged}"
-                text += (
-                    f"; {skipped} refused {'line was' if skipped == 1 else 'lines were'} left out." if skipped else "."
+            carried = {key: data[key] for key in ("text", "fmt", "name", "resolved_policy")}
+            token = signing.dumps({**carried, "user": str(request.user.pk)}, salt=_SALT, compress=True)
+            room = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            if room is not None and len(token) + _FORM_ROOM > room:
+                form.add_error(
+                    None,
+                    _(
+                        "Even compressed, this list takes %(size)d bytes to carry to the confirmation, more than "
+                        "DATA_UPLOAD_MAX_MEMORY_SIZE (%(room)d bytes) lets a form post. Split it, or import it "
+                        "with manage.py credcors import."
+                    )
+                    % {"size": len(token) + _FORM_ROOM, "room": room},
                 )
-                model_admin.message_user(request, text, messages.SUCCESS)
-                if report.created or report.updated:
-                    origins = [line.origin for line in result.lines if line.status in (ADDED, UPDATED)]
-                    model_admin.message_user(request, propagation_message(get_config(), origins), messages.INFO)
-                return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+                token = None
+            else:
+                result = preview(entries, may_create=may_create, may_change=may_change)
+    return _page(model_admin, request, form, result, token)
+
+
+def _confirm(
+    model_admin: ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    *,
+    may_create: bool,
+    may_change: bool,
+) -> HttpResponse:
+    # Import what the signed token carries, as the preview showed it: the
+    # posted text, if any, is never read.
+    form = ImportForm()
+    try:
+        carried = signing.loads(request.POST.get("token", ""), salt=_SALT, max_age=CONFIRM_MAX_AGE)
+    except signing.BadSignature:  # SignatureExpired included
+        carried = None
+    if not isinstance(carried, dict) or carried.get("user") != str(request.user.pk):
+        problem = str(_("This preview has expired or is not yours; nothing was imported. Preview the list again."))
+        return _page(model_admin, request, form, None, None, problem)
+    name = carried["name"]
+    try:
+        entries = with_policy(parse_entries(carried["text"], carried["fmt"], name), carried["resolved_policy"])
+        result = preview(entries, may_create=may_create, may_change=may_change)
+        # The same code as the command, and the same history, as this user.
+        report = import_entries(
+            result.valid, name, user=request.user, via="in the admin", may_create=may_create, may_change=may_change
+        )
+    except ImportProblem as exc:
+        return _page(model_admin, request, form, None, None, str(exc))
+    skipped = result.count(REFUSED)
+    text = f"Imported: added {report.created}, updated {report.updated}, unchanged {report.unchanged}"
+    text += f"; {skipped} refused {'line was' if skipped == 1 else 'lines were'} left out." if skipped else "."
+    model_admin.message_user(request, text, messages.SUCCESS)
+    if report.created or report.updated:
+        origins = [line.origin for line in result.lines if line.status in (ADDED, UPDATED)]
+        model_admin.message_user(request, propagation_message(get_config(), origins), messages.INFO)
+    opts = model_admin.opts
+    return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
+
+
+def _page(
+    model_admin: ModelAdmin,  # type: ignore[type-arg]
+    request: HttpRequest,
+    form: ImportForm,
+    result: Preview | None,
+    token: str | None,
+    problem: str = "",
+) -> TemplateResponse:
+    counts = None if result is None else {status: result.count(status) for status in (ADDED, UPDATED, PRESENT, REFUSED)}
     context = {
         **model_admin.admin_site.each_context(request),
-        "opts": opts,
+        "opts": model_admin.opts,
         "title": _("Import origins"),
         "form": form,
         "preview": result,
-        "counts": None
-        if result is None
-        else {status: result.count(status) for status in (ADDED, UPDATED, PRESENT, REFUSED)},
-        "text": form.cleaned_data.get("text", "") if result is not None else "",
-        "fmt": form.cleaned_data.get("fmt", "") if result is not None else "",
+        "shown": () if result is None else result.lines[:PREVIEW_LINES],
+        "hidden": 0 if result is None else max(0, len(result.lines) - PREVIEW_LINES),
+        "counts": counts,
+        "token": token or "",
+        "problem": problem,
     }
     return TemplateResponse(request, "admin/credcors/allowedorigin/import.html", context)

@@ -1,10 +1,13 @@
 """What an import would do, line by line, before anything changes.
 
 The verdicts come from the import code ``credcors import`` runs: the one
-validator through :func:`~credcors.importing.check_entries`, and a dry run of
-:func:`~credcors.importing.import_entries` (written, then rolled back) for
-what would be added or updated.  Confirming imports the valid entries
-through that same function.
+validator through :func:`~credcors.importing.check_entries`, and the plan of
+:func:`~credcors.importing.plan_import` (one chunked read of the rows
+involved, nothing written, nothing locked) for what would be added, updated
+or left as it is.  A line the staff member may not apply (adding without the
+add permission, changing a row without the change permission) is refused
+with that reason.  Confirming imports the other valid entries through
+:func:`~credcors.importing.import_entries`, which plans again under locks.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from credcors.import_file import Entry
-from credcors.importing import check_entries, import_entries
+from credcors.importing import CREATE, UPDATE, check_entries, plan_import, refusal
 from credcors.quoting import scrub
 
 __all__ = ["ADDED", "PRESENT", "REFUSED", "UPDATED", "Preview", "PreviewLine", "preview"]
 
 ADDED, UPDATED, PRESENT, REFUSED = "added", "updated", "present", "refused"
+_STATUS = {CREATE: ADDED, UPDATE: UPDATED}
+_WOULD = {CREATE: "would be added", UPDATE: "would be updated"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +34,8 @@ class PreviewLine:
     written: str  # the entry as written, printable and bounded
     status: str  # ADDED, UPDATED, PRESENT or REFUSED
     origin: str = ""  # the canonical origin, for valid entries
-    detail: str = ""  # the validator's reason, or what an update changes
+    detail: str = ""  # the validator's or the permission's reason, or what an update changes
+    policy: str = ""  # the row's policy once imported, for valid entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,28 +49,26 @@ class Preview:
         return sum(1 for line in self.lines if line.status == status)
 
 
-def preview(entries: Sequence[Entry], name: str) -> Preview:
-    """What importing ``entries`` would do; nothing is changed.
-
-    Raises :class:`~credcors.import_file.ImportProblem` like the import itself.
-    """
+def preview(entries: Sequence[Entry], *, may_create: bool = True, may_change: bool = True) -> Preview:
+    """What importing ``entries`` would do, as a user with these permissions; nothing is changed or locked."""
     canonical, errors = check_entries(entries)
     # check_entries words each problem as "<where>: <reason>".
     refused = dict(error.partition(": ")[::2] for error in errors)
-    valid = tuple(checked.entry for checked in canonical)
-    report = import_entries(valid, name, dry_run=True)
-    done: dict[str, tuple[str, str]] = {}
-    for text in report.lines:
-        verb, origin, *rest = text.split(maxsplit=2)
-        done[origin] = (verb, rest[0].strip("()") if rest else "")
-    by_where = {checked.entry.where: checked.origin for checked in canonical}
+    planned = {item.checked.entry.where: item for item in plan_import(canonical)}
     lines = []
+    valid = []
     for entry in entries:
         written = scrub(entry.origin, 200) if isinstance(entry.origin, str) else "(not an origin entry)"
         if entry.where in refused:
             lines.append(PreviewLine(entry.where, written, REFUSED, detail=refused[entry.where]))
             continue
-        origin = by_where[entry.where]
-        verb, detail = done.get(origin, (PRESENT, ""))
-        lines.append(PreviewLine(entry.where, written, verb, origin, detail))
-    return Preview(tuple(lines), valid)
+        item = planned[entry.where]
+        origin, detail = item.checked.origin, ", ".join(item.changes)
+        reason = refusal(item.kind, may_create=may_create, may_change=may_change)
+        if reason:
+            detail = f"{_WOULD[item.kind]}{f' ({detail})' if detail else ''}, but {reason}"
+            lines.append(PreviewLine(entry.where, written, REFUSED, origin, detail, item.policy))
+            continue
+        valid.append(entry)
+        lines.append(PreviewLine(entry.where, written, _STATUS.get(item.kind, PRESENT), origin, detail, item.policy))
+    return Preview(tuple(lines), tuple(valid))

@@ -24,7 +24,7 @@ from credcors import audit
 from credcors.conf import Config, get_config
 from credcors.control.overlaps import unused_row_warnings
 from credcors.exporting import export_json, export_text
-from credcors.import_file import ImportProblem, format_of, parse_entries, read_file
+from credcors.import_file import ImportProblem, format_of, parse_entries, read_file, resolve_policy
 from credcors.importing import import_entries
 from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
@@ -83,7 +83,12 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
         help="How to read FILE (default auto: JSON for a name ending in .json, text otherwise).",
     )
     imp.add_argument("--dry-run", action="store_true", help="Report what would change; change nothing.")
-    imp.add_argument("--policy", default=None, help='The policy of entries that name none (default "default").')
+    imp.add_argument(
+        "--policy",
+        default=None,
+        help="The policy of entries that name none (default: the one a text export's header names; without one, "
+        'new rows go to "default" and existing rows keep theirs).',
+    )
     _by(imp)
     exp = sub.add_parser("export", help="Print the rows as text (enabled origins of one policy) or JSON (all rows).")
     exp.add_argument(
@@ -248,11 +253,12 @@ class RowCommands:
         path = Path(options["file"])
         name = safe(str(path), 200)
         user = None if options["dry_run"] else self._actor(options)
+        fmt = format_of(path.name, options["format"])
         try:
-            entries = parse_entries(read_file(path), format_of(path.name, options["format"]), name)
-            report = import_entries(
-                entries, name, dry_run=options["dry_run"], policy=options["policy"], user=user, via=VIA
-            )
+            text = read_file(path)
+            policy = resolve_policy(text, fmt, options["policy"], choice="--policy")
+            entries = parse_entries(text, fmt, name)
+            report = import_entries(entries, name, dry_run=options["dry_run"], policy=policy, user=user, via=VIA)
         except ImportProblem as exc:
             raise CommandError(str(exc)) from None
         # Written only now, so that a rolled-back import lists nothing as added.

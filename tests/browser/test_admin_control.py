@@ -123,7 +123,7 @@ def test_import_previews_then_adds_the_good_lines_on_confirmation(
         page.click("input[type=submit]")
 
     rows = page.locator("#credcors-import-preview tbody tr")
-    verdicts = [rows.nth(index).locator("td").nth(2).inner_text() for index in range(rows.count())]
+    verdicts = [rows.nth(index).locator("td").nth(3).inner_text() for index in range(rows.count())]
     assert verdicts == ["will be added", "already present", "refused", "will be added"]
     assert "public suffix" in rows.nth(2).inner_text() or "top-level domain" in rows.nth(2).inner_text()
     assert "stored as https://two.example.net" in rows.nth(3).inner_text()
