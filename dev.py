@@ -3,6 +3,7 @@
 
     python3 dev.py demo    the two-origin demo: front end :3001, API and admin :8000 (SQLite)
     python3 dev.py test    run the whole test suite, then print its coverage (add pytest arguments after --)
+    python3 dev.py test --fast   the unit suite alone: no browser, servers, packaging or integration tests
     python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
     python3 dev.py lint    ruff check, ruff format --check, mypy (--strict on credcors/), django-upgrade
     python3 dev.py docs    build the documentation site (docs/ into docs/_build/html), warnings as errors
@@ -104,8 +105,23 @@ def _data_files(data: Path) -> set[Path]:
     return {path for path in data.parent.glob(f"{data.name}.*") if not path.name.endswith("-journal")}
 
 
+#: The unit suite: what ``test --fast`` and every nox matrix session run.  It
+#: leaves out the browser and multi-process tests and those marked
+#: ``packaging`` or ``integration``, which need the integration group's real
+#: parts and do not depend on the Python or Django version.
+UNIT_SUITE = [
+    "tests",
+    "--ignore=tests/browser",
+    "--ignore=tests/multiprocess",
+    "-m",
+    "not packaging and not integration",
+]
+
+
 def task_test(args: list[str]) -> int:
     python = ensure_venv()
+    if args[:1] == ["--fast"]:
+        return run(python, "-m", "pytest", *UNIT_SUITE, *args[1:])
     ensure_chromium()
     data = coverage_file()
     data.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +242,9 @@ def main(argv: list[str]) -> int:
         print(__doc__.strip(), file=sys.stderr)
         return 2
     task, rest = argv[0], argv[1:]
-    if rest[:1] == ["--"]:
+    if rest[:2] == ["--fast", "--"]:
+        rest = ["--fast", *rest[2:]]
+    elif rest[:1] == ["--"]:
         rest = rest[1:]
     return TASKS[task](rest)
 

@@ -27,6 +27,9 @@ from pathlib import Path
 
 import nox
 
+# nox runs from this file's folder, so dev.py is importable: one list of what the unit suite is.
+from dev import UNIT_SUITE
+
 ROOT = Path(__file__).resolve().parent
 
 # Django 5.2 (LTS) supports Python 3.10-3.13; Django 6.0 and 6.1 need 3.12+.
@@ -43,16 +46,8 @@ MATRIX: list[tuple[str, str]] = [
 PYTHONS = sorted({python for python, _ in MATRIX})
 LINT_PYTHON = "3.11"
 
-# Paths and markers the matrix leaves to the main run (see the docstring).
-MATRIX_PYTEST_ARGS = [
-    "tests",
-    "--ignore=tests/browser",
-    "--ignore=tests/multiprocess",
-    "-m",
-    "not packaging and not integration",
-    "-p",
-    "no:cacheprovider",
-]
+# The unit suite, as `python3 dev.py test --fast` runs it (see the docstring).
+MATRIX_PYTEST_ARGS = [*UNIT_SUITE, "-p", "no:cacheprovider"]
 
 nox.options.sessions = ["tests", "lint", "mypy"]
 nox.options.error_on_missing_interpreters = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,12 +10,35 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from credcors import conf
 from credcors.refused_store import refused_log
 from credcors.routing import path_policies
 from credcors.store import store
 from tests import urls
+
+#: Hypothesis profiles instead of per-test example counts: ``quick`` while
+#: working, ``thorough`` in CI (which sets CI=true); HYPOTHESIS_PROFILE picks one.
+#: The properties compile snapshots or parse thousands of origins, so a
+#: deadline would measure the machine, not the code.
+HYPOTHESIS_PROFILES = {"quick": 100, "thorough": 400}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, examples in HYPOTHESIS_PROFILES.items():
+        hypothesis_settings.register_profile(
+            name, max_examples=examples, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+        )
+    hypothesis_settings.load_profile(
+        os.environ.get("HYPOTHESIS_PROFILE") or ("thorough" if os.environ.get("CI") else "quick")
+    )
+
+
+def examples(share: float) -> int:
+    """How many examples a property must have exercised, not vacuously: ``share`` of the profile's count."""
+    return max(1, int(hypothesis_settings.default.max_examples * share))
 
 
 def run_inline(refresh: Callable[[], None]) -> None:

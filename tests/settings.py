@@ -11,6 +11,9 @@ ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 ROOT_URLCONF = "tests.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# Tests log users in by the hundred (admin_client makes a superuser per test):
+# PBKDF2 would dominate the run time, and no test is about password hashing.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def database_from_url(url: str) -> dict[str, object]:

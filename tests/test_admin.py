@@ -17,12 +17,6 @@ CHANGELIST = "/admin/credcors/allowedorigin/"
 ADD = CHANGELIST + "add/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    # admin_client creates a superuser per test; PBKDF2 would dominate the run time.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _change(pk: int) -> str:
     return f"{CHANGELIST}{pk}/change/"
 

@@ -23,11 +23,6 @@ CHANGELIST = "/admin/credcors/allowedorigin/"
 ADD = CHANGELIST + "add/"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _messages(response: Any) -> list[tuple[str, str]]:
     return [(message.level_tag, str(message)) for message in get_messages(response.wsgi_request)]
 

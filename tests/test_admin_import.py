@@ -33,11 +33,6 @@ https://new.example.net/
 """
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def rows() -> None:
     AllowedOrigin.objects.create(origin="https://present.example.net", note="kept")

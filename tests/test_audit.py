@@ -30,11 +30,6 @@ PREVIEW = "https://pr-123.preview.example.com"
 PARTNER = "https://partner.example.net"
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def run(*args: str) -> str:
     out = StringIO()
     call_command("credcors", *args, stdout=out)

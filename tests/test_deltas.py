@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credcors.answers import Headers
@@ -256,7 +256,6 @@ def _run(config_name: str, initial: list[Op], steps: list[Step]) -> int:
     return fallbacks
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(sorted(CONFIGS)),
     st.lists(_ops(EXACT), max_size=10),
@@ -268,7 +267,6 @@ def test_exact_row_changes_applied_decide_like_compiling_every_row(
     assert _run(config_name, initial, steps) == 0
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.sampled_from(sorted(CONFIGS)),
     st.lists(_ops(POOL), max_size=10),

@@ -153,6 +153,25 @@ def test_dev_py_command_names_a_task(words: list[str]) -> None:
     assert words[2] in dev.TASKS
 
 
+@pytest.mark.integration  # Runs dev.py with this virtualenv, which the matrix's nox venvs are not.
+def test_dev_py_test_fast_collects_the_unit_suite_alone() -> None:
+    env = {**os.environ, "CREDCORS_VENV": sys.prefix}
+    result = subprocess.run(
+        [sys.executable, "dev.py", "test", "--fast", "--", "--collect-only", "-q", "-p", "no:cacheprovider"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    collected = [line for line in result.stdout.splitlines() if "::" in line]
+    assert len(collected) > 1000
+    assert not [line for line in collected if line.startswith(("tests/browser/", "tests/multiprocess/"))]
+    assert not [line for line in collected if line.startswith(("tests/test_packaging.py", "tests/test_bench_smoke"))]
+
+
 def test_ci_runs_exactly_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert re.search(r"^step \"[^\"]*\" python3 dev\.py test$", ci, re.MULTILINE), (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credcors import fetch
@@ -178,7 +178,6 @@ _HEADER_LIST = st.lists(
 ).map(",".join)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=st.one_of(_HEADER_TEXT, _HEADER_LIST, st.text(max_size=20)))
 def test_parse_request_headers_matches_the_reference(value: str) -> None:
     assert parse_request_headers(value) == _reference_parse_request_headers(value)

@@ -308,12 +308,6 @@ def test_prune_bad_duration_refused() -> None:
 # -- The admin ----------------------------------------------------------------------------
 
 
-@pytest.fixture
-def _fast_password_hashing(settings: Any) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.mark.usefixtures("_fast_password_hashing")
 @pytest.mark.parametrize(
     ("state", "listed"),
     [
@@ -331,7 +325,6 @@ def test_admin_state_filter(admin_client: Any, state: str | None, listed: set[st
     assert {row.origin for row in response.context["cl"].result_list} == listed
 
 
-@pytest.mark.usefixtures("_fast_password_hashing")
 def test_admin_list_shows_when_each_row_expires(admin_client: Any, settings: Any) -> None:
     settings.TIME_ZONE = "UTC"
     _rows_with_lifetimes()

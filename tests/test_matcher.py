@@ -7,7 +7,7 @@ import string
 from typing import NamedTuple
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credcors.matcher import Index, compile_index
@@ -557,7 +557,6 @@ def _near_misses(rule: Rule) -> list[str]:
 def test_compiled_index_agrees_with_reference_matcher() -> None:
     outcomes = {"hit": 0, "miss": 0, "pattern-hit": 0}
 
-    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(_grants(), st.lists(_origin_specs, min_size=1, max_size=8))
     def check(grants: list[_Grant], specs: list[_OriginSpec]) -> None:
         index = compile_index(grants)

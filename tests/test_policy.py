@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from credcors.answers import Decision, Headers, Kind, Reason
@@ -620,7 +620,6 @@ _VETTED = {
 }
 
 
-@settings(max_examples=800, deadline=None)
 @given(
     method=st.sampled_from(["GET", "POST", "OPTIONS", "OPTIONS", "options", "DELETE"]),
     origin=st.one_of(st.none(), st.sampled_from(ORIGINS), _joined(_ORIGIN_PIECES, 8), st.text(max_size=30)),
@@ -672,7 +671,6 @@ def test_decide_headers_only_ever_carry_vetted_values(
         assert request_method in snapshot.headers.allow_methods
 
 
-@settings(max_examples=500, deadline=None)
 @given(refused=st.one_of(_joined(_ORIGIN_PIECES, 8), st.text(min_size=1, max_size=30)))
 def test_decide_refused_input_never_appears_in_any_header(refused: str) -> None:
     # The same refused value offered in every slot a request controls.
@@ -698,7 +696,6 @@ def test_decide_refused_input_never_appears_in_any_header(refused: str) -> None:
 _WARM = build_snapshot(expose_headers=["ETag"])
 
 
-@settings(max_examples=500, deadline=None)
 @given(
     method=st.sampled_from(["GET", "OPTIONS"]),
     origin=st.one_of(st.sampled_from(ORIGINS), _joined(_ORIGIN_PIECES, 6)),
@@ -757,7 +754,6 @@ def _reference_header_verdict(value: str, allowed: frozenset[str]) -> tuple[Reas
     return Reason.ALLOWED, None
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     value=st.one_of(
         _HEADER_TEXT, _HEADER_LIST, st.lists(st.sampled_from(["accept", "x", "a b"]), max_size=80).map(",".join)

@@ -36,7 +36,6 @@ SETTINGS: dict[str, Any] = {
 @pytest.fixture(autouse=True)
 def _policies(settings: Any) -> None:
     settings.CREDCORS = SETTINGS
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def run(*args: str) -> str:

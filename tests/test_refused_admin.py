@@ -21,11 +21,6 @@ CHANGELIST = "/admin/credcors/refusedorigin/"
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings) -> None:
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 def _refused(origin: str, count: int = 1, minutes_ago: int = 0, policy: str = "default") -> RefusedOrigin:
     seen = NOW - timedelta(minutes=minutes_ago)
     row: RefusedOrigin = RefusedOrigin.objects.create(

@@ -12,7 +12,7 @@ from typing import NamedTuple
 from unittest import mock
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from credcors import rowmap
@@ -106,7 +106,6 @@ def _assert_reads_like(rows: RowMap, model: Model) -> None:
         assert sorted(rows.expired(now)) == sorted(pk for pk, _, at in model.values() if at is not None and at <= now)
 
 
-@settings(max_examples=300, deadline=None)
 @given(
     st.lists(entry_parts, max_size=12),
     st.lists(
@@ -224,7 +223,6 @@ def _origin_texts(draw: st.DrawFn) -> str:
     return f"{scheme}://{host}" + ("" if port is None else f":{port}")
 
 
-@settings(max_examples=500, deadline=None)
 @given(_origin_texts())
 def test_rule_of_a_canonical_exact_origin_is_the_validators_rule(text: str) -> None:
     try:
