@@ -13,11 +13,11 @@ from tests import urls, urls_policies, urls_translated
 
 urlpatterns = [
     *i18n_patterns(
-        re_path(r"^api/partner$", urls_policies.PartnerView.as_view()),
-        re_path(r"^api/status$", urls_policies.public_status),
+        path("api/partner", urls_policies.PartnerView.as_view()),
+        path("api/status", urls_policies.public_status),
         prefix_default_language=True,
     ),
     re_path(r"^[a-z]{2}/api/partner$", urls.recorded),
     path("unprefixed/", include(urls_translated.partner_routes)),
-    re_path(r"^", include("tests.urls")),
+    path("", include("tests.urls")),
 ]
