@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def examples(share: float) -> int:
     """How many examples a property must have exercised, not vacuously: ``share`` of the profile's count."""
-    return max(1, int(hypothesis_settings.default.max_examples * share))
+    return max(1, int(hypothesis_settings().max_examples * share))
 
 
 def run_inline(refresh: Callable[[], None]) -> None:
