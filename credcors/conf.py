@@ -20,6 +20,7 @@ from credcors.catalogue import Problem, key
 from credcors.origins import Rule
 from credcors.policy_conf import (
     DEFAULT_POLICY,
+    DEFAULT_PREFLIGHT_MAX_AGE,
     MAX_PREFLIGHT_AGE,
     POLICY_KEYS,
     PolicyConfig,
@@ -37,10 +38,7 @@ DEFAULTS: Mapping[str, Any] = {
     "ALLOW_METHODS": ["GET", "HEAD", "PUT", "PATCH", "POST", "DELETE"],
     "ALLOW_HEADERS": ["accept", "authorization", "content-type", "x-csrftoken", "x-requested-with"],
     "EXPOSE_HEADERS": [],
-    # Chromium caps at 7200 s, Firefox at 86400 s.  While a preflight is
-    # cached the browser sends preflighted writes without asking again, so a
-    # short default bounds how long a disabled origin can keep doing that.
-    "PREFLIGHT_MAX_AGE": 600,
+    "PREFLIGHT_MAX_AGE": DEFAULT_PREFLIGHT_MAX_AGE,
     "URLS_REGEX": None,
     "USE_DATABASE": True,
     "REFRESH_SECONDS": 5,

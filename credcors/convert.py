@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from credcors.conf import DEFAULTS
 from credcors.conversion import KNOWN_SETTINGS, MISSING, Conversion
 from credcors.convert_origins import OriginConverter
+from credcors.policy_conf import MAX_PREFLIGHT_AGE
 
 __all__ = ["convert_settings"]
 
@@ -180,14 +181,14 @@ class _Converter(OriginConverter):
                 f"{DEFAULTS['PREFLIGHT_MAX_AGE']} s, so a disabled origin loses access sooner.",
             )
             return
-        if isinstance(value, int) and not isinstance(value, bool) and value > 86400:
+        if isinstance(value, int) and not isinstance(value, bool) and value > MAX_PREFLIGHT_AGE:
             self.find(
                 "CORS_PREFLIGHT_MAX_AGE",
                 value,
                 "changed",
-                "Lowered to 86400, the most any browser honours (Chromium caps at 7200).",
+                f"Lowered to {MAX_PREFLIGHT_AGE}, the most any browser honours (Chromium caps at 7200).",
             )
-            value = 86400
+            value = MAX_PREFLIGHT_AGE
         self.checked("CORS_PREFLIGHT_MAX_AGE", "PREFLIGHT_MAX_AGE", value, value)
 
     def private_network(self) -> None:

@@ -13,9 +13,10 @@ from credcors.conf import get_config
 from credcors.diagnose.reasons import reason_line
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
 from credcors.policy import classify, decide
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.refused_store import refused_log
 from credcors.routing import path_policies, report_urlconf_set_below, request_policy
-from credcors.snapshot import DEFAULT_POLICY, Snapshot
+from credcors.snapshot import Snapshot
 from credcors.store import store
 
 __all__ = ["CredCorsMiddleware"]

@@ -20,7 +20,8 @@ from credcors.fetch import (
     parse_request_headers,
 )
 from credcors.grants import Grant
-from credcors.snapshot import DEFAULT_POLICY, Snapshot
+from credcors.policy_conf import DEFAULT_POLICY
+from credcors.snapshot import Snapshot
 from credcors.wire import MAX_ORIGIN_LENGTH, OriginShape, classify_origin
 
 __all__ = ["classify", "decide", "refusal_reason"]

@@ -26,6 +26,7 @@ from credcors.origins import Rule
 
 __all__ = [
     "DEFAULT_POLICY",
+    "DEFAULT_PREFLIGHT_MAX_AGE",
     "INHERITED",
     "MAX_PREFLIGHT_AGE",
     "NAMED_DEFAULTS",
@@ -39,7 +40,12 @@ __all__ = [
 #: The name of the policy the top-level keys describe; views without one use it.
 DEFAULT_POLICY = "default"
 
+#: The most PREFLIGHT_MAX_AGE may say: Firefox's cap (Chromium caps at 7200 s).
 MAX_PREFLIGHT_AGE = 86400
+#: While a preflight is cached the browser sends preflighted writes without
+#: asking again, so a short default bounds how long a disabled origin can
+#: keep doing that.
+DEFAULT_PREFLIGHT_MAX_AGE = 600
 
 #: The keys a named policy takes.
 POLICY_KEYS = (
@@ -52,8 +58,15 @@ POLICY_KEYS = (
     "PREFLIGHT_MAX_AGE",
     "USE_DATABASE",
 )
+#: The lists a named policy takes from the default policy when it does not
+#: set them: each key's parser, and the PolicyConfig field it fills.
+_INHERITED_LISTS = {
+    "ALLOW_METHODS": (parse_methods, "allow_methods"),
+    "ALLOW_HEADERS": (parse_allow_headers, "allow_headers"),
+    "EXPOSE_HEADERS": (parse_expose_headers, "expose_headers"),
+}
 #: What a named policy takes from the default policy when it does not set it.
-INHERITED = ("ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS", "PREFLIGHT_MAX_AGE")
+INHERITED = (*_INHERITED_LISTS, "PREFLIGHT_MAX_AGE")
 #: What a named policy has when it does not say: nobody, and no credentials.
 NAMED_DEFAULTS: Mapping[str, Any] = MappingProxyType(
     {"ALLOWED_ORIGINS": [], "ALLOW_ALL_ORIGINS": False, "ALLOW_CREDENTIALS": False, "USE_DATABASE": False}
@@ -151,32 +164,20 @@ def parse_policy(
         )
         allow_all = False  # Fail closed: the policy allows only what it lists.
     rules = parse_origins(lists.get("ALLOWED_ORIGINS", []), credentials, allow_insecure, problems, policy, debug=debug)
-    methods = (
-        parse_methods(lists["ALLOW_METHODS"], credentials, problems, policy)
-        if "ALLOW_METHODS" in lists or base is None
-        else base.allow_methods
-    )
-    allow_headers = (
-        parse_allow_headers(lists["ALLOW_HEADERS"], credentials, problems, policy)
-        if "ALLOW_HEADERS" in lists or base is None
-        else base.allow_headers
-    )
-    expose_headers = (
-        parse_expose_headers(lists["EXPOSE_HEADERS"], credentials, problems, policy)
-        if "EXPOSE_HEADERS" in lists or base is None
-        else base.expose_headers
-    )
-    max_age = _parse_max_age(raw, problems, policy, base)
+    inherited = {
+        field: parse(lists[item], credentials, problems, policy)
+        if item in lists or base is None
+        else getattr(base, field)
+        for item, (parse, field) in _INHERITED_LISTS.items()
+    }
     return PolicyConfig(
         name=name,
         rules=rules,
         allow_all=allow_all,
         credentials=credentials,
-        allow_methods=methods,
-        allow_headers=allow_headers,
-        expose_headers=expose_headers,
-        max_age=max_age,
+        max_age=_parse_max_age(raw, problems, policy, base),
         use_database=flags["USE_DATABASE"],
+        **inherited,
     )
 
 
@@ -200,10 +201,11 @@ def _parse_max_age(
                 "credcors.E008",
                 f"{key('PREFLIGHT_MAX_AGE', policy)} must be a whole number of seconds from 0 to "
                 f"{MAX_PREFLIGHT_AGE}, not {max_age!r}.",
-                "Browsers cap it anyway (Chromium 7200, Firefox 86400); the default is 600.",
+                f"Browsers cap it anyway (Chromium 7200, Firefox {MAX_PREFLIGHT_AGE}); "
+                f"the default is {DEFAULT_PREFLIGHT_MAX_AGE}.",
             )
         )
-        return 600 if base is None else base.max_age
+        return DEFAULT_PREFLIGHT_MAX_AGE if base is None else base.max_age
     return max_age
 
 

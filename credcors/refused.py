@@ -30,7 +30,6 @@ from credcors.catalogue import Problem, key
 from credcors.wire import OriginShape, classify_origin
 
 __all__ = [
-    "DEFAULT_POLICY",
     "MAX_PATH_LENGTH",
     "MAX_POLICY_LENGTH",
     "REFUSED_DEFAULTS",
@@ -42,7 +41,6 @@ __all__ = [
 ]
 
 #: The policy of views that name none.
-DEFAULT_POLICY = "default"
 #: The stored path is cut to this many characters (it is only a hint for staff).
 MAX_PATH_LENGTH = 200
 #: The longest policy name stored with a refusal (the column's width).

@@ -20,9 +20,9 @@ from credcors.cookie_settings import cookie_verdict
 from credcors.diagnose import Explanation, Row, explain, row_candidates
 from credcors.lifetime import describe
 from credcors.origins import OriginError, parse_rule
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
 from credcors.routing import path_policies, view_policy
-from credcors.snapshot import DEFAULT_POLICY
 from credcors.store import store
 from credcors.table import read_rows
 from credcors.wire import DEFAULT_PORTS

@@ -32,7 +32,7 @@ from django.utils import translation
 from django.utils.module_loading import import_string
 
 from credcors.log import log_urlconf_set_below
-from credcors.snapshot import DEFAULT_POLICY
+from credcors.policy_conf import DEFAULT_POLICY
 
 __all__ = [
     "PathPolicies",

@@ -28,11 +28,11 @@ from credcors.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLO
 from credcors.grants import Grant
 from credcors.matcher import Index, compile_index
 from credcors.origins import ANY_PORT, Rule
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.rowmap import Entry, RowMap
 
 __all__ = [
     "ANY_ORIGIN",
-    "DEFAULT_POLICY",
     "Policy",
     "Snapshot",
     "compile_policy",
@@ -44,8 +44,6 @@ Row = tuple[Rule, str, int, float | None]
 #: A row a change adds: (its policy's name, the row, trusted for CSRF).
 Added = tuple[str, Row, bool]
 
-#: The name of the policy of views that name none (the top-level settings).
-DEFAULT_POLICY = "default"
 #: The rule of an ``ALLOW_ALL_ORIGINS`` policy's one grant; it is in no index.
 ANY_ORIGIN = Rule("*", "*", None)
 

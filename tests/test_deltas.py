@@ -24,7 +24,8 @@ from credcors.compiler import Compiled, RowIn, apply_changes, compile_rows, coun
 from credcors.conf import Config, parse_config
 from credcors.origins import ANY_PORT, Rule, parse_rule
 from credcors.policy import decide
-from credcors.snapshot import DEFAULT_POLICY, Snapshot, compile_policy, compile_snapshot
+from credcors.policy_conf import DEFAULT_POLICY
+from credcors.snapshot import Snapshot, compile_policy, compile_snapshot
 
 APP = "https://app.example.com"  # in the default policy's settings: a row of it there is shadowed
 PARTNER = "https://partner.example.net"  # in the partners policy's settings

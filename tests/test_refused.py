@@ -12,7 +12,8 @@ from django.test import AsyncClient, Client
 from credcors.catalogue import Problem
 from credcors.checks import check_settings
 from credcors.conf import get_config, parse_config
-from credcors.refused import DEFAULT_POLICY, MAX_PATH_LENGTH, Recorder, Refused, RefusedSettings
+from credcors.policy_conf import DEFAULT_POLICY
+from credcors.refused import MAX_PATH_LENGTH, Recorder, Refused, RefusedSettings
 from credcors.refused_store import RefusedLog, refused_log
 from credcors.wire import MAX_ORIGIN_LENGTH
 from tests.conftest import Timers

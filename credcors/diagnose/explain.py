@@ -29,8 +29,9 @@ from credcors.diagnose.reasons import describe_source
 from credcors.diagnose.refusal import refusal_verdict
 from credcors.fetch import SAFELISTED_METHODS, SAFELISTED_REQUEST_HEADERS, normalize_method
 from credcors.policy import decide
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe, scrub
-from credcors.snapshot import ANY_ORIGIN, DEFAULT_POLICY, Snapshot
+from credcors.snapshot import ANY_ORIGIN, Snapshot
 
 __all__ = ["Exchange", "Explanation", "explain"]
 

@@ -23,8 +23,9 @@ from credcors.fetch import (
     is_forbidden_request_header,
     parse_request_headers,
 )
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
-from credcors.snapshot import DEFAULT_POLICY, Snapshot
+from credcors.snapshot import Snapshot
 
 __all__ = ["refusal_verdict"]
 
