@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from credcors.quoting import safe
 
-__all__ = ["CHECKS", "Problem", "allow_all_takes_no_rows", "key", "rows_in_allow_all", "shadowed_trust"]
+__all__ = ["CHECKS", "Problem", "allow_all_takes_no_rows", "key", "level_of", "rows_in_allow_all", "shadowed_trust"]
 
 #: Check id -> what it means, in the words of the README's table.
 CHECKS: Mapping[str, str] = {
@@ -87,6 +87,11 @@ def key(name: str, policy: str | None = None) -> str:
     return f'CREDCORS["POLICIES"][{policy!r}]["{name}"]'
 
 
+def level_of(check_id: str) -> str:
+    """``error``, ``warning`` or ``info``: a check's level, which its id says (``credcors.E001`` ...)."""
+    return {"E": "error", "W": "warning", "I": "info"}[check_id.removeprefix("credcors.")[0]]
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One configuration mistake: a check id from :data:`CHECKS`, what is wrong, and the fix."""
@@ -106,7 +111,7 @@ class Problem:
     @property
     def level(self) -> str:
         """``error``, ``warning`` or ``info``, from the id."""
-        return {"E": "error", "W": "warning", "I": "info"}[self.id.removeprefix("credcors.")[0]]
+        return level_of(self.id)
 
 
 def shadowed_trust(origin: str, policy: str, settings_trust: bool) -> Problem:

@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
-from django.db import DatabaseError, connections, router, transaction
+from django.db import DatabaseError, connections, router
 from django.db.migrations.recorder import MigrationRecorder
 from django.db.models import Q
 from django.utils import timezone
@@ -22,6 +22,7 @@ from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
 from credcors.origins import OriginError, Rule, parse_rule
 from credcors.readiness import cookie_findings
+from credcors.table import read_guard
 from credcors.wire import DEFAULT_PORTS
 
 __all__ = [
@@ -171,8 +172,8 @@ def check_view_policies(app_configs: Sequence[Any] | None = None, **kwargs: Any)
 
 
 def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
-    levels = {"E": checks.Error, "W": checks.Warning, "I": checks.Info}
-    return [levels[problem.id[9]](problem.msg, hint=problem.hint, id=problem.id) for problem in problems]
+    levels = {"error": checks.Error, "warning": checks.Warning, "info": checks.Info}
+    return [levels[problem.level](problem.msg, hint=problem.hint, id=problem.id) for problem in problems]
 
 
 def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
@@ -205,7 +206,7 @@ def check_cookie_rows(
     for alias in databases:
         try:
             # Guarded: a missing table must not abort the caller's transaction (PostgreSQL).
-            with revision.read_guard(connections[alias]):
+            with read_guard(connections[alias]):
                 origins = list(AllowedOrigin.objects.using(alias).filter(enabled=True).values_list("origin", flat=True))
         except DatabaseError:
             # Not migrated yet: ``migrate`` runs the database checks before it creates the table.
@@ -250,8 +251,8 @@ def check_shadowed_trust(
     for alias in databases:
         active = Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
         try:
-            # A savepoint: a missing table must not poison a caller's transaction.
-            with transaction.atomic(using=alias):
+            # Guarded: a missing table must not poison a caller's transaction.
+            with read_guard(connections[alias]):
                 rows = [
                     (origin, name, trust)
                     for name, origins in exact.items()
@@ -288,7 +289,7 @@ def check_allow_all_rows(
         for name in public:
             rows = AllowedOrigin.objects.using(alias).filter(enabled=True, policy=name)
             try:
-                with transaction.atomic(using=alias):
+                with read_guard(connections[alias]):
                     count = rows.count()
                     origins = list(rows.order_by("origin").values_list("origin", flat=True)[:_NAMED_ROWS])
             except DatabaseError:

@@ -27,14 +27,14 @@ caller reads every row every interval, as before (system check ``W020``).
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import DatabaseError, connections, transaction
+from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
 from credcors.revision_sql import BACKENDS, CHANGE_TABLE, ORIGIN_TABLE, READ, REVISION_TABLE
+from credcors.table import read_guard
 
 __all__ = [
     "CHANGE_TABLE",
@@ -47,7 +47,6 @@ __all__ = [
     "is_supported",
     "missing_objects",
     "read_changes",
-    "read_guard",
     "read_revision",
     "triggers_installed",
     "uninstall_triggers",
@@ -106,18 +105,6 @@ def uninstall_triggers(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         for statement in backend.uninstall:
             cursor.execute(statement)
-
-
-def read_guard(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextManager[object]:
-    """A savepoint inside someone's transaction, nothing in autocommit.
-
-    Inside a transaction a failed query must not poison it (PostgreSQL aborts
-    the whole transaction on any error); in autocommit one SELECT needs no
-    BEGIN/COMMIT, which would triple the round trips of every poll.
-    """
-    if connection.in_atomic_block or not connection.get_autocommit():
-        return transaction.atomic(using=connection.alias)
-    return contextlib.nullcontext()
 
 
 def read_revision(using: str, *, verify: bool = True) -> int | None:

@@ -9,26 +9,25 @@ the caller's transaction.  :func:`is_missing_table` tells a missing table
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["is_missing_table", "read_rows"]
+__all__ = ["is_missing_table", "read_guard", "read_rows"]
 
 
-@contextlib.contextmanager
-def _guarded(alias: str) -> Iterator[None]:
-    # A savepoint when we are inside someone's transaction, so that a failed
-    # read cannot poison it (PostgreSQL aborts the whole transaction on any
-    # error otherwise).  In autocommit a single SELECT needs no transaction:
-    # BEGIN/COMMIT would triple the round trips of every refresh.
-    connection = connections[alias]
+def read_guard(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextManager[object]:
+    """A savepoint inside someone's transaction, nothing in autocommit.
+
+    Inside a transaction a failed query must not poison it (PostgreSQL aborts
+    the whole transaction on any error); in autocommit one SELECT needs no
+    BEGIN/COMMIT, which would triple the round trips of every poll.
+    """
     if connection.in_atomic_block or not connection.get_autocommit():
-        with transaction.atomic(using=alias):
-            yield
-    else:
-        yield
+        return transaction.atomic(using=connection.alias)
+    return contextlib.nullcontext()
 
 
 def read_rows(
@@ -45,7 +44,7 @@ def read_rows(
     alias = router.db_for_read(AllowedOrigin)
     rows = AllowedOrigin.objects.using(alias)
     rows = rows.filter(enabled=True).order_by("pk") if origins is None else rows.filter(origin__in=origins)
-    with _guarded(alias):
+    with read_guard(connections[alias]):
         return list(rows.values_list(*fields))
 
 

@@ -10,7 +10,7 @@ from django.core import checks
 from django.core.cache import caches
 from django.db import router
 
-from credcors.catalogue import CHECKS
+from credcors.catalogue import CHECKS, level_of
 from credcors.conf import Config
 from credcors.loader import VERSION_KEY
 from credcors.store import store
@@ -88,7 +88,6 @@ def run_credcors_checks() -> list[CheckLine]:
         check_id = message.id or ""
         if check_id not in CHECKS:
             continue  # Another app's check sharing the tag.
-        level = {"E": "error", "W": "warning", "I": "info"}[check_id.removeprefix("credcors.")[0]]
-        lines.append(CheckLine(level, check_id, str(message.msg), str(message.hint or "")))
+        lines.append(CheckLine(level_of(check_id), check_id, str(message.msg), str(message.hint or "")))
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(lines, key=lambda line: (order[line.level], line.id))
