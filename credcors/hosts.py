@@ -18,6 +18,7 @@ import idna
 __all__ = [
     "LABEL",
     "LABEL_CHARS",
+    "MAX_PORT",
     "HostProblem",
     "canonical_host",
     "ends_in_number",
@@ -37,6 +38,8 @@ __all__ = [
 # name carries them and several ("*", ",") mean something else in an allow
 # list, so they stay refused.
 LABEL = r"[a-z0-9_-]{1,63}"
+#: The highest port (URL §4.4: a 16-bit unsigned integer).
+MAX_PORT = 65535
 #: The characters of :data:`LABEL`, for string tests where a regex is too slow.
 LABEL_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789_-"
 _HOST_RE = re.compile(rf"{LABEL}(?:\.{LABEL})*")
@@ -119,7 +122,7 @@ def _split_host_port(rest: str, default_port: int) -> tuple[str, int | None]:
             return rest, None
     if port_text is None:
         return host, None
-    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) <= 65535:
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) <= MAX_PORT:
         raise HostProblem(
             f"{port_text!r} is not a port (1-65535)",
             "Write the port as a number, or leave it out for the scheme's default.",

@@ -27,7 +27,7 @@ from credcors.hosts import (
     public_suffix_beneath,
     spans_sites,
 )
-from credcors.wire import APP_SCHEMES, DEFAULT_PORTS, MAX_ORIGIN_LENGTH, is_app_host
+from credcors.wire import APP_SCHEMES, DEFAULT_PORTS, MAX_ORIGIN_LENGTH, is_app_host, valid_port
 
 __all__ = [
     "ANY_PORT",
@@ -147,11 +147,9 @@ def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rul
     if len(host) > 253 or "xn--" in host:
         return None
     scheme = "https" if value[4] == "s" else "http"
-    port = None
-    if port_text is not None:
-        port = int(port_text)
-        if port > 65535 or port == DEFAULT_PORTS[scheme]:
-            return None
+    if valid_port(scheme, port_text) is None:
+        return None  # A default port or one past the range: the long road says why.
+    port = None if port_text is None else int(port_text)
     if scheme == "http" and credentials and not allow_insecure:
         return None
     if star is not None and ("." not in host or spans_sites(host)):

@@ -15,7 +15,7 @@ import re
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from credcors.hosts import LABEL_CHARS
+from credcors.hosts import LABEL_CHARS, MAX_PORT
 
 __all__ = [
     "APP_SCHEMES",
@@ -25,6 +25,7 @@ __all__ = [
     "classify_origin",
     "is_app_host",
     "split_wire_origin",
+    "valid_port",
 ]
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -99,11 +100,15 @@ def _wire_ipv6_port(value: str) -> str | None:
     match = _WIRE_IPV6_RE.fullmatch(value)
     if match is None:
         return None
-    return _valid_port(value.partition("://")[0], match.group(1))
+    return valid_port(value.partition("://")[0], match.group(1))
 
 
-def _valid_port(scheme: str, port_text: str | None) -> str | None:
-    # "" for no port, the text for a port browsers would send, None otherwise.
+def valid_port(scheme: str, port_text: str | None) -> str | None:
+    """The port of a serialized origin: "" for none, the text of one a browser would send, else None.
+
+    Browsers never send a scheme's default port, a leading zero, or more than
+    five digits (URL §4.4 serializes the port as the shortest decimal).
+    """
     if port_text is None:
         return ""
     if (
@@ -111,7 +116,7 @@ def _valid_port(scheme: str, port_text: str | None) -> str | None:
         or not port_text.isdigit()
         or not port_text.isascii()
         or port_text[0] == "0"
-        or int(port_text) > 65535
+        or int(port_text) > MAX_PORT
         or int(port_text) == DEFAULT_PORTS[scheme]
     ):
         return None
@@ -145,6 +150,6 @@ def split_wire_origin(value: str) -> tuple[str, str, int | None] | None:
         return None
     if not colon:
         return scheme, host, None
-    if _valid_port(scheme, port_text) is None:
+    if valid_port(scheme, port_text) is None:
         return None
     return scheme, host, int(port_text)
