@@ -37,9 +37,6 @@ __all__ = ["ADDITION", "CHANGE", "DELETION", "AuditError", "default_actor", "is_
 # where the admin is not installed.
 ADDITION, CHANGE, DELETION = 1, 2, 3
 
-#: Where the command line's entries say they came from.
-VIA_COMMAND = "manage.py credcors"
-
 
 class AuditError(Exception):
     """A ``--by`` name that cannot be recorded, in words ready to show."""

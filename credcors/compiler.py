@@ -23,7 +23,7 @@ from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.snapshot import Added, Row, Snapshot, compile_policy, compile_snapshot
 
-__all__ = ["Compiled", "apply_changes", "compile_config", "compile_rows", "compile_settings", "count_rows"]
+__all__ = ["Compiled", "apply_changes", "compile_rows", "compile_settings", "count_rows"]
 
 logger = logging.getLogger("credcors")
 
@@ -84,7 +84,13 @@ def _prepare(config: Config, rows: Collection[RowIn], now: float) -> tuple[dict[
 
 
 def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = None) -> Compiled:
-    """Compile ``config`` and the enabled rows (see :func:`compile_config`), with the invalid rows' ids."""
+    """Compile ``config`` and the enabled rows into a snapshot, with the invalid rows' ids.
+
+    Invalid rows and rows expired at ``now`` (seconds since the epoch, the
+    current time by default) are left out.  A row belongs to the policy it
+    names; rows of a policy that is not configured, or whose ``USE_DATABASE``
+    is off, are left out (fail closed).
+    """
     started = time.perf_counter()
     now = time.time() if now is None else now
     by_policy, trusted, invalid = _prepare(config, rows, now)
@@ -128,16 +134,6 @@ def _compile(config: Config, by_policy: dict[str, list[Row]], trusted: set[int])
         trusted_rows=trusted,
         policies=named,
     )
-
-
-def compile_config(config: Config, rows: Collection[RowIn], now: float | None = None) -> Snapshot:
-    """Compile ``config`` and the enabled rows into a snapshot; invalid rows and rows expired at ``now`` are left out.
-
-    ``now`` is seconds since the epoch, the current time by default.  A row
-    belongs to the policy it names; rows of a policy that is not configured,
-    or whose ``USE_DATABASE`` is off, are left out (fail closed).
-    """
-    return compile_rows(config, rows, now)[0]
 
 
 def apply_changes(

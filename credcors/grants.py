@@ -48,13 +48,11 @@ class Grant(NamedTuple):
         headers: Headers,
         csrf: bool = False,
         origin: str | None = None,
-        *,
-        prebuilt: bool = True,
     ) -> Grant:
         """The grant for ``rule``; ``origin`` is its serialization, when the caller has it already."""
         origin = rule.serialize() if origin is None else origin
         # A pattern and an any-port rule echo the origin they matched.
-        if rule.wildcard or rule.port == ANY_PORT or not prebuilt:
+        if rule.wildcard or rule.port == ANY_PORT:
             return cls(rule, origin, source, headers, csrf and not rule.wildcard and rule.port != ANY_PORT)
         echo = (ACCESS_CONTROL_ALLOW_ORIGIN, origin)
         return cls(

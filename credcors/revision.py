@@ -41,7 +41,6 @@ __all__ = [
     "ORIGIN_TABLE",
     "REVISION_ROW",
     "REVISION_TABLE",
-    "SUPPORTED_VENDORS",
     "Changes",
     "install_triggers",
     "is_supported",
@@ -55,9 +54,6 @@ __all__ = [
 
 #: How :func:`missing_objects` names the revision table's one row when someone deleted it.
 REVISION_ROW = f"{REVISION_TABLE} row id=1"
-
-#: ``connection.vendor`` values credcors installs triggers for (MariaDB's is ``"mysql"``).
-SUPPORTED_VENDORS = frozenset(BACKENDS)
 
 # Rows read per query by read_changes(): below every backend's limit on parameters.
 _CHUNK = 500

@@ -185,10 +185,10 @@ def test_any_port_entry_is_explained_and_pattern_sites_still_work(settings: Any)
 
 
 def test_index_lookup_finds_any_port_grants_before_patterns() -> None:
-    from credcors.compiler import compile_config
+    from credcors.compiler import compile_rows
 
     config = parse_config({"ALLOWED_ORIGINS": ["http://localhost:*", "https://*.example.org"]}, debug=True)
-    snapshot = compile_config(config, [])
+    snapshot = compile_rows(config, [])[0]
 
     found = snapshot.lookup("http://localhost:4200")
     assert found is not None

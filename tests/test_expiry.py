@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from credcors.answers import Headers
-from credcors.compiler import compile_config
+from credcors.compiler import compile_rows
 from credcors.conf import get_config
 from credcors.models import AllowedOrigin
 from credcors.origins import parse_rule
@@ -235,12 +235,13 @@ def test_named_policies_rows_expire_too() -> None:
 
 
 @pytest.mark.django_db
-def test_compile_config_reads_expiries_as_aware_datetimes() -> None:
+def test_compile_rows_reads_expiries_as_aware_datetimes() -> None:
     expires = datetime(2030, 1, 1, tzinfo=timezone.utc)
     rows = [(PARTNER, 1, "default", False, expires), (TRIAL, 2, "default", False, None)]
 
-    snapshot = compile_config(get_config(), rows, now=expires.timestamp() - 1)
+    snapshot, _ = compile_rows(get_config(), rows, now=expires.timestamp() - 1)
 
     assert snapshot.next_expiry == expires.timestamp()
     assert snapshot.lookup(PARTNER) is not None
-    assert compile_config(get_config(), rows, now=expires.timestamp() + timedelta(days=1).total_seconds()).rows == 1
+    later, _ = compile_rows(get_config(), rows, now=expires.timestamp() + timedelta(days=1).total_seconds())
+    assert later.rows == 1

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from credcors.answers import Kind
-from credcors.compiler import compile_config
+from credcors.compiler import compile_rows
 from credcors.conf import Config, parse_config
 from credcors.diagnose import Row, explain, render, row_candidates
 from credcors.models import AllowedOrigin
@@ -28,7 +28,7 @@ ORIGINS = [
 
 def _setup(**overrides: Any) -> tuple[Snapshot, Config]:
     config = parse_config({"ALLOWED_ORIGINS": ORIGINS, "EXPOSE_HEADERS": ["x-request-id"], **overrides})
-    return compile_config(config, ()), config
+    return compile_rows(config, ())[0], config
 
 
 def _explain(origin: str, rows: tuple[Row, ...] = (), config_overrides: dict[str, Any] | None = None, **kw: Any):
