@@ -17,10 +17,11 @@ from django.utils.module_loading import import_string
 from credcors import revision
 from credcors.catalogue import Problem, rows_in_allow_all, shadowed_trust
 from credcors.compiler import compile_settings
-from credcors.conf import parse_config
+from credcors.conf import Config, parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.models import AllowedOrigin
 from credcors.origins import OriginError, Rule, parse_rule
+from credcors.policy_conf import PolicyConfig
 from credcors.readiness import cookie_findings
 from credcors.table import read_guard
 from credcors.wire import DEFAULT_PORTS
@@ -179,24 +180,28 @@ def _messages(problems: Iterable[Problem]) -> list[checks.CheckMessage]:
 def check_cookies(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Will the session and CSRF cookies travel on credentialed requests from the allowed origins?
 
-    Compares each origin of ``CREDCORS["ALLOWED_ORIGINS"]`` with the API's
-    site, known from the concrete entries of ``ALLOWED_HOSTS``.
+    Compares each settings origin of every policy that sends credentials
+    (the default one and those of ``POLICIES``) with the API's site, known
+    from the concrete entries of ``ALLOWED_HOSTS``.
     """
     config = parse_config(getattr(settings, "CREDCORS", {}))
-    if not config.credentials:
+    policies = _credentialed(config)
+    if not policies:
         return []
     hosts = django_api_hosts()
     cookies = django_cookies()
-    findings = cookie_findings(_web_rules(config.rules), hosts, cookies, http=api_http(config, cookies))
+    findings = cookie_findings(_settings_rules(policies), hosts, cookies, http=api_http(config, cookies))
     return _messages(findings)
 
 
 def check_cookie_rows(
     app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    """:func:`check_cookies` for the enabled ``AllowedOrigin`` rows (``check --database``)."""
+    """:func:`check_cookies` for the enabled ``AllowedOrigin`` rows of credentialed policies (``check --database``)."""
     config = parse_config(getattr(settings, "CREDCORS", {}))
-    if not databases or not config.credentials or not config.use_database:
+    policies = _credentialed(config)
+    reading = [policy.name for policy in policies if policy.use_database]
+    if not databases or not reading:
         return []
     from django.db import DatabaseError
 
@@ -207,7 +212,12 @@ def check_cookie_rows(
         try:
             # Guarded: a missing table must not abort the caller's transaction (PostgreSQL).
             with read_guard(connections[alias]):
-                origins = list(AllowedOrigin.objects.using(alias).filter(enabled=True).values_list("origin", flat=True))
+                origins = list(
+                    AllowedOrigin.objects.using(alias)
+                    .filter(enabled=True, policy__in=reading)
+                    .values_list("origin", flat=True)
+                    .distinct()
+                )
         except DatabaseError:
             # Not migrated yet: ``migrate`` runs the database checks before it creates the table.
             continue
@@ -221,7 +231,7 @@ def check_cookie_rows(
     http = api_http(config, cookies)
     findings = cookie_findings(_web_rules(rules), hosts, cookies, http=http, dropped_cookies=False)
     # The settings' own origins already got the third-party cookie note from check_cookies.
-    settings_rules = _web_rules(config.rules)
+    settings_rules = _settings_rules(policies)
     if any(finding.id == "credcors.I001" for finding in cookie_findings(settings_rules, hosts, cookies, http=http)):
         findings = [finding for finding in findings if finding.id != "credcors.I001"]
     return _messages(findings)
@@ -297,6 +307,17 @@ def check_allow_all_rows(
             if count:
                 problems.append(rows_in_allow_all(name, origins, count))
     return _messages(problems)
+
+
+def _credentialed(config: Config) -> list[PolicyConfig]:
+    # Cookies matter only where the browser sends them: policies with
+    # credentials (never an ALLOW_ALL_ORIGINS one, which parsing forbids).
+    return [policy for policy in (config.default_policy, *config.policies.values()) if policy.credentials]
+
+
+def _settings_rules(policies: Iterable[PolicyConfig]) -> list[Rule]:
+    # An origin listed by two policies is judged, and named, once.
+    return _web_rules(dict.fromkeys(rule for policy in policies for rule in policy.rules))
 
 
 def _web_rules(rules: Iterable[Rule]) -> list[Rule]:

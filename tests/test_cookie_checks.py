@@ -402,3 +402,50 @@ def test_cookie_findings_second_pass_leaves_out_the_dropped_cookie_error() -> No
 
 def test_finding_level_follows_its_id() -> None:
     assert [Problem(f"credcors.{x}", "m", "h").level for x in ("E001", "W001", "I001")] == ["error", "warning", "info"]
+
+
+# --- every credentialed policy, not only the default one ----------------------------------------------------------
+
+PARTNER_POLICY = {"partners": {"ALLOWED_ORIGINS": ["https://app.partner.net"], "ALLOW_CREDENTIALS": True}}
+
+
+def test_credentialed_named_policy_origin_on_another_site_gets_the_cookie_warning() -> None:
+    with _cookie_settings([], ["api.example.com"], MIDDLEWARE=SESSION_ONLY, credcors={"POLICIES": PARTNER_POLICY}):
+        messages = check_cookies()
+
+    assert _ids(messages) == ["credcors.W006", "credcors.I001"]
+    assert "'https://app.partner.net'" in messages[0].msg
+    assert "SESSION_COOKIE_SAMESITE is 'Lax'" in messages[0].msg
+
+
+def test_named_policy_without_credentials_gets_no_cookie_warning() -> None:
+    public = {"public": {"ALLOWED_ORIGINS": ["https://app.partner.net"]}}
+    with _cookie_settings([], ["api.example.com"], MIDDLEWARE=SESSION_ONLY, credcors={"POLICIES": public}):
+        assert check_cookies() == []
+
+
+def test_origin_of_two_credentialed_policies_is_named_once() -> None:
+    both = {"partners": {**PARTNER_POLICY["partners"]}}
+    with _cookie_settings(
+        ["https://app.partner.net"], ["api.example.com"], MIDDLEWARE=SESSION_ONLY, credcors={"POLICIES": both}
+    ):
+        [warning, _] = check_cookies()
+
+    assert warning.msg.count("app.partner.net") == 1
+
+
+@pytest.mark.django_db
+def test_database_check_judges_rows_of_a_credentialed_named_policy_only() -> None:
+    policies = {
+        "partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True},
+        "readers": {"USE_DATABASE": True},
+    }
+    AllowedOrigin.objects.create(origin="https://app.partner.net", policy="partners")
+    AllowedOrigin.objects.create(origin="https://reader.other.org", policy="readers")
+    credcors = {"USE_DATABASE": False, "ALLOW_CREDENTIALS": False, "POLICIES": policies}
+    with _cookie_settings([], ["api.example.com"], MIDDLEWARE=SESSION_ONLY, credcors=credcors):
+        messages = check_cookie_rows(databases=["default"])
+
+    assert _ids(messages) == ["credcors.W006", "credcors.I001"]
+    assert "'https://app.partner.net'" in messages[0].msg
+    assert "reader.other.org" not in messages[0].msg
