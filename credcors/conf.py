@@ -103,6 +103,20 @@ class Config:
             use_database=self.use_database,
         )
 
+    def policy(self, name: str) -> PolicyConfig | None:
+        """The policy named ``name``, the default one included; ``None`` for one not configured."""
+        return self.default_policy if name == DEFAULT_POLICY else self.policies.get(name)
+
+    def takes_rows(self, name: str) -> bool:
+        """Whether ``AllowedOrigin`` rows of the policy ``name`` allow anything.
+
+        Only a configured policy that reads the database (``USE_DATABASE``)
+        and lists its origins: one that answers every origin with ``*`` takes
+        no rows.
+        """
+        policy = self.policy(name)
+        return policy is not None and policy.use_database and not policy.allow_all
+
     @property
     def reads_database(self) -> bool:
         """Whether any policy takes ``AllowedOrigin`` rows."""

@@ -110,7 +110,25 @@ def test_use_database_off_says_rows_allow_nothing(settings, admin_client: Client
 
     response = admin_client.post(ADD, _form_data("https://new.example.net"), follow=True)
 
-    assert any("USE_DATABASE'] is False" in text for _, text in _messages(response))
+    assert ("info", SAVED_BUT_IDLE.format(policies="policy 'default'")) in _messages(response)
+
+
+SAVED_BUT_IDLE = (
+    "Saved, but rows of the {policies} allow nothing: a policy takes rows only while it is configured with "
+    "USE_DATABASE True and does not answer every origin with '*'; this change takes effect once it does."
+)
+
+
+def test_row_of_a_named_policy_reading_the_database_is_live_though_the_default_reads_none(
+    settings, admin_client: Client
+) -> None:
+    settings.CREDCORS = {"USE_DATABASE": False, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+
+    response = admin_client.post(ADD, {**_form_data("https://new.example.net"), "policy": "partners"}, follow=True)
+
+    texts = [text for _, text in _messages(response)]
+    assert not any("allow nothing" in text for text in texts)
+    assert any(text.startswith("Live at once in this process") for text in texts)
 
 
 def test_unreadable_database_says_so_instead(monkeypatch: pytest.MonkeyPatch, admin_client: Client) -> None:

@@ -417,6 +417,32 @@ def test_list_shows_settings_and_rows_with_state() -> None:
     _assert_terminal_safe(out)
 
 
+def test_list_shows_every_policys_settings_and_which_rows_are_ignored(settings: Any) -> None:
+    settings.CREDCORS = {
+        "USE_DATABASE": False,
+        "ALLOWED_ORIGINS": ["https://app.example.com"],
+        "POLICIES": {
+            "partners": {"USE_DATABASE": True, "ALLOWED_ORIGINS": ["https://b2b.example.org"]},
+            "public": {"ALLOW_ALL_ORIGINS": True},
+        },
+    }
+    AllowedOrigin.objects.create(origin=PARTNER, policy="partners")
+    AllowedOrigin.objects.create(origin="https://unread.example.net")
+
+    _, out = run("list")
+
+    assert out.splitlines() == [
+        "From settings (CREDCORS['ALLOWED_ORIGINS']): 1",
+        "  https://app.example.com",
+        "Policy 'partners' from settings (CREDCORS['POLICIES']['partners']['ALLOWED_ORIGINS']): 1",
+        "  https://b2b.example.org",
+        "Policy 'public': every origin, answered with '*' (CREDCORS['POLICIES']['public']['ALLOW_ALL_ORIGINS'])",
+        "From the database: 2",
+        f'  enabled   {PARTNER}  [policy "partners"]',
+        "  enabled   https://unread.example.net  (ignored: its policy takes no rows)",
+    ]
+
+
 # -- import / export ---------------------------------------------------------------
 
 

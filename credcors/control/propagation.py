@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import DatabaseError
+from django.utils.translation import ngettext
 
 from credcors.conf import Config
 from credcors.store import CACHE_CHECK_SECONDS
@@ -18,19 +19,23 @@ def propagation_message(config: Config, origins: Sequence[str]) -> str:
 
     Those rows are read back first (one bounded query, in a savepoint): if
     the database cannot be read, no process can load the change, and the
-    message says that instead.
+    message says that instead; if none of their policies takes rows, it says
+    which policies those are.
     """
-    if not config.use_database:
-        return (
-            "CREDCORS['USE_DATABASE'] is False, so database rows allow nothing: "
-            "this change takes effect only once USE_DATABASE is True."
-        )
     try:
-        read_rows(origins=origins, fields=("pk",))
+        policies = {policy for (policy,) in read_rows(origins=origins, fields=("policy",))}
     except DatabaseError as exc:
         return (
             f"Saved, but the database cannot be read back ({type(exc).__name__}): every process keeps serving "
             "the allow-list it loaded last until the database answers, and picks the change up then."
+        )
+    idle = sorted(policy for policy in policies if not config.takes_rows(policy))
+    if idle and len(idle) == len(policies):
+        named = ", ".join(repr(policy) for policy in idle)
+        return (
+            f"Saved, but rows of the {ngettext('policy', 'policies', len(idle))} {named} allow nothing: "
+            "a policy takes rows only while it is configured with USE_DATABASE True and does not answer every "
+            "origin with '*'; this change takes effect once it does."
         )
     refresh = f"{config.refresh_seconds:g}"
     if config.cache_alias is not None:

@@ -112,19 +112,28 @@ class RowCommands:
         self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
         for rule in config.rules:
             self.stdout.write(f"  {rule}")
+        for name, policy in config.policies.items():
+            where = f"CREDCORS['POLICIES'][{name!r}]"
+            if policy.allow_all:
+                self.stdout.write(f"Policy {name!r}: every origin, answered with '*' ({where}['ALLOW_ALL_ORIGINS'])")
+                continue
+            self.stdout.write(f"Policy {name!r} from settings ({where}['ALLOWED_ORIGINS']): {len(policy.rules)}")
+            for rule in policy.rules:
+                self.stdout.write(f"  {rule}")
         note = settings_problems(config)
         if note:
             self.stdout.write(f"  {note}")
         rows = list(AllowedOrigin.objects.order_by("origin"))
-        state = "" if config.use_database else " (ignored: USE_DATABASE is False)"
-        self.stdout.write(f"From the database: {len(rows)}{state}")
+        self.stdout.write(f"From the database: {len(rows)}")
         now = timezone.now()
         for row in rows:
             note = f"  {safe(row.note, 80)}" if row.note else ""
             flag = "disabled" if not row.enabled else "expired " if row.is_expired(now) else "enabled "
             until = "" if row.expires_at is None else f"  expires {describe(row.expires_at)}"
-            policy = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
-            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{policy}{until}{note}")
+            named = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
+            # Per row: a named policy may read the database while the default does not.
+            ignored = "" if config.takes_rows(row.policy) else "  (ignored: its policy takes no rows)"
+            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{named}{until}{ignored}{note}")
 
     def _add(self, options: dict[str, Any]) -> None:
         origin = _canonical(options["origin"])
