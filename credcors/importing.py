@@ -122,7 +122,9 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
             )
             continue
         try:
-            origin = canonicalize_origin(entry.origin)
+            # For the policy the entry names (new rows without one go to the
+            # default policy); save() checks an existing row's own policy again.
+            origin = canonicalize_origin(entry.origin, DEFAULT_POLICY if entry.policy is None else entry.policy)
             # An exported table may hold rows already expired: they are restored as they were.
             expires = KEEP if entry.expires is None else parse_expiry(entry.expires, now, allow_past=True)
         except ValidationError as exc:
@@ -135,7 +137,8 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
             errors.append(f"{entry.where}: {origin} is already listed at {seen[origin]}.")
             continue
         try:
-            validate_policy(entry.policy or DEFAULT_POLICY)
+            # "" is no policy name: never read as "the default".
+            validate_policy(DEFAULT_POLICY if entry.policy is None else entry.policy)
         except ValidationError as exc:
             errors.append(f"{entry.where}: {scrub(' '.join(exc.messages), 400)}")
             continue
@@ -269,6 +272,11 @@ def import_entries(
             may_create=may_create,
             may_change=may_change,
         )
+    except ValidationError as exc:
+        # save() validates each row for its own policy: an entry naming no
+        # policy that updates a row of a stricter one (an http:// origin where
+        # that policy sends credentials) is refused here, all rolled back.
+        raise ImportProblem(f"{name}: {scrub(' '.join(exc.messages), 400)}; nothing was imported.") from None
     except IntegrityError:
         # Another writer added one of these origins after the rows were
         # read: the whole import rolled back, so running it again is safe.

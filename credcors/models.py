@@ -12,28 +12,39 @@ from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import get_config
 from credcors.origins import OriginError, parse_rule
+from credcors.policy_conf import DEFAULT_POLICY
 from credcors.refused import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
 
 __all__ = ["AllowedOrigin", "RefusedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
 
 
-def canonicalize_origin(value: object) -> str:
-    """Validate ``value`` with the current settings and return its canonical form.
+def canonicalize_origin(value: object, policy: str | None = DEFAULT_POLICY) -> str:
+    """Validate ``value`` for a row of ``policy`` with the current settings and return its canonical form.
 
-    Raises :class:`~django.core.exceptions.ValidationError` with the
-    validator's message, so forms show it next to the field.
+    The policy matters for plain ``http://`` origins, refused where it sends
+    credentials (unless ``ALLOW_INSECURE_ORIGINS``); an unknown policy is
+    judged as the default one (:func:`validate_policy` refuses its name).
+    ``policy=None`` judges for whichever policy is least strict: what the
+    field validator, which knows no row, can say.  Raises
+    :class:`~django.core.exceptions.ValidationError` with the validator's
+    message, so forms show it next to the field.
     """
     config = get_config()
+    if policy is None:
+        policies = (config.default_policy, *config.policies.values())
+        credentials = all(each.credentials for each in policies if config.takes_rows(each.name))
+    else:
+        credentials = (config.policy(policy) or config.default_policy).credentials
     try:
-        rule = parse_rule(value, allow_insecure=config.allow_insecure, credentials=config.credentials)
+        rule = parse_rule(value, allow_insecure=config.allow_insecure, credentials=credentials)
     except OriginError as exc:
         raise ValidationError(exc.message, code="invalid_origin") from None
     return rule.serialize()
 
 
 def validate_origin(value: object) -> None:
-    """Field validator: refuse anything :func:`canonicalize_origin` refuses."""
-    canonicalize_origin(value)
+    """Field validator: refuse what :func:`canonicalize_origin` refuses for every policy (clean() checks the row's)."""
+    canonicalize_origin(value, policy=None)
 
 
 def validate_policy(value: object) -> None:
@@ -110,7 +121,7 @@ class AllowedOrigin(models.Model):
     def save(self, *args: Any, **kwargs: Any) -> None:
         # The ORM and management code get the same validation as the admin:
         # no row is ever stored in a form the middleware would not match.
-        self.origin = canonicalize_origin(self.origin)
+        self.origin = canonicalize_origin(self.origin, self.policy)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -120,9 +131,14 @@ class AllowedOrigin(models.Model):
         # those failed, so raising here would show the same error twice.
         # save() still refuses it, so nothing invalid is ever stored.
         try:
-            self.origin = canonicalize_origin(self.origin)
+            self.origin = canonicalize_origin(self.origin, policy=None)
         except ValidationError:
             return
+        try:
+            # The field validator judged for the least strict policy; the row's own may be stricter.
+            self.origin = canonicalize_origin(self.origin, self.policy)
+        except ValidationError as exc:
+            raise ValidationError({"origin": exc.messages}) from None
         if self.trust_for_csrf and "*" in self.origin:
             # Patterns never extend CSRF trust (see Snapshot.trusts_for_csrf).
             raise ValidationError(

@@ -785,3 +785,30 @@ def test_a_note_the_database_cannot_store_is_refused_by_the_command(tmp_path: An
         assert "entry 1: the note holds a NUL character (\\x00)" in message
         assert "entry 2: the note holds a lone surrogate (\\ud800)" in message
     assert not AllowedOrigin.objects.exists()
+
+
+def test_an_empty_policy_is_a_refused_line_never_stored(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    AllowedOrigin.objects.create(origin="https://p.example.net", policy="partners")
+    text = json.dumps(
+        [{"origin": "https://p.example.net", "policy": ""}, {"origin": "https://n.example.net", "policy": ""}]
+    )
+
+    preview = admin_client.post(IMPORT, {"text": text, "format": "json"})
+
+    assert [status for _, _, status, _, _ in _lines(preview)] == ["refused", "refused"]
+    assert list(AllowedOrigin.objects.values_list("origin", "policy")) == [("https://p.example.net", "partners")]
+
+
+def test_an_import_validates_each_origin_for_its_policys_credentials(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = {
+        "ALLOW_CREDENTIALS": False,
+        "POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True}},
+    }
+    text = json.dumps([{"origin": "http://p.example.net", "policy": "partners"}, "http://reader.example.net"])
+
+    preview = admin_client.post(IMPORT, {"text": text, "format": "json"})
+
+    [(first, detail), (second, _)] = [(status, detail) for _, _, status, _, detail in _lines(preview)]
+    assert (first, second) == ("refused", "added")
+    assert "http://" in detail

@@ -968,3 +968,35 @@ def test_import_of_a_line_with_a_long_run_of_spaces_parses_in_linear_time(tmp_pa
     assert "\nline 2: '    " in message
     assert len(message) < 3000
     assert not AllowedOrigin.objects.exists()
+
+
+def test_add_validates_for_the_policy_the_row_will_have(settings: Any) -> None:
+    settings.CREDCORS = {
+        "ALLOW_CREDENTIALS": False,
+        "POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True}},
+    }
+    run("add", "http://reader.example.net")
+
+    with pytest.raises(CommandError, match="http://"):
+        run("add", "http://p.example.net", "--policy", "partners")
+    with pytest.raises(CommandError, match="http://"):
+        run("add", "http://reader.example.net", "--policy", "partners")
+
+    assert list(AllowedOrigin.objects.values_list("origin", "policy")) == [("http://reader.example.net", "default")]
+
+
+def test_import_refuses_an_update_its_rows_own_policy_would_refuse(settings: Any, tmp_path: Path) -> None:
+    settings.CREDCORS = {
+        "ALLOW_CREDENTIALS": False,
+        "POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True}},
+    }
+    AllowedOrigin.objects.create(origin="http://p.example.net", enabled=False)
+    # Moved by another service's SQL, around the model's validation.
+    AllowedOrigin.objects.filter(origin="http://p.example.net").update(policy="partners")
+    path = tmp_path / "origins.txt"
+    path.write_text("http://p.example.net\n", encoding="utf-8")
+
+    with pytest.raises(CommandError, match=r"http://.*nothing was imported"):
+        run("import", str(path))
+
+    assert list(AllowedOrigin.objects.values_list("enabled", flat=True)) == [False]

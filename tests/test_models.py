@@ -111,3 +111,33 @@ def test_new_row_defaults_enabled_with_timestamps() -> None:
     assert row.note == ""
     assert row.created_at is not None
     assert row.updated_at >= row.created_at
+
+
+@pytest.mark.django_db
+def test_row_is_validated_for_its_own_policys_credentials(settings) -> None:
+    settings.CREDCORS = {
+        "ALLOW_CREDENTIALS": False,
+        "POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True}},
+    }
+    AllowedOrigin(origin="http://reader.example.net").save()  # The default policy sends no credentials.
+
+    with pytest.raises(ValidationError, match="http://"):
+        AllowedOrigin(origin="http://p.example.net", policy="partners").save()
+    row = AllowedOrigin(origin="http://p.example.net", policy="partners")
+    with pytest.raises(ValidationError) as info:
+        row.full_clean()
+
+    assert list(info.value.message_dict) == ["origin"]
+    assert AllowedOrigin.objects.filter(policy="partners").count() == 0
+
+
+@pytest.mark.django_db
+def test_plain_http_row_of_a_policy_without_credentials_is_accepted_beside_a_credentialed_default(settings) -> None:
+    settings.CREDCORS = {"POLICIES": {"readers": {"USE_DATABASE": True}}}
+    row = AllowedOrigin(origin="http://reader.example.net", policy="readers")
+
+    row.full_clean()
+    row.save()
+
+    with pytest.raises(ValidationError):
+        AllowedOrigin(origin="http://other.example.net").full_clean()  # The default policy sends credentials.

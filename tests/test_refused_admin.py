@@ -341,3 +341,22 @@ def test_allow_selected_adds_the_row_to_the_policy_that_refused_it(admin_client:
         ("https://gone.example.net", "removed-since")
     ]
     assert not _allowed("https://gone.example.net")
+
+
+CREDENTIALED_PARTNERS = {
+    "ALLOW_CREDENTIALS": False,
+    "POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True}},
+}
+
+
+def test_allow_selected_validates_for_the_refusing_policys_credentials(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = CREDENTIALED_PARTNERS
+    row = _refused("http://p.example.net", policy="partners")
+
+    response = _act(admin_client, "allow_selected", row)
+
+    [message] = _messages(response)
+    assert message.startswith("Still refused: ")
+    assert "http://" in message
+    assert AllowedOrigin.objects.count() == 0
+    assert RefusedOrigin.objects.count() == 1

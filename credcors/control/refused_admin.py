@@ -151,7 +151,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         # ALLOW_INSECURE_ORIGINS), a host that ends in a number, and
         # whatever else it refuses stay refused, with its reason.
         try:
-            canonical = canonicalize_origin(origin)
+            canonical = canonicalize_origin(origin, policy)
         except ValidationError as exc:
             self.message_user(request, gettext("Still refused: %s") % exc.messages[0], messages.ERROR)
             return _KEPT

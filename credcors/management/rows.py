@@ -148,6 +148,8 @@ class RowCommands:
         user = self._actor(options)
         alias = router.db_for_write(AllowedOrigin)
         row = AllowedOrigin.objects.filter(origin=origin).first()
+        # Validated for the policy the row will have: an http:// origin is refused where that policy sends credentials.
+        _canonical(origin, policy or (DEFAULT_POLICY if row is None else row.policy))
         if row is None:
             try:
                 # save() validates and canonicalizes again, exactly as for the
@@ -316,9 +318,10 @@ def settings_problems(config: Config) -> str:
     )
 
 
-def _canonical(value: str) -> str:
+def _canonical(value: str, policy: str | None = None) -> str:
+    # policy None: the form any policy accepts, to find a row; a policy: as a row of it is validated.
     try:
-        return canonicalize_origin(value)
+        return canonicalize_origin(value, policy)
     except ValidationError as exc:
         raise CommandError(scrub(" ".join(exc.messages), 600)) from None
 
