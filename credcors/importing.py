@@ -21,6 +21,7 @@ every value from the file is quoted with :func:`credcors.quoting.safe`.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -94,6 +95,21 @@ class Planned(NamedTuple):
 
 #: An entry that says nothing about expiry leaves a row's as it is.
 KEEP: Any = object()
+
+
+def plan_digest(planned: Iterable[Planned]) -> str:
+    """What a plan does, line by line, as a short digest: a confirmation compares it with what was previewed."""
+    seen = sorted(
+        (item.checked.entry.where, item.checked.origin, item.kind, item.changes, item.policy) for item in planned
+    )
+    return hashlib.sha256(repr(seen).encode()).hexdigest()
+
+
+#: Why a confirmation imported nothing: the rows it names changed after the preview staff saw.
+CHANGED_SINCE_PREVIEW = (
+    "the rows this import names changed since it was previewed (someone else added, changed or removed one, "
+    "or this preview was confirmed already); nothing was imported. Preview the list again."
+)
 
 
 def refusal(kind: str, *, may_create: bool, may_change: bool) -> str:
@@ -242,6 +258,7 @@ def import_entries(
     via: str = "",
     may_create: bool = True,
     may_change: bool = True,
+    expect: str | None = None,
 ) -> ImportReport:
     """Check every entry, then write them all in one transaction, or raise :class:`ImportProblem`.
 
@@ -251,6 +268,8 @@ def import_entries(
     ``dry_run`` plans without writing or locking.  Without ``may_create``
     (``may_change``), an entry that would add (change) a row refuses the
     whole import, for the admin's staff without the add (change) permission.
+    With ``expect`` (a :func:`plan_digest`), the plan made under locks must
+    be that one, or nothing is written: what staff confirmed is what they saw.
     """
     canonical, errors = check_entries(with_policy(entries, policy))
     if errors:
@@ -271,6 +290,7 @@ def import_entries(
             source=f"from {name}{' ' + via if via else ''}",
             may_create=may_create,
             may_change=may_change,
+            expect=expect,
         )
     except ValidationError as exc:
         # save() validates each row for its own policy: an entry naming no
@@ -299,7 +319,14 @@ def _report(planned: Iterable[Planned]) -> ImportReport:
 
 
 def _apply(
-    canonical: Sequence[Checked], *, name: str, user: Any, source: str, may_create: bool, may_change: bool
+    canonical: Sequence[Checked],
+    *,
+    name: str,
+    user: Any,
+    source: str,
+    may_create: bool,
+    may_change: bool,
+    expect: str | None,
 ) -> ImportReport:
     # Plan again under row locks, then write, in one transaction.
     history: list[tuple[int, AllowedOrigin, str]] = []
@@ -310,6 +337,8 @@ def _apply(
         # on the unique constraint, which says "run it again".
         rows = _existing([checked.origin for checked in canonical], lock=True)
         planned = sorted(_plan(canonical, rows), key=lambda item: item.checked.origin)
+        if expect is not None and plan_digest(planned) != expect:
+            raise ImportProblem(f"{name}: {CHANGED_SINCE_PREVIEW}")
         for item in planned:
             reason = refusal(item.kind, may_create=may_create, may_change=may_change)
             if reason:

@@ -339,7 +339,13 @@ def test_change_only_staff_may_update_rows_but_not_add_them(exploitable: None) -
     assert not AllowedOrigin.objects.filter(origin="https://new.example.org").exists()
 
 
-def test_a_row_added_after_the_preview_is_left_out_of_the_confirmation_of_add_only_staff() -> None:
+CHANGED = (
+    "the pasted list: the rows this import names changed since it was previewed (someone else added, changed or "
+    "removed one, or this preview was confirmed already); nothing was imported. Preview the list again."
+)
+
+
+def test_a_row_added_after_the_preview_stops_the_confirmation_of_add_only_staff() -> None:
     staff = _staff("view_allowedorigin", "add_allowedorigin")
     previewed = staff.post(IMPORT, {"text": "https://late.example.org\nhttps://new.example.org\n", "format": "text"})
     assert [line[2] for line in _lines(previewed)] == ["added", "added"]
@@ -348,8 +354,48 @@ def test_a_row_added_after_the_preview_is_left_out_of_the_confirmation_of_add_on
 
     confirmed = _confirm(staff, previewed, follow=True)
 
-    assert "Imported: added 1, updated 0, unchanged 0; 1 refused line was left out." in _messages(confirmed)
-    assert _state() == [("https://late.example.org", False, ""), ("https://new.example.org", True, "")]
+    assert confirmed.context["problem"] == CHANGED
+    assert _state() == [("https://late.example.org", False, "")]
+
+
+def test_a_row_disabled_after_the_preview_is_not_enabled_again_by_its_confirmation(admin_client: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://x.example.net")
+    previewed = admin_client.post(IMPORT, {"text": "https://x.example.net\n", "format": "text"})
+    assert [line[2] for line in _lines(previewed)] == ["present"]
+    # A colleague disables it during an incident, before the confirmation.
+    AllowedOrigin.objects.filter(origin="https://x.example.net").update(enabled=False)
+
+    confirmed = _confirm(admin_client, previewed, follow=True)
+
+    assert confirmed.context["problem"] == CHANGED
+    assert _state() == [("https://x.example.net", False, "")]
+
+
+def test_a_confirmation_cannot_be_replayed(admin_client: Client) -> None:
+    previewed = admin_client.post(IMPORT, {"text": "https://x.example.net\n", "format": "text"})
+    first = _confirm(admin_client, previewed, follow=True)
+    assert "Imported: added 1, updated 0, unchanged 0." in _messages(first)
+    AllowedOrigin.objects.filter(origin="https://x.example.net").update(enabled=False)
+
+    again = _confirm(admin_client, previewed, follow=True)
+
+    assert again.context["problem"] == CHANGED
+    assert _state() == [("https://x.example.net", False, "")]
+
+
+def test_import_entries_refuses_a_plan_other_than_the_one_expected() -> None:
+    # The confirmation's last line of defence: the table changed between its preview and its locks.
+    from credcors.import_file import Entry
+    from credcors.importing import check_entries, import_entries, plan_digest, plan_import
+
+    entries = [Entry("line 1", "https://a.example.net")]
+    expected = plan_digest(plan_import(check_entries(entries)[0]))
+    AllowedOrigin.objects.create(origin="https://a.example.net", enabled=False)
+
+    with pytest.raises(import_file.ImportProblem, match="changed since it was previewed"):
+        import_entries(entries, "x", expect=expected)
+
+    assert _state() == [("https://a.example.net", False, "")]
 
 
 @pytest.mark.parametrize(

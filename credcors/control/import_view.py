@@ -43,7 +43,7 @@ from credcors.import_file import (
     parse_entries,
     resolve_policy,
 )
-from credcors.importing import import_entries, with_policy
+from credcors.importing import CHANGED_SINCE_PREVIEW, import_entries, with_policy
 from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
 
@@ -164,7 +164,11 @@ def import_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse: 
         except ImportProblem as exc:
             form.add_error(None, str(exc))
         else:
+            result = preview(entries, may_create=may_create, may_change=may_change)
             carried = {key: data[key] for key in ("text", "fmt", "name", "resolved_policy")}
+            # What confirming does, as this preview shows it: the confirmation
+            # imports nothing if the rows changed meanwhile, or once done.
+            carried["plan"] = result.plan
             token = signing.dumps({**carried, "user": str(request.user.pk)}, salt=_SALT, compress=True)
             room = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
             if room is not None and len(token) + _FORM_ROOM > room:
@@ -177,9 +181,7 @@ def import_view(model_admin: ModelAdmin, request: HttpRequest) -> HttpResponse: 
                     )
                     % {"size": len(token) + _FORM_ROOM, "room": room},
                 )
-                token = None
-            else:
-                result = preview(entries, may_create=may_create, may_change=may_change)
+                token = result = None
     return _page(model_admin, request, form, result, token)
 
 
@@ -204,9 +206,18 @@ def _confirm(
     try:
         entries = with_policy(parse_entries(carried["text"], carried["fmt"], name), carried["resolved_policy"])
         result = preview(entries, may_create=may_create, may_change=may_change)
-        # The same code as the command, and the same history, as this user.
+        if result.plan != carried.get("plan"):
+            raise ImportProblem(f"{name}: {CHANGED_SINCE_PREVIEW}")
+        # The same code as the command, and the same history, as this user;
+        # under its locks, the plan must still be the one previewed.
         report = import_entries(
-            result.valid, name, user=request.user, via="in the admin", may_create=may_create, may_change=may_change
+            result.valid,
+            name,
+            user=request.user,
+            via="in the admin",
+            may_create=may_create,
+            may_change=may_change,
+            expect=result.plan,
         )
     except ImportProblem as exc:
         return _page(model_admin, request, form, None, None, str(exc))

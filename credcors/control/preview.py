@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from credcors.import_file import Entry
-from credcors.importing import CREATE, UPDATE, check_entries, plan_import, refusal
+from credcors.importing import CREATE, UPDATE, check_entries, plan_digest, plan_import, refusal
 from credcors.quoting import scrub
 
 __all__ = ["ADDED", "PRESENT", "REFUSED", "UPDATED", "Preview", "PreviewLine", "preview"]
@@ -44,6 +44,10 @@ class Preview:
 
     lines: tuple[PreviewLine, ...]
     valid: tuple[Entry, ...]
+    #: :func:`~credcors.importing.plan_digest` of what confirming the valid
+    #: entries does: a line that becomes valid, or does something else,
+    #: changes it.
+    plan: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for line in self.lines if line.status == status)
@@ -57,6 +61,7 @@ def preview(entries: Sequence[Entry], *, may_create: bool = True, may_change: bo
     planned = {item.checked.entry.where: item for item in plan_import(canonical)}
     lines = []
     valid = []
+    confirmed = []
     for entry in entries:
         written = scrub(entry.origin, 200) if isinstance(entry.origin, str) else "(not an origin entry)"
         if entry.where in refused:
@@ -70,5 +75,6 @@ def preview(entries: Sequence[Entry], *, may_create: bool = True, may_change: bo
             lines.append(PreviewLine(entry.where, written, REFUSED, origin, detail, item.policy))
             continue
         valid.append(entry)
+        confirmed.append(item)
         lines.append(PreviewLine(entry.where, written, _STATUS.get(item.kind, PRESENT), origin, detail, item.policy))
-    return Preview(tuple(lines), tuple(valid))
+    return Preview(tuple(lines), tuple(valid), plan_digest(confirmed))
