@@ -596,6 +596,26 @@ def test_missing_table_reports_w015_saying_to_migrate(capsys: pytest.CaptureFixt
     assert "credcors.W015" in capsys.readouterr().err
 
 
+class _CredcorsElsewhere:
+    """A router that keeps credcors' tables off the default database."""
+
+    def allow_migrate(self, db: str, app_label: str, **hints: Any) -> bool | None:
+        return False if app_label == "credcors" else None
+
+
+@pytest.mark.django_db
+def test_database_credcors_is_not_migrated_to_gets_no_missing_table_warning(settings) -> None:
+    from django.db import connection
+
+    from credcors.checks import check_migrated
+
+    settings.DATABASE_ROUTERS = [_CredcorsElsewhere()]
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE credcors_allowedorigin RENAME TO credcors_not_migrated")
+
+    assert check_migrated(databases=["default"]) == []
+
+
 def test_check_without_database_never_queries_for_the_table() -> None:
     from credcors.checks import check_migrated
 
