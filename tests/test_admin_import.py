@@ -858,3 +858,15 @@ def test_an_import_validates_each_origin_for_its_policys_credentials(admin_clien
     [(first, detail), (second, _)] = [(status, detail) for _, _, status, _, detail in _lines(preview)]
     assert (first, second) == ("refused", "added")
     assert "http://" in detail
+
+
+def test_a_token_longer_than_any_import_makes_is_refused_unread(admin_client: Client, settings: Any) -> None:
+    from credcors.import_file import MAX_IMPORT_BYTES
+
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None
+    token = "x" * (2 * MAX_IMPORT_BYTES + 1)
+
+    response = admin_client.post(IMPORT, {"token": token, "_confirm": "1"})
+
+    assert response.context["problem"].startswith("This preview has expired or is not yours; nothing was imported.")
+    assert _state() == []

@@ -60,6 +60,11 @@ CONFIRM_MAX_AGE = 3600
 _SALT = "credcors.control.import_view"
 # What the confirming POST holds besides the token: the CSRF token, the field names, their encoding.
 _FORM_ROOM = 1024
+#: The longest token a confirmation reads: what the largest import makes,
+#: base64 of an incompressible MAX_IMPORT_BYTES and then some.  signing
+#: checks the signature before it decompresses, so this bounds the work a
+#: forged token can cost, even where DATA_UPLOAD_MAX_MEMORY_SIZE is None.
+_MAX_TOKEN = 2 * MAX_IMPORT_BYTES
 _POLICY_FIELD = "the Policy field"
 
 
@@ -196,7 +201,8 @@ def _confirm(
     # posted text, if any, is never read.
     form = ImportForm()
     try:
-        carried = signing.loads(request.POST.get("token", ""), salt=_SALT, max_age=CONFIRM_MAX_AGE)
+        token = request.POST.get("token", "")
+        carried = None if len(token) > _MAX_TOKEN else signing.loads(token, salt=_SALT, max_age=CONFIRM_MAX_AGE)
     except signing.BadSignature:  # SignatureExpired included
         carried = None
     if not isinstance(carried, dict) or carried.get("user") != str(request.user.pk):
