@@ -16,6 +16,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -85,12 +86,18 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # A choice of the configured policies, read when the form is built.
             names = get_config().policy_names
             return forms.ChoiceField(
-                label=db_field.verbose_name,
+                # As Django's own form fields label themselves: "Policy", not "policy".
+                label=capfirst(db_field.verbose_name),
                 choices=[(name, name) for name in names],
                 initial=db_field.default,
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: AllowedOrigin | None = None) -> list[Any]:
+        fields = list(super().get_fields(request, obj))
+        # A row not yet saved has no times: the add form leaves out their empty boxes.
+        return fields if obj is not None else [name for name in fields if name not in self.readonly_fields]
 
     @admin.display(description=_("expires"), ordering="expires_at")
     def expiry(self, obj: AllowedOrigin) -> str:

@@ -68,6 +68,14 @@ def test_changelist_lists_origin_enabled_note_and_updated(admin_client: Client) 
         assert column in content
 
 
+def test_add_form_labels_policy_as_django_does_and_leaves_out_the_empty_times(admin_client: Client) -> None:
+    content = admin_client.get(ADD).content.decode()
+
+    assert '<label class="required" for="id_policy">Policy:</label>' in content
+    assert "Created:" not in content
+    assert "Updated:" not in content
+
+
 def test_add_canonical_origin_is_stored_without_notice(admin_client: Client) -> None:
     response = admin_client.post(ADD, _form_data("https://app2.example.com", note="second app"), follow=True)
 

@@ -146,6 +146,23 @@ def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
     assert entry.get_change_message() == "Enabled from the refused origins (4 refused requests)."
 
 
+def test_history_counts_one_refused_request_in_the_singular(admin_client: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://paused.example.net", enabled=False)
+    paused = _refused("https://paused.example.net", count=1)
+    new = _refused("https://new.example.net", count=1)
+
+    _act(admin_client, "allow_selected", paused, new)
+
+    assert sorted(entry.get_change_message() for entry in LogEntry.objects.all()) == [
+        "Allowed from the refused origins (1 refused request).",
+        "Enabled from the refused origins (1 refused request).",
+    ]
+    row = AllowedOrigin.objects.get(origin="https://new.example.net")
+    history = admin_client.get(f"/admin/credcors/allowedorigin/{row.pk}/history/").content.decode()
+    assert "(1 refused request)." in history
+    assert "refused requests" not in history
+
+
 def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_client: Client) -> None:
     AllowedOrigin.objects.create(origin="https://since.example.net")
     row = _refused("https://since.example.net", count=2)

@@ -208,7 +208,16 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         else:
             row.enabled = True
             row.save()
-            self.log_change(request, row, f"Enabled from the refused origins ({refused.count} refused requests).")
+            self.log_change(
+                request,
+                row,
+                ngettext(
+                    "Enabled from the refused origins (%(count)d refused request).",
+                    "Enabled from the refused origins (%(count)d refused requests).",
+                    refused.count,
+                )
+                % {"count": refused.count},
+            )
         self._warn_near_misses(request, snapshot, canonical)
         return _ALLOWED
 
@@ -219,7 +228,16 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=refused.policy
         )
         row.save()
-        self.log_addition(request, row, f"Allowed from the refused origins ({refused.count} refused requests).")
+        self.log_addition(
+            request,
+            row,
+            ngettext(
+                "Allowed from the refused origins (%(count)d refused request).",
+                "Allowed from the refused origins (%(count)d refused requests).",
+                refused.count,
+            )
+            % {"count": refused.count},
+        )
 
     def _warn_near_misses(self, request: HttpRequest, snapshot: Snapshot, origin: str) -> None:
         # Anyone can fill this list: say when what was just allowed looks
