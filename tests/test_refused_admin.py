@@ -61,13 +61,41 @@ def test_changelist_lists_most_seen_first_and_offers_no_add(admin_client: Client
     assert response.status_code == 200
     shown = [row.origin for row in response.context["cl"].result_list]
     assert shown == ["https://often.example.net", "https://middle.example.net", "https://rare.example.net"]
-    assert b"/api/me" in response.content
+    assert b"/<wbr>api/<wbr>me" in response.content  # A line may break after each slash.
     assert f"{CHANGELIST}add/".encode() not in response.content
     actions = [choice for choice, _label in response.context["action_form"].fields["action"].choices]
     # Dismiss replaces Django's delete action (the blank choice's value differs by Django version).
     assert [choice for choice in actions if choice] == ["allow_selected", "delete_selected"]
     labels = dict(response.context["action_form"].fields["action"].choices)
     assert str(labels["delete_selected"]) == "Dismiss selected origins"
+
+
+def test_changelist_columns_fit_and_a_long_path_is_whole_on_hover_and_on_its_page(admin_client: Client) -> None:
+    path = "/api/notes/2026/11/30/attachments/report.pdf?download=1&x=<b>"
+    row = _refused("https://new.example.net")
+    row.last_path = path
+    row.save()
+
+    listed = admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
+
+    escaped = path.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    cell = "/api/notes/2026/11/30/attachments/repor".replace("/", "/<wbr>")
+    assert f'<span title="{escaped}">{cell}…</span>' in listed
+    # The first sighting, and the policy when there is only the default one, are on the entry's page.
+    for column in ("column-first_seen", "column-shown_policy"):
+        assert column not in listed
+    assert escaped in page
+    assert "First seen" in page
+
+
+def test_changelist_shows_the_policy_column_when_policies_are_configured(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {"POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://p.example.com"]}}}
+    _refused("https://new.example.net", policy="partners")
+
+    listed = admin_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-shown_policy">partners</td>' in listed
 
 
 def test_a_row_is_read_only(admin_client: Client) -> None:

@@ -25,6 +25,7 @@ from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import Config, get_config
+from credcors.control.cells import moment, shortened
 from credcors.diagnose.nearby import near_misses
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
 from credcors.origins import OriginError, parse_rule
@@ -49,6 +50,10 @@ _ALLOWED, _ALREADY, _KEPT = "allowed", "already", "kept"
 _ANOTHER_OWNER = ("look-alike-host",)
 
 
+#: How much of a path the list shows; the whole path is on hover and on the entry's page.
+PATH_CELL_LENGTH = 40
+
+
 class _PolicyFilter(admin.AllValuesFieldListFilter):
     """The policy filter, its choices shown as :func:`~credcors.quoting.without_bidi` shows them."""
 
@@ -62,7 +67,9 @@ class _PolicyFilter(admin.AllValuesFieldListFilter):
 class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Origins the middleware refused (``RECORD_REFUSED``), most seen first: allow them or dismiss them."""
 
-    list_display = ("shown_origin", "count", "last_seen", "first_seen", "shown_path", "shown_policy")
+    # What fits beside the admin's sidebar and the filters at 1280 px: the
+    # first sighting and the whole path are on the entry's own page.
+    list_display = ("shown_origin", "refused", "seen", "listed_path", "shown_policy")
     list_filter = (("policy", _PolicyFilter),)
     search_fields = ("origin", "last_path")
     ordering = ("-count", "-last_seen")
@@ -73,6 +80,13 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # about objects nobody created by hand.
     actions = ("allow_selected", "delete_selected")
 
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        # With the default policy alone, the policy column says "default" on
+        # every line; the filter and the entry's page still name it.
+        if len(get_config().policy_names) > 1:
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "shown_policy")
+
     # Request input, shown as text (the page escapes HTML) with nothing
     # that could reorder the row around it: "/api/\u202etxt.exe" shows
     # as "/api/\\u202etxt.exe".
@@ -80,9 +94,22 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def shown_origin(self, obj: RefusedOrigin) -> str:
         return without_bidi(obj.origin)
 
+    @admin.display(description=_("refused"), ordering="count")
+    def refused(self, obj: RefusedOrigin) -> int:
+        return obj.count
+
+    @admin.display(description=_("last seen"), ordering="last_seen")
+    def seen(self, obj: RefusedOrigin) -> str:
+        return moment(obj.last_seen)
+
     @admin.display(description=_("last path"), ordering="last_path")
     def shown_path(self, obj: RefusedOrigin) -> str:
         return without_bidi(obj.last_path)
+
+    @admin.display(description=_("last path"), ordering="last_path")
+    def listed_path(self, obj: RefusedOrigin) -> str:
+        # The list's cell: shortened, whole on hover and on the entry's page.
+        return shortened(without_bidi(obj.last_path), PATH_CELL_LENGTH, breaks_after="/?&")
 
     @admin.display(description=_("policy"), ordering="policy")
     def shown_policy(self, obj: RefusedOrigin) -> str:
