@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +11,9 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext
 
 from credcors.models import AllowedOrigin, RefusedOrigin
 
@@ -96,6 +99,72 @@ def test_changelist_shows_the_policy_column_when_policies_are_configured(setting
     listed = admin_client.get(CHANGELIST).content.decode()
 
     assert '<td class="field-shown_policy">partners</td>' in listed
+
+
+def test_origins_allowed_since_are_hidden_by_default_and_marked_on_request(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {
+        "ALLOWED_ORIGINS": ["https://settings.example.net"],
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"]}},
+    }
+    _refused("https://still.example.net", count=9)
+    _refused("https://settings.example.net", count=8)  # allowed in settings since
+    _refused("https://partner.example.net", count=7)  # allowed, but by another policy than the one that refused it
+    AllowedOrigin.objects.create(origin="https://row.example.net")
+    _refused("https://row.example.net", count=6)  # allowed by a row saved since
+    _refused("https://partner.example.net", count=5, policy="partners")  # allowed where it was refused
+
+    def shown(query: str = "") -> list[tuple[str, str]]:
+        response = admin_client.get(f"{CHANGELIST}{query}")
+        return [(row.origin, row.policy) for row in response.context["cl"].result_list]
+
+    assert shown() == [("https://still.example.net", "default"), ("https://partner.example.net", "default")]
+    assert shown("?now_allowed=no") == shown()
+    assert shown("?now_allowed=yes") == [
+        ("https://settings.example.net", "default"),
+        ("https://row.example.net", "default"),
+        ("https://partner.example.net", "partners"),
+    ]
+    assert len(shown("?now_allowed=all")) == 5
+    content = admin_client.get(f"{CHANGELIST}?now_allowed=all").content.decode()
+    assert content.count('<span class="credcors-now-allowed">now allowed</span>') == 3
+    assert "https://still.example.net</a></th>" in content
+    # The filter offers its three choices, "No" chosen when none is asked for.
+    page = admin_client.get(CHANGELIST).content.decode()
+    choices = re.findall(r'<li( class="selected")?>\s*<a href="\?now_allowed=(\w+)">(\w+)</a>', page)
+    assert choices == [(' class="selected"', "no", "No"), ("", "yes", "Yes"), ("", "all", "All")]
+
+
+def test_dismiss_of_all_listed_leaves_the_hidden_now_allowed_entries(admin_client: Client) -> None:
+    hidden = _refused("https://app.example.com")  # In the settings' ALLOWED_ORIGINS.
+    _refused("https://one.example.net")
+    _refused("https://two.example.net")
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "select_across": "1", "_selected_action": ["0"]}, follow=True
+    )
+
+    assert _messages(response) == ["Dismissed 2 origins."]
+    assert list(RefusedOrigin.objects.values_list("pk", flat=True)) == [hidden.pk]
+
+
+@pytest.mark.parametrize("query", ["", "?now_allowed=yes", "?now_allowed=all"])
+def test_the_now_allowed_mark_and_filter_cost_no_query_per_entry(admin_client: Client, query: str) -> None:
+    AllowedOrigin.objects.create(origin="https://row.example.net")
+    _refused("https://row.example.net")
+    _refused("https://still.example.net")
+    _queries(admin_client, query)  # The session's and the allow-list's first reads.
+    few = _queries(admin_client, query)
+    for index in range(20):
+        _refused(f"https://more{index}.example.net")
+        _refused(f"https://more{index}.example.net", policy="gone")
+
+    assert _queries(admin_client, query) == few
+
+
+def _queries(client: Client, query: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{CHANGELIST}{query}").status_code == 200
+    return len(captured.captured_queries)
 
 
 def test_a_row_is_read_only(admin_client: Client) -> None:

@@ -21,6 +21,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -54,6 +55,60 @@ _ANOTHER_OWNER = ("look-alike-host",)
 PATH_CELL_LENGTH = 40
 
 
+def now_allowed(snapshot: Snapshot, refused: RefusedOrigin) -> bool:
+    """Whether ``refused``'s origin is allowed now by the policy that refused it, in ``snapshot`` (no query)."""
+    return decide(snapshot, "GET", refused.origin, policy=refused.policy).allowed
+
+
+class _NowAllowedFilter(admin.SimpleListFilter):
+    """Entries whose origin is allowed now where it was refused: hidden unless asked for.
+
+    An origin allowed since (by a row saved elsewhere, a settings change)
+    has nothing left to decide; the list shows what still needs a decision,
+    and "Yes" or "All" show the others, marked.
+    """
+
+    title = _("now allowed")
+    parameter_name = "now_allowed"
+    default = "no"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(self.default, _("No")), ("yes", _("Yes")), ("all", _("All"))]
+
+    def value(self) -> str:
+        chosen = super().value()
+        return chosen if chosen in ("yes", "all") else self.default
+
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
+        # No "All" of Django's (it would mean the default here): three choices, one of them chosen.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> QuerySet[RefusedOrigin]:
+        if self.value() == "all" or _picked_one_by_one(request):
+            # Entries ticked one by one are acted on, even one allowed
+            # between the listing and the click ("Allow selected" then says
+            # it was allowed already); "all N" means the N listed.
+            return queryset
+        # One read of the list (at most REFUSED_MAX_ROWS entries), decided
+        # on this process's snapshot like the mark each row shows.
+        snapshot = store.get()
+        allowed = [refused.pk for refused in queryset.only("pk", "origin", "policy") if now_allowed(snapshot, refused)]
+        chosen: QuerySet[RefusedOrigin] = (
+            queryset.filter(pk__in=allowed) if self.value() == "yes" else queryset.exclude(pk__in=allowed)
+        )
+        return chosen
+
+
+def _picked_one_by_one(request: HttpRequest) -> bool:
+    # An action's POST naming its entries, rather than "select all".
+    return request.method == "POST" and request.POST.get("select_across", "0") == "0"
+
+
 class _PolicyFilter(admin.AllValuesFieldListFilter):
     """The policy filter, its choices shown as :func:`~credcors.quoting.without_bidi` shows them."""
 
@@ -70,7 +125,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # What fits beside the admin's sidebar and the filters at 1280 px: the
     # first sighting and the whole path are on the entry's own page.
     list_display = ("shown_origin", "refused", "seen", "listed_path", "shown_policy")
-    list_filter = (("policy", _PolicyFilter),)
+    list_filter = (_NowAllowedFilter, ("policy", _PolicyFilter))
     search_fields = ("origin", "last_path")
     ordering = ("-count", "-last_seen")
     fields = ("shown_origin", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
@@ -92,7 +147,11 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # as "/api/\\u202etxt.exe".
     @admin.display(description=_("origin"), ordering="origin")
     def shown_origin(self, obj: RefusedOrigin) -> str:
-        return without_bidi(obj.origin)
+        shown = without_bidi(obj.origin)
+        if now_allowed(store.get(), obj):
+            # Listed by the "Now allowed" filter: say why it is still here.
+            return format_html('{} <span class="credcors-now-allowed">{}</span>', shown, _("now allowed"))
+        return shown
 
     @admin.display(description=_("refused"), ordering="count")
     def refused(self, obj: RefusedOrigin) -> int:
