@@ -20,6 +20,7 @@ from django.utils import timezone
 from tests.browser.conftest import Servers, admin_login, screenshot_dir
 from tests.browser.drain import assert_request_threads_drained
 from tests.browser.layout import layout_problems
+from tests.browser.test_admin_test_page import MESSAGE_BG, MIN_CONTRAST, _rgb, contrast
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -122,7 +123,16 @@ def test_checks_page_fits_renders_code_and_marks_information(
     assert layout_problems(page, "#credcors-checks table") == []
     info = page.locator("#credcors-i001 ul.messagelist li")
     assert info.get_attribute("class") == "info"
-    assert "icon-yes" not in info.evaluate("element => getComputedStyle(element).backgroundImage")
+    style = info.evaluate(
+        """element => {
+            const style = getComputedStyle(element);
+            return {image: style.backgroundImage, color: style.color, background: style.backgroundColor};
+        }"""
+    )
+    assert "icon-yes" not in style["image"]
+    assert _rgb(style["background"]) != MESSAGE_BG[(theme, "success")]
+    ratio = contrast(_rgb(style["color"]), _rgb(style["background"]))
+    assert ratio >= MIN_CONTRAST, f"{theme}: information text at {ratio:.2f}:1"
 
 
 @pytest.mark.parametrize("theme", ["light", "dark"])
