@@ -13,15 +13,19 @@ from django.db.models import Q, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.templatetags.static import static
 from django.urls import URLPattern, path
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from credcors import audit
 from credcors.conf import get_config
 from credcors.control import refused_admin  # noqa: F401 - registers the refused origins' admin
+from credcors.control.cells import shortened
 from credcors.control.effective import settings_entries, settings_total
 from credcors.control.import_view import import_view
 from credcors.control.overlaps import overlap_warnings, unused_row_warnings
@@ -36,6 +40,8 @@ from credcors.store import store
 
 # Bulk actions that change rows, and say when the change is live.
 _CHANGING_ACTIONS = ("enable_selected", "disable_selected")
+#: How much of a note the change list shows: two or three lines of its cell at 1280 px.
+NOTE_CELL_LENGTH = 60
 
 
 class TestOriginForm(forms.Form):
@@ -74,7 +80,10 @@ class StateFilter(admin.SimpleListFilter):
 
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("origin", "enabled", "expiry", "policy", "csrf_trust", "note", "updated_at")
+    # Five columns fit beside the admin's sidebar and the filters at 1280 px:
+    # the state says enabled and expiry in one cell, the note is shortened
+    # (whole on hover), and "updated" is on the row's page and its History.
+    list_display = ("origin", "state", "policy", "csrf_trust", "shown_note")
     list_filter = (StateFilter, "enabled", "policy", "trust_for_csrf")
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
@@ -85,20 +94,42 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # A choice of the configured policies, read when the form is built.
             names = get_config().policy_names
             return forms.ChoiceField(
-                label=db_field.verbose_name,
+                # As Django's own form fields label themselves: "Policy", not "policy".
+                label=capfirst(db_field.verbose_name),
                 choices=[(name, name) for name in names],
                 initial=db_field.default,
                 help_text=db_field.help_text,
             )
         return super().formfield_for_dbfield(db_field, request, **kwargs)
 
-    @admin.display(description=_("expires"), ordering="expires_at")
-    def expiry(self, obj: AllowedOrigin) -> str:
-        """When the row expires, and whether it has."""
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        # With the default policy alone, every row's policy is "default": a
+        # column that says nothing (the filter and the row's page still do).
+        if len(get_config().policy_names) > 1:
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "policy")
+
+    def get_fields(self, request: HttpRequest, obj: AllowedOrigin | None = None) -> list[Any]:
+        fields = list(super().get_fields(request, obj))
+        # A row not yet saved has no times: the add form leaves out their empty boxes.
+        return fields if obj is not None else [name for name in fields if name not in self.readonly_fields]
+
+    @admin.display(description=_("state"), ordering="enabled")
+    def state(self, obj: AllowedOrigin) -> str:
+        """Active, active until its expiry, expired, or disabled: the words of the "By state" filter."""
+        if not obj.enabled:
+            return format_html("{} {}", _icon("no"), _("Disabled"))
         if obj.expires_at is None:
-            return str(_("never"))
+            return format_html("{} {}", _icon("yes"), _("Active"))
         moment = date_format(timezone.localtime(obj.expires_at), "DATETIME_FORMAT")
-        return str(_("expired %(moment)s") % {"moment": moment}) if obj.is_expired() else moment
+        if obj.is_expired():
+            return format_html("{} {}", _icon("alert"), _("Expired %(moment)s") % {"moment": moment})
+        return format_html("{} {}", _icon("yes"), _("Active until %(moment)s") % {"moment": moment})
+
+    @admin.display(description=_("note"), ordering="note")
+    def shown_note(self, obj: AllowedOrigin) -> str:
+        """The note, shortened to what a list cell reads across; whole on hover and on the row's page."""
+        return shortened(obj.note, NOTE_CELL_LENGTH)
 
     @admin.display(description=_("trusted for CSRF"), ordering="trust_for_csrf")
     def csrf_trust(self, obj: AllowedOrigin) -> str:
@@ -280,6 +311,12 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description=_("Export selected origins (JSON: every row)"), permissions=["view"])
     def export_json(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> HttpResponse:
         return _download(export_json(queryset.order_by("origin")) + "\n", "application/json", "allowed-origins.json")
+
+
+def _icon(name: str) -> str:
+    # The admin's own icons, as its boolean columns show them; the words
+    # beside it say the same, so the image is left out of what is read aloud.
+    return format_html('<img src="{}" alt="">', static(f"admin/img/icon-{name}.svg"))
 
 
 def _download(content: str, content_type: str, filename: str) -> HttpResponse:

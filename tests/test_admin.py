@@ -49,7 +49,7 @@ def _bulk(admin_client: Client, action: str, *rows: AllowedOrigin) -> Any:
     )
 
 
-def test_changelist_lists_origin_enabled_note_and_updated(admin_client: Client) -> None:
+def test_changelist_lists_origin_state_csrf_and_note_in_five_columns_at_most(admin_client: Client) -> None:
     AllowedOrigin.objects.create(origin="https://partner.example.net", note="Partner portal")
 
     response = admin_client.get(CHANGELIST)
@@ -58,8 +58,69 @@ def test_changelist_lists_origin_enabled_note_and_updated(admin_client: Client) 
     content = response.content.decode()
     assert "https://partner.example.net" in content
     assert "Partner portal" in content
-    for column in ("column-origin", "column-enabled", "column-note", "column-updated_at"):
+    for column in ("column-origin", "column-state", "column-csrf_trust", "column-shown_note"):
         assert column in content
+    # The default policy alone: no column saying "default" on every line. "Updated" is on the row's page.
+    for column in ("column-policy", "column-enabled", "column-expiry", "column-updated_at"):
+        assert column not in content
+
+
+def test_changelist_shows_the_policy_column_when_policies_are_configured(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = IN_FORCE
+    AllowedOrigin.objects.create(origin="https://reader.example.net", policy="readers")
+
+    content = admin_client.get(CHANGELIST).content.decode()
+
+    assert _cells(content, "policy") == {"https://reader.example.net": "readers"}
+
+
+def test_changelist_state_says_active_until_expired_or_disabled(admin_client: Client, settings: Any) -> None:
+    from datetime import datetime, timezone
+
+    from django.templatetags.static import static
+
+    settings.TIME_ZONE = "UTC"
+    AllowedOrigin.objects.create(origin="https://always.example.net")
+    AllowedOrigin.objects.create(
+        origin="https://until.example.net", expires_at=datetime(2099, 1, 2, 15, 30, tzinfo=timezone.utc)
+    )
+    AllowedOrigin.objects.create(
+        origin="https://past.example.net", expires_at=datetime(2020, 1, 2, 15, 30, tzinfo=timezone.utc)
+    )
+    AllowedOrigin.objects.create(origin="https://off.example.net", enabled=False)
+
+    content = admin_client.get(CHANGELIST).content.decode()
+
+    assert _cells(content, "state") == {
+        "https://always.example.net": "Active",
+        "https://until.example.net": "Active until Jan. 2, 2099, 3:30 p.m.",
+        "https://past.example.net": "Expired Jan. 2, 2020, 3:30 p.m.",
+        "https://off.example.net": "Disabled",
+    }
+    assert content.count(f'src="{static("admin/img/icon-yes.svg")}" alt=""') == 2
+    assert content.count(f'src="{static("admin/img/icon-alert.svg")}" alt=""') == 1
+    assert content.count(f'src="{static("admin/img/icon-no.svg")}" alt=""') == 1
+
+
+def test_changelist_shortens_a_long_note_whole_on_hover_escaped(admin_client: Client) -> None:
+    note = "Partner portal for the spring campaign <b>bold</b>; ask Dana in sales before removing it, every March."
+    AllowedOrigin.objects.create(origin="https://partner.example.net", note=note)
+    AllowedOrigin.objects.create(origin="https://short.example.net", note="short & sweet")
+
+    content = admin_client.get(CHANGELIST).content.decode()
+
+    escaped = note.replace("<", "&lt;").replace(">", "&gt;")
+    assert f'<span title="{escaped}">{escaped[: escaped.index("ask") + 3]}' in content
+    assert "<b>bold</b>" not in content
+    assert _cells(content, "shown_note")["https://short.example.net"] == "short &amp; sweet"
+
+
+def test_add_form_labels_policy_as_django_does_and_leaves_out_the_empty_times(admin_client: Client) -> None:
+    content = admin_client.get(ADD).content.decode()
+
+    assert '<label class="required" for="id_policy">Policy:</label>' in content
+    assert "Created:" not in content
+    assert "Updated:" not in content
 
 
 def test_add_canonical_origin_is_stored_without_notice(admin_client: Client) -> None:
@@ -291,9 +352,9 @@ def _cells(content: str, column: str) -> dict[str, str]:
     cells = {}
     for row in rows:
         origin = re.search(r'class="field-origin"><a [^>]*>([^<]*)</a>', row)
-        value = re.search(rf'class="field-{column}[^"]*">([^<]*)</td>', row)
+        value = re.search(rf'class="field-{column}[^"]*">(.*?)</td>', row, re.DOTALL)
         if origin and value:
-            cells[origin.group(1)] = value.group(1)
+            cells[origin.group(1)] = re.sub(r"<[^>]*>", "", value.group(1)).strip()
     return cells
 
 

@@ -381,7 +381,7 @@ def test_status_panel_counts_invalid_rows_ignored(admin_client: Client) -> None:
     content = admin_client.get(CHANGELIST).content.decode()
 
     assert "0 database rows allowed in this process" in content
-    assert "1 invalid rows ignored" in content
+    assert "1 invalid row ignored" in content
 
 
 def test_status_panel_with_database_off(settings, admin_client: Client) -> None:
@@ -452,8 +452,54 @@ def test_status_panel_lists_check_messages_linked_to_the_checks_page(settings, a
     assert f'<a href="{CHANGELIST}checks/#credcors-w002">credcors.W002</a>' in content
     page = admin_client.get(f"{CHANGELIST}checks/").content.decode()
     assert '<tr id="credcors-w002">' in page
-    assert "an origin is listed twice (after canonicalization)" in page
+    assert "An origin is listed twice (after canonicalization)" in page
     assert "lists &#x27;https://a.example.com&#x27; more than once" in page
+
+
+def test_checks_page_renders_code_spans_as_code_in_sentences(admin_client: Client) -> None:
+    page = admin_client.get(f"{CHANGELIST}checks/").content.decode()
+
+    assert "<h1>System checks</h1>" in page
+    table = page[page.index('id="credcors-checks"') :]
+    assert "`" not in table
+    assert '<tr id="credcors-e001">' in table
+    assert "<td><code>CREDCORS</code> is not a dict" in table
+    assert "<td>Unknown key in <code>CREDCORS</code> (a typo; the hint suggests the closest key)" in table
+    assert "<td>The middleware is not in <code>MIDDLEWARE</code>" in table
+    assert "<code>&quot;None&quot;</code>" in table  # E014's quotes, escaped inside the code span
+
+
+def test_code_spans_escape_everything_and_keep_an_unpaired_backtick() -> None:
+    from credcors.control.checks_page import code_spans
+
+    assert code_spans("`<b>` & <i>x</i>") == "<code>&lt;b&gt;</code> &amp; &lt;i&gt;x&lt;/i&gt;"
+    assert code_spans("a `b` c `d") == "a <code>b</code> c `d"
+    assert code_spans("no code") == "no code"
+    assert code_spans("`") == "`"
+
+
+def test_information_messages_get_the_information_style_on_every_page(settings, admin_client: Client) -> None:
+    # A cross-site origin with SameSite=None; Secure cookies: only the third-party note, credcors.I001.
+    settings.ALLOWED_HOSTS = ["api.example.com"]
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.net"]}
+    settings.SESSION_COOKIE_SAMESITE = settings.CSRF_COOKIE_SAMESITE = "None"
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True
+
+    changelist = admin_client.get(CHANGELIST, secure=True, headers={"host": "api.example.com"}).content.decode()
+
+    assert '<li class="info"><a href="/admin/credcors/allowedorigin/checks/#credcors-i001">credcors.I001</a>' in (
+        changelist
+    )
+    pages = [
+        changelist,
+        *(
+            admin_client.get(path, secure=True, headers={"host": "api.example.com"}).content.decode()
+            for path in (f"{CHANGELIST}checks/", ADD, f"{CHANGELIST}test-origin/", "/admin/credcors/refusedorigin/")
+        ),
+    ]
+    for page in pages:
+        # Django's admin styles no info level of its own: it would show the success tick.
+        assert "ul.messagelist li.info {" in page
 
 
 def test_status_panel_without_check_messages(settings, admin_client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -10,7 +11,9 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Permission, User
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.messages import get_messages
+from django.db import connection
 from django.test import Client, TestCase
+from django.test.utils import CaptureQueriesContext
 
 from credcors.models import AllowedOrigin, RefusedOrigin
 
@@ -56,13 +59,107 @@ def test_changelist_lists_most_seen_first_and_offers_no_add(admin_client: Client
     assert response.status_code == 200
     shown = [row.origin for row in response.context["cl"].result_list]
     assert shown == ["https://often.example.net", "https://middle.example.net", "https://rare.example.net"]
-    assert b"/api/me" in response.content
+    assert b"/<wbr>api/<wbr>me" in response.content  # A line may break after each slash.
     assert f"{CHANGELIST}add/".encode() not in response.content
     actions = [choice for choice, _label in response.context["action_form"].fields["action"].choices]
     # Dismiss replaces Django's delete action (the blank choice's value differs by Django version).
     assert [choice for choice in actions if choice] == ["allow_selected", "delete_selected"]
     labels = dict(response.context["action_form"].fields["action"].choices)
     assert str(labels["delete_selected"]) == "Dismiss selected origins"
+
+
+def test_changelist_columns_fit_and_a_long_path_is_whole_on_hover_and_on_its_page(admin_client: Client) -> None:
+    path = "/api/notes/2026/11/30/attachments/report.pdf?download=1&x=<b>"
+    row = _refused("https://new.example.net")
+    row.last_path = path
+    row.save()
+
+    listed = admin_client.get(CHANGELIST).content.decode()
+    page = admin_client.get(f"{CHANGELIST}{row.pk}/change/").content.decode()
+
+    escaped = path.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    cell = "/api/notes/2026/11/30/attachments/repor".replace("/", "/<wbr>")
+    assert f'<span title="{escaped}">{cell}…</span>' in listed
+    # The first sighting, and the policy when there is only the default one, are on the entry's page.
+    for column in ("column-first_seen", "column-shown_policy"):
+        assert column not in listed
+    assert escaped in page
+    assert "First seen" in page
+
+
+def test_changelist_shows_the_policy_column_when_policies_are_configured(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {"POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://p.example.com"]}}}
+    _refused("https://new.example.net", policy="partners")
+
+    listed = admin_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-shown_policy">partners</td>' in listed
+
+
+def test_origins_allowed_since_are_hidden_by_default_and_marked_on_request(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {
+        "ALLOWED_ORIGINS": ["https://settings.example.net"],
+        "POLICIES": {"partners": {"ALLOWED_ORIGINS": ["https://partner.example.net"]}},
+    }
+    _refused("https://still.example.net", count=9)
+    _refused("https://settings.example.net", count=8)  # allowed in settings since
+    _refused("https://partner.example.net", count=7)  # allowed, but by another policy than the one that refused it
+    AllowedOrigin.objects.create(origin="https://row.example.net")
+    _refused("https://row.example.net", count=6)  # allowed by a row saved since
+    _refused("https://partner.example.net", count=5, policy="partners")  # allowed where it was refused
+
+    def shown(query: str = "") -> list[tuple[str, str]]:
+        response = admin_client.get(f"{CHANGELIST}{query}")
+        return [(row.origin, row.policy) for row in response.context["cl"].result_list]
+
+    assert shown() == [("https://still.example.net", "default"), ("https://partner.example.net", "default")]
+    assert shown("?now_allowed=no") == shown()
+    assert shown("?now_allowed=yes") == [
+        ("https://settings.example.net", "default"),
+        ("https://row.example.net", "default"),
+        ("https://partner.example.net", "partners"),
+    ]
+    assert len(shown("?now_allowed=all")) == 5
+    content = admin_client.get(f"{CHANGELIST}?now_allowed=all").content.decode()
+    assert content.count('<span class="credcors-now-allowed">now allowed</span>') == 3
+    assert "https://still.example.net</a></th>" in content
+    # The filter offers its three choices, "No" chosen when none is asked for.
+    page = admin_client.get(CHANGELIST).content.decode()
+    choices = re.findall(r'<li( class="selected")?>\s*<a href="\?now_allowed=(\w+)">(\w+)</a>', page)
+    assert choices == [(' class="selected"', "no", "No"), ("", "yes", "Yes"), ("", "all", "All")]
+
+
+def test_dismiss_of_all_listed_leaves_the_hidden_now_allowed_entries(admin_client: Client) -> None:
+    hidden = _refused("https://app.example.com")  # In the settings' ALLOWED_ORIGINS.
+    _refused("https://one.example.net")
+    _refused("https://two.example.net")
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "delete_selected", "select_across": "1", "_selected_action": ["0"]}, follow=True
+    )
+
+    assert _messages(response) == ["Dismissed 2 origins."]
+    assert list(RefusedOrigin.objects.values_list("pk", flat=True)) == [hidden.pk]
+
+
+@pytest.mark.parametrize("query", ["", "?now_allowed=yes", "?now_allowed=all"])
+def test_the_now_allowed_mark_and_filter_cost_no_query_per_entry(admin_client: Client, query: str) -> None:
+    AllowedOrigin.objects.create(origin="https://row.example.net")
+    _refused("https://row.example.net")
+    _refused("https://still.example.net")
+    _queries(admin_client, query)  # The session's and the allow-list's first reads.
+    few = _queries(admin_client, query)
+    for index in range(20):
+        _refused(f"https://more{index}.example.net")
+        _refused(f"https://more{index}.example.net", policy="gone")
+
+    assert _queries(admin_client, query) == few
+
+
+def _queries(client: Client, query: str) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get(f"{CHANGELIST}{query}").status_code == 200
+    return len(captured.captured_queries)
 
 
 def test_a_row_is_read_only(admin_client: Client) -> None:
@@ -139,6 +236,23 @@ def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
     entry = LogEntry.objects.get()
     assert entry.action_flag == CHANGE
     assert entry.get_change_message() == "Enabled from the refused origins (4 refused requests)."
+
+
+def test_history_counts_one_refused_request_in_the_singular(admin_client: Client) -> None:
+    AllowedOrigin.objects.create(origin="https://paused.example.net", enabled=False)
+    paused = _refused("https://paused.example.net", count=1)
+    new = _refused("https://new.example.net", count=1)
+
+    _act(admin_client, "allow_selected", paused, new)
+
+    assert sorted(entry.get_change_message() for entry in LogEntry.objects.all()) == [
+        "Allowed from the refused origins (1 refused request).",
+        "Enabled from the refused origins (1 refused request).",
+    ]
+    row = AllowedOrigin.objects.get(origin="https://new.example.net")
+    history = admin_client.get(f"/admin/credcors/allowedorigin/{row.pk}/history/").content.decode()
+    assert "(1 refused request)." in history
+    assert "refused requests" not in history
 
 
 def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_client: Client) -> None:

@@ -21,10 +21,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import Config, get_config
+from credcors.control.cells import moment, shortened
 from credcors.diagnose.nearby import near_misses
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
 from credcors.origins import OriginError, parse_rule
@@ -49,6 +51,64 @@ _ALLOWED, _ALREADY, _KEPT = "allowed", "already", "kept"
 _ANOTHER_OWNER = ("look-alike-host",)
 
 
+#: How much of a path the list shows; the whole path is on hover and on the entry's page.
+PATH_CELL_LENGTH = 40
+
+
+def now_allowed(snapshot: Snapshot, refused: RefusedOrigin) -> bool:
+    """Whether ``refused``'s origin is allowed now by the policy that refused it, in ``snapshot`` (no query)."""
+    return decide(snapshot, "GET", refused.origin, policy=refused.policy).allowed
+
+
+class _NowAllowedFilter(admin.SimpleListFilter):
+    """Entries whose origin is allowed now where it was refused: hidden unless asked for.
+
+    An origin allowed since (by a row saved elsewhere, a settings change)
+    has nothing left to decide; the list shows what still needs a decision,
+    and "Yes" or "All" show the others, marked.
+    """
+
+    title = _("now allowed")
+    parameter_name = "now_allowed"
+    default = "no"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [(self.default, _("No")), ("yes", _("Yes")), ("all", _("All"))]
+
+    def value(self) -> str:
+        chosen = super().value()
+        return chosen if chosen in ("yes", "all") else self.default
+
+    def choices(self, changelist: ChangeList) -> Iterator[_ListFilterChoices]:
+        # No "All" of Django's (it would mean the default here): three choices, one of them chosen.
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> QuerySet[RefusedOrigin]:
+        if self.value() == "all" or _picked_one_by_one(request):
+            # Entries ticked one by one are acted on, even one allowed
+            # between the listing and the click ("Allow selected" then says
+            # it was allowed already); "all N" means the N listed.
+            return queryset
+        # One read of the list (at most REFUSED_MAX_ROWS entries), decided
+        # on this process's snapshot like the mark each row shows.
+        snapshot = store.get()
+        allowed = [refused.pk for refused in queryset.only("pk", "origin", "policy") if now_allowed(snapshot, refused)]
+        chosen: QuerySet[RefusedOrigin] = (
+            queryset.filter(pk__in=allowed) if self.value() == "yes" else queryset.exclude(pk__in=allowed)
+        )
+        return chosen
+
+
+def _picked_one_by_one(request: HttpRequest) -> bool:
+    # An action's POST naming its entries, rather than "select all".
+    return request.method == "POST" and request.POST.get("select_across", "0") == "0"
+
+
 class _PolicyFilter(admin.AllValuesFieldListFilter):
     """The policy filter, its choices shown as :func:`~credcors.quoting.without_bidi` shows them."""
 
@@ -62,8 +122,10 @@ class _PolicyFilter(admin.AllValuesFieldListFilter):
 class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """Origins the middleware refused (``RECORD_REFUSED``), most seen first: allow them or dismiss them."""
 
-    list_display = ("shown_origin", "count", "last_seen", "first_seen", "shown_path", "shown_policy")
-    list_filter = (("policy", _PolicyFilter),)
+    # What fits beside the admin's sidebar and the filters at 1280 px: the
+    # first sighting and the whole path are on the entry's own page.
+    list_display = ("shown_origin", "refused", "seen", "listed_path", "shown_policy")
+    list_filter = (_NowAllowedFilter, ("policy", _PolicyFilter))
     search_fields = ("origin", "last_path")
     ordering = ("-count", "-last_seen")
     fields = ("shown_origin", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
@@ -73,16 +135,40 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # about objects nobody created by hand.
     actions = ("allow_selected", "delete_selected")
 
+    def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
+        # With the default policy alone, the policy column says "default" on
+        # every line; the filter and the entry's page still name it.
+        if len(get_config().policy_names) > 1:
+            return self.list_display
+        return tuple(name for name in self.list_display if name != "shown_policy")
+
     # Request input, shown as text (the page escapes HTML) with nothing
     # that could reorder the row around it: "/api/\u202etxt.exe" shows
     # as "/api/\\u202etxt.exe".
     @admin.display(description=_("origin"), ordering="origin")
     def shown_origin(self, obj: RefusedOrigin) -> str:
-        return without_bidi(obj.origin)
+        shown = without_bidi(obj.origin)
+        if now_allowed(store.get(), obj):
+            # Listed by the "Now allowed" filter: say why it is still here.
+            return format_html('{} <span class="credcors-now-allowed">{}</span>', shown, _("now allowed"))
+        return shown
+
+    @admin.display(description=_("refused"), ordering="count")
+    def refused(self, obj: RefusedOrigin) -> int:
+        return obj.count
+
+    @admin.display(description=_("last seen"), ordering="last_seen")
+    def seen(self, obj: RefusedOrigin) -> str:
+        return moment(obj.last_seen)
 
     @admin.display(description=_("last path"), ordering="last_path")
     def shown_path(self, obj: RefusedOrigin) -> str:
         return without_bidi(obj.last_path)
+
+    @admin.display(description=_("last path"), ordering="last_path")
+    def listed_path(self, obj: RefusedOrigin) -> str:
+        # The list's cell: shortened, whole on hover and on the entry's page.
+        return shortened(without_bidi(obj.last_path), PATH_CELL_LENGTH, breaks_after="/?&")
 
     @admin.display(description=_("policy"), ordering="policy")
     def shown_policy(self, obj: RefusedOrigin) -> str:
@@ -208,7 +294,16 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         else:
             row.enabled = True
             row.save()
-            self.log_change(request, row, f"Enabled from the refused origins ({refused.count} refused requests).")
+            self.log_change(
+                request,
+                row,
+                ngettext(
+                    "Enabled from the refused origins (%(count)d refused request).",
+                    "Enabled from the refused origins (%(count)d refused requests).",
+                    refused.count,
+                )
+                % {"count": refused.count},
+            )
         self._warn_near_misses(request, snapshot, canonical)
         return _ALLOWED
 
@@ -219,7 +314,16 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=refused.policy
         )
         row.save()
-        self.log_addition(request, row, f"Allowed from the refused origins ({refused.count} refused requests).")
+        self.log_addition(
+            request,
+            row,
+            ngettext(
+                "Allowed from the refused origins (%(count)d refused request).",
+                "Allowed from the refused origins (%(count)d refused requests).",
+                refused.count,
+            )
+            % {"count": refused.count},
+        )
 
     def _warn_near_misses(self, request: HttpRequest, snapshot: Snapshot, origin: str) -> None:
         # Anyone can fill this list: say when what was just allowed looks

@@ -8,13 +8,16 @@ when set, else the test's temporary directory.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+from django.utils import timezone
 
 from tests.browser.conftest import REFRESH_SECONDS, Servers, admin_login, screenshot_dir
 from tests.browser.drain import assert_request_threads_drained
+from tests.browser.layout import layout_problems
 
 if TYPE_CHECKING:
     from playwright.sync_api import BrowserContext, Page
@@ -188,6 +191,13 @@ def test_change_list_and_status_panel_screenshots(
     }
     AllowedOrigin.objects.create(origin="https://*.corp.example.net", note="every corp host")
     AllowedOrigin.objects.create(origin="https://legacy.example.net", enabled=False, note="retired 2025")
+    # A row as a site has them after a few months: a sentence of a note, an expiry, CSRF trust.
+    AllowedOrigin.objects.create(
+        origin="https://partner-portal.example.org",
+        note="Partner portal for the spring campaign; ask Dana in sales before removing it.",
+        expires_at=timezone.now() + timedelta(days=30),
+        trust_for_csrf=True,
+    )
     page = context.new_page()
     page.set_viewport_size({"width": 1280, "height": 900})
     page.emulate_media(color_scheme=theme)
@@ -202,6 +212,8 @@ def test_change_list_and_status_panel_screenshots(
     page.locator("#credcors-status").screenshot(
         path=str((screenshot_dir() or tmp_path) / f"admin-status-panel-{theme}.png")
     )
+    # Every column within the 1280 px window, nothing cut, the note read across.
+    assert layout_problems(page, "#result_list, #credcors-settings table") == []
 
     page.goto(f"{with_settings_entries.api}{CHANGELIST}import/")
     page.fill("#id_text", "https://one.example.net\nhttps://legacy.example.net\nhttps://*.com\n")
