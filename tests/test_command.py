@@ -795,7 +795,7 @@ def test_subcommand_help_describes_the_subcommand() -> None:
     text = _subparsers(_parser())["add"].format_help()
 
     assert "Add (or re-enable) an allowed origin row." in text
-    assert "ORIGIN           The origin to allow" in text
+    assert re.search(r"^  ORIGIN\s+The origin to allow", text, re.MULTILINE)
 
 
 def test_no_subcommand_lists_every_subcommand() -> None:
@@ -1000,3 +1000,29 @@ def test_import_refuses_an_update_its_rows_own_policy_would_refuse(settings: Any
         run("import", str(path))
 
     assert list(AllowedOrigin.objects.values_list("enabled", flat=True)) == [False]
+
+
+def test_add_trust_for_csrf_sets_and_takes_back_the_rows_trust() -> None:
+    _, added = run("add", PARTNER, "--trust-for-csrf")
+    assert added == f"Added {PARTNER} (trusted for CSRF).\n"
+    assert AllowedOrigin.objects.get().trust_for_csrf is True
+
+    _, again = run("add", PARTNER, "--no-trust-for-csrf")
+    assert again == f"{PARTNER} was already listed: no longer trusted for CSRF.\n"
+    assert AllowedOrigin.objects.get().trust_for_csrf is False
+
+    _, unchanged = run("add", PARTNER)
+    assert unchanged == f"{PARTNER} is already listed and enabled; nothing changed.\n"
+    from django.contrib.admin.models import LogEntry
+
+    assert LogEntry.objects.filter(change_message__contains="trusted for CSRF").count() == 2
+
+
+def test_add_trust_for_csrf_refuses_a_pattern_like_the_admin() -> None:
+    with pytest.raises(CommandError, match=r"Only an exact origin can be trusted for CSRF, never a \*\. pattern\."):
+        run("add", "https://*.example.net", "--trust-for-csrf")
+    AllowedOrigin.objects.create(origin="https://*.example.org")
+    with pytest.raises(CommandError, match="Only an exact origin can be trusted for CSRF"):
+        run("add", "https://*.example.org", "--trust-for-csrf")
+
+    assert not AllowedOrigin.objects.filter(trust_for_csrf=True).exists()

@@ -11,7 +11,7 @@ or a file is quoted with :func:`credcors.quoting.safe` before it is printed.
 
 from __future__ import annotations
 
-from argparse import ArgumentParser, _SubParsersAction
+from argparse import ArgumentParser, BooleanOptionalAction, _SubParsersAction
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,13 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
         "(2026-12-31T18:00:00Z), or 'never' to clear an expiry.",
     )
     add.add_argument("--policy", default=None, help='The policy the row belongs to (default "default").')
+    add.add_argument(
+        "--trust-for-csrf",
+        action=BooleanOptionalAction,
+        default=None,
+        help="Let Django's CSRF check trust this exact origin on its policy's views (see docs/csrf.md); "
+        "--no-trust-for-csrf takes the trust back. Left as it is when not given (off for a new row).",
+    )
     _by(add)
     for name, text in (("disable", "Disable a row."), ("enable", "Enable a row."), ("remove", "Delete a row.")):
         row_parser = sub.add_parser(name, help=text)
@@ -140,6 +147,7 @@ class RowCommands:
         note = options["note"]
         expires = _expiry(options["expires"])
         policy = options["policy"]
+        trust = options["trust_for_csrf"]
         if policy is not None:
             try:
                 validate_policy(policy)
@@ -161,7 +169,9 @@ class RowCommands:
                         note=note or "",
                         policy=policy or DEFAULT_POLICY,
                         expires_at=None if expires is KEEP else expires,
+                        trust_for_csrf=bool(trust),
                     )
+                    _clean(row)
                     row.save()
                     audit.log(user, audit.ADDITION, [(row, f"Added {VIA}{_details(row)}.")])
             except IntegrityError:
@@ -190,7 +200,11 @@ class RowCommands:
         if expires is not KEEP and expires != row.expires_at:
             row.expires_at = expires
             changed.append(f"expires {describe(expires)}")
+        if trust is not None and trust != row.trust_for_csrf:
+            row.trust_for_csrf = trust
+            changed.append("trusted for CSRF" if trust else "no longer trusted for CSRF")
         if changed:
+            _clean(row)
             with transaction.atomic(using=alias):
                 row.save()
                 audit.log(user, audit.CHANGE, [(row, f"Changed: {', '.join(changed)} {VIA}.")])
@@ -363,4 +377,15 @@ def _expiry(value: str | None) -> Any:
 
 
 def _details(row: AllowedOrigin) -> str:
-    return "" if row.expires_at is None else f" (expires {describe(row.expires_at)})"
+    parts = [] if row.expires_at is None else [f"expires {describe(row.expires_at)}"]
+    if row.trust_for_csrf:
+        parts.append("trusted for CSRF")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _clean(row: AllowedOrigin) -> None:
+    # The model's own rules, as the admin form applies them (no CSRF trust for a pattern).
+    try:
+        row.clean()
+    except ValidationError as exc:
+        raise CommandError(scrub(" ".join(exc.messages), 600)) from None
