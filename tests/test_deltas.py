@@ -211,7 +211,7 @@ def _steps(pool: tuple[str, ...]) -> st.SearchStrategy[list[Step]]:
 def _run(config_name: str, initial: list[Op], steps: list[Step]) -> int:
     """Apply ``steps`` both ways, checking each; how many changes fell back to compiling everything."""
     config = _config(config_name)
-    taking = {"partners", "default"} if config.default_policy.use_database else {"partners"}
+    taking = {name for name in config.policy_names if config.takes_rows(name)}
     table: Table = {}
     next_pk = 1
     for op in initial:
