@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.db import DatabaseError, connection
 from django.test import Client
@@ -15,6 +14,7 @@ from django.utils import timezone
 from credcors.control import propagation
 from credcors.control.overlaps import MAX_LISTED
 from credcors.models import AllowedOrigin
+from tests.helpers import staff_client
 from tests.test_admin import _form_data
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +35,6 @@ def _bulk(client: Client, action: str, *rows: AllowedOrigin, **extra: str) -> An
     return client.post(
         CHANGELIST, {"action": action, "_selected_action": [str(row.pk) for row in rows], **extra}, follow=True
     )
-
-
-def _staff(*codenames: str) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="credcors", codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 # -- Say what a save does -----------------------------------------------------------
@@ -531,7 +523,7 @@ def test_checks_of_other_apps_sharing_the_tag_are_left_out() -> None:
 
 def test_view_only_staff_see_everything_and_change_nothing() -> None:
     row = AllowedOrigin.objects.create(origin="https://a.example.net", note="partner")
-    client = _staff("view_allowedorigin")
+    client = staff_client("view_allowedorigin")
 
     listing = client.get(CHANGELIST)
     content = listing.content.decode()
@@ -561,7 +553,7 @@ def test_view_only_staff_see_everything_and_change_nothing() -> None:
 
 
 def test_staff_without_view_permission_get_no_pages() -> None:
-    client = _staff()
+    client = staff_client()
 
     assert client.get(f"{CHANGELIST}test-origin/").status_code == 403
     assert client.get(f"{CHANGELIST}checks/").status_code == 403
@@ -570,7 +562,7 @@ def test_staff_without_view_permission_get_no_pages() -> None:
 
 def test_change_permission_alone_allows_the_enable_actions_and_import_but_not_delete() -> None:
     row = AllowedOrigin.objects.create(origin="https://a.example.net")
-    client = _staff("change_allowedorigin")
+    client = staff_client("change_allowedorigin")
 
     response = client.get(CHANGELIST)
     choices = {value for value, _ in response.context["action_form"].fields["action"].choices}

@@ -7,7 +7,6 @@ from io import StringIO
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.contrib.messages import get_messages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
@@ -16,6 +15,7 @@ from django.test import Client
 from credcors import import_file
 from credcors.exporting import text_header
 from credcors.models import AllowedOrigin
+from tests.helpers import staff_client
 
 pytestmark = pytest.mark.django_db
 
@@ -59,14 +59,6 @@ def _confirm(client: Client, previewed: Any, **extra: Any) -> Any:
     token = previewed.context["token"]
     assert token
     return client.post(IMPORT, {"token": token, "_confirm": "1"}, **extra)
-
-
-def _staff(*codenames: str) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="credcors", codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def test_import_page_shows_the_form(admin_client: Client) -> None:
@@ -286,7 +278,7 @@ def test_view_and_add_only_staff_cannot_change_existing_rows_with_the_issues_exp
     exploitable: None, client: Client
 ) -> None:
     before = _rows()
-    staff = _staff("view_allowedorigin", "add_allowedorigin")
+    staff = staff_client("view_allowedorigin", "add_allowedorigin")
 
     # The exact request of issue 21, finding 1: a confirmation carrying the list itself.
     response = staff.post(IMPORT, {"format": "json", "_confirm": "1", "text": json.dumps(EXPLOIT)})
@@ -301,7 +293,7 @@ def test_view_and_add_only_staff_cannot_change_existing_rows_with_the_issues_exp
 
 def test_view_and_add_only_staff_see_each_change_refused_and_confirm_only_additions(exploitable: None) -> None:
     before = _rows()
-    staff = _staff("view_allowedorigin", "add_allowedorigin")
+    staff = staff_client("view_allowedorigin", "add_allowedorigin")
     text = json.dumps([*EXPLOIT, "https://new.example.org", "https://rowpartner.example.org"])
 
     previewed = staff.post(IMPORT, {"format": "json", "text": text})
@@ -322,7 +314,7 @@ def test_view_and_add_only_staff_see_each_change_refused_and_confirm_only_additi
 
 
 def test_change_only_staff_may_update_rows_but_not_add_them(exploitable: None) -> None:
-    staff = _staff("view_allowedorigin", "change_allowedorigin")
+    staff = staff_client("view_allowedorigin", "change_allowedorigin")
 
     assert staff.get(IMPORT).status_code == 200
     previewed = staff.post(
@@ -346,7 +338,7 @@ CHANGED = (
 
 
 def test_a_row_added_after_the_preview_stops_the_confirmation_of_add_only_staff() -> None:
-    staff = _staff("view_allowedorigin", "add_allowedorigin")
+    staff = staff_client("view_allowedorigin", "add_allowedorigin")
     previewed = staff.post(IMPORT, {"text": "https://late.example.org\nhttps://new.example.org\n", "format": "text"})
     assert [line[2] for line in _lines(previewed)] == ["added", "added"]
     # Someone else adds one of them, disabled, before the confirmation: confirming would now change it.
@@ -426,7 +418,7 @@ def test_import_entries_refuses_a_whole_import_holding_a_forbidden_entry(
 
 
 def test_staff_with_neither_add_nor_change_permission_cannot_import() -> None:
-    staff = _staff("view_allowedorigin", "delete_allowedorigin")
+    staff = staff_client("view_allowedorigin", "delete_allowedorigin")
 
     assert staff.get(IMPORT).status_code == 403
     assert staff.post(IMPORT, {"text": "https://a.example.net", "_confirm": "1"}).status_code == 403
@@ -445,7 +437,7 @@ def test_a_confirmation_without_a_valid_token_of_this_user_imports_nothing(
     if tamper == "forged":
         token = token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB")
     elif tamper == "foreign":
-        client = _staff("add_allowedorigin", "change_allowedorigin")
+        client = staff_client("add_allowedorigin", "change_allowedorigin")
     elif tamper == "expired":
         monkeypatch.setattr(import_view, "CONFIRM_MAX_AGE", -1)
     data = {"_confirm": "1", "text": "https://b.example.net\n"}
