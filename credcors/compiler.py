@@ -23,7 +23,7 @@ from credcors.policy_conf import DEFAULT_POLICY, PolicyConfig
 from credcors.quoting import safe, scrub
 from credcors.snapshot import Added, Row, Snapshot, compile_policy, compile_snapshot
 
-__all__ = ["Compiled", "apply_changes", "compile_rows", "compile_settings", "count_rows"]
+__all__ = ["Compiled", "apply_changes", "compile_rows", "compile_settings", "count_rows", "served_rows"]
 
 logger = logging.getLogger("credcors")
 
@@ -36,7 +36,12 @@ Compiled = tuple[Snapshot, frozenset[int]]
 def count_rows(compiled: Compiled) -> int:
     """The rows a compiled allow-list serves (every policy's), and those it leaves out as invalid."""
     snapshot, invalid = compiled
-    return snapshot.rows + sum(policy.rows for policy in snapshot.policies.values()) + len(invalid)
+    return served_rows(snapshot) + len(invalid)
+
+
+def served_rows(snapshot: Snapshot) -> int:
+    """The database rows ``snapshot`` serves, in every policy (the default one and each named one)."""
+    return snapshot.rows + sum(policy.rows for policy in snapshot.policies.values())
 
 
 def _headers(policy: PolicyConfig) -> Headers:

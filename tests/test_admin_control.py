@@ -170,6 +170,21 @@ def test_row_covered_by_enabled_database_pattern_warns(admin_client: Client) -> 
     )
 
 
+def test_row_covered_by_a_pattern_of_a_named_policy_reading_the_database_warns(settings, admin_client: Client) -> None:
+    # The default policy reads no rows, the partners' does: their pattern covers the new row; the
+    # default policy's pattern, which allows nothing, does not.
+    settings.CREDCORS = {"USE_DATABASE": False, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    pattern = AllowedOrigin.objects.create(origin="https://*.partner.net", policy="partners")
+    AllowedOrigin.objects.create(origin="https://*.b.partner.net")
+
+    response = admin_client.post(ADD, {**_form_data("https://a.b.partner.net"), "policy": "partners"}, follow=True)
+
+    assert _warnings(response) == [
+        f"Already allowed: https://*.partner.net (database row {pattern.pk}) allows https://a.b.partner.net, "
+        "so this row changes nothing while that entry stays."
+    ]
+
+
 def test_row_under_disabled_pattern_gives_no_warning(admin_client: Client) -> None:
     AllowedOrigin.objects.create(origin="https://*.partner.net", enabled=False)
 
@@ -360,6 +375,44 @@ def test_status_panel_counts_rows_loaded_and_when(admin_client: Client) -> None:
     assert "2 database rows allowed in this process" in panel
     assert "the database last answered at 20" in panel
     assert "3 entries from settings." in panel
+
+
+def _status_rows(client: Client) -> str:
+    content = client.get(CHANGELIST).content.decode()
+    panel = content[content.index('id="credcors-status-rows"') :]
+    return " ".join(panel[: panel.index("</li>")].split())
+
+
+def test_status_panel_counts_the_rows_of_every_policy(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    AllowedOrigin.objects.create(origin="https://a.example.net")
+    AllowedOrigin.objects.create(origin="https://b.example.net", policy="partners")
+
+    panel = _status_rows(admin_client)
+
+    assert "2 database rows allowed in this process" in panel
+    assert "allow nothing" not in panel
+
+
+def test_status_panel_names_the_policies_whose_rows_allow_nothing(settings, admin_client: Client) -> None:
+    settings.CREDCORS = {
+        "USE_DATABASE": False,
+        "POLICIES": {"partners": {"USE_DATABASE": True}, "public": {"ALLOW_ALL_ORIGINS": True, "USE_DATABASE": True}},
+    }
+    AllowedOrigin.objects.create(origin="https://b.example.net", policy="partners")
+
+    panel = _status_rows(admin_client)
+
+    assert "1 database row allowed in this process" in panel
+    assert "the rows below allow nothing" not in panel
+    assert (
+        "Rows of these policies allow nothing (their USE_DATABASE is False, or they answer every origin with '*'): "
+        "'default', 'public'."
+    ) in panel
+    settings.CREDCORS = {"USE_DATABASE": False, "POLICIES": {"partners": {"USE_DATABASE": True}}}
+    assert "Rows of this policy allow nothing (its USE_DATABASE is False, or it answers every origin with '*'): " in (
+        _status_rows(admin_client)
+    )
 
 
 def test_status_panel_counts_invalid_rows_ignored(admin_client: Client) -> None:

@@ -580,7 +580,12 @@ def test_text_export_moves_a_row_back_to_its_policy_and_the_preview_says_so(
 def test_import_policy_choices_are_the_policies_that_take_rows(settings: Any, admin_client: Client) -> None:
     settings.CREDCORS = {
         "USE_DATABASE": False,
-        "POLICIES": {"partners": {"USE_DATABASE": True}, "public": {"ALLOW_ALL_ORIGINS": True}},
+        "POLICIES": {
+            "partners": {"USE_DATABASE": True},
+            "public": {"ALLOW_ALL_ORIGINS": True},
+            # Reads the database, but answers every origin with '*': its rows allow nothing.
+            "open": {"ALLOW_ALL_ORIGINS": True, "USE_DATABASE": True},
+        },
     }
 
     response = admin_client.get(IMPORT)

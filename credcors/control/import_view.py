@@ -44,7 +44,6 @@ from credcors.import_file import (
     resolve_policy,
 )
 from credcors.importing import CHANGED_SINCE_PREVIEW, import_entries, with_policy
-from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import safe
 
 if TYPE_CHECKING:
@@ -69,10 +68,9 @@ _POLICY_FIELD = "the Policy field"
 
 
 def row_policies() -> list[str]:
-    """The configured policies that take rows (``USE_DATABASE``), the default first."""
+    """The configured policies that take rows (``USE_DATABASE``, not ``ALLOW_ALL_ORIGINS``), the default first."""
     config = get_config()
-    named = [name for name, policy in config.policies.items() if policy.use_database]
-    return [DEFAULT_POLICY, *named] if config.use_database else named
+    return [name for name in config.policy_names if config.takes_rows(name)]
 
 
 class ImportForm(forms.Form):

@@ -97,9 +97,14 @@ def _covered(config: Config, rule: Rule, origin: str, enabled: bool, pk: int | N
         candidates = row_candidates(origin)
     settings = {entry.serialize() for entry in config.rules}
     covering = [(candidate, describe_source(None)) for candidate in candidates if candidate in settings]
-    if config.use_database:
-        rows = read_rows(origins=candidates[1:], fields=("pk", "origin", "enabled"))
-        covering += [(row_origin, describe_source(row_pk)) for row_pk, row_origin, on in rows if on and row_pk != pk]
+    if config.reads_database:
+        # A covering row counts where its policy takes rows, whichever policy that is.
+        rows = read_rows(origins=candidates[1:], fields=("pk", "origin", "enabled", "policy"))
+        covering += [
+            (row_origin, describe_source(row_pk))
+            for row_pk, row_origin, on, policy in rows
+            if on and row_pk != pk and config.takes_rows(policy)
+        ]
     what = f"every origin {origin} covers" if rule.wildcard else origin
     if enabled:
         return [

@@ -31,7 +31,6 @@ from credcors.diagnose.nearby import near_misses
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
 from credcors.origins import OriginError, parse_rule
 from credcors.policy import decide
-from credcors.policy_conf import DEFAULT_POLICY
 from credcors.quoting import without_bidi
 from credcors.snapshot import Snapshot
 from credcors.store import store
@@ -243,8 +242,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             return _KEPT
         if decide(snapshot, "GET", origin, policy=policy).allowed:
             return _ALREADY
-        takes_rows = config.use_database if policy == DEFAULT_POLICY else config.policies[policy].use_database
-        if not takes_rows:
+        if not config.takes_rows(policy):
             self._say(
                 request,
                 gettext(

@@ -11,6 +11,7 @@ from django.core.cache import caches
 from django.db import router
 
 from credcors.catalogue import CHECKS, level_of
+from credcors.compiler import served_rows
 from credcors.conf import Config
 from credcors.loader import VERSION_KEY
 from credcors.store import store
@@ -37,10 +38,11 @@ class Status:
     """What the panel says; every text in it is escaped by the template."""
 
     pid: int
-    rows: int
+    rows: int  # served, in every policy
     ignored: int  # rows read but left out as invalid
     settings_rules: int
-    use_database: bool
+    takes_rows: bool  # whether any policy takes rows
+    idle_policies: tuple[str, ...]  # the configured policies whose rows allow nothing
     read_at: datetime.datetime | None
     cache_alias: str | None
     cache_error: str | None  # None: answered (or no cache); else the error's type
@@ -55,6 +57,7 @@ def anchor(check_id: str) -> str:
 def read_status(config: Config) -> Status:
     """This process's allow-list, the shared cache and the credcors checks, read now."""
     snapshot = store.get()
+    idle = tuple(name for name in config.policy_names if not config.takes_rows(name))
     read_at = (
         None if store.read_at is None else datetime.datetime.fromtimestamp(store.read_at, tz=datetime.timezone.utc)
     )
@@ -66,10 +69,11 @@ def read_status(config: Config) -> Status:
             cache_error = type(exc).__name__
     return Status(
         pid=os.getpid(),
-        rows=snapshot.rows,
+        rows=served_rows(snapshot),
         ignored=store.invalid_rows,
         settings_rules=len(config.rules),
-        use_database=config.use_database,
+        takes_rows=len(idle) < len(config.policy_names),
+        idle_policies=idle,
         read_at=read_at,
         cache_alias=config.cache_alias,
         cache_error=cache_error,
