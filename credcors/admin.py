@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -31,6 +32,7 @@ from credcors.control.import_view import import_view
 from credcors.control.overlaps import overlap_warnings, unused_row_warnings
 from credcors.control.propagation import propagation_message
 from credcors.control.status import read_status
+from credcors.edits import save_row
 from credcors.exporting import export_json, export_text
 from credcors.models import AllowedOrigin
 from credcors.policy_conf import DEFAULT_POLICY
@@ -42,6 +44,10 @@ from credcors.store import store
 _CHANGING_ACTIONS = ("enable_selected", "disable_selected")
 #: How much of a note the change list shows: two or three lines of its cell at 1280 px.
 NOTE_CELL_LENGTH = 60
+
+
+#: Where save_model() leaves the row's history message for log_addition()/log_change().
+_HISTORY = "_credcors_history"
 
 
 class TestOriginForm(forms.Form):
@@ -254,7 +260,9 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def save_model(self, request: HttpRequest, obj: AllowedOrigin, form: ModelForm[Any], change: bool) -> None:
         typed = form.data.get("origin", obj.origin)
-        super().save_model(request, obj, form, change)
+        # Through the one write path; Django writes the history entry after
+        # this, in the words it gives (the command line's, the import's).
+        vars(obj)[_HISTORY] = save_row(obj, user=None).message
         if typed != obj.origin:
             self.message_user(
                 request,
@@ -262,6 +270,13 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 % {"typed": typed, "stored": obj.origin},
                 messages.INFO,
             )
+
+    # The form's history entry, in the words save_model() had credcors.edits give.
+    def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> LogEntry:
+        return super().log_addition(request, obj, vars(obj).pop(_HISTORY, message))
+
+    def log_change(self, request: HttpRequest, obj: Any, message: Any) -> LogEntry:
+        return super().log_change(request, obj, vars(obj).pop(_HISTORY, message))
 
     def _set_enabled(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin], enabled: bool) -> None:
         word = "Enabled" if enabled else "Disabled"

@@ -30,8 +30,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from credcors import audit
-from credcors.audit import ADDITION, CHANGE
+from credcors.edits import save_rows
 from credcors.import_file import BAD_ENTRY, Entry, ImportProblem
 from credcors.lifetime import LifetimeError, describe, parse_expiry
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
@@ -255,7 +254,6 @@ def import_entries(
     dry_run: bool = False,
     policy: str | None = None,
     user: Any = None,
-    via: str = "",
     may_create: bool = True,
     may_change: bool = True,
     expect: str | None = None,
@@ -264,7 +262,7 @@ def import_entries(
 
     ``policy`` is the policy of entries that name none (a text file's lines).
     With ``user``, each row added or changed gets an entry in the admin's
-    history as that user, saying it came from ``name`` (and ``via``).
+    history as that user, worded by :mod:`credcors.edits` as every change is.
     ``dry_run`` plans without writing or locking.  Without ``may_create``
     (``may_change``), an entry that would add (change) a row refuses the
     whole import, for the admin's staff without the add (change) permission.
@@ -287,7 +285,6 @@ def import_entries(
             canonical,
             name=name,
             user=user,
-            source=f"from {name}{' ' + via if via else ''}",
             may_create=may_create,
             may_change=may_change,
             expect=expect,
@@ -323,13 +320,11 @@ def _apply(
     *,
     name: str,
     user: Any,
-    source: str,
     may_create: bool,
     may_change: bool,
     expect: str | None,
 ) -> ImportReport:
     # Plan again under row locks, then write, in one transaction.
-    history: list[tuple[int, AllowedOrigin, str]] = []
     with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
         # Rows are locked, and new ones inserted, in origin order: two imports
         # of overlapping files then wait for each other instead of
@@ -351,20 +346,17 @@ def _apply(
                 )
         updates = [item for item in planned if item.kind == UPDATE]
         changed = _instances([rows[item.checked.origin].pk for item in updates])
-        for item in planned:
-            if item.kind == CREATE:
-                row = AllowedOrigin(**item.values)
-                row.save()
-                history.append((ADDITION, row, f"Imported {source}."))
+        saving: list[tuple[AllowedOrigin, Mapping[str, Any] | None]] = [
+            (AllowedOrigin(**item.values), None) for item in planned if item.kind == CREATE
+        ]
         for item in updates:
-            row = changed[rows[item.checked.origin].pk]
+            stored = rows[item.checked.origin]
+            row = changed[stored.pk]
             for column, value in item.values.items():
                 setattr(row, column, value)
-            row.save()
-            history.append((CHANGE, row, f"Changed {source}: {', '.join(item.changes)}."))
-        if user is not None:
-            for flag in (ADDITION, CHANGE):
-                audit.log(user, flag, [(row, message) for kind, row, message in history if kind == flag])
+            saving.append((row, stored._asdict()))
+        # The one write path: the model's rules, and history worded as every other change's.
+        save_rows(saving, user=user)
     return _report(planned)
 
 

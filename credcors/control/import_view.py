@@ -218,7 +218,6 @@ def _confirm(
             result.valid,
             name,
             user=request.user,
-            via="in the admin",
             may_create=may_create,
             may_change=may_change,
             expect=result.plan,

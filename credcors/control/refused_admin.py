@@ -28,6 +28,7 @@ from django.utils.translation import gettext_lazy as _
 from credcors.conf import Config, get_config
 from credcors.control.cells import moment, shortened
 from credcors.diagnose.nearby import near_misses
+from credcors.edits import FIELDS, save_row
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
 from credcors.origins import OriginError, parse_rule
 from credcors.policy import decide
@@ -290,38 +291,19 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # process's list yet: another process saved it a moment ago.
             return _ALREADY
         else:
+            before = {name: getattr(row, name) for name in FIELDS}
             row.enabled = True
-            row.save()
-            self.log_change(
-                request,
-                row,
-                ngettext(
-                    "Enabled from the refused origins (%(count)d refused request).",
-                    "Enabled from the refused origins (%(count)d refused requests).",
-                    refused.count,
-                )
-                % {"count": refused.count},
-            )
+            save_row(row, user=request.user, before=before)
         self._warn_near_misses(request, snapshot, canonical)
         return _ALLOWED
 
     def _add(self, request: HttpRequest, origin: str, refused: RefusedOrigin) -> None:
-        # Saved through the model (the validator again, and the signals that
-        # reload the allow-list); logged in the row's admin History.
+        # Through the one write path (the model's rules, the signals that
+        # reload the allow-list, the history entry worded as every add's).
         row = AllowedOrigin(
             origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=refused.policy
         )
-        row.save()
-        self.log_addition(
-            request,
-            row,
-            ngettext(
-                "Allowed from the refused origins (%(count)d refused request).",
-                "Allowed from the refused origins (%(count)d refused requests).",
-                refused.count,
-            )
-            % {"count": refused.count},
-        )
+        save_row(row, user=request.user)
 
     def _warn_near_misses(self, request: HttpRequest, snapshot: Snapshot, origin: str) -> None:
         # Anyone can fill this list: say when what was just allowed looks

@@ -23,6 +23,7 @@ from django.utils import timezone
 from credcors import audit
 from credcors.conf import Config, get_config
 from credcors.control.overlaps import unused_row_warnings
+from credcors.edits import FIELDS, save_row
 from credcors.exporting import export_json, export_text
 from credcors.import_file import ImportProblem, format_of, parse_entries, read_file, resolve_policy
 from credcors.importing import import_entries
@@ -160,9 +161,8 @@ class RowCommands:
         _canonical(origin, policy or (DEFAULT_POLICY if row is None else row.policy))
         if row is None:
             try:
-                # save() validates and canonicalizes again, exactly as for the
-                # admin.  The savepoint keeps a caller's transaction usable if
-                # the insert loses a race.
+                # The savepoint keeps a caller's transaction usable if the
+                # insert loses a race.
                 with transaction.atomic(using=alias):
                     row = AllowedOrigin(
                         origin=origin,
@@ -171,9 +171,7 @@ class RowCommands:
                         expires_at=None if expires is KEEP else expires,
                         trust_for_csrf=bool(trust),
                     )
-                    _clean(row)
-                    row.save()
-                    audit.log(user, audit.ADDITION, [(row, f"Added {VIA}{_details(row)}.")])
+                    _save(row, user)
             except IntegrityError:
                 # Someone added the same origin between the read above and
                 # this insert: theirs is the row to update.
@@ -187,6 +185,7 @@ class RowCommands:
                 self.stdout.write(f"Added {origin}{_stored_as(options['origin'], origin)}{_details(row)}.")
                 self._warn_unused(row)
                 return
+        before = {name: getattr(row, name) for name in FIELDS}
         changed = []
         if not row.enabled:
             row.enabled = True
@@ -204,10 +203,8 @@ class RowCommands:
             row.trust_for_csrf = trust
             changed.append("trusted for CSRF" if trust else "no longer trusted for CSRF")
         if changed:
-            _clean(row)
             with transaction.atomic(using=alias):
-                row.save()
-                audit.log(user, audit.CHANGE, [(row, f"Changed: {', '.join(changed)} {VIA}.")])
+                _save(row, user, before)
             self.stdout.write(f"{origin} was already listed: {', '.join(changed)}.")
         else:
             self.stdout.write(f"{origin} is already listed and enabled; nothing changed.")
@@ -236,10 +233,10 @@ class RowCommands:
             self.stdout.write(f"{row.origin} is already {word}; nothing changed.")
             return
         user = self._actor(options)
+        before = {name: getattr(row, name) for name in FIELDS}
         row.enabled = enabled
         with transaction.atomic(using=router.db_for_write(AllowedOrigin)):
-            row.save(update_fields=["enabled", "updated_at"])
-            audit.log(user, audit.CHANGE, [(row, f"{word.capitalize()} {VIA}.")])
+            _save(row, user, before)
         self.stdout.write(f"{word.capitalize()} {row.origin}.")
 
     def _remove(self, options: dict[str, Any]) -> None:
@@ -283,7 +280,7 @@ class RowCommands:
             text = read_file(path)
             policy = resolve_policy(text, fmt, options["policy"], choice="--policy")
             entries = parse_entries(text, fmt, name)
-            report = import_entries(entries, name, dry_run=options["dry_run"], policy=policy, user=user, via=VIA)
+            report = import_entries(entries, name, dry_run=options["dry_run"], policy=policy, user=user)
         except ImportProblem as exc:
             raise CommandError(str(exc)) from None
         # Written only now, so that a rolled-back import lists nothing as added.
@@ -383,9 +380,9 @@ def _details(row: AllowedOrigin) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
-def _clean(row: AllowedOrigin) -> None:
-    # The model's own rules, as the admin form applies them (no CSRF trust for a pattern).
+def _save(row: AllowedOrigin, user: Any, before: dict[str, Any] | None = None) -> None:
+    # Through the one write path, which words the history as the admin does.
     try:
-        row.clean()
+        save_row(row, user=user, before=before)
     except ValidationError as exc:
         raise CommandError(scrub(" ".join(exc.messages), 600)) from None
