@@ -133,7 +133,7 @@ class _Phases:
         return result
 
     def load(self) -> dict[str, Any]:
-        from credcors.store import store
+        from credcors.store.current import store
 
         gc.collect()
         wall, cpu = time.perf_counter(), time.process_time()

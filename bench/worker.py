@@ -248,7 +248,7 @@ class Worker:
     def reload(self) -> dict[str, float]:
         """Start-up compile time and, for database origins, a reload under load."""
         from credcors import conf
-        from credcors.store import store
+        from credcors.store.current import store
 
         result: dict[str, float] = {}
         if self.config == "cc-db":
@@ -272,7 +272,7 @@ class Worker:
     def _reload_under_load(self) -> dict[str, float]:
         """Reload a changed table on this thread while another thread serves requests."""
         from credcors.models import AllowedOrigin
-        from credcors.store import store
+        from credcors.store.current import store
 
         fn, arg = self.target("middleware", "allowed")
         stop = threading.Event()

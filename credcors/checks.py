@@ -14,17 +14,17 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from credcors import revision
-from credcors.catalogue import Problem, rows_in_allow_all, shadowed_trust
-from credcors.compiler import compile_settings
-from credcors.conf import Config, parse_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
+from credcors.core.catalogue import Problem, rows_in_allow_all, shadowed_trust
+from credcors.core.compile import compile_settings
+from credcors.core.config import Config, parse_config
+from credcors.core.config.policies import PolicyConfig
+from credcors.core.cookies import cookie_findings
+from credcors.core.origin_header import DEFAULT_PORTS
+from credcors.core.origins import OriginError, Rule, parse_rule
 from credcors.models import AllowedOrigin
-from credcors.origins import OriginError, Rule, parse_rule
-from credcors.policy_conf import PolicyConfig
-from credcors.readiness import cookie_findings
-from credcors.table import read_guard
-from credcors.wire import DEFAULT_PORTS
+from credcors.store import revision
+from credcors.store.reads import read_guard
 
 __all__ = [
     "check_allow_all_rows",
@@ -385,7 +385,7 @@ def check_revision_triggers(
 
 def check_cors_headers_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """A django-cors-headers setting left in settings: credcors reads none of them."""
-    from credcors.conversion import CREDCORS_KEY_OF
+    from credcors.convert.reading import CREDCORS_KEY_OF
 
     messages: list[checks.CheckMessage] = []
     for name, key in CREDCORS_KEY_OF.items():

@@ -1,8 +1,8 @@
 """What Django's settings say about the API's cookies and hosts.
 
-The one place that reads them for :mod:`credcors.sites`: the cookie system
+The one place that reads them for :mod:`credcors.core.same_site`: the cookie system
 checks (:mod:`credcors.checks`) and the cookie verdict that ``explain`` and
-the admin's test page show (:mod:`credcors.report`) gather the same facts
+the admin's test page show (:mod:`credcors.explain`) gather the same facts
 here, so they never disagree.
 """
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.utils.module_loading import import_string
 
-from credcors.conf import Config
-from credcors.origins import Rule
-from credcors.sites import ApiHttp, Cookie, CookieVerdict, api_hosts, api_sites, judge
+from credcors.core.config import Config
+from credcors.core.origins import Rule
+from credcors.core.same_site import ApiHttp, Cookie, CookieVerdict, api_hosts, api_sites, judge
 
 __all__ = ["api_http", "cookie_verdict", "django_api_hosts", "django_cookies"]
 
@@ -41,12 +41,12 @@ def django_cookies() -> list[Cookie]:
 
 
 def django_api_hosts() -> tuple[str, ...]:
-    """The API's concrete hosts, from ``ALLOWED_HOSTS`` (see :func:`credcors.sites.api_hosts`)."""
+    """The API's concrete hosts, from ``ALLOWED_HOSTS`` (see :func:`credcors.core.same_site.api_hosts`)."""
     return api_hosts(settings.ALLOWED_HOSTS, debug=settings.DEBUG)
 
 
 def api_http(config: Config, cookies: list[Cookie]) -> ApiHttp:
-    """Where the API may be served over http:// (see :func:`credcors.sites.api_sites`)."""
+    """Where the API may be served over http:// (see :func:`credcors.core.same_site.api_sites`)."""
     if settings.SECURE_SSL_REDIRECT:
         return "never"
     # Secure cookies only ever travel over https:// (localhost aside), so

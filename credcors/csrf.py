@@ -23,7 +23,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 
 from credcors.conf import get_config
 from credcors.routing import view_policy
-from credcors.store import store
+from credcors.store.current import store
 
 __all__ = ["CredCorsCsrfViewMiddleware"]
 

@@ -25,8 +25,8 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 
-from credcors.answers import Decision, Kind
-from credcors.quoting import safe
+from credcors.core.decision import Decision, Kind
+from credcors.core.quoting import safe
 
 __all__ = [
     "DEBUG_REASON_HEADER",

@@ -8,16 +8,16 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
-from credcors.answers import Decision, Kind, Reason
 from credcors.conf import get_config
-from credcors.diagnose.reasons import reason_line
+from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.decide import classify, decide
+from credcors.core.decision import Decision, Kind, Reason
+from credcors.core.diagnose.reasons import reason_line
+from credcors.core.snapshot import Snapshot
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
-from credcors.policy import classify, decide
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.refused_store import refused_log
+from credcors.refused.flush import refused_log
 from credcors.routing import path_policies, report_urlconf_set_below, request_policy
-from credcors.snapshot import Snapshot
-from credcors.store import store
+from credcors.store.current import store
 
 __all__ = ["CredCorsMiddleware"]
 

@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from credcors.conf import get_config
-from credcors.origins import OriginError, parse_rule
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.refused import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
+from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.origins import OriginError, parse_rule
+from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
 
 __all__ = ["AllowedOrigin", "RefusedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
 
@@ -154,7 +154,7 @@ class AllowedOrigin(models.Model):
 class RefusedOrigin(models.Model):
     """An origin whose requests were refused, counted while ``RECORD_REFUSED`` is on.
 
-    Written only by the background flush (:mod:`credcors.refused_store`),
+    Written only by the background flush (:mod:`credcors.refused.flush`),
     never on the request path; at most ``REFUSED_MAX_ROWS`` rows.  Staff
     allow or dismiss them in the admin.
     """

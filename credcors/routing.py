@@ -31,8 +31,8 @@ from django.urls.resolvers import RegexPattern, RoutePattern
 from django.utils import translation
 from django.utils.module_loading import import_string
 
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.log import log_urlconf_set_below
-from credcors.policy_conf import DEFAULT_POLICY
 
 __all__ = [
     "PathPolicies",

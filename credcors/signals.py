@@ -10,7 +10,7 @@ from django.db.models.signals import post_delete, post_save
 
 from credcors import conf
 from credcors.routing import path_policies
-from credcors.store import store
+from credcors.store.current import store
 
 __all__ = ["connect", "invalidate_on_commit"]
 

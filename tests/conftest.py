@@ -14,9 +14,9 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from credcors import conf
-from credcors.refused_store import refused_log
+from credcors.refused.flush import refused_log
 from credcors.routing import path_policies
-from credcors.store import store
+from credcors.store.current import store
 from tests import urls
 
 #: Hypothesis profiles instead of per-test example counts: ``quick`` while
@@ -42,7 +42,7 @@ def examples(share: float) -> int:
 
 
 def run_inline(refresh: Callable[[], None]) -> None:
-    """Stands in for ``credcors.schedule.start_thread``: the refresh runs at once, in the calling thread."""
+    """Stands in for ``credcors.store.schedule.start_thread``: the refresh runs at once, in the calling thread."""
     refresh()
 
 

@@ -11,9 +11,9 @@ from django.db import DatabaseError, connection
 from django.test import Client
 from django.utils import timezone
 
-from credcors.control import propagation
-from credcors.control.overlaps import MAX_LISTED
+from credcors.admin import propagation
 from credcors.models import AllowedOrigin
+from credcors.rows.overlaps import MAX_LISTED
 from tests.helpers import staff_client
 from tests.test_admin import _form_data
 
@@ -280,7 +280,7 @@ def test_unrelated_origin_gives_no_warning(admin_client: Client) -> None:
 
 
 def test_unreadable_rows_say_the_comparison_was_not_made(monkeypatch: pytest.MonkeyPatch, admin_client: Client) -> None:
-    from credcors.control import overlaps
+    from credcors.rows import overlaps
 
     def refuse(**kwargs: Any) -> list[Any]:
         raise DatabaseError("gone")
@@ -294,8 +294,8 @@ def test_unreadable_rows_say_the_comparison_was_not_made(monkeypatch: pytest.Mon
 
 def test_row_written_around_the_model_gives_no_warning() -> None:
     from credcors.conf import get_config
-    from credcors.control.overlaps import overlap_warnings
-    from credcors.store import store
+    from credcors.rows.overlaps import overlap_warnings
+    from credcors.store.current import store
 
     assert overlap_warnings(get_config(), store.get(), "ftp://x.example", True, None) == []
 
@@ -440,7 +440,7 @@ def test_status_panel_with_database_off(settings, admin_client: Client) -> None:
 def test_status_panel_says_before_the_first_answer(monkeypatch: pytest.MonkeyPatch, admin_client: Client) -> None:
     # The first load of this process finds the database failing (stood in for:
     # the page itself needs the database), so only settings are served.
-    from credcors.store import store
+    from credcors.store.current import store
 
     def refuse() -> Any:
         raise DatabaseError("down")
@@ -515,7 +515,7 @@ def test_checks_page_renders_code_spans_as_code_in_sentences(admin_client: Clien
 
 
 def test_code_spans_escape_everything_and_keep_an_unpaired_backtick() -> None:
-    from credcors.control.checks_page import code_spans
+    from credcors.admin.checks_page import code_spans
 
     assert code_spans("`<b>` & <i>x</i>") == "<code>&lt;b&gt;</code> &amp; &lt;i&gt;x&lt;/i&gt;"
     assert code_spans("a `b` c `d") == "a <code>b</code> c `d"
@@ -559,7 +559,7 @@ def test_status_panel_without_check_messages(settings, admin_client: Client) -> 
 def test_checks_of_other_apps_sharing_the_tag_are_left_out() -> None:
     from django.core import checks
 
-    from credcors.control.status import run_credcors_checks
+    from credcors.admin.status import run_credcors_checks
 
     def other_app(**kwargs: Any) -> list[checks.CheckMessage]:
         return [checks.Warning("not ours", id="otherapp.W001")]

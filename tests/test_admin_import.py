@@ -12,9 +12,9 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.test import Client
 
-from credcors import import_file
-from credcors.exporting import text_header
 from credcors.models import AllowedOrigin
+from credcors.rows import import_format
+from credcors.rows.export_format import text_header
 from tests.helpers import staff_client
 
 pytestmark = pytest.mark.django_db
@@ -197,7 +197,7 @@ def test_unreadable_input_is_a_form_error(admin_client: Client, data: dict[str, 
 def test_oversized_upload_or_paste_is_refused_naming_the_limit(
     monkeypatch: pytest.MonkeyPatch, admin_client: Client, data: dict[str, Any], name: str
 ) -> None:
-    monkeypatch.setattr(import_file, "MAX_IMPORT_BYTES", 10)
+    monkeypatch.setattr(import_format, "MAX_IMPORT_BYTES", 10)
 
     response = admin_client.post(IMPORT, {**data, "format": "auto"})
 
@@ -214,10 +214,10 @@ def test_concurrent_writer_during_confirmation_rolls_back_and_says_so(
     # Another process inserting the same origin between the check and the
     # insert cannot be timed from one test thread; the insert is made to lose.
     def lose(*args: Any, **kwargs: Any) -> Any:
-        raise import_file.ImportProblem("the pasted list: another process added some of these origins ...")
+        raise import_format.ImportProblem("the pasted list: another process added some of these origins ...")
 
     previewed = admin_client.post(IMPORT, {"text": "https://a.example.net", "format": "text"})
-    monkeypatch.setattr("credcors.control.import_view.import_entries", lose)
+    monkeypatch.setattr("credcors.admin.import_view.import_entries", lose)
 
     response = _confirm(admin_client, previewed)
 
@@ -377,14 +377,14 @@ def test_a_confirmation_cannot_be_replayed(admin_client: Client) -> None:
 
 def test_import_entries_refuses_a_plan_other_than_the_one_expected() -> None:
     # The confirmation's last line of defence: the table changed between its preview and its locks.
-    from credcors.import_file import Entry
-    from credcors.importing import check_entries, import_entries, plan_digest, plan_import
+    from credcors.rows.import_format import Entry
+    from credcors.rows.importing import check_entries, import_entries, plan_digest, plan_import
 
     entries = [Entry("line 1", "https://a.example.net")]
     expected = plan_digest(plan_import(check_entries(entries)[0]))
     AllowedOrigin.objects.create(origin="https://a.example.net", enabled=False)
 
-    with pytest.raises(import_file.ImportProblem, match="changed since it was previewed"):
+    with pytest.raises(import_format.ImportProblem, match="changed since it was previewed"):
         import_entries(entries, "x", expect=expected)
 
     assert _state() == [("https://a.example.net", False, "")]
@@ -401,8 +401,8 @@ def test_import_entries_refuses_a_whole_import_holding_a_forbidden_entry(
     existing: bool, may: dict[str, bool], reason: str
 ) -> None:
     # What the confirmation relies on when the table changed between its preview and its locks.
-    from credcors.import_file import Entry
-    from credcors.importing import import_entries
+    from credcors.rows.import_format import Entry
+    from credcors.rows.importing import import_entries
 
     if existing:
         AllowedOrigin.objects.create(origin="https://a.example.net", enabled=False)
@@ -411,7 +411,7 @@ def test_import_entries_refuses_a_whole_import_holding_a_forbidden_entry(
     if existing:
         entries = entries[:1]
 
-    with pytest.raises(import_file.ImportProblem, match=reason):
+    with pytest.raises(import_format.ImportProblem, match=reason):
         import_entries(entries, "x", may_create=allowed["may_create"], may_change=allowed["may_change"])
 
     assert _state() == ([("https://a.example.net", False, "")] if existing else [])
@@ -429,7 +429,7 @@ def test_staff_with_neither_add_nor_change_permission_cannot_import() -> None:
 def test_a_confirmation_without_a_valid_token_of_this_user_imports_nothing(
     admin_client: Client, monkeypatch: pytest.MonkeyPatch, tamper: str
 ) -> None:
-    from credcors.control import import_view
+    from credcors.admin import import_view
 
     previewed = admin_client.post(IMPORT, {"text": "https://a.example.net\n", "format": "text"})
     token = previewed.context["token"]
@@ -687,7 +687,7 @@ def test_preview_of_100000_lines_writes_and_locks_nothing_and_reads_in_chunks(ad
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from credcors.importing import READ_CHUNK
+    from credcors.rows.importing import READ_CHUNK
 
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://host-7.partner-7.example.net", enabled=False)])
     upload = SimpleUploadedFile("many.txt", _many(100_000).encode())
@@ -720,7 +720,7 @@ def test_a_4_mb_upload_can_be_confirmed(admin_client: Client) -> None:
         for index in range(1_000)
     ]
     content = json.dumps(rows).encode()
-    assert 4_000_000 < len(content) < import_file.MAX_IMPORT_BYTES
+    assert 4_000_000 < len(content) < import_format.MAX_IMPORT_BYTES
     previewed = admin_client.post(IMPORT, {"upload": SimpleUploadedFile("rows.json", content), "format": "auto"})
     assert previewed.context["counts"] == {"added": 1_000, "updated": 0, "present": 0, "refused": 0}
     assert len(previewed.context["token"]) < 2_500_000
@@ -858,7 +858,7 @@ def test_an_import_validates_each_origin_for_its_policys_credentials(admin_clien
 
 
 def test_a_token_longer_than_any_import_makes_is_refused_unread(admin_client: Client, settings: Any) -> None:
-    from credcors.import_file import MAX_IMPORT_BYTES
+    from credcors.rows.import_format import MAX_IMPORT_BYTES
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = None
     token = "x" * (2 * MAX_IMPORT_BYTES + 1)

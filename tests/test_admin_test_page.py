@@ -7,8 +7,8 @@ from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.urls import reverse
 
+from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
-from credcors.report import explain_request
 
 URL = "/admin/credcors/allowedorigin/test-origin/"
 

@@ -9,11 +9,11 @@ from django.core.exceptions import ValidationError
 from django.test import Client
 
 from credcors.checks import check_cookies
-from credcors.conf import parse_config
+from credcors.core.config import parse_config
+from credcors.core.origin_header import OriginShape, classify_origin
+from credcors.core.origins import OriginError, parse_rule
+from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
-from credcors.origins import OriginError, parse_rule
-from credcors.report import explain_request
-from credcors.wire import OriginShape, classify_origin
 
 CHROME = "chrome-extension://abcdefghijklmnopabcdefghijklmnop"
 FIREFOX = "moz-extension://0a1b2c3d-4e5f-6789-abcd-ef0123456789"
@@ -155,7 +155,7 @@ def test_any_port_on_localhost_while_debug(client: Client, settings: Any, origin
     response = client.get("/api/echo", headers={"Origin": origin})
 
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
-    from credcors.store import store
+    from credcors.store.current import store
 
     assert store.get().trusts_for_csrf(origin, "default") is False  # Never an exact origin: no CSRF trust.
 
@@ -185,7 +185,7 @@ def test_any_port_entry_is_explained_and_pattern_sites_still_work(settings: Any)
 
 
 def test_index_lookup_finds_any_port_grants_before_patterns() -> None:
-    from credcors.compiler import compile_rows
+    from credcors.core.compile import compile_rows
 
     config = parse_config({"ALLOWED_ORIGINS": ["http://localhost:*", "https://*.example.org"]}, debug=True)
     snapshot = compile_rows(config, [])[0]

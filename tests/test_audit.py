@@ -20,8 +20,8 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
-from credcors import audit
 from credcors.models import AllowedOrigin
+from credcors.rows import audit
 from tests.test_admin import CHANGELIST, _bulk, _change, _form_data
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,8 @@ import pytest
 from django.test import Client
 
 from credcors.models import AllowedOrigin
-from credcors.schedule import start_thread
-from credcors.store import store
+from credcors.store.current import store
+from credcors.store.schedule import start_thread
 from tests.conftest import Clock, close_thread_connection
 
 PARTNER = "https://partner.example.net"

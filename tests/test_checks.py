@@ -485,7 +485,7 @@ def test_check_command_clean_settings_pass(capsys: pytest.CaptureFixture[str]) -
 def test_docs_check_table_is_the_catalogue() -> None:
     from pathlib import Path
 
-    from credcors.catalogue import CHECKS
+    from credcors.core.catalogue import CHECKS
 
     text = (Path(__file__).resolve().parent.parent / "docs" / "checks.md").read_text()
     rows = dict(re.findall(r"^\| `(credcors\.[EWI]\d{3})` \| (.*) \|$", text, re.MULTILINE))
@@ -496,7 +496,7 @@ def test_docs_check_table_is_the_catalogue() -> None:
 def test_every_check_id_in_the_code_is_catalogued() -> None:
     from pathlib import Path
 
-    from credcors.catalogue import CHECKS
+    from credcors.core.catalogue import CHECKS
 
     package = Path(__file__).resolve().parent.parent / "credcors"
     used = {
@@ -556,7 +556,7 @@ def test_cors_headers_setting_is_reported_by_manage_py_check(settings, capsys: p
 
 def test_every_cors_headers_setting_convert_settings_knows_is_checked(settings) -> None:
     from credcors.checks import check_cors_headers_settings
-    from credcors.conversion import KNOWN_SETTINGS
+    from credcors.convert.reading import KNOWN_SETTINGS
 
     for name in KNOWN_SETTINGS:
         setattr(settings, name, [])

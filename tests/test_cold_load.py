@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from credcors.compiler import compile_rows
-from credcors.loader import _paused_collection
+from credcors.core.compile import compile_rows
 from credcors.models import AllowedOrigin
-from credcors.store import store
-from credcors.table import read_rows
+from credcors.store.current import store
+from credcors.store.loader import _paused_collection
+from credcors.store.reads import read_rows
 
 SOON = datetime(2030, 5, 17, 8, 30, 15, 250000, tzinfo=timezone.utc)
 
@@ -90,7 +90,7 @@ def test_rows_compile_with_the_collector_paused_and_it_runs_again_after(monkeypa
         paused.append(not gc.isenabled())
         return compile_rows(*args)
 
-    monkeypatch.setattr("credcors.loader.compile_rows", watched)
+    monkeypatch.setattr("credcors.store.loader.compile_rows", watched)
 
     assert store.get().lookup("https://app0.example.com") is not None
     assert paused == [True]

@@ -20,8 +20,8 @@ from django.core.management.base import CommandError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors.import_file import parse_entries, split_comment
 from credcors.models import AllowedOrigin
+from credcors.rows.import_format import parse_entries, split_comment
 
 PARTNER = "https://partner.example.net"
 
@@ -559,7 +559,7 @@ def test_import_missing_file_refused() -> None:
 
 
 def test_import_too_big_file_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("credcors.import_file.MAX_IMPORT_BYTES", 10)
+    monkeypatch.setattr("credcors.rows.import_format.MAX_IMPORT_BYTES", 10)
     path = tmp_path / "big.txt"
     path.write_text("https://a.example.net\n")
 

@@ -11,10 +11,10 @@ from django.dispatch import Signal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors.conf import parse_config
-from credcors.conversion import Conversion, Finding
 from credcors.convert import convert_settings
-from credcors.convert_regex import WiderPattern, regex_to_patterns
+from credcors.convert.reading import Conversion, Finding
+from credcors.convert.regex import WiderPattern, regex_to_patterns
+from credcors.core.config import parse_config
 
 # Configurations shaped like the ones found in real projects' settings files.
 REAL_WORLD: dict[str, dict[str, Any]] = {

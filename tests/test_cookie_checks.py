@@ -1,4 +1,4 @@
-"""Cookie readiness: credcors.sites' judgement and the checks W006, W007, E014 and I001."""
+"""Cookie readiness: credcors.core.same_site' judgement and the checks W006, W007, E014 and I001."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from django.core.management.base import SystemCheckError
 from django.db import DatabaseError
 from django.test.utils import override_settings
 
-from credcors.catalogue import Problem
 from credcors.checks import check_cookie_rows, check_cookies
+from credcors.core.catalogue import Problem
+from credcors.core.cookies import cookie_findings
+from credcors.core.origins import parse_rule
+from credcors.core.same_site import Cookie, api_hosts, api_sites, judge, origin_site
 from credcors.models import AllowedOrigin
-from credcors.origins import parse_rule
-from credcors.readiness import cookie_findings
-from credcors.sites import Cookie, api_hosts, api_sites, judge, origin_site
 
 SESSION_ONLY = [
     "credcors.middleware.CredCorsMiddleware",

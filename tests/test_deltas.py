@@ -1,8 +1,8 @@
 """A change applied to a snapshot decides like compiling every row again.
 
-:func:`credcors.compiler.apply_changes` makes the next snapshot from the
+:func:`credcors.core.compile.apply_changes` makes the next snapshot from the
 current one and the rows a change touched; the reference is
-:func:`credcors.compiler.compile_rows` over every enabled row, from scratch.
+:func:`credcors.core.compile.compile_rows` over every enabled row, from scratch.
 A table of rows is edited at random (rows added, deleted, disabled, moved to
 another origin or policy, trusted for CSRF or not, given an expiry, made
 invalid, shadowed by settings) while time passes, and after every step both
@@ -19,13 +19,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors.answers import Headers
-from credcors.compiler import Compiled, RowIn, apply_changes, compile_rows, count_rows
-from credcors.conf import Config, parse_config
-from credcors.origins import ANY_PORT, Rule, parse_rule
-from credcors.policy import decide
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.snapshot import Snapshot, compile_policy, compile_snapshot
+from credcors.core.compile import Compiled, RowIn, apply_changes, compile_rows, count_rows
+from credcors.core.config import Config, parse_config
+from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.decide import decide
+from credcors.core.decision import Headers
+from credcors.core.origins import ANY_PORT, Rule, parse_rule
+from credcors.core.snapshot import Snapshot, compile_policy, compile_snapshot
 
 APP = "https://app.example.com"  # in the default policy's settings: a row of it there is shadowed
 PARTNER = "https://partner.example.net"  # in the partners policy's settings

@@ -205,7 +205,7 @@ def test_dev_py_test_prints_this_runs_coverage_and_keeps_its_data(
     data = tmp_path / "coverage" / ".coverage"
     monkeypatch.setenv("COVERAGE_FILE", str(data))
     tiny = tmp_path / "test_tiny.py"
-    tiny.write_text(f"from credcors.quoting import safe\n\n\ndef test_tiny():\n    {body}\n")
+    tiny.write_text(f"from credcors.core.quoting import safe\n\n\ndef test_tiny():\n    {body}\n")
 
     returned = dev.task_test([str(tiny), "-q", "-p", "no:cacheprovider"])
 

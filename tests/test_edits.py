@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
-from credcors.edits import message
 from credcors.models import AllowedOrigin, RefusedOrigin
+from credcors.rows.edit import message
 from tests.helpers import staff_client
 
 pytestmark = pytest.mark.django_db

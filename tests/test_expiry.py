@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from credcors.answers import Headers
-from credcors.compiler import compile_rows
 from credcors.conf import get_config
+from credcors.core.compile import compile_rows
+from credcors.core.decision import Headers
+from credcors.core.origins import parse_rule
+from credcors.core.snapshot import compile_policy, compile_snapshot
 from credcors.models import AllowedOrigin
-from credcors.origins import parse_rule
-from credcors.snapshot import compile_policy, compile_snapshot
-from credcors.store import store
+from credcors.store.current import store
 from tests.conftest import Clock, refresh_held_in_another_thread
 
 PARTNER = "https://partner.example.net"

@@ -8,14 +8,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from credcors.answers import Kind
-from credcors.compiler import compile_rows
-from credcors.conf import Config, parse_config
-from credcors.diagnose import Row, explain, render, row_candidates
+from credcors.core.compile import compile_rows
+from credcors.core.config import Config, parse_config
+from credcors.core.decide import decide
+from credcors.core.decision import Kind
+from credcors.core.diagnose import Row, explain, render, row_candidates
+from credcors.core.snapshot import Snapshot
+from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
-from credcors.policy import decide
-from credcors.report import explain_request
-from credcors.snapshot import Snapshot
 
 ORIGINS = [
     "https://app.example.com",

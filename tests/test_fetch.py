@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors import fetch
-from credcors.fetch import (
+from credcors.core import fetch
+from credcors.core.fetch import (
     FORBIDDEN_METHODS,
     NORMALIZED_METHODS,
     SAFELISTED_METHODS,

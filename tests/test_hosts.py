@@ -1,4 +1,4 @@
-"""Hosts as browsers serialize them: the pieces of credcors.hosts that origins builds on."""
+"""Hosts as browsers serialize them: the pieces of credcors.core.hosts that origins builds on."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from publicsuffixlist import PublicSuffixList
 
-from credcors import hosts
-from credcors.hosts import (
+from credcors.core import hosts
+from credcors.core.hosts import (
     HostProblem,
     canonical_host,
     is_public_suffix,

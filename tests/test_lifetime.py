@@ -16,8 +16,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
 from credcors.models import AllowedOrigin
+from credcors.rows.lifetime import LifetimeError, describe, parse_duration, parse_expiry
 
 PREVIEW = "https://pr-123.preview.example.com"
 PARTNER = "https://partner.example.net"

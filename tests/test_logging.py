@@ -11,9 +11,9 @@ from django.db import OperationalError, connection
 from django.test import Client
 
 from credcors import log
+from credcors.core.quoting import safe, scrub
 from credcors.log import RateLimiter
 from credcors.models import AllowedOrigin
-from credcors.quoting import safe, scrub
 from tests.conftest import Clock
 
 APP = "https://app.example.com"

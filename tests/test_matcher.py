@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors.matcher import Index, compile_index
-from credcors.origins import OriginError, Rule, parse_rule
+from credcors.core.matcher import Index, compile_index
+from credcors.core.origins import OriginError, Rule, parse_rule
 
 
 class _Grant(NamedTuple):

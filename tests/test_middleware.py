@@ -7,7 +7,7 @@ from django.db import connection
 from django.test import Client
 
 from credcors.models import AllowedOrigin
-from credcors.store import store
+from credcors.store.current import store
 
 pytestmark = pytest.mark.django_db
 

@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors import origins
-from credcors.answers import Headers
-from credcors.hosts import is_potentially_trustworthy_host, registrable_domain
-from credcors.origins import OriginError, Rule, parse_rule
-from credcors.policy import decide
-from credcors.snapshot import Snapshot, compile_snapshot
-from credcors.wire import MAX_ORIGIN_LENGTH, OriginShape, classify_origin, split_wire_origin
+from credcors.core import origins
+from credcors.core.decide import decide
+from credcors.core.decision import Headers
+from credcors.core.hosts import is_potentially_trustworthy_host, registrable_domain
+from credcors.core.origin_header import MAX_ORIGIN_LENGTH, OriginShape, classify_origin, split_wire_origin
+from credcors.core.origins import OriginError, Rule, parse_rule
+from credcors.core.snapshot import Snapshot, compile_snapshot
 from tests.conftest import examples
 
 # --- canonicalization -------------------------------------------------------

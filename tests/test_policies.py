@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from credcors.answers import Headers, Reason
-from credcors.conf import parse_config
-from credcors.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN
-from credcors.origins import parse_rule
-from credcors.policy import decide
-from credcors.snapshot import ANY_ORIGIN, compile_policy, compile_snapshot
+from credcors.core.config import parse_config
+from credcors.core.decide import decide
+from credcors.core.decision import Headers, Reason
+from credcors.core.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN
+from credcors.core.origins import parse_rule
+from credcors.core.snapshot import ANY_ORIGIN, compile_policy, compile_snapshot
 
 APP = "https://app.example.com"
 PARTNER = "https://partner.example.net"

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from credcors.answers import Decision, Headers, Kind, Reason
-from credcors.fetch import (
+from credcors.core.decide import classify, decide, refusal_reason
+from credcors.core.decision import Decision, Headers, Kind, Reason
+from credcors.core.fetch import (
     ACCESS_CONTROL_ALLOW_CREDENTIALS,
     ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS,
@@ -21,9 +22,8 @@ from credcors.fetch import (
     MAX_REQUEST_HEADER_NAMES,
     MAX_REQUEST_HEADERS_LENGTH,
 )
-from credcors.origins import parse_rule
-from credcors.policy import classify, decide, refusal_reason
-from credcors.snapshot import Snapshot, compile_snapshot
+from credcors.core.origins import parse_rule
+from credcors.core.snapshot import Snapshot, compile_snapshot
 
 METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
 HEADERS = ("accept", "authorization", "content-type", "x-csrftoken", "x-requested-with")

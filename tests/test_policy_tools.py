@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 
-from credcors.diagnose import render
-from credcors.import_file import Entry, ImportProblem, parse_entries
-from credcors.importing import import_entries
+from credcors.core.diagnose import render
+from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
-from credcors.report import explain_request
+from credcors.rows.import_format import Entry, ImportProblem, parse_entries
+from credcors.rows.importing import import_entries
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_policies")]
 

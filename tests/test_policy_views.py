@@ -20,7 +20,7 @@ from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
 from credcors.models import AllowedOrigin
 from credcors.routing import MAX_CACHED_PATH, PathPolicies, locale_middleware_installed, path_policies, view_policy
-from credcors.store import store
+from credcors.store.current import store
 from tests import host_routing
 from tests.host_routing import PARTNER_HOST
 
@@ -572,7 +572,7 @@ def test_locale_middleware_is_found_past_entries_that_are_no_middleware_class(se
 @pytest.mark.usefixtures("i18n")
 def test_explain_resolves_the_path_in_its_own_language() -> None:
     from credcors.conf import get_config
-    from credcors.report import path_policy
+    from credcors.explain import path_policy
 
     with translation.override("de"):
         policies = [path_policy(path, get_config())[0] for path in ("/fr/api/partner", "/api/partner", "/api/echo")]
@@ -584,7 +584,7 @@ def test_explain_resolves_the_path_in_its_own_language() -> None:
 @pytest.mark.usefixtures("i18n")
 def test_explain_resolves_a_translated_route_in_the_default_language() -> None:
     from credcors.conf import get_config
-    from credcors.report import path_policy
+    from credcors.explain import path_policy
 
     with translation.override("fr"):
         policies = [path_policy(path, get_config())[0] for path in ("/api/partner", "/api/partenaire")]

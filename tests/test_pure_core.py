@@ -7,28 +7,28 @@ import sys
 from pathlib import Path
 
 PURE = (
-    "credcors.fetch",
-    "credcors.hosts",
-    "credcors.origins",
-    "credcors.wire",
-    "credcors.matcher",
-    "credcors.snapshot",
-    "credcors.grants",
-    "credcors.rowmap",
-    "credcors.compiler",
-    "credcors.answers",
-    "credcors.policy",
-    "credcors.catalogue",
-    "credcors.entries",
+    "credcors.core.fetch",
+    "credcors.core.hosts",
+    "credcors.core.origins",
+    "credcors.core.origin_header",
+    "credcors.core.matcher",
+    "credcors.core.snapshot",
+    "credcors.core.grants",
+    "credcors.core.rowmap",
+    "credcors.core.compile",
+    "credcors.core.decision",
+    "credcors.core.decide",
+    "credcors.core.catalogue",
+    "credcors.core.config.entries",
     "credcors.conf",
-    "credcors.policy_conf",
-    "credcors.site_conf",
-    "credcors.refused",
-    "credcors.quoting",
-    "credcors.sites",
-    "credcors.readiness",
-    "credcors.diagnose",
-    "credcors.diagnose.refusal",
+    "credcors.core.config.policies",
+    "credcors.core.config.site",
+    "credcors.refused.recorder",
+    "credcors.core.quoting",
+    "credcors.core.same_site",
+    "credcors.core.cookies",
+    "credcors.core.diagnose",
+    "credcors.core.diagnose.refusal",
 )
 
 
@@ -41,9 +41,9 @@ def test_pure_core_imports_without_django() -> None:
         f"for name in {PURE!r}:\n"
         "    __import__(name)\n"
         "from credcors.conf import parse_config\n"
-        "from credcors.answers import Headers\n"
-        "from credcors.snapshot import compile_snapshot\n"
-        "from credcors.policy import decide\n"
+        "from credcors.core.decision import Headers\n"
+        "from credcors.core.snapshot import compile_snapshot\n"
+        "from credcors.core.decide import decide\n"
         "config = parse_config({'ALLOWED_ORIGINS': ['https://app.example.com']})\n"
         "headers = Headers.build(allow_methods=config.allow_methods, allow_headers=config.allow_headers)\n"
         "snapshot = compile_snapshot(headers, config.rules)\n"

@@ -9,13 +9,15 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
-from credcors.catalogue import Problem
 from credcors.checks import check_settings
-from credcors.conf import get_config, parse_config
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.refused import MAX_PATH_LENGTH, Recorder, Refused, RefusedSettings
-from credcors.refused_store import RefusedLog, refused_log
-from credcors.wire import MAX_ORIGIN_LENGTH
+from credcors.conf import get_config
+from credcors.core.catalogue import Problem
+from credcors.core.config import parse_config
+from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.config.refused import RefusedSettings
+from credcors.core.origin_header import MAX_ORIGIN_LENGTH
+from credcors.refused.flush import RefusedLog, refused_log
+from credcors.refused.recorder import MAX_PATH_LENGTH, Recorder, Refused
 from tests.conftest import Timers
 
 RECORDING = {"ALLOWED_ORIGINS": ["https://app.example.com"], "USE_DATABASE": False, "RECORD_REFUSED": True}

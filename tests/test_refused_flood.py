@@ -17,10 +17,10 @@ from collections.abc import Callable
 import pytest
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 
+from credcors.core.origin_header import OriginShape, classify_origin
 from credcors.middleware import CredCorsMiddleware
 from credcors.models import RefusedOrigin
-from credcors.refused_store import refused_log, start_timer
-from credcors.wire import OriginShape, classify_origin
+from credcors.refused.flush import refused_log, start_timer
 from tests.conftest import close_thread_connection
 
 THREADS = 4

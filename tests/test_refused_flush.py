@@ -12,8 +12,8 @@ from django.db import connection
 from django.test import Client
 
 from credcors.models import RefusedOrigin
-from credcors.refused import Refused
-from credcors.refused_store import evict_least_recent, refused_log, write_refused
+from credcors.refused.flush import evict_least_recent, refused_log, write_refused
+from credcors.refused.recorder import Refused
 from tests.conftest import Timers, close_thread_connection, table_reads_fail
 
 pytestmark = pytest.mark.django_db
@@ -188,7 +188,7 @@ def test_naive_datetimes_without_use_tz(settings) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_real_timer_thread_flushes_and_closes_its_connection(settings, monkeypatch) -> None:
-    from credcors.refused_store import start_timer
+    from credcors.refused.flush import start_timer
 
     settings.CREDCORS = RECORDING
     done = threading.Event()
@@ -213,15 +213,15 @@ def test_real_timer_thread_flushes_and_closes_its_connection(settings, monkeypat
 def test_start_timer_waits_its_delay(monkeypatch) -> None:
     import time
 
-    from credcors import refused_store
+    from credcors.refused import flush
 
     slept: list[float] = []
     ran = threading.Event()
     monkeypatch.setattr(time, "sleep", slept.append)
-    monkeypatch.setattr(refused_store, "start_thread", lambda run, name: run())
+    monkeypatch.setattr(flush, "start_thread", lambda run, name: run())
 
-    refused_store.start_timer(2.5, ran.set)
-    refused_store.start_timer(0.0, ran.set)
+    flush.start_timer(2.5, ran.set)
+    flush.start_timer(0.0, ran.set)
 
     assert slept == [2.5]
     assert ran.is_set()

@@ -22,10 +22,10 @@ from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 
-from credcors import revision_sql
 from credcors.checks import check_revision_backend, check_revision_triggers
 from credcors.models import AllowedOrigin
-from credcors.revision import (
+from credcors.store import revision_sql
+from credcors.store.revision import (
     CHANGE_TABLE,
     ORIGIN_TABLE,
     REVISION_ROW,

@@ -1,4 +1,4 @@
-"""The packed rows of one policy (:class:`credcors.rowmap.RowMap`) against a plain dict.
+"""The packed rows of one policy (:class:`credcors.core.rowmap.RowMap`) against a plain dict.
 
 The reference is deliberately simple: a dict from origin to (row id, CSRF
 trust, expiry) that a change edits the way the docstrings say (rows removed
@@ -15,11 +15,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from credcors import rowmap
-from credcors.answers import Headers
-from credcors.grants import Grant
-from credcors.origins import ANY_PORT, OriginError, parse_rule
-from credcors.rowmap import Entry, RowMap, rule_of
+from credcors.core import rowmap
+from credcors.core.decision import Headers
+from credcors.core.grants import Grant
+from credcors.core.origins import ANY_PORT, OriginError, parse_rule
+from credcors.core.rowmap import Entry, RowMap, rule_of
 
 HEADERS = Headers.build(allow_methods=["GET"], allow_headers=["Content-Type"])
 

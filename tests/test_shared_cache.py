@@ -27,11 +27,11 @@ from django.utils import timezone
 
 from credcors.checks import check_settings
 from credcors.conf import get_config
-from credcors.loader import VERSION_KEY
+from credcors.core.decide import decide
+from credcors.core.snapshot import Snapshot
 from credcors.models import AllowedOrigin
-from credcors.policy import decide
-from credcors.snapshot import Snapshot
-from credcors.store import CACHE_CHECK_SECONDS, CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS, Store, store
+from credcors.store.current import CACHE_CHECK_SECONDS, CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS, Store, store
+from credcors.store.loader import VERSION_KEY
 from tests.conftest import Clock, run_inline, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
 from tests.multiprocess.services import REDIS_URL, require_redis

@@ -6,8 +6,9 @@ import dataclasses
 
 import pytest
 
-from credcors.answers import Decision, Headers, Kind, Reason
-from credcors.fetch import (
+from credcors.core.decide import decide
+from credcors.core.decision import Decision, Headers, Kind, Reason
+from credcors.core.fetch import (
     ACCESS_CONTROL_ALLOW_CREDENTIALS,
     ACCESS_CONTROL_ALLOW_HEADERS,
     ACCESS_CONTROL_ALLOW_METHODS,
@@ -15,10 +16,9 @@ from credcors.fetch import (
     ACCESS_CONTROL_EXPOSE_HEADERS,
     ACCESS_CONTROL_MAX_AGE,
 )
-from credcors.grants import Grant
-from credcors.origins import Rule, parse_rule
-from credcors.policy import decide
-from credcors.snapshot import Snapshot, compile_snapshot
+from credcors.core.grants import Grant
+from credcors.core.origins import Rule, parse_rule
+from credcors.core.snapshot import Snapshot, compile_snapshot
 
 HEADERS = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["Content-Type", "X-CSRFToken"])
 

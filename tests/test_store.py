@@ -11,11 +11,11 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
-from credcors.loader import VERIFY_SECONDS
+from credcors.core.decide import decide
 from credcors.models import AllowedOrigin
-from credcors.policy import decide
 from credcors.signals import invalidate_on_commit
-from credcors.store import store
+from credcors.store.current import store
+from credcors.store.loader import VERIFY_SECONDS
 from tests.conftest import Clock, refresh_held_in_another_thread, table_reads_fail
 
 APP = "https://app.example.com"
@@ -467,7 +467,7 @@ def test_table_gone_after_rows_were_loaded_says_the_loaded_rows_are_still_served
 def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture, django_assert_num_queries: Any
 ) -> None:
-    from credcors.revision import install_triggers, uninstall_triggers
+    from credcors.store.revision import install_triggers, uninstall_triggers
 
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(client, PARTNER)
@@ -493,8 +493,8 @@ def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
 def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_until_it_is_back(
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from credcors.revision import install_triggers
-    from credcors.revision_sql import BACKENDS
+    from credcors.store.revision import install_triggers
+    from credcors.store.revision_sql import BACKENDS
 
     trigger = next(name for name in BACKENDS[connection.vendor].objects if name.endswith("_update"))
     AllowedOrigin.objects.create(origin=PARTNER)
@@ -525,9 +525,9 @@ def test_where_checking_triggers_costs_a_poll_checks_them_once_a_minute(
     client: Client, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # MySQL/MariaDB's case (information_schema costs milliseconds), on the backend at hand.
-    from credcors.revision_sql import READ
+    from credcors.store.revision_sql import READ
 
-    monkeypatch.setattr("credcors.loader.verifies_for_free", lambda alias: False)
+    monkeypatch.setattr("credcors.store.loader.verifies_for_free", lambda alias: False)
     AllowedOrigin.objects.create(origin=PARTNER)
 
     def poll_sql() -> str:

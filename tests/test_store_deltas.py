@@ -14,12 +14,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from credcors import conf, revision_sql
-from credcors.loader import VERIFY_SECONDS
+from credcors import conf
+from credcors.core.decide import decide
 from credcors.models import AllowedOrigin
-from credcors.policy import decide
-from credcors.revision import CHANGE_TABLE, ORIGIN_TABLE, REVISION_TABLE, install_triggers, uninstall_triggers
-from credcors.store import store
+from credcors.store import revision_sql
+from credcors.store.current import store
+from credcors.store.loader import VERIFY_SECONDS
+from credcors.store.revision import CHANGE_TABLE, ORIGIN_TABLE, REVISION_TABLE, install_triggers, uninstall_triggers
 from tests.conftest import Clock, queries_fail, table_reads_fail
 from tests.test_revision import INSERT, _execute, other_connection
 

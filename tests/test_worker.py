@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from django.db import connection
 
-from credcors.schedule import Worker
+from credcors.store.schedule import Worker
 from tests.conftest import close_thread_connection
 
 

@@ -4,9 +4,9 @@
 and ``export``.
 
 Rows are validated by the model, as in the admin.  Every change is written
-to the admin's history (:mod:`credcors.audit`) as the user ``--by`` names,
+to the admin's history (:mod:`credcors.rows.audit`) as the user ``--by`` names,
 in the transaction that makes it.  Every value read from the command line
-or a file is quoted with :func:`credcors.quoting.safe` before it is printed.
+or a file is quoted with :func:`credcors.core.quoting.safe` before it is printed.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ from django.core.management.base import CommandError, OutputWrapper
 from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 
-from credcors import audit
-from credcors.conf import Config, get_config
-from credcors.control.overlaps import unused_row_warnings
-from credcors.edits import FIELDS, save_row
-from credcors.exporting import export_json, export_text
-from credcors.import_file import ImportProblem, format_of, parse_entries, read_file, resolve_policy
-from credcors.importing import import_entries
-from credcors.lifetime import LifetimeError, describe, parse_duration, parse_expiry
+from credcors.conf import get_config
+from credcors.core.config import Config
+from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.quoting import safe, scrub
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
-from credcors.policy_conf import DEFAULT_POLICY
-from credcors.quoting import safe, scrub
+from credcors.rows import audit
+from credcors.rows.edit import FIELDS, save_row
+from credcors.rows.export_format import export_json, export_text
+from credcors.rows.import_format import ImportProblem, format_of, parse_entries, read_file, resolve_policy
+from credcors.rows.importing import import_entries
+from credcors.rows.lifetime import LifetimeError, describe, parse_duration, parse_expiry
+from credcors.rows.overlaps import unused_row_warnings
 
 __all__ = ["VIA", "RowCommands", "add_row_parsers", "settings_problems"]
 

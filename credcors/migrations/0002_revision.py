@@ -1,11 +1,11 @@
-# The revision table and the triggers that keep it (credcors/revision.py has
+# The revision table and the triggers that keep it (credcors/store/revision.py has
 # the SQL, per backend).  No model changes: makemigrations sees nothing.
 # A later migration that alters AllowedOrigin must run install_triggers again
 # (Django rebuilds SQLite tables to alter them, which drops their triggers).
 
 from django.db import migrations
 
-from credcors import revision
+from credcors.store import revision
 
 
 def install(apps, schema_editor):

@@ -5,7 +5,7 @@
 import credcors.models
 from django.db import migrations, models
 
-from credcors import revision
+from credcors.store import revision
 
 
 def install(apps, schema_editor):

@@ -4,7 +4,7 @@
 
 from django.db import migrations, models
 
-from credcors import revision
+from credcors.store import revision
 
 
 def install(apps, schema_editor):

@@ -2,7 +2,7 @@
 
 Subcommands: ``explain``, ``list``, ``add``, ``disable``, ``enable``,
 ``remove``, ``prune``, ``import``, ``export``, ``convert-settings`` and ``install-triggers``.
-``explain`` renders :func:`credcors.report.explain_request`; the row
+``explain`` renders :func:`credcors.explain.explain_request`; the row
 subcommands live in :mod:`credcors.management.rows`.
 """
 
@@ -16,12 +16,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 from django.db import DatabaseError, connections, router, transaction
 
-from credcors import revision
 from credcors.conf import get_config
-from credcors.diagnose import render
+from credcors.core.diagnose import render
+from credcors.explain import explain_request
 from credcors.management.rows import RowCommands, add_row_parsers, settings_problems
 from credcors.models import AllowedOrigin
-from credcors.report import explain_request
+from credcors.store import revision
 
 #: Where to read more, after ``--help`` and after the subcommand list.
 MORE = (

@@ -1,0 +1,1 @@
+"""``RECORD_REFUSED``: count refused origins in memory (``recorder``), write them off the request path (``flush``)."""
