@@ -5,7 +5,7 @@
     python3 dev.py test    run the whole test suite, then print its coverage (add pytest arguments after --)
     python3 dev.py test --fast   the unit suite alone: no browser, servers, packaging or integration tests
     python3 dev.py bench   credcors against django-cors-headers (a few minutes; --quick for a smoke run)
-    python3 dev.py lint    ruff check, ruff format --check, mypy (--strict on credcors/), django-upgrade
+    python3 dev.py lint    ruff check, ruff format --check, mypy (--strict on credcors/), import-linter, django-upgrade
     python3 dev.py docs    build the documentation site (docs/ into docs/_build/html), warnings as errors
     python3 dev.py matrix  the suite on every supported Python x Django, with nox (add nox arguments after --)
 
@@ -174,6 +174,8 @@ def task_lint(args: list[str]) -> int:
         ["-m", "ruff", "check", *(args or ["."])],
         ["-m", "ruff", "format", "--check", *(args or ["."])],
         ["-m", "mypy"],
+        # The import-linter contracts in pyproject.toml: the layers, and a core without Django.
+        ["-c", "import sys; from importlinter.cli import lint_imports_command as lint; sys.exit(lint())", "--no-cache"],
         # --check lists what it would rewrite and fails; run it without --check to apply.
         # request_headers is skipped: on the hot path credcors reads one key of
         # request.META, where request.headers would first copy every header.
