@@ -51,7 +51,7 @@ def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     # The config and the snapshot are process-wide; a test must never see
     # the previous test's rows or settings.  Background refreshes run inline,
     # so a test decides when one happens and sees the rows of its own
-    # transaction; tests/test_background.py runs them in real threads.
+    # transaction; tests/store/test_background.py runs them in real threads.
     conf.reset()
     store.reset()
     path_policies.clear()
@@ -69,7 +69,7 @@ Timers = list[tuple[float, Callable[[], None]]]
 def refused_timers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timers]:
     """The refused-origin flushes scheduled so far, as (delay, flush); a test runs one when it wants.
 
-    tests/test_refused_flood.py runs them in real timer threads.
+    tests/refused/test_flood.py runs them in real timer threads.
     """
     refused_log.reset()
     timers: Timers = []

@@ -1,4 +1,4 @@
-"""Views that name CORS policies under ``i18n_patterns`` (tests/test_policy_views.py).
+"""Views that name CORS policies under ``i18n_patterns`` (tests/test_routing.py).
 
 ``LocalePrefixPattern`` matches on the active language, so which view a path
 reaches depends on the language ``LocaleMiddleware`` activated for it.

@@ -1,4 +1,4 @@
-"""A URLconf with views that name CORS policies (tests/test_policies.py and the browser tests)."""
+"""A URLconf with views that name CORS policies (tests/core/test_policies.py and the browser tests)."""
 
 from __future__ import annotations
 

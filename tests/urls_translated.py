@@ -1,4 +1,4 @@
-"""Translated routes without ``i18n_patterns`` (tests/test_policy_views.py).
+"""Translated routes without ``i18n_patterns`` (tests/test_routing.py).
 
 A route given as a lazy string is compiled once per active language, as
 ``gettext_lazy("...")`` routes are; :func:`translated` stands in for a

@@ -281,7 +281,7 @@ def _suffixes_beneath() -> Mapping[str, str]:
     # machine (the list's own load took 160-210 ms there), 113 KiB kept
     # and 0.75 MB at peak, for the ~10,400 ASCII rules of the bundled list,
     # which have 1,305 parent domains.  Its rule set is a private attribute;
-    # tests/test_hosts.py pins its shape, so an upgrade that renames it
+    # tests/core/test_hosts.py pins its shape, so an upgrade that renames it
     # fails the suite, not a user.  The library also holds each
     # internationalized rule in punycode, the form canonical hosts have.
     rules: frozenset[str] = _public_suffix_list()._publicsuffix  # type: ignore[attr-defined]

@@ -131,7 +131,7 @@ def parse_rule(value: object, *, allow_insecure: bool = False, credentials: bool
 def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
     # The fast path, for a value already in canonical form; None lets the full
     # validator decide.  It answers only where the full validator returns the
-    # very same Rule (tests/test_origins.py checks this with hypothesis);
+    # very same Rule (tests/core/test_origins.py checks this with hypothesis);
     # anything unusual (punycode, IP addresses, uppercase, default ports,
     # plain http with credentials) takes the long road, so it cannot allow
     # more.  tuple.__new__ skips Rule's Python-level __new__, half the cost

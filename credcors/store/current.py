@@ -97,7 +97,7 @@ class Store:
         if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
             os.register_at_fork(after_in_child=self._after_fork)
 
-    def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/test_background.py forks one.
+    def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/store/test_background.py forks one.
         self._lock = threading.Lock()
         self._swap = threading.Lock()
         self.schedule.expire()

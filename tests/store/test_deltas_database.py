@@ -22,7 +22,7 @@ from credcors.store.current import store
 from credcors.store.loader import VERIFY_SECONDS
 from credcors.store.revision import CHANGE_TABLE, ORIGIN_TABLE, REVISION_TABLE, install_triggers, uninstall_triggers
 from tests.conftest import Clock, queries_fail, table_reads_fail
-from tests.test_revision import INSERT, _execute, other_connection
+from tests.store.test_revision import INSERT, _execute, other_connection
 
 APP = "https://app.example.com"  # tests.settings allows it
 PARTNER = "https://partner.example.net"
@@ -32,7 +32,7 @@ ROWS = f'SELECT "{ORIGIN_TABLE}"."origin"'
 
 @pytest.fixture
 def change_log() -> None:
-    """Skip where the triggers keep no change log (see tests/test_revision.py)."""
+    """Skip where the triggers keep no change log (see tests/store/test_revision.py)."""
     if not revision_sql.BACKENDS[connection.vendor].logs_changes:
         pytest.skip(f"the {connection.vendor} triggers keep no change log; a change reads every row there")
 
@@ -224,7 +224,7 @@ def test_log_pruned_behind_the_loaded_revision_reads_everything(clock: Clock, lo
     AllowedOrigin.objects.create(origin=OTHER)
     assert _allowed(OTHER)
     # As if KEPT_REVISIONS - 1 changes had happened since (see
-    # tests/test_revision.py): the next one prunes the loaded revision's entry.
+    # tests/store/test_revision.py): the next one prunes the loaded revision's entry.
     with connection.cursor() as cursor:
         cursor.execute(f"UPDATE {REVISION_TABLE} SET value = value + {revision_sql.KEPT_REVISIONS - 1} WHERE id = 1")
     AllowedOrigin.objects.filter(origin=OTHER).update(enabled=False)

@@ -15,7 +15,7 @@ from credcors.admin import propagation
 from credcors.models import AllowedOrigin
 from credcors.rows.overlaps import MAX_LISTED
 from tests.helpers import staff_client
-from tests.test_admin import _form_data
+from tests.admin.test_origins import _form_data
 
 pytestmark = pytest.mark.django_db
 

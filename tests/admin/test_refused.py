@@ -193,7 +193,7 @@ def test_allow_selected_adds_the_origin_logs_it_and_clears_the_row(admin_client:
     assert entry.action_flag == ADDITION
     assert entry.user == admin_user
     assert entry.content_type == ContentType.objects.get_for_model(AllowedOrigin)
-    # Worded as every addition is (tests/test_edits.py); the note says where it came from.
+    # Worded as every addition is (tests/rows/test_edit.py); the note says where it came from.
     assert entry.get_change_message() == "Added: note."
     row = AllowedOrigin.objects.get(origin="https://new.example.net")
     assert row.note == "allowed from the refused origins (12 refused)"

@@ -7,7 +7,7 @@ A table of rows is edited at random (rows added, deleted, disabled, moved to
 another origin or policy, trusted for CSRF or not, given an expiry, made
 invalid, shadowed by settings) while time passes, and after every step both
 must give the same decisions, CSRF trust, row counts and next expiry.  Pure:
-no database (the store's side is in tests/test_store_deltas.py).
+no database (the store's side is in tests/store/test_deltas_database.py).
 """
 
 from __future__ import annotations

@@ -564,7 +564,7 @@ def test_locale_middleware_is_found_past_entries_that_are_no_middleware_class(se
     settings.MIDDLEWARE = ["nowhere.Middleware", "tests.urls.VIEW_CALLS"]
     assert locale_middleware_installed() is False
 
-    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.test_policy_views.ProjectLocaleMiddleware"]
+    settings.MIDDLEWARE = [*settings.MIDDLEWARE, "tests.test_routing.ProjectLocaleMiddleware"]
     assert locale_middleware_installed() is True
 
 

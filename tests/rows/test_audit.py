@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from credcors.models import AllowedOrigin
 from credcors.rows import audit
-from tests.test_admin import CHANGELIST, _bulk, _change, _form_data
+from tests.admin.test_origins import CHANGELIST, _bulk, _change, _form_data
 
 pytestmark = pytest.mark.django_db
 
@@ -231,5 +231,5 @@ def test_admin_import_page_logs_like_the_command(admin_client: Client, admin_use
 
     row = AllowedOrigin.objects.get()
     [(username, flag, message)] = _history(row)
-    # In the words of every other addition (tests/test_edits.py): the user says who.
+    # In the words of every other addition (tests/rows/test_edit.py): the user says who.
     assert (username, flag, message) == (admin_user.get_username(), ADDITION, "Added.")

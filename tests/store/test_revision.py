@@ -605,7 +605,7 @@ def test_trigger_check_without_databases_queries_nothing() -> None:
 
 @pytest.mark.django_db
 def test_trigger_check_ignores_database_the_router_keeps_allowedorigin_off(settings) -> None:
-    settings.DATABASE_ROUTERS = ["tests.test_revision.NoCredcorsRouter"]
+    settings.DATABASE_ROUTERS = ["tests.store.test_revision.NoCredcorsRouter"]
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {REVISION_TABLE}")  # would read as "not set up" otherwise
 
