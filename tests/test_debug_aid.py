@@ -9,14 +9,11 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient, Client
 
 from credcors.log import DEBUG_REASON_HEADER
+from tests.helpers import send_preflight
 
 APP = "https://app.example.com"
 
 pytestmark = pytest.mark.django_db
-
-
-def _preflight(client: Client, origin: str, method: str = "PUT", **headers: str) -> Any:
-    return client.options("/api/echo", headers={"Origin": origin, "Access-Control-Request-Method": method, **headers})
 
 
 @pytest.fixture
@@ -25,14 +22,14 @@ def debug(settings) -> None:
 
 
 def test_debug_off_refused_preflight_has_no_reason(client: Client) -> None:
-    response = _preflight(client, "https://evil.example")
+    response = send_preflight(client, "/api/echo", "https://evil.example", "PUT")
 
     assert response.status_code == 403
     assert DEBUG_REASON_HEADER not in response.headers
 
 
 def test_debug_off_refused_method_of_allowed_origin_has_no_reason(client: Client) -> None:
-    response = _preflight(client, APP, method="PURGE")
+    response = send_preflight(client, "/api/echo", APP, "PURGE")
 
     assert response.status_code == 204
     assert DEBUG_REASON_HEADER not in response.headers
@@ -46,7 +43,7 @@ def test_debug_off_refused_request_has_no_reason(client: Client) -> None:
 
 @pytest.mark.usefixtures("debug")
 def test_debug_on_refused_origin_names_reason_and_command(client: Client) -> None:
-    response = _preflight(client, "https://evil.example")
+    response = send_preflight(client, "/api/echo", "https://evil.example", "PUT")
 
     assert response.status_code == 403
     assert response.headers[DEBUG_REASON_HEADER] == (
@@ -78,7 +75,7 @@ def test_debug_on_origin_refused_by_the_views_policy_names_the_policy(client: Cl
 
 @pytest.mark.usefixtures("debug")
 def test_debug_on_refused_header_names_header_and_allowed_ones(client: Client) -> None:
-    response = _preflight(client, APP, **{"Access-Control-Request-Headers": "x-api-key"})
+    response = send_preflight(client, "/api/echo", APP, "PUT", "x-api-key")
 
     # The 204 carries the allowed lists (so the browser names the header) and
     # the reason alongside them.
@@ -92,7 +89,7 @@ def test_debug_on_refused_header_names_header_and_allowed_ones(client: Client) -
 
 @pytest.mark.usefixtures("debug")
 def test_debug_on_refused_method_names_allowed_methods(client: Client) -> None:
-    response = _preflight(client, APP, method="PURGE")
+    response = send_preflight(client, "/api/echo", APP, "PURGE")
 
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Methods"] == "GET, HEAD, PUT, PATCH, POST, DELETE"
@@ -103,7 +100,7 @@ def test_debug_on_refused_method_names_allowed_methods(client: Client) -> None:
 
 @pytest.mark.usefixtures("debug")
 def test_debug_on_allowed_preflight_has_no_reason(client: Client) -> None:
-    response = _preflight(client, APP)
+    response = send_preflight(client, "/api/echo", APP, "PUT")
 
     assert response.status_code == 204
     assert DEBUG_REASON_HEADER not in response.headers
@@ -128,7 +125,7 @@ def test_debug_on_refused_actual_request_carries_reason_view_runs(client: Client
     ],
 )
 def test_debug_reason_never_echoes_hostile_input(client: Client, origin: str, extra: dict[str, str]) -> None:
-    response = _preflight(client, origin, **extra)
+    response = send_preflight(client, "/api/echo", origin, "PUT", **extra)
 
     value = response.headers[DEBUG_REASON_HEADER]
     assert value.isascii()
@@ -140,7 +137,7 @@ def test_debug_reason_never_echoes_hostile_input(client: Client, origin: str, ex
 
 @pytest.mark.usefixtures("debug")
 def test_debug_reason_method_detail_is_bounded(client: Client) -> None:
-    response = _preflight(client, APP, method="X" * 60)
+    response = send_preflight(client, "/api/echo", APP, "X" * 60)
 
     value = response.headers[DEBUG_REASON_HEADER]
     assert value.startswith('method-not-allowed: method "' + "X" * 40 + '"...(+20 chars)')

@@ -15,6 +15,7 @@ from credcors.core.quoting import safe, scrub
 from credcors.log import RateLimiter
 from credcors.models import AllowedOrigin
 from tests.conftest import Clock
+from tests.helpers import send_preflight
 
 APP = "https://app.example.com"
 
@@ -28,13 +29,6 @@ def _fresh_limiter() -> Iterator[None]:
 
 def _lines(caplog: pytest.LogCaptureFixture, text: str = "") -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "credcors" and text in r.getMessage()]
-
-
-def _preflight(client: Client, origin: str, method: str = "PUT", **headers: str) -> int:
-    response = client.options(
-        "/api/echo", headers={"Origin": origin, "Access-Control-Request-Method": method, **headers}
-    )
-    return response.status_code
 
 
 # -- safe() --------------------------------------------------------------------
@@ -93,7 +87,7 @@ def test_rate_limiter_allows_limit_then_suppresses_then_reports() -> None:
 def test_refused_preflight_logged_at_info_with_safe_origin(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="credcors")
 
-    assert _preflight(client, "https://evil.example") == 403
+    assert send_preflight(client, "/api/echo", "https://evil.example", "PUT").status_code == 403
 
     records = [r for r in caplog.records if "refused preflight" in r.getMessage()]
     assert len(records) == 1
@@ -109,7 +103,7 @@ def test_refused_header_logged_with_detail(client: Client, caplog: pytest.LogCap
 
     # Answered 204 with the allowed lists (so the browser names the header),
     # and still a refusal: logged.
-    assert _preflight(client, APP, **{"Access-Control-Request-Headers": "x-secret-thing"}) == 204
+    assert send_preflight(client, "/api/echo", APP, "PUT", "x-secret-thing").status_code == 204
 
     assert _lines(caplog, "refused preflight") == [
         'credcors: refused preflight: header-not-allowed origin="https://app.example.com" path="/api/echo" '
@@ -123,7 +117,7 @@ def test_refused_method_answered_with_allowed_lists_is_logged_with_detail(
 ) -> None:
     caplog.set_level(logging.INFO, logger="credcors")
 
-    assert _preflight(client, APP, method="PURGE") == 204
+    assert send_preflight(client, "/api/echo", APP, "PURGE").status_code == 204
 
     assert _lines(caplog, "refused preflight") == [
         'credcors: refused preflight: method-not-allowed origin="https://app.example.com" path="/api/echo" '
@@ -152,7 +146,7 @@ def test_allowed_requests_log_nothing(client: Client, caplog: pytest.LogCaptureF
     caplog.clear()
 
     client.get("/api/echo", headers={"Origin": APP})
-    _preflight(client, APP)
+    send_preflight(client, "/api/echo", APP, "PUT")
 
     assert _lines(caplog) == []
 
@@ -170,7 +164,7 @@ def test_logging_off_does_no_rate_limit_work(
 
     monkeypatch.setattr(log._refusals, "hit", hit)
 
-    _preflight(client, "https://evil.example")
+    send_preflight(client, "/api/echo", "https://evil.example", "PUT")
     client.get("/api/echo", headers={"Origin": "https://evil.example"})
 
     assert calls == []
@@ -190,7 +184,7 @@ def test_logging_off_does_no_rate_limit_work(
 def test_hostile_origin_never_reaches_log_raw(client: Client, caplog: pytest.LogCaptureFixture, origin: str) -> None:
     caplog.set_level(logging.DEBUG, logger="credcors")
 
-    _preflight(client, origin)
+    send_preflight(client, "/api/echo", origin, "PUT")
     client.get("/api/echo\r\nX", headers={"Origin": origin})
 
     lines = _lines(caplog, "refused")
@@ -210,11 +204,11 @@ def test_flood_is_rate_limited_with_suppressed_summary(
     monkeypatch.setattr(log._refusals, "clock", lambda: now[0])
 
     for index in range(500):
-        _preflight(client, f"https://evil{index}.example")
+        send_preflight(client, "/api/echo", f"https://evil{index}.example", "PUT")
     assert len(_lines(caplog, "refused preflight")) == log.REFUSAL_LINES_PER_WINDOW
 
     now[0] += log.REFUSAL_WINDOW_SECONDS
-    _preflight(client, "https://late.example")
+    send_preflight(client, "/api/echo", "https://late.example", "PUT")
 
     assert _lines(caplog, "suppressed") == [
         "credcors: suppressed 490 refused-preflight lines (origin-not-allowed) in the last 60 s."
@@ -227,8 +221,8 @@ def test_each_reason_has_its_own_budget(client: Client, caplog: pytest.LogCaptur
     caplog.set_level(logging.INFO, logger="credcors")
 
     for _ in range(50):
-        _preflight(client, "https://evil.example")
-    _preflight(client, APP, method="PURGE")
+        send_preflight(client, "/api/echo", "https://evil.example", "PUT")
+    send_preflight(client, "/api/echo", APP, "PURGE")
 
     assert len(_lines(caplog, "method-not-allowed")) == 1
 

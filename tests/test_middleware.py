@@ -8,6 +8,7 @@ from django.test import Client
 
 from credcors.models import AllowedOrigin
 from credcors.store.current import store
+from tests.helpers import send_preflight
 
 pytestmark = pytest.mark.django_db
 
@@ -21,13 +22,6 @@ def _cors_headers(response) -> dict[str, str]:
 
 def _vary(response) -> list[str]:
     return [token.strip().lower() for token in response.headers.get("Vary", "").split(",") if token.strip()]
-
-
-def _preflight(client: Client, path: str, origin: str, method: str = "POST", headers: str | None = None):
-    extra = {"Origin": origin, "Access-Control-Request-Method": method}
-    if headers is not None:
-        extra["Access-Control-Request-Headers"] = headers
-    return client.options(path, headers=extra)
 
 
 # -- Vary ---------------------------------------------------------------------
@@ -58,14 +52,14 @@ def test_vary_cookie_from_inner_middleware_is_kept(client: Client) -> None:
 
 @pytest.mark.parametrize("origin", [APP, EVIL])
 def test_preflight_response_varies_on_origin(client: Client, origin: str) -> None:
-    assert _vary(_preflight(client, "/api/recorded", origin)) == ["origin"]
+    assert _vary(send_preflight(client, "/api/recorded", origin, "POST")) == ["origin"]
 
 
 def test_path_outside_urls_regex_is_left_alone(settings, client: Client, view_calls: list[str]) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "URLS_REGEX": r"^/api/"}
 
     actual = client.get("/public/recorded", headers={"Origin": APP})
-    preflight = _preflight(client, "/public/recorded", APP)
+    preflight = send_preflight(client, "/public/recorded", APP, "POST")
 
     assert "origin" not in _vary(actual)
     assert _cors_headers(actual) == {}
@@ -88,7 +82,7 @@ def test_path_inside_urls_regex_is_handled(settings, client: Client) -> None:
 
 
 def test_allowed_preflight_is_answered_204_without_running_view(client: Client, view_calls: list[str]) -> None:
-    response = _preflight(client, "/api/recorded", APP, "PUT", "Content-Type, X-CSRFToken")
+    response = send_preflight(client, "/api/recorded", APP, "PUT", "Content-Type, X-CSRFToken")
 
     assert response.status_code == 204
     assert _cors_headers(response) == {
@@ -104,7 +98,7 @@ def test_allowed_preflight_is_answered_204_without_running_view(client: Client, 
 
 
 def test_allowed_preflight_without_request_headers_sends_the_allowed_headers(client: Client) -> None:
-    response = _preflight(client, "/api/recorded", APP, "GET")
+    response = send_preflight(client, "/api/recorded", APP, "GET")
 
     assert response.status_code == 204
     assert (
@@ -115,7 +109,7 @@ def test_allowed_preflight_without_request_headers_sends_the_allowed_headers(cli
 
 def test_preflight_for_path_without_view_is_still_answered(client: Client) -> None:
     # The middleware answers before URL resolution matters.
-    response = _preflight(client, "/api/no-such-view", APP)
+    response = send_preflight(client, "/api/no-such-view", APP, "POST")
 
     assert response.status_code == 204
 
@@ -134,7 +128,7 @@ def test_preflight_for_path_without_view_is_still_answered(client: Client) -> No
 def test_refused_preflight_is_403_without_cors_headers_and_view_never_runs(
     client: Client, view_calls: list[str], origin: str, method: str, headers: str | None
 ) -> None:
-    response = _preflight(client, "/api/recorded", origin, method, headers)
+    response = send_preflight(client, "/api/recorded", origin, method, headers)
 
     assert response.status_code == 403
     assert _cors_headers(response) == {}
@@ -166,7 +160,7 @@ def test_preflight_asking_too_much_gets_only_the_allowed_lists_and_view_never_ru
     # An allowed origin asking for a method or header outside the lists gets
     # the allowed preflight's 2xx, so the browser's console names what it
     # asked for; the browser's own check still blocks the request.
-    response = _preflight(client, "/api/recorded", APP, method, headers)
+    response = send_preflight(client, "/api/recorded", APP, method, headers)
 
     assert response.status_code == 204
     assert _cors_headers(response) == ALLOWED_PREFLIGHT_HEADERS
@@ -307,7 +301,7 @@ def test_raw_row_of_pattern_over_private_suffixes_grants_nothing_and_counts_inva
     AllowedOrigin.objects.create(origin="https://partner.example.net")
 
     attacker = client.get("/api/echo", headers={"Origin": "https://attacker-bucket.s3.amazonaws.com"})
-    preflight = _preflight(client, "/api/echo", "https://attacker-bucket.s3.amazonaws.com")
+    preflight = send_preflight(client, "/api/echo", "https://attacker-bucket.s3.amazonaws.com", "POST")
     own = client.get("/api/echo", headers={"Origin": "https://app.amazonaws.com"})
     partner = client.get("/api/echo", headers={"Origin": "https://partner.example.net"})
 
@@ -342,7 +336,7 @@ def test_credentials_off_echoes_origin_without_allow_credentials(settings, clien
     settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "ALLOW_CREDENTIALS": False}
 
     actual = client.get("/api/echo", headers={"Origin": APP})
-    preflight = _preflight(client, "/api/echo", APP, "POST", "content-type")
+    preflight = send_preflight(client, "/api/echo", APP, "POST", "content-type")
 
     assert _cors_headers(actual) == {"access-control-allow-origin": APP}
     assert preflight.status_code == 204
@@ -354,7 +348,7 @@ def test_expose_headers_sent_only_on_allowed_actual_requests(settings, client: C
     settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "EXPOSE_HEADERS": ["X-Request-Id", "X-Total-Count"]}
 
     actual = client.get("/api/echo", headers={"Origin": APP})
-    preflight = _preflight(client, "/api/echo", APP)
+    preflight = send_preflight(client, "/api/echo", APP, "POST")
     refused = client.get("/api/echo", headers={"Origin": EVIL})
 
     assert actual.headers["Access-Control-Expose-Headers"] == "x-request-id, x-total-count"
@@ -378,8 +372,8 @@ def test_custom_methods_headers_and_max_age_are_sent(settings, client: Client) -
         "PREFLIGHT_MAX_AGE": 7200,
     }
 
-    allowed = _preflight(client, "/api/echo", APP, "POST", "x-api-key")
-    refused = _preflight(client, "/api/echo", APP, "DELETE")
+    allowed = send_preflight(client, "/api/echo", APP, "POST", "x-api-key")
+    refused = send_preflight(client, "/api/echo", APP, "DELETE")
 
     assert allowed.headers["Access-Control-Allow-Methods"] == "GET, POST"
     assert allowed.headers["Access-Control-Allow-Headers"] == "x-api-key"
@@ -447,7 +441,7 @@ def test_hostile_origin_on_actual_request_is_refused_and_not_echoed(client: Clie
 
 @pytest.mark.parametrize("origin", HOSTILE_ORIGINS)
 def test_hostile_origin_on_preflight_is_403_and_not_echoed(client: Client, view_calls: list[str], origin: str) -> None:
-    response = _preflight(client, "/api/recorded", origin)
+    response = send_preflight(client, "/api/recorded", origin, "POST")
 
     assert response.status_code == 403
     assert _cors_headers(response) == {}
@@ -468,7 +462,7 @@ def test_hostile_origin_on_preflight_is_403_and_not_echoed(client: Client, view_
     ],
 )
 def test_hostile_request_headers_refuse_preflight_without_echo(client: Client, request_headers: str) -> None:
-    response = _preflight(client, "/api/recorded", APP, "POST", request_headers)
+    response = send_preflight(client, "/api/recorded", APP, "POST", request_headers)
 
     assert response.status_code == 403
     assert _cors_headers(response) == {}
@@ -482,7 +476,7 @@ def test_hostile_request_headers_refuse_preflight_without_echo(client: Client, r
     ["P" * 100_000, "POST\r\nSet-Cookie: pwned=1", "PÖST", ""],
 )
 def test_hostile_request_method_refuses_preflight_without_echo(client: Client, request_method: str) -> None:
-    response = _preflight(client, "/api/recorded", APP, request_method)
+    response = send_preflight(client, "/api/recorded", APP, request_method)
 
     assert response.status_code == 403
     assert _cors_headers(response) == {}
@@ -492,7 +486,7 @@ def test_hostile_request_method_refuses_preflight_without_echo(client: Client, r
 
 
 def test_request_headers_with_empty_items_are_tolerated(client: Client) -> None:
-    response = _preflight(client, "/api/recorded", APP, "POST", " , content-type,,")
+    response = send_preflight(client, "/api/recorded", APP, "POST", " , content-type,,")
 
     assert response.status_code == 204
     assert (
@@ -520,7 +514,7 @@ def test_underscore_and_hyphen_edged_hosts_browsers_send_are_allowed(
     settings.CREDCORS = {"ALLOWED_ORIGINS": [listed], "USE_DATABASE": False}
 
     response = client.get("/api/recorded", headers={"Origin": origin})
-    preflight = _preflight(client, "/api/recorded", origin, "PUT")
+    preflight = send_preflight(client, "/api/recorded", origin, "PUT")
 
     assert _cors_headers(response) == {
         "access-control-allow-origin": origin,
@@ -548,7 +542,7 @@ def test_near_spellings_of_underscore_hosts_get_no_cors_header(settings, client:
     }
 
     response = client.get("/api/recorded", headers={"Origin": origin})
-    preflight = _preflight(client, "/api/recorded", origin, "PUT")
+    preflight = send_preflight(client, "/api/recorded", origin, "PUT")
 
     assert _cors_headers(response) == {}
     assert preflight.status_code == 403

@@ -22,6 +22,7 @@ from credcors.models import AllowedOrigin
 from credcors.routing import MAX_CACHED_PATH, PathPolicies, locale_middleware_installed, path_policies, view_policy
 from credcors.store.current import store
 from tests import host_routing
+from tests.helpers import send_preflight
 from tests.host_routing import PARTNER_HOST
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_policies")]
@@ -48,10 +49,6 @@ def _policies(settings: Any) -> None:
 
 def _cors(response: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
-
-
-def _preflight(client: Client, path: str, origin: str, method: str = "GET") -> Any:
-    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": method})
 
 
 # --- actual requests: the view Django resolved ---------------------------------------------
@@ -116,7 +113,7 @@ def test_view_naming_an_unknown_policy_is_refused_and_debug_says_why(client: Cli
 def test_refusal_in_a_named_policy_names_its_own_lists(client: Client, settings: Any) -> None:
     settings.DEBUG = True
 
-    response = _preflight(client, "/api/status", STRANGER, "DELETE")
+    response = send_preflight(client, "/api/status", STRANGER, "DELETE")
 
     assert response.status_code == 204
     assert "(GET, HEAD)" in response.headers["X-CredCors-Reason"]
@@ -150,7 +147,7 @@ def test_async_preflight_resolves_the_path(async_client: AsyncClient) -> None:
 def test_preflight_to_a_named_policy_resolves_once_per_path(client: Client, view_calls: list[str]) -> None:
     before = path_policies.resolves
 
-    answers = [_preflight(client, "/api/partner/3", PARTNER) for _ in range(5)]
+    answers = [send_preflight(client, "/api/partner/3", PARTNER, "GET") for _ in range(5)]
 
     assert [response.status_code for response in answers] == [204] * 5
     assert _cors(answers[-1])["access-control-allow-origin"] == PARTNER
@@ -170,7 +167,7 @@ def test_actual_requests_never_resolve_again(client: Client) -> None:
 
 
 def test_preflight_to_a_public_view_from_anyone(client: Client) -> None:
-    response = _preflight(client, "/api/status", STRANGER)
+    response = send_preflight(client, "/api/status", STRANGER, "GET")
 
     assert response.status_code == 204
     assert _cors(response) == {
@@ -258,7 +255,7 @@ def test_path_cache_holds_its_bound_under_threads() -> None:
 
 
 def test_changing_root_urlconf_empties_the_path_cache(client: Client, settings: Any) -> None:
-    _preflight(client, "/api/status", STRANGER)
+    send_preflight(client, "/api/status", STRANGER, "GET")
     assert len(path_policies) == 1
 
     settings.ROOT_URLCONF = "tests.urls"
@@ -428,7 +425,7 @@ def test_preflight_gets_the_actual_requests_policy_whatever_language_the_thread_
     client.get(leftover)
     assert translation.get_language() == language
 
-    preflight = _preflight(client, path, origin)
+    preflight = send_preflight(client, path, origin, "GET")
     assert translation.get_language() == language  # Resolving in the path's language leaks nothing.
     actual = client.get(path, headers={"Origin": origin})
 
@@ -446,7 +443,7 @@ def test_path_cache_never_pins_the_view_another_language_resolved(client: Client
 
     for leftover, _ in [*LEFTOVERS, *LEFTOVERS]:
         client.get(leftover)
-        answers.append(_answer(_preflight(client, "/fr/api/partner", PARTNER)))
+        answers.append(_answer(send_preflight(client, "/fr/api/partner", PARTNER, "GET")))
 
     assert answers == [(PARTNER, None)] * 6
     assert path_policies.resolves - before == 1  # The path names its language: one key, one resolve.
@@ -462,7 +459,7 @@ def test_preflight_follows_the_path_when_every_language_is_prefixed(
     client.get(leftover)
     assert translation.get_language() == language
 
-    preflight = _preflight(client, path, APP)
+    preflight = send_preflight(client, path, APP, "GET")
     actual = client.get(path, headers={"Origin": APP})
 
     assert actual.json()["partner"] is True
@@ -493,7 +490,7 @@ def test_without_locale_middleware_preflights_resolve_in_the_threads_language(cl
     answers = {}
     for language in ("de", "fr", "de"):
         with translation.override(language):
-            preflight = _preflight(client, "/fr/api/partner", PARTNER)
+            preflight = send_preflight(client, "/fr/api/partner", PARTNER, "GET")
             actual = client.get("/fr/api/partner", headers={"Origin": PARTNER})
         answers[language] = (preflight.status_code, _answer(preflight), _answer(actual))
 
@@ -549,9 +546,9 @@ def test_installing_locale_middleware_is_noticed(client: Client, settings: Any) 
     settings.LANGUAGES = [("en", "English"), ("fr", "French"), ("de", "German")]
 
     with translation.override("de"):
-        before = _preflight(client, "/fr/api/partner", PARTNER)
+        before = send_preflight(client, "/fr/api/partner", PARTNER, "GET")
         settings.MIDDLEWARE = [*settings.MIDDLEWARE, LOCALE_MIDDLEWARE]
-        after = _preflight(client, "/fr/api/partner", PARTNER)
+        after = send_preflight(client, "/fr/api/partner", PARTNER, "GET")
 
     assert (before.status_code, after.status_code) == (403, 204)
 

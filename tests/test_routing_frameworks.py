@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
 from credcors.routing import path_policies, view_policy
+from tests.helpers import send_preflight
 from tests.test_docs import code_blocks
 
 pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.urls_frameworks")]
@@ -59,10 +60,6 @@ def _cors(response: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
 
 
-def _preflight(client: Client, path: str, origin: str) -> Any:
-    return client.options(path, headers={"Origin": origin, "Access-Control-Request-Method": "GET"})
-
-
 # --- actual requests and preflights get their view's policy ---------------------------------
 
 
@@ -70,7 +67,7 @@ def _preflight(client: Client, path: str, origin: str) -> Any:
 @pytest.mark.parametrize("path", PUBLIC_PATHS)
 def test_public_drf_and_ninja_views_answer_star_to_anyone(client: Client, path: str, origin: str) -> None:
     response = client.get(path, headers={"Origin": origin})
-    preflight = _preflight(client, path, origin)
+    preflight = send_preflight(client, path, origin, "GET")
 
     assert response.status_code == 200
     assert _cors(response) == PUBLIC
@@ -80,7 +77,7 @@ def test_public_drf_and_ninja_views_answer_star_to_anyone(client: Client, path: 
 @pytest.mark.parametrize("path", PARTNER_PATHS)
 def test_router_viewset_answers_the_partner_without_credentials(client: Client, path: str) -> None:
     response = client.get(path, headers={"Origin": PARTNER})
-    preflight = _preflight(client, path, PARTNER)
+    preflight = send_preflight(client, path, PARTNER, "GET")
 
     assert response.status_code == 200
     assert _cors(response) == PARTNERS
@@ -91,7 +88,7 @@ def test_router_viewset_answers_the_partner_without_credentials(client: Client, 
 @pytest.mark.parametrize("path", PARTNER_PATHS)
 def test_router_viewset_refuses_unlisted_and_default_origins(client: Client, path: str, origin: str) -> None:
     response = client.get(path, headers={"Origin": origin})
-    preflight = _preflight(client, path, origin)
+    preflight = send_preflight(client, path, origin, "GET")
 
     assert response.status_code == 200  # The view answers; the browser withholds it from the page.
     assert _cors(response) == {}
@@ -107,7 +104,7 @@ def test_preflights_resolve_each_framework_path_once(client: Client) -> None:
     before = path_policies.resolves
     for _ in range(3):
         for path in [*PUBLIC_PATHS, *PARTNER_PATHS]:
-            _preflight(client, path, PARTNER)
+            send_preflight(client, path, PARTNER, "GET")
 
     assert path_policies.resolves - before == len(PUBLIC_PATHS) + len(PARTNER_PATHS)
 

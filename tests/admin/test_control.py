@@ -14,8 +14,8 @@ from django.utils import timezone
 from credcors.admin import propagation
 from credcors.models import AllowedOrigin
 from credcors.rows.overlaps import MAX_LISTED
-from tests.helpers import staff_client
 from tests.admin.test_origins import _form_data
+from tests.helpers import staff_client
 
 pytestmark = pytest.mark.django_db
 

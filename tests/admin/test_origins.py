@@ -10,6 +10,7 @@ from django.test import Client
 
 from credcors.models import AllowedOrigin
 from tests.conftest import Clock
+from tests.helpers import allowed
 
 pytestmark = pytest.mark.django_db
 
@@ -34,11 +35,6 @@ def _messages(response: Any) -> list[str]:
 
 def _origin_errors(response: Any) -> list[str]:
     return list(response.context["adminform"].form.errors.get("origin", []))
-
-
-def _allowed(client: Client, origin: str) -> bool:
-    response = client.get("/api/echo", headers={"Origin": origin})
-    return response.headers.get("Access-Control-Allow-Origin") == origin
 
 
 def _bulk(admin_client: Client, action: str, *rows: AllowedOrigin) -> Any:
@@ -189,7 +185,7 @@ def test_add_pattern_over_a_domain_of_one_owner_is_saved_and_allows_every_depth(
 
     assert response.status_code == 302
     assert AllowedOrigin.objects.get().origin == "https://*.tenants.example.net"
-    assert _allowed(Client(), "https://a.b.tenants.example.net")
+    assert allowed(Client(), "https://a.b.tenants.example.net")
 
 
 def test_add_empty_origin_shows_required_error_only(admin_client: Client) -> None:
@@ -294,42 +290,42 @@ def test_bulk_disable_refuses_origin_on_next_request_after_commit(
     admin_client: Client, client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
     row = AllowedOrigin.objects.create(origin="https://partner.example.net")
-    assert _allowed(client, "https://partner.example.net")
+    assert allowed(client, "https://partner.example.net")
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         _bulk(admin_client, "disable_selected", row)
 
     # The clock is frozen: only the commit hook can have reloaded the list.
     assert callbacks
-    assert not _allowed(client, "https://partner.example.net")
+    assert not allowed(client, "https://partner.example.net")
 
     with django_capture_on_commit_callbacks(execute=True):
         _bulk(admin_client, "enable_selected", row)
-    assert _allowed(client, "https://partner.example.net")
+    assert allowed(client, "https://partner.example.net")
 
 
 def test_admin_add_allows_origin_on_next_request_after_commit(
     admin_client: Client, client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
-    assert not _allowed(client, "https://new.example.net")
+    assert not allowed(client, "https://new.example.net")
 
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(ADD, _form_data("https://New.example.net"))
 
-    assert _allowed(client, "https://new.example.net")
+    assert allowed(client, "https://new.example.net")
 
 
 def test_admin_delete_refuses_origin_on_next_request_after_commit(
     admin_client: Client, client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
     row = AllowedOrigin.objects.create(origin="https://partner.example.net")
-    assert _allowed(client, "https://partner.example.net")
+    assert allowed(client, "https://partner.example.net")
 
     with django_capture_on_commit_callbacks(execute=True):
         admin_client.post(f"{CHANGELIST}{row.pk}/delete/", {"post": "yes"})
 
     assert not AllowedOrigin.objects.exists()
-    assert not _allowed(client, "https://partner.example.net")
+    assert not allowed(client, "https://partner.example.net")
 
 
 # --- what is in force: shadowed CSRF trust, rows of a '*' policy ----------------------------

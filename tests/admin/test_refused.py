@@ -16,6 +16,7 @@ from django.test import Client, TestCase
 from django.test.utils import CaptureQueriesContext
 
 from credcors.models import AllowedOrigin, RefusedOrigin
+from tests.helpers import allowed
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +43,6 @@ def _act(client: Client, action: str, *rows: RefusedOrigin) -> Any:
 
 def _messages(response: Any) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-def _allowed(origin: str) -> bool:
-    response = Client().get("/api/echo", headers={"Origin": origin})
-    return response.headers.get("Access-Control-Allow-Origin") == origin
 
 
 def test_changelist_lists_most_seen_first_and_offers_no_add(admin_client: Client) -> None:
@@ -177,7 +173,7 @@ def test_a_row_is_read_only(admin_client: Client) -> None:
 def test_allow_selected_adds_the_origin_logs_it_and_clears_the_row(admin_client: Client, admin_user: User) -> None:
     new = _refused("https://new.example.net", count=12)
     local = _refused("http://localhost:3002", count=3)
-    assert not _allowed("https://new.example.net")
+    assert not allowed(Client(), "https://new.example.net")
 
     response = _act(admin_client, "allow_selected", new, local)
 
@@ -187,8 +183,8 @@ def test_allow_selected_adds_the_origin_logs_it_and_clears_the_row(admin_client:
         "http://localhost:3002",
     }
     assert RefusedOrigin.objects.count() == 0
-    assert _allowed("https://new.example.net")
-    assert _allowed("http://localhost:3002")
+    assert allowed(Client(), "https://new.example.net")
+    assert allowed(Client(), "http://localhost:3002")
     entry = LogEntry.objects.get(object_repr="https://new.example.net")
     assert entry.action_flag == ADDITION
     assert entry.user == admin_user
@@ -223,7 +219,7 @@ def test_allow_selected_leaves_what_the_validator_refuses_refused(
     assert success == "Allowed 1 origin: https://fine.example.net."
     assert list(RefusedOrigin.objects.values_list("origin", flat=True)) == [origin]
     assert list(AllowedOrigin.objects.values_list("origin", flat=True)) == ["https://fine.example.net"]
-    assert not _allowed(origin)
+    assert not allowed(Client(), origin)
 
 
 def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
@@ -234,7 +230,7 @@ def test_allow_selected_enables_a_disabled_row(admin_client: Client) -> None:
 
     assert _messages(response) == ["Allowed 1 origin: https://paused.example.net."]
     assert AllowedOrigin.objects.get().enabled
-    assert _allowed("https://paused.example.net")
+    assert allowed(Client(), "https://paused.example.net")
     entry = LogEntry.objects.get()
     assert entry.action_flag == CHANGE
     assert entry.get_change_message() == "Changed: enabled."
@@ -274,7 +270,7 @@ def test_allow_selected_of_an_origin_allowed_since_only_clears_the_row(admin_cli
 
 
 def test_allow_selected_of_a_row_saved_elsewhere_a_moment_ago_only_clears_the_entry(admin_client: Client) -> None:
-    _allowed("https://other.example.net")  # This process compiles its list before the row exists.
+    allowed(Client(), "https://other.example.net")  # This process compiles its list before the row exists.
     AllowedOrigin.objects.create(origin="https://late.example.net")  # Another process saved it meanwhile.
     row = _refused("https://late.example.net")
 
@@ -312,7 +308,7 @@ def test_allow_selected_of_an_origin_with_a_row_in_another_policy_says_so_and_ke
         "https://partner.example.net": True,
         "https://paused.example.net": False,
     }
-    assert not _allowed("https://partner.example.net")
+    assert not allowed(Client(), "https://partner.example.net")
     assert LogEntry.objects.count() == 0
 
 
@@ -333,7 +329,7 @@ def test_allow_selected_of_an_expired_row_says_it_was_not_renewed_and_keeps_the_
     kept = AllowedOrigin.objects.get()
     assert (kept.enabled, kept.expires_at) == (False, gone)
     assert RefusedOrigin.objects.count() == 1
-    assert not _allowed("https://trial.example.net")
+    assert not allowed(Client(), "https://trial.example.net")
 
 
 def test_allow_selected_for_a_policy_that_reads_no_rows_says_so_and_adds_nothing(
@@ -456,7 +452,7 @@ def test_allow_selected_adds_the_row_to_the_policy_that_refused_it(admin_client:
     assert list(RefusedOrigin.objects.values_list("origin", "policy")) == [
         ("https://gone.example.net", "removed-since")
     ]
-    assert not _allowed("https://gone.example.net")
+    assert not allowed(Client(), "https://gone.example.net")
 
 
 CREDENTIALED_PARTNERS = {

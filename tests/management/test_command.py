@@ -810,7 +810,11 @@ def test_no_subcommand_lists_every_subcommand() -> None:
 
 
 def test_no_subcommand_on_the_command_line_exits_two_with_the_list_and_no_check_banner() -> None:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
+    }
     result = subprocess.run(
         [sys.executable, "-m", "django", "credcors"], env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -15,15 +15,11 @@ from credcors.models import AllowedOrigin
 from credcors.store.current import store
 from credcors.store.schedule import start_thread
 from tests.conftest import Clock, close_thread_connection
+from tests.helpers import allowed
 
 PARTNER = "https://partner.example.net"
 LATER = "https://later.example.net"
 TABLE = AllowedOrigin._meta.db_table
-
-
-def _allowed(client: Client, origin: str) -> bool:
-    response = client.get("/api/recorded", headers={"Origin": origin})
-    return response.headers.get("Access-Control-Allow-Origin") == origin
 
 
 def _poll(condition: Callable[[], bool], seconds: float = 10) -> None:
@@ -50,7 +46,7 @@ def test_due_request_answers_from_the_current_snapshot_while_a_thread_reads_the_
 
     monkeypatch.setattr(store, "spawn", lambda refresh: start_thread(closing(refresh)))
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=LATER)])  # Another process's change: no signal here.
     reading, release = threading.Event(), threading.Event()
     readers: list[str] = []
@@ -76,15 +72,15 @@ def test_due_request_answers_from_the_current_snapshot_while_a_thread_reads_the_
     clock.advance(5)
     started = time.monotonic()
     try:
-        assert not _allowed(client, LATER)  # Answered at once, from the old snapshot.
+        assert not allowed(client, LATER, "/api/recorded")  # Answered at once, from the old snapshot.
         assert reading.wait(timeout=30)
-        assert not _allowed(client, LATER)
+        assert not allowed(client, LATER, "/api/recorded")
         waited = time.monotonic() - started
     finally:
         release.set()
     assert readers == ["credcors-refresh"]
     assert waited < 25  # Far below the 30 s the read is held for: nobody waited for it.
-    _poll(lambda: _allowed(client, LATER))
+    _poll(lambda: allowed(client, LATER, "/api/recorded"))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,11 +89,11 @@ def test_first_request_after_a_local_commit_reloads_before_answering(
 ) -> None:
     spawned: list[object] = []
     monkeypatch.setattr(store, "spawn", spawned.append)
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
     AllowedOrigin.objects.create(origin=PARTNER)  # Commits at once: this process saved it.
 
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     assert spawned == []
 
 
@@ -107,7 +103,7 @@ def test_first_request_after_a_local_commit_reloads_before_answering(
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 @pytest.mark.django_db
 def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Client, clock: Clock) -> None:
-    assert _allowed(client, "https://app.example.com")
+    assert allowed(client, "https://app.example.com", "/api/recorded")
     clock.advance(5)
     # A refresh is under way in another thread of the parent when it forks
     # (gunicorn --preload): the child gets the held lock but not the thread.
@@ -138,7 +134,7 @@ def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Cl
 def test_a_refresh_that_cannot_start_keeps_serving_and_tries_again(
     client: Client, clock: Clock, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    assert _allowed(client, "https://app.example.com")
+    assert allowed(client, "https://app.example.com", "/api/recorded")
     clock.advance(5)
 
     def no_thread(refresh: Callable[[], None]) -> None:
@@ -152,6 +148,6 @@ def test_a_refresh_that_cannot_start_keeps_serving_and_tries_again(
     assert any("could not start a background refresh" in r.getMessage() for r in caplog.records)
     started: list[Callable[[], None]] = []
     monkeypatch.setattr(store, "spawn", started.append)
-    assert _allowed(client, "https://app.example.com")
+    assert allowed(client, "https://app.example.com", "/api/recorded")
     assert len(started) == 1  # The lock was given back: the next request starts one.
     started[0]()  # Run it here, which also gives the lock back.

@@ -17,16 +17,11 @@ from credcors.signals import invalidate_on_commit
 from credcors.store.current import store
 from credcors.store.loader import VERIFY_SECONDS
 from tests.conftest import Clock, refresh_held_in_another_thread, table_reads_fail
+from tests.helpers import allowed
 
 APP = "https://app.example.com"
 PARTNER = "https://partner.example.net"
 TABLE = AllowedOrigin._meta.db_table
-
-
-def _allowed(client: Client, origin: str) -> bool:
-    response = client.get("/api/recorded", headers={"Origin": origin})
-    assert response.status_code == 200
-    return response.headers.get("Access-Control-Allow-Origin") == origin
 
 
 def _loads(caplog: pytest.LogCaptureFixture) -> int:
@@ -43,12 +38,12 @@ def _credcors_records(caplog: pytest.LogCaptureFixture, level: int) -> list[str]
 @pytest.mark.django_db
 def test_warm_request_makes_no_query(client: Client, django_assert_num_queries: Any, clock: Clock) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)  # loads the snapshot
+    assert allowed(client, PARTNER, "/api/recorded")  # loads the snapshot
 
     with django_assert_num_queries(0):
-        assert _allowed(client, PARTNER)
-        assert _allowed(client, APP)
-        assert not _allowed(client, "https://evil.example.com")
+        assert allowed(client, PARTNER, "/api/recorded")
+        assert allowed(client, APP, "/api/recorded")
+        assert not allowed(client, "https://evil.example.com", "/api/recorded")
         preflight = {"Origin": PARTNER, "Access-Control-Request-Method": "PUT"}
         assert client.options("/api/recorded", headers=preflight).status_code == 204
 
@@ -59,22 +54,22 @@ def test_due_snapshot_with_nothing_changed_costs_one_small_query(
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
     with django_assert_num_queries(2) as captured:  # The revision, then the rows.
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
     assert "revision" in captured.captured_queries[0]["sql"]
     assert captured.captured_queries[1]["sql"].startswith(f'SELECT "{TABLE}"."origin"')
 
     clock.advance(5)
     with django_assert_num_queries(1) as captured:
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
     assert "revision" in captured.captured_queries[0]["sql"]  # A table on SQLite, a function on PostgreSQL.
     with django_assert_num_queries(0):
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
 
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)  # The revision moves.
     clock.advance(5)
     # The revision, the change log's ids and how far back it reaches, then the changed row alone.
     with django_assert_num_queries(4) as captured:
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
     last = captured.captured_queries[3]["sql"]
     assert last.startswith(f'SELECT "{TABLE}"."origin"')
     assert f'"{TABLE}"."id" IN' in last
@@ -85,7 +80,7 @@ def test_database_off_makes_no_query_even_cold(settings, client: Client, django_
     settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "USE_DATABASE": False}
 
     with django_assert_num_queries(0):
-        assert _allowed(client, APP)
+        assert allowed(client, APP, "/api/recorded")
 
 
 # -- Refresh schedule ----------------------------------------------------------
@@ -95,16 +90,16 @@ def test_database_off_makes_no_query_even_cold(settings, client: Client, django_
 def test_saved_row_visible_right_after_commit(
     client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         AllowedOrigin.objects.create(origin=PARTNER)
     # Not committed yet (the clock is frozen, so no scheduled refresh either).
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
     for callback in callbacks:
         callback()
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
@@ -113,44 +108,44 @@ def test_deleted_and_disabled_rows_refused_right_after_commit(
 ) -> None:
     kept = AllowedOrigin.objects.create(origin=PARTNER)
     gone = AllowedOrigin.objects.create(origin="https://gone.example.net")
-    assert _allowed(client, PARTNER)
-    assert _allowed(client, "https://gone.example.net")
+    assert allowed(client, PARTNER, "/api/recorded")
+    assert allowed(client, "https://gone.example.net", "/api/recorded")
 
     with django_capture_on_commit_callbacks(execute=True):
         gone.delete()
-    assert not _allowed(client, "https://gone.example.net")
+    assert not allowed(client, "https://gone.example.net", "/api/recorded")
 
     kept.enabled = False
     with django_capture_on_commit_callbacks(execute=True):
         kept.save()
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
 def test_queryset_update_picked_up_after_refresh_seconds(settings, client: Client, clock: Clock) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGINS": [APP], "REFRESH_SECONDS": 30}
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)  # sends no signal
 
     clock.advance(29.9)
-    assert _allowed(client, PARTNER)  # still within REFRESH_SECONDS
+    assert allowed(client, PARTNER, "/api/recorded")  # still within REFRESH_SECONDS
     clock.advance(0.1)
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
 def test_bulk_create_with_invalidate_on_commit_is_visible_at_once(
     client: Client, clock: Clock, django_capture_on_commit_callbacks: Any
 ) -> None:
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
     with django_capture_on_commit_callbacks(execute=True):
         AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=PARTNER)])
         invalidate_on_commit()
 
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
@@ -159,11 +154,11 @@ def test_refresh_with_same_rows_keeps_compiled_snapshot(
 ) -> None:
     caplog.set_level(logging.INFO, logger="credcors")
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     first = store.get()
 
     clock.advance(60)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
     assert store.get() is first
     assert _loads(caplog) == 1
@@ -173,14 +168,14 @@ def test_refresh_with_same_rows_keeps_compiled_snapshot(
 @pytest.mark.django_db
 def test_refresh_with_new_rows_compiles_new_snapshot(client: Client, clock: Clock) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     first = store.get()
 
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://second.example.net")])
     clock.advance(60)
 
-    assert _allowed(client, "https://second.example.net")
-    assert _allowed(client, PARTNER)
+    assert allowed(client, "https://second.example.net", "/api/recorded")
+    assert allowed(client, PARTNER, "/api/recorded")
     assert store.get() is not first
     assert store.loaded_rows == 2
 
@@ -216,9 +211,9 @@ def test_non_canonical_row_written_by_update_is_ignored(
     row = AllowedOrigin.objects.create(origin="https://placeholder.example.net")
     AllowedOrigin.objects.filter(pk=row.pk).update(origin=stored)
 
-    assert not _allowed(client, PARTNER)
-    assert not _allowed(client, stored)
-    assert _allowed(client, APP)  # the rest of the allow-list still works
+    assert not allowed(client, PARTNER, "/api/recorded")
+    assert not allowed(client, stored, "/api/recorded")
+    assert allowed(client, APP, "/api/recorded")  # the rest of the allow-list still works
     assert any("ignoring" in message for message in _credcors_records(caplog, logging.WARNING))
 
 
@@ -232,9 +227,9 @@ def test_rows_inserted_by_raw_sql_are_validated(client: Client, caplog: pytest.L
                 [origin, True],
             )
 
-    assert _allowed(client, "https://raw.example.net")
-    assert not _allowed(client, "https://raw2.example.net")
-    assert not _allowed(client, "https://any.com")
+    assert allowed(client, "https://raw.example.net", "/api/recorded")
+    assert not allowed(client, "https://raw2.example.net", "/api/recorded")
+    assert not allowed(client, "https://any.com", "/api/recorded")
     assert store.loaded_rows == 4
     assert len([m for m in _credcors_records(caplog, logging.WARNING) if "ignoring" in m]) == 3
 
@@ -243,11 +238,11 @@ def test_rows_inserted_by_raw_sql_are_validated(client: Client, caplog: pytest.L
 def test_row_valid_only_under_old_settings_is_ignored_after_change(settings, client: Client) -> None:
     settings.CREDCORS = {"ALLOW_INSECURE_ORIGINS": True}
     AllowedOrigin.objects.create(origin="http://intranet.example.net")
-    assert _allowed(client, "http://intranet.example.net")
+    assert allowed(client, "http://intranet.example.net", "/api/recorded")
 
     settings.CREDCORS = {"ALLOW_INSECURE_ORIGINS": False}
 
-    assert not _allowed(client, "http://intranet.example.net")
+    assert not allowed(client, "http://intranet.example.net", "/api/recorded")
 
 
 # -- Database failures ---------------------------------------------------------
@@ -258,16 +253,16 @@ def test_database_outage_keeps_last_snapshot_and_logs_once(
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
     with table_reads_fail() as failed:
         clock.advance(5)
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
         per_poll = len(failed)
         assert per_poll > 0
         clock.advance(5)
-        assert _allowed(client, PARTNER)
-        assert not _allowed(client, "https://evil.example.com")
+        assert allowed(client, PARTNER, "/api/recorded")
+        assert not allowed(client, "https://evil.example.com", "/api/recorded")
     assert len(failed) == 2 * per_poll  # Tried again at the next poll, and only then.
     errors = _credcors_records(caplog, logging.ERROR)
     assert len(errors) == 1
@@ -276,7 +271,7 @@ def test_database_outage_keeps_last_snapshot_and_logs_once(
 
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
     clock.advance(5)
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
     assert any("answers again" in m for m in _credcors_records(caplog, logging.WARNING))
 
 
@@ -285,8 +280,8 @@ def test_database_outage_on_first_load_serves_settings_only(client: Client, capl
     AllowedOrigin.objects.create(origin=PARTNER)
 
     with table_reads_fail():
-        assert _allowed(client, APP)
-        assert not _allowed(client, PARTNER)
+        assert allowed(client, APP, "/api/recorded")
+        assert not allowed(client, PARTNER, "/api/recorded")
     assert len(_credcors_records(caplog, logging.ERROR)) == 1
 
 
@@ -298,10 +293,10 @@ def test_missing_table_serves_settings_only_with_warning_and_recovers(
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_gone")
 
-    assert _allowed(client, APP)
-    assert not _allowed(client, PARTNER)
+    assert allowed(client, APP, "/api/recorded")
+    assert not allowed(client, PARTNER, "/api/recorded")
     clock.advance(5)
-    assert _allowed(client, APP)
+    assert allowed(client, APP, "/api/recorded")
     warnings = _credcors_records(caplog, logging.WARNING)
     assert len(warnings) == 1
     assert "migrate" in warnings[0]
@@ -312,7 +307,7 @@ def test_missing_table_serves_settings_only_with_warning_and_recovers(
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {TABLE}_gone RENAME TO {TABLE}")
     clock.advance(5)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     assert "answers again" in _credcors_records(caplog, logging.WARNING)[-1]
 
 
@@ -321,26 +316,26 @@ def test_missing_table_serves_settings_only_with_warning_and_recovers(
 
 @pytest.mark.django_db
 def test_changed_credcors_setting_takes_effect_on_next_request(settings, client: Client, clock: Clock) -> None:
-    assert _allowed(client, APP)
+    assert allowed(client, APP, "/api/recorded")
 
     settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://new.example.com"]}
-    assert not _allowed(client, APP)
-    assert _allowed(client, "https://new.example.com")
+    assert not allowed(client, APP, "/api/recorded")
+    assert allowed(client, "https://new.example.com", "/api/recorded")
 
     with override_settings(CREDCORS={"ALLOWED_ORIGINS": [APP], "USE_DATABASE": False}):
-        assert _allowed(client, APP)
-        assert not _allowed(client, "https://new.example.com")
-    assert _allowed(client, "https://new.example.com")
+        assert allowed(client, APP, "/api/recorded")
+        assert not allowed(client, "https://new.example.com", "/api/recorded")
+    assert allowed(client, "https://new.example.com", "/api/recorded")
 
 
 @pytest.mark.django_db
 def test_changed_database_routers_reload_rows(settings, client: Client, clock: Clock) -> None:
-    assert _allowed(client, APP)
+    assert allowed(client, APP, "/api/recorded")
 
     settings.DATABASE_ROUTERS = []
 
     with CaptureQueriesContext(connection) as captured:
-        assert _allowed(client, APP)
+        assert allowed(client, APP, "/api/recorded")
     assert [q["sql"] for q in captured.captured_queries if TABLE in q["sql"]] != []
 
 
@@ -348,12 +343,12 @@ def test_changed_database_routers_reload_rows(settings, client: Client, clock: C
 def test_unrelated_setting_change_keeps_snapshot(
     settings, client: Client, clock: Clock, django_assert_num_queries: Any
 ) -> None:
-    assert _allowed(client, APP)
+    assert allowed(client, APP, "/api/recorded")
 
     settings.USE_THOUSAND_SEPARATOR = True
 
     with django_assert_num_queries(0):
-        assert _allowed(client, APP)
+        assert allowed(client, APP, "/api/recorded")
 
 
 # -- Concurrency ---------------------------------------------------------------
@@ -364,7 +359,7 @@ def test_requests_during_slow_refresh_are_served_from_current_snapshot(
     client: Client, clock: Clock, django_assert_num_queries: Any
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     # Another process's change (bulk_create sends no signal here): a local
     # commit would make the next request here reload before answering.
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://later.example.net")])
@@ -372,17 +367,17 @@ def test_requests_during_slow_refresh_are_served_from_current_snapshot(
 
     # Another thread is refreshing: this one neither waits nor queries.
     with refresh_held_in_another_thread(), django_assert_num_queries(0):
-        assert _allowed(client, PARTNER)
-        assert not _allowed(client, "https://later.example.net")
+        assert allowed(client, PARTNER, "/api/recorded")
+        assert not allowed(client, "https://later.example.net", "/api/recorded")
     with django_assert_num_queries(0):
-        assert _allowed(client, "https://later.example.net")
+        assert allowed(client, "https://later.example.net", "/api/recorded")
 
 
 @pytest.mark.django_db
 def test_refresh_when_not_due_returns_current_snapshot_without_query(
     client: Client, clock: Clock, django_assert_num_queries: Any
 ) -> None:
-    assert _allowed(client, APP)
+    assert allowed(client, APP, "/api/recorded")
     current = store.get()
 
     with django_assert_num_queries(0):
@@ -446,14 +441,14 @@ def test_table_gone_after_rows_were_loaded_says_the_loaded_rows_are_still_served
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     with connection.cursor() as cursor:
         cursor.execute(f"ALTER TABLE {TABLE} RENAME TO {TABLE}_gone")
 
     # The revision poll checks its triggers every VERIFY_SECONDS; they went
     # with the table, so that poll falls back to reading the rows.
     clock.advance(VERIFY_SECONDS)
-    assert _allowed(client, PARTNER)  # Fail closed is "keep the last good list", not "widen".
+    assert allowed(client, PARTNER, "/api/recorded")  # Fail closed is "keep the last good list", not "widen".
     warnings = _credcors_records(caplog, logging.WARNING)
     assert warnings == [
         "credcors: the AllowedOrigin table does not exist; still serving the 1 database rows loaded before "
@@ -470,23 +465,23 @@ def test_missing_revision_triggers_fall_back_to_full_reads_with_one_warning(
     from credcors.store.revision import install_triggers, uninstall_triggers
 
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     uninstall_triggers(connection)  # A dump restored without them, say.
     try:
         for _ in range(3):
             clock.advance(VERIFY_SECONDS)
-            assert _allowed(client, PARTNER)
+            assert allowed(client, PARTNER, "/api/recorded")
         warnings = [m for m in _credcors_records(caplog, logging.WARNING) if "triggers are missing" in m]
         assert len(warnings) == 1
         assert "install-triggers" in warnings[0]
         # Reading every row, never trusting a revision that no longer moves.
         AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
         clock.advance(5)
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
     finally:
         install_triggers(connection)
     clock.advance(VERIFY_SECONDS)
-    assert not _allowed(client, PARTNER)
+    assert not allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
@@ -498,7 +493,7 @@ def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_
 
     trigger = next(name for name in BACKENDS[connection.vendor].objects if name.endswith("_update"))
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     drop = f"DROP TRIGGER {trigger} ON {TABLE}" if connection.vendor == "postgresql" else f"DROP TRIGGER {trigger}"
     with connection.cursor() as cursor:
         cursor.execute(drop)
@@ -510,14 +505,14 @@ def test_a_dropped_update_trigger_is_noticed_at_the_next_poll_and_rows_are_read_
             with connection.cursor() as cursor:
                 cursor.execute(f"UPDATE {TABLE} SET enabled = %s WHERE origin = %s", [enabled, PARTNER])
             clock.advance(5)
-            assert _allowed(client, PARTNER) is enabled
+            assert allowed(client, PARTNER, "/api/recorded") is enabled
         warnings = [m for m in _credcors_records(caplog, logging.WARNING) if "triggers are missing" in m]
         assert len(warnings) == 1
     finally:
         install_triggers(connection)
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=True)
     clock.advance(5)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -533,11 +528,11 @@ def test_where_checking_triggers_costs_a_poll_checks_them_once_a_minute(
     def poll_sql() -> str:
         clock.advance(5)
         with CaptureQueriesContext(connection) as captured:
-            assert _allowed(client, PARTNER)
+            assert allowed(client, PARTNER, "/api/recorded")
         [query] = [str(q["sql"]) for q in captured.captured_queries if "revision" in q["sql"]]
         return query
 
-    assert _allowed(client, PARTNER)  # The first poll checks.
+    assert allowed(client, PARTNER, "/api/recorded")  # The first poll checks.
     assert poll_sql() == READ  # Then, within the minute, the plain one-row read.
     clock.advance(VERIFY_SECONDS)
     assert poll_sql() != READ  # A minute later it checks again.
@@ -561,20 +556,20 @@ def test_row_disabled_before_an_outage_is_dropped_after_max_stale_seconds_and_ro
     caplog.set_level(logging.INFO, logger="credcors")
     AllowedOrigin.objects.create(origin=PARTNER)
     AllowedOrigin.objects.create(origin=KEPT)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)  # Elsewhere, just before the outage.
 
     with table_reads_fail() as failed:
         clock.advance(5)
-        assert _allowed(client, PARTNER)  # The poll failed: the last rows are served meanwhile.
+        assert allowed(client, PARTNER, "/api/recorded")  # The poll failed: the last rows are served meanwhile.
         clock.advance(24.9)
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
         clock.advance(0.1)  # 30 s since the database last answered.
-        assert not _allowed(client, PARTNER)
-        assert not _allowed(client, KEPT)  # Every row goes: the process cannot tell which changed.
-        assert _allowed(client, APP)  # The settings' origins stay.
+        assert not allowed(client, PARTNER, "/api/recorded")
+        assert not allowed(client, KEPT, "/api/recorded")  # Every row goes: the process cannot tell which changed.
+        assert allowed(client, APP, "/api/recorded")  # The settings' origins stay.
         clock.advance(60)
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
         assert failed
     dropped = [m for m in _credcors_records(caplog, logging.WARNING) if "MAX_STALE_SECONDS" in m]
     assert dropped == [
@@ -585,8 +580,8 @@ def test_row_disabled_before_an_outage_is_dropped_after_max_stale_seconds_and_ro
     assert "then the settings' origins only, 30 s after its last answer: MAX_STALE_SECONDS" in outage
 
     clock.advance(5)
-    assert _allowed(client, KEPT)
-    assert not _allowed(client, PARTNER)  # Disabled: the database says so now.
+    assert allowed(client, KEPT, "/api/recorded")
+    assert not allowed(client, PARTNER, "/api/recorded")  # Disabled: the database says so now.
     assert store.loaded_rows == 1
     returned = [m for m in _credcors_records(caplog, logging.INFO) if "rows again" in m]
     assert returned == [
@@ -599,13 +594,13 @@ def test_without_max_stale_seconds_an_outage_serves_the_last_rows_however_long(
     client: Client, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
 
     with table_reads_fail():
         for _ in range(100):
             clock.advance(3600)
-            assert _allowed(client, PARTNER)
+            assert allowed(client, PARTNER, "/api/recorded")
     assert not any("MAX_STALE_SECONDS" in record.getMessage() for record in caplog.records)
 
 
@@ -617,20 +612,20 @@ def test_max_stale_seconds_drops_rows_while_a_poll_hangs_with_no_query_on_the_re
     # its thread, and requests still stop being served its rows on time.
     _stale_bound(settings)
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     clock.advance(5)
 
     with refresh_held_in_another_thread():
         clock.advance(24.9)
         with django_assert_num_queries(0):
-            assert _allowed(client, PARTNER)
+            assert allowed(client, PARTNER, "/api/recorded")
         clock.advance(0.1)
         with django_assert_num_queries(0):
-            assert not _allowed(client, PARTNER)
-            assert _allowed(client, APP)
+            assert not allowed(client, PARTNER, "/api/recorded")
+            assert allowed(client, APP, "/api/recorded")
     # The poll that hung got its answer at last: the rows are back.
     with django_assert_num_queries(0):
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
@@ -659,13 +654,13 @@ def test_idle_process_past_max_stale_seconds_keeps_its_rows_while_its_first_poll
     # REFRESH_SECONDS to answer, like any poll of a busy process.
     _stale_bound(settings)
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     clock.advance(3600)
 
     with refresh_held_in_another_thread():
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
         clock.advance(24.9)
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
         clock.advance(0.1)
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
     assert [m for m in _credcors_records(caplog, logging.WARNING) if "MAX_STALE_SECONDS" in m] != []

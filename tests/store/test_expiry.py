@@ -19,6 +19,7 @@ from credcors.core.snapshot import compile_policy, compile_snapshot
 from credcors.models import AllowedOrigin
 from credcors.store.current import store
 from tests.conftest import Clock, refresh_held_in_another_thread
+from tests.helpers import allowed
 
 PARTNER = "https://partner.example.net"
 TRIAL = "https://trial.example.net"
@@ -31,12 +32,6 @@ NO_POLL = {"REFRESH_SECONDS": 3600}
 def _at(clock: Clock, seconds: float) -> datetime:
     """The aware datetime ``seconds`` after the clock's wall time now."""
     return datetime.fromtimestamp(clock.wall() + seconds, tz=timezone.utc)
-
-
-def _allowed(client: Client, origin: str) -> bool:
-    response = client.get("/api/recorded", headers={"Origin": origin})
-    assert response.status_code == 200
-    return response.headers.get("Access-Control-Allow-Origin") == origin
 
 
 @pytest.fixture
@@ -52,14 +47,14 @@ def test_row_stops_matching_at_its_expiry_without_a_query(
     client: Client, clock: Clock, no_poll: None, django_assert_num_queries: Any
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER, expires_at=_at(clock, 10))
-    assert _allowed(client, PARTNER)  # loads the snapshot
+    assert allowed(client, PARTNER, "/api/recorded")  # loads the snapshot
 
     with django_assert_num_queries(0):
         clock.advance(9.9)
-        assert _allowed(client, PARTNER)
+        assert allowed(client, PARTNER, "/api/recorded")
         clock.advance(0.2)
-        assert not _allowed(client, PARTNER)
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
+        assert not allowed(client, PARTNER, "/api/recorded")
     assert store.get().rows == 0
 
 
@@ -73,16 +68,18 @@ def test_each_expiry_takes_effect_at_its_own_time(
     assert store.get().next_expiry == pytest.approx(clock.wall() + 2)
 
     with django_assert_num_queries(0):
-        assert [_allowed(client, o) for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [True] * 3
+        assert [allowed(client, o, "/api/recorded") for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
+            True
+        ] * 3
         clock.advance(2.5)
-        assert [_allowed(client, o) for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
+        assert [allowed(client, o, "/api/recorded") for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
             True,
             False,
             True,
         ]
         assert store.get().next_expiry == pytest.approx(clock.wall() + 1.5)
         clock.advance(2)
-        assert [_allowed(client, o) for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
+        assert [allowed(client, o, "/api/recorded") for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
             True,
             False,
             False,
@@ -100,7 +97,7 @@ def test_row_expired_before_the_load_is_left_out_unparsed(
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="not an origin", expires_at=_at(clock, -1))])
 
     with caplog.at_level(logging.WARNING, logger="credcors"):
-        assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
 
     assert store.get().rows == 0
     assert store.get().next_expiry is None
@@ -112,19 +109,19 @@ def test_extending_an_expiry_takes_effect_at_commit(
     client: Client, clock: Clock, no_poll: None, django_capture_on_commit_callbacks: Any
 ) -> None:
     row = AllowedOrigin.objects.create(origin=PARTNER, expires_at=_at(clock, 1))
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
     with django_capture_on_commit_callbacks(execute=True):
         row.expires_at = _at(clock, 60)
         row.save()
     clock.advance(2)
 
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     with django_capture_on_commit_callbacks(execute=True):
         row.expires_at = None
         row.save()
     clock.advance(3600 * 24)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -133,14 +130,14 @@ def test_expiry_takes_effect_while_a_refresh_waits_for_the_database(
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER, expires_at=_at(clock, 6))
     AllowedOrigin.objects.create(origin=TRIAL)
-    assert _allowed(client, PARTNER)
+    assert allowed(client, PARTNER, "/api/recorded")
     clock.advance(7)  # Past REFRESH_SECONDS (5) and past the expiry.
 
     # Another thread holds the refresh lock, stuck in its read of the table.
     with refresh_held_in_another_thread(), django_assert_num_queries(0):
-        assert not _allowed(client, PARTNER)
-        assert _allowed(client, TRIAL)
-    assert not _allowed(client, PARTNER)
+        assert not allowed(client, PARTNER, "/api/recorded")
+        assert allowed(client, TRIAL, "/api/recorded")
+    assert not allowed(client, PARTNER, "/api/recorded")
 
 
 @pytest.mark.django_db
