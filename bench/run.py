@@ -56,6 +56,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="instead: cold load, memory, idle polling and reloads under load (see bench/freshness.py --help)",
     )
+    parser.add_argument(
+        "--hot-path",
+        action="store_true",
+        help="only: a row origin against a settings origin at 10 and 1,000,000 rows, and the cold load "
+        "(see bench/hot_path.py --help)",
+    )
     args = parser.parse_args(argv)
     args.sizes = args.sizes or (QUICK_SIZES if args.quick else SIZES)
     args.reps = args.reps or (3 if args.quick else 21)
@@ -122,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import freshness
 
         return freshness.main(argv)
+    from bench import hot_path
+
+    if "--hot-path" in argv:
+        return hot_path.main([arg for arg in argv if arg != "--hot-path"])
     args = parse_args(argv)
     started = time.monotonic()
     print(report.machine_line(), flush=True)
@@ -136,9 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             results = measure(pool, args)
         finally:
             pool.close()
+    hot = hot_path.run(hot_path.QUICK_SIZES if args.quick else hot_path.SIZES, args.quick)
     results["elapsed_s"] = time.monotonic() - started
     text, markdown = report.render(results, args)
     print(text)
+    heading = "an allowed database-row origin against a settings origin; the cold load against a raw fetch"
+    print(f"\n== {heading}\n{hot_path.render(hot)}\n{hot_path.targets(hot)}")
+    markdown += f"\n\n### {heading[0].upper()}{heading[1:]}\n\n{hot_path.render(hot)}\n"
     if args.markdown:
         with open(args.markdown, "w", encoding="utf-8") as out:
             out.write(markdown)

@@ -56,6 +56,11 @@ def test_benchmark_quick_run_prints_tables_and_targets(tmp_path: Path) -> None:
     assert "cc-refused allowed at 10: " in out
     assert "over cc-settings's" in out
     assert "| 10 | allowed |" in markdown.read_text()
+    # The hot path: a row origin against a settings origin, and the cold load, at 10 and 10,000 rows.
+    assert "row / settings" in out
+    assert "decide at 10,000 rows: row / settings" in out
+    assert "queries at 10 rows: 0 (met)" in out
+    assert "| 10,000 |" in markdown.read_text()
 
 
 def test_freshness_benchmark_runs_and_reports_each_measure(tmp_path: Path) -> None:

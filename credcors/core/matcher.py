@@ -11,7 +11,7 @@ patterns.  The matcher hands back the grant itself, so callers work on its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
@@ -22,10 +22,8 @@ from credcors.core.origins import ANY_PORT, Rule
 
 __all__ = ["HasRule", "Index", "compile_index"]
 
-#: Most answers an index's cache keeps (see ``Index._answers``).
+#: Most answers past ``exact`` an index's cache keeps in each of its dicts (see ``Index.hot``).
 _ANSWERS_BOUND = 1024
-#: What the cache answers for an origin it does not hold (it holds ``None`` for "no grant").
-_UNSEEN = object()
 
 
 class HasRule(Protocol):
@@ -56,21 +54,33 @@ class Index(Generic[G]):
     #: The exact origins of database rows, packed (a :class:`~credcors.core.rowmap.RowMap`);
     #: ``exact`` holds the settings' ones, which win when both hold an origin.
     rows: Mapping[str, G] = field(default_factory=dict)
-    # The one cache credcors keeps: the answer of every lookup past ``exact``
-    # (a packed row, an any-port entry or the pattern walk) per wire origin:
-    # the grant, or None.  Those lookups are pure over this immutable index,
-    # so a hit returns exactly what looking again would, and a new snapshot
-    # starts an empty cache.  Measured with `python3 dev.py bench`: without
-    # it the patterns cells cost 0.145 (allowed), 0.146 (preflight) and 0.186
-    # (refused) of django-cors-headers' overhead, against the 0.125 target
-    # (a hit is one dict lookup instead of a split and a walk, 2-3 µs here);
-    # and an allowed request from a database row took the full stack to
-    # 1.127 times the stack without credcors, against the 1.10 target (a
-    # hit saves building the row's grant, 0.7 µs).
-    # Bounded (clients choose the origins they send): cleared when full.
+    #: Turns a grant found past ``exact`` into the one cached for the origin that
+    #: matched it (a snapshot passes ``Grant.for_origin``, which prebuilds its
+    #: answers for that origin); ``None`` caches the grant as found.
+    resolve: Callable[[G, str], G] | None = field(default=None, compare=False)
+    # The one cache credcors keeps, in two dicts: ``hot`` starts as a copy
+    # of ``exact`` and gains, for every wire origin a lookup past ``exact``
+    # allowed (a packed row, an any-port entry, the pattern walk), its grant
+    # resolved for that origin; ``_refused`` remembers the well-formed
+    # origins nothing allows.  Those lookups are pure over this immutable
+    # index, so a hit returns exactly what looking again would, and a new
+    # snapshot starts new dicts.  An allowed request is one ``hot.get()``
+    # whether its origin came from settings or from a database row, and its
+    # decision is prebuilt either way: measured with `python3 dev.py bench
+    # --hot-path`, decide() for a row origin took 2.7 times a settings
+    # origin's when it built the row's grant and decision per request, and
+    # without any cache the patterns cells cost 0.145-0.186 of
+    # django-cors-headers' overhead against the 0.125 target.
+    # Bounded (clients choose the origins they send): each dict is replaced
+    # by a fresh one when it holds ``_ANSWERS_BOUND`` answers past ``exact``.
     # Safe under concurrent use: each dict operation is atomic under the GIL,
-    # and two threads that miss at once store the same answer.
-    _answers: dict[str, G | None] = field(default_factory=dict, init=False, repr=False, compare=False)
+    # a replacement rebinds one attribute, and two threads that miss at once
+    # store the same answer.
+    hot: dict[str, G] = field(init=False, repr=False, compare=False)
+    _refused: dict[str, None] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hot", dict(self.exact))
 
     def __len__(self) -> int:
         patterns = sum(len(hosts) for hosts in self.patterns.values())
@@ -111,17 +121,18 @@ class Index(Generic[G]):
         return self.find(origin)[0] if grant is None else grant
 
     def find(self, origin: str) -> tuple[G | None, bool]:
-        """The grant of an origin that ``exact`` lacks, through the one cache, and whether it was wire-valid.
+        """The grant of an origin that ``hot`` lacks, cached, and whether the origin was wire-valid.
 
         ``(grant, True)`` or ``(None, True)`` for an origin as browsers send
         it (or a database row holds); ``(None, False)`` for anything else,
         which is never cached.
         """
-        answers = self._answers
-        found = answers.get(origin, _UNSEEN)
-        if found is not _UNSEEN:
-            return found, True  # type: ignore[return-value]
-        grant = self.rows.get(origin)
+        if origin in self._refused:
+            return None, True
+        # ``exact`` first: ``hot`` may have just been replaced by another thread.
+        grant = self.exact.get(origin)
+        if grant is None:
+            grant = self.rows.get(origin)
         if grant is None and self.any_port:
             grant = self.lookup_any_port(origin)
         if grant is None:
@@ -129,9 +140,20 @@ class Index(Generic[G]):
             if parts is None:
                 return None, False
             grant = self.lookup_pattern(*parts)
-        if len(answers) >= _ANSWERS_BOUND:
-            answers.clear()
-        answers[origin] = grant
+        if grant is None:
+            refused = self._refused
+            if len(refused) >= _ANSWERS_BOUND:
+                refused = {}
+                object.__setattr__(self, "_refused", refused)
+            refused[origin] = None
+            return None, True
+        if self.resolve is not None:
+            grant = self.resolve(grant, origin)
+        hot = self.hot
+        if len(hot) >= len(self.exact) + _ANSWERS_BOUND:
+            hot = dict(self.exact)
+            object.__setattr__(self, "hot", hot)
+        hot[origin] = grant
         return grant, True
 
     def lookup_pattern(self, scheme: str, host: str, port: int | None) -> G | None:
@@ -151,7 +173,9 @@ class Index(Generic[G]):
         return None
 
 
-def compile_index(grants: Iterable[G], rows: Mapping[str, G] | None = None) -> Index[G]:
+def compile_index(
+    grants: Iterable[G], rows: Mapping[str, G] | None = None, resolve: Callable[[G, str], G] | None = None
+) -> Index[G]:
     """Build an :class:`Index`; when two grants share a rule, the first one wins.
 
     A pattern that could cover hosts of another site (:func:`~credcors.core.hosts.spans_sites`)
@@ -184,4 +208,5 @@ def compile_index(grants: Iterable[G], rows: Mapping[str, G] | None = None) -> I
         patterns=MappingProxyType({key: MappingProxyType(hosts) for key, hosts in patterns.items()}),
         any_port=MappingProxyType(any_port),
         rows=MappingProxyType({}) if rows is None else rows,
+        resolve=resolve,
     )

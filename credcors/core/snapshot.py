@@ -202,7 +202,8 @@ def _index(
     index = compile_index(grants)
     exact = index.exact
     # No rows: no RowMap, so that a lookup's miss stays one C-level dict get.
-    return compile_index(grants, RowMap(headers, (entry for entry in packed if entry[0] not in exact)) or None)
+    rows_map = RowMap(headers, (entry for entry in packed if entry[0] not in exact)) or None
+    return compile_index(grants, rows_map, Grant.for_origin)
 
 
 def _row_map(index: Index[Grant], headers: Headers) -> RowMap:
@@ -230,8 +231,8 @@ def _unexpired(index: Index[Grant], now: float) -> Index[Grant]:
     rows = index.rows
     kept = (grant for grant in _small_grants(index) if grant.expires is None or grant.expires > now)
     if isinstance(rows, RowMap):
-        return compile_index(kept, rows.changed(rows.expired(now)) or None)
-    return compile_index(kept)
+        return compile_index(kept, rows.changed(rows.expired(now)) or None, Grant.for_origin)
+    return compile_index(kept, resolve=Grant.for_origin)
 
 
 def _next_expiry(index: Index[Grant], policies: Iterable[Policy]) -> float | None:
@@ -276,7 +277,7 @@ def compile_policy(
             Decision(Kind.ACTUAL, True, Reason.ALLOWED, (star, *actual), ANY_ORIGIN),
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
-        return Policy(name, compile_index(()), headers, any_origin)
+        return Policy(name, compile_index((), resolve=Grant.for_origin), headers, any_origin)
     index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, False, now)
     return Policy(name, index, headers, rows=_count_rows(index))
 

@@ -328,3 +328,56 @@ def test_snapshot_grants_and_headers_are_immutable() -> None:
         HEADERS.credentials = False  # type: ignore[misc]
     with pytest.raises(TypeError):
         snapshot.index.exact["https://evil.example"] = grant  # type: ignore[index]
+
+
+# -- the hot cache: a row or pattern origin answered as a settings origin is ----
+
+
+def test_a_row_origin_is_answered_from_the_cache_with_its_decision_prebuilt() -> None:
+    snapshot = _snapshot(rules=("https://app.example.com",), rows=(("https://row.example.net", 7),))
+
+    first = decide(snapshot, "GET", "https://row.example.net")
+    second = decide(snapshot, "GET", "https://row.example.net")
+
+    assert first.allowed
+    assert first.source == 7
+    assert second is first  # the same prebuilt decision, as a settings origin gets
+    assert first.headers[0] == (ACCESS_CONTROL_ALLOW_ORIGIN, "https://row.example.net")
+    assert decide(snapshot, "GET", "https://app.example.com") is decide(snapshot, "GET", "https://app.example.com")
+
+
+def test_a_pattern_origin_cached_still_echoes_its_own_origin() -> None:
+    snapshot = _snapshot(rules=("https://*.example.com",))
+
+    for origin in ("https://a.example.com", "https://b.example.com", "https://a.example.com"):
+        decision = decide(snapshot, "GET", origin)
+        assert dict(decision.headers)[ACCESS_CONTROL_ALLOW_ORIGIN] == origin
+        preflight = decide(snapshot, "OPTIONS", origin, "PUT")
+        assert preflight.allowed
+        assert dict(preflight.headers)[ACCESS_CONTROL_ALLOW_ORIGIN] == origin
+
+
+def test_the_cache_is_bounded_and_settings_origins_survive_its_replacement() -> None:
+    snapshot = _snapshot(rules=("https://app.example.com", "https://*.example.org"))
+    index = snapshot.index
+
+    for n in range(3000):
+        assert decide(snapshot, "GET", f"https://host{n}.example.org").allowed
+        assert not decide(snapshot, "GET", f"https://refused{n}.example.net").allowed
+
+    assert len(index.hot) <= len(index.exact) + 1024
+    assert len(index._refused) <= 1024
+    assert decide(snapshot, "GET", "https://app.example.com").allowed
+    assert decide(snapshot, "GET", "https://host0.example.org").allowed  # evicted, found again
+
+
+def test_a_settings_origin_missed_by_a_replaced_cache_is_found_as_itself() -> None:
+    # Another thread may replace ``hot`` between two reads: find() looks in
+    # ``exact`` first, and a settings grant, already prebuilt, is kept as is.
+    snapshot = _snapshot(rules=("https://app.example.com",))
+    index = snapshot.index
+
+    grant, serialized = index.find("https://app.example.com")
+
+    assert serialized
+    assert grant is index.exact["https://app.example.com"]
