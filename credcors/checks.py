@@ -225,7 +225,7 @@ def check_cookie_rows(
             try:
                 rules.append(parse_rule(origin, allow_insecure=True))
             except OriginError:
-                continue  # A row that slipped past the model's validator allows nothing; see load_rows.
+                continue  # A row that slipped past the model's validator allows nothing; see compile_rows.
     hosts = django_api_hosts()
     cookies = django_cookies()
     http = api_http(config, cookies)

@@ -12,23 +12,59 @@ the one validator.  Never runs per request.
 from __future__ import annotations
 
 import logging
+import math
+import re
 import time
 from collections.abc import Collection
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import NamedTuple
 
 from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY, PolicyConfig
 from credcors.core.decision import Headers
-from credcors.core.origins import OriginError, Rule, parse_rule
+from credcors.core.origins import HTTPS_HOST_RE, OriginError, Rule, parse_rule
 from credcors.core.quoting import safe, scrub
+from credcors.core.rowmap import RowMap
 from credcors.core.snapshot import Added, Row, Snapshot, compile_policy, compile_snapshot
 
-__all__ = ["Compiled", "apply_changes", "compile_rows", "compile_settings", "count_rows", "served_rows"]
+__all__ = [
+    "Compiled",
+    "RowColumns",
+    "apply_changes",
+    "compile_columns",
+    "compile_rows",
+    "compile_settings",
+    "count_rows",
+    "row_policies",
+    "served_rows",
+]
 
 logger = logging.getLogger("credcors")
 
 #: (origin, row id, policy, trust_for_csrf, expiry or ``None``): one enabled row as read.
 RowIn = tuple[str, int, str, bool, "datetime | None"]
+
+
+class RowColumns(NamedTuple):
+    """The enabled rows as a full load reads them: columns per policy, so no tuple is built per row.
+
+    ``by_policy`` maps a policy that takes rows to its rows' (origins, ids,
+    trust_for_csrf flags), in id order (the flags may be empty: none
+    trusted); ``expiries`` maps the id of each
+    enabled row that expires to its expiry (seconds since the epoch);
+    ``others`` are the ids of enabled rows of any other policy.
+    """
+
+    by_policy: dict[str, tuple[list[str], list[int], list[int]]]
+    expiries: dict[int, float]
+    others: list[int]
+
+    def digest(self) -> int:
+        """A hash of everything read, to tell whether a read without a revision changed anything."""
+        columns = tuple((name, tuple(o), tuple(i), tuple(t)) for name, (o, i, t) in sorted(self.by_policy.items()))
+        return hash((columns, tuple(sorted(self.expiries.items())), tuple(self.others)))
+
+
 #: A snapshot, and the ids of the enabled rows it leaves out as invalid (what the admin's status counts).
 Compiled = tuple[Snapshot, frozenset[int]]
 
@@ -54,6 +90,11 @@ def _headers(policy: PolicyConfig) -> Headers:
     )
 
 
+def row_policies(config: Config) -> frozenset[str]:
+    """The names of the policies whose rows are compiled (what a full load reads)."""
+    return frozenset(_taking_rows(config))
+
+
 def _taking_rows(config: Config) -> dict[str, PolicyConfig]:
     # The policies whose rows are compiled: USE_DATABASE on, not ALLOW_ALL_ORIGINS.
     policies = {DEFAULT_POLICY: config.default_policy} if config.default_policy.use_database else {}
@@ -73,15 +114,25 @@ def _prepare(config: Config, rows: Collection[RowIn], now: float) -> tuple[dict[
     trusted: set[int] = set()
     invalid: set[int] = set()
     insecure = config.allow_insecure
+    # is_canonical_https, written out: it runs once a row.
+    canonical_https = HTTPS_HOST_RE.fullmatch
     for origin, pk, name, trust, expires in rows:
         at = None if expires is None else expires.timestamp()
         if at is not None and at <= now:
             continue
         policy = policies.get(name)
-        rule = None if policy is None else _parse_row(origin, insecure, policy.credentials)
-        if rule is None:
+        if policy is None:
             invalid.add(pk)
             continue
+        # Nearly every row: an exact https origin in canonical form, packed
+        # without a rule (one regex match; 1.6 µs a row less than parsing it).
+        if type(origin) is str and canonical_https(origin) is not None and len(origin) <= 261 and "xn--" not in origin:
+            rule = None
+        else:
+            rule = _parse_row(origin, insecure, policy.credentials)
+            if rule is None:
+                invalid.add(pk)
+                continue
         by_policy[name].append((rule, origin, pk, at))
         if trust:
             trusted.add(pk)
@@ -109,12 +160,98 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
     return snapshot, frozenset(invalid)
 
 
+# A line of the joined origins that is a canonical exact https origin, packed
+# as it is (see origins.is_canonical_https; the host pattern's \\Z, the end
+# of the value, becomes the end of a line).  Deleting every such line in one
+# re.sub pass at C speed leaves only the few rows that need the validator.
+_LINE_HTTPS_HOST = HTTPS_HOST_RE.pattern.replace(r"\Z", "$")
+_CANONICAL_LINE_RE = re.compile(rf"^{_LINE_HTTPS_HOST}$", re.MULTILINE)
+
+
+def _needs_validator(origins: list[str]) -> list[int]:
+    """The positions of the origins that are not canonical exact https origins."""
+    if not origins:
+        return []
+    blob = "\n".join(origins)
+    if blob.count("\n") != len(origins) - 1:
+        return list(range(len(origins)))  # A value with a newline of its own: line numbers would lie.
+    rest = _CANONICAL_LINE_RE.sub("", blob)
+    positions: set[int] = set()
+    if len(rest) != len(origins) - 1:
+        positions.update(n for n, line in enumerate(rest.split("\n")) if line)
+    if "" in origins:
+        positions.update(n for n, origin in enumerate(origins) if not origin)
+    # The two limits of is_canonical_https that the line pattern leaves out.
+    if "xn--" in blob:
+        positions.update(n for n, origin in enumerate(origins) if "xn--" in origin)
+    if max(map(len, origins)) > 261:
+        positions.update(n for n, origin in enumerate(origins) if len(origin) > 261)
+    return sorted(positions)
+
+
+def compile_columns(config: Config, columns: RowColumns, now: float | None = None) -> Compiled:
+    """:func:`compile_rows` for rows read as columns (:class:`RowColumns`): the same snapshot, built faster.
+
+    Nearly every row is an exact https origin in canonical form: those are
+    packed straight from the columns, without a tuple or a rule per row; the
+    rest (patterns, ports, plain http, punycode, anything a raw write put
+    there), and every row that expires, take the steps of :func:`compile_rows`.
+    """
+    started = time.perf_counter()
+    now = time.time() if now is None else now
+    policies = _taking_rows(config)
+    expiries = columns.expiries
+    # As in _prepare: an expired row is left out before anything else, so never counted invalid.
+    invalid = {ident for ident in columns.others if expiries.get(ident, math.inf) > now}
+    every_row_trusted = config.trust_for_csrf and config.csrf_origins is None
+    slow: list[RowIn] = []
+    packed: dict[str, RowMap] = {}
+    for name, (origins, ids, trust) in columns.by_policy.items():
+        policy = policies[name]  # The reader reads the policies that take rows, and those alone.
+        aside = set(_needs_validator(origins))
+        if expiries:
+            aside.update(n for n, ident in enumerate(ids) if ident in expiries)
+        if aside:
+            flags = trust or [0] * len(ids)
+            slow.extend(_row_in(origins[n], ids[n], name, flags[n], expiries.get(ids[n])) for n in sorted(aside))
+            kept = [n for n in range(len(origins)) if n not in aside]
+            origins, ids, trust = [origins[n] for n in kept], [ids[n] for n in kept], [flags[n] for n in kept]
+        if not policy.credentials:
+            csrf = bytes(len(ids))
+        elif every_row_trusted and name == DEFAULT_POLICY:
+            csrf = b"\x01" * len(ids)
+        else:
+            csrf = bytes(1 if flag else 0 for flag in trust) if any(trust) else bytes(len(ids))
+        packed[name] = RowMap.from_columns(_headers(policy), origins, ids, csrf)
+    by_policy, trusted, slow_invalid = _prepare(config, slow, now)
+    snapshot = _compile(config, by_policy, trusted, packed)
+    logger.info(
+        "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
+        len(snapshot.index) + sum(len(policy.index) for policy in snapshot.policies.values()),
+        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
+        (time.perf_counter() - started) * 1000,
+    )
+    return snapshot, frozenset(invalid | slow_invalid)
+
+
+def _row_in(origin: str, ident: int, policy: str, trust: object, expires: float | None) -> RowIn:
+    return (
+        origin,
+        ident,
+        policy,
+        bool(trust),
+        None if expires is None else datetime.fromtimestamp(expires, tz=timezone.utc),
+    )
+
+
 def compile_settings(config: Config) -> Snapshot:
     """The settings half of the allow-list alone, no row: what a settings entry decides, e.g. its CSRF trust."""
     return _compile(config, {}, set())
 
 
-def _compile(config: Config, by_policy: dict[str, list[Row]], trusted: set[int]) -> Snapshot:
+def _compile(
+    config: Config, by_policy: dict[str, list[Row]], trusted: set[int], packed: dict[str, RowMap] | None = None
+) -> Snapshot:
     # A TRUST_FOR_CSRF list names settings origins of any policy; each is
     # trusted on the views of the policies that list it (True: the default's).
     listed = config.csrf_origins if config.trust_for_csrf and config.csrf_origins is not None else frozenset()
@@ -127,6 +264,7 @@ def _compile(config: Config, by_policy: dict[str, list[Row]], trusted: set[int])
             allow_all=policy.allow_all,
             csrf_origins=listed,
             trusted_rows=trusted,
+            packed=None if packed is None else packed.get(policy.name),
         )
         for policy in config.policies.values()
     ]
@@ -138,6 +276,7 @@ def _compile(config: Config, by_policy: dict[str, list[Row]], trusted: set[int])
         csrf_origins=config.csrf_origins,
         trusted_rows=trusted,
         policies=named,
+        packed=None if packed is None else packed.get(DEFAULT_POLICY),
     )
 
 

@@ -57,7 +57,7 @@ _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):(?![0-9])")
 # groups.  Loading 1,000,000 rows costs one match each.
 _HOST = rf"(?:{LABEL}\.)*(?!(?:[0-9]+|0x[0-9a-f]*)(?::|\Z)){LABEL}"
 _CANONICAL_RE = re.compile(rf"https?://(\*\.)?({_HOST})(?::([1-9][0-9]{{0,4}}))?")
-_HTTPS_HOST_RE = re.compile(rf"https://{_HOST}")
+HTTPS_HOST_RE = re.compile(rf"https://{_HOST}")
 
 
 class OriginError(ValueError):
@@ -128,6 +128,17 @@ def parse_rule(value: object, *, allow_insecure: bool = False, credentials: bool
     return _parse_rule_full(value, allow_insecure, credentials)
 
 
+def is_canonical_https(value: str) -> bool:
+    """Is ``value`` an exact ``https://host`` origin already in canonical form, valid under every setting?
+
+    What nearly every database row holds: :func:`parse_rule` would return a
+    rule that serializes back to ``value`` (the fast path below), so a cold
+    load can pack the row without building that rule.
+    """
+    # credcors.core.compile writes this test out in its per-row loop.
+    return HTTPS_HOST_RE.fullmatch(value) is not None and len(value) <= 261 and "xn--" not in value
+
+
 def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
     # The fast path, for a value already in canonical form; None lets the full
     # validator decide.  It answers only where the full validator returns the
@@ -136,10 +147,9 @@ def _parse_canonical(value: str, allow_insecure: bool, credentials: bool) -> Rul
     # plain http with credentials) takes the long road, so it cannot allow
     # more.  tuple.__new__ skips Rule's Python-level __new__, half the cost
     # of building one; the scheme is a shared constant, not a copy per row.
-    if _HTTPS_HOST_RE.fullmatch(value) is not None:
-        host = value[8:]
+    if HTTPS_HOST_RE.fullmatch(value) is not None:
         # Too long, or punycode, whose round trip is the long road's.
-        return None if len(host) > 253 or "xn--" in host else _new_rule(Rule, ("https", host, None, False))
+        return _new_rule(Rule, ("https", value[8:], None, False)) if is_canonical_https(value) else None
     match = _CANONICAL_RE.fullmatch(value)
     if match is None:
         return None

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: A database row to compile: its rule, the rule's serialization, its id, its expiry (epoch seconds) or None.
-Row = tuple[Rule, str, int, float | None]
+Row = tuple[Rule | None, str, int, float | None]
 #: A row a change adds: (its policy's name, the row, trusted for CSRF).
 Added = tuple[str, Row, bool]
 
@@ -139,7 +139,7 @@ class Snapshot:
         """
         by_policy: dict[str, list[Entry]] = {}
         for name, (rule, origin, pk, at), csrf in added:
-            if rule.wildcard or rule.port == ANY_PORT:
+            if rule is not None and (rule.wildcard or rule.port == ANY_PORT):
                 return None
             # The same rule as _index: no CSRF trust without credentials.
             by_policy.setdefault(name, []).append((origin, pk, csrf and self.headers_of(name).credentials, at))
@@ -183,6 +183,7 @@ def _index(
     trusted_rows: Container[int],
     rows_trusted: bool,
     now: float,
+    packed: RowMap | None = None,
 ) -> Index[Grant]:
     # A policy without credentials trusts nobody for CSRF: its pages cannot
     # read a token that belongs to the user's CSRF cookie (the browser sends
@@ -190,19 +191,28 @@ def _index(
     # form posts.
     credentials = headers.credentials
     grants = [Grant.build(rule, None, headers, credentials and trusted(rule.serialize())) for rule in settings_rules]
-    packed: list[Entry] = []
+    packed_rows: list[Entry] = []
     for rule, origin, pk, at in rows:
         if at is not None and at <= now:
             continue
         csrf = credentials and (rows_trusted or pk in trusted_rows)
-        if rule.wildcard or rule.port == ANY_PORT:
+        if rule is not None and (rule.wildcard or rule.port == ANY_PORT):
             grants.append(Grant(rule, origin, pk, headers, False, None, None, at))
         else:
-            packed.append((origin, pk, csrf, at))
+            packed_rows.append((origin, pk, csrf, at))
     index = compile_index(grants)
     exact = index.exact
     # No rows: no RowMap, so that a lookup's miss stays one C-level dict get.
-    rows_map = RowMap(headers, (entry for entry in packed if entry[0] not in exact)) or None
+    entries = (entry for entry in packed_rows if entry[0] not in exact)
+    if packed is None:
+        rows_map = RowMap(headers, entries) or None
+    else:
+        # Rows packed from columns (a cold load): a settings entry wins over a
+        # row of the same origin, and the rows that took the validator join.
+        shadowed = [
+            row.source for origin in exact if (row := packed.get(origin)) is not None and row.source is not None
+        ]
+        rows_map = packed.changed(shadowed, entries) or None
     return compile_index(grants, rows_map, Grant.for_origin)
 
 
@@ -253,6 +263,7 @@ def compile_policy(
     csrf_origins: Container[str] = frozenset(),
     trusted_rows: Container[int] = frozenset(),
     now: float = -math.inf,
+    packed: RowMap | None = None,
 ) -> Policy:
     """Compile a named policy: its settings rules, then its rows (see :data:`Row`).
 
@@ -278,7 +289,7 @@ def compile_policy(
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
         return Policy(name, compile_index((), resolve=Grant.for_origin), headers, any_origin)
-    index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, False, now)
+    index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, False, now, packed)
     return Policy(name, index, headers, rows=_count_rows(index))
 
 
@@ -292,6 +303,7 @@ def compile_snapshot(
     trusted_rows: Container[int] = frozenset(),
     policies: Iterable[Policy] = (),
     now: float = -math.inf,
+    packed: RowMap | None = None,
 ) -> Snapshot:
     """Compile the default policy's settings rules, then its database rows, into a :class:`Snapshot`.
 
@@ -308,6 +320,6 @@ def compile_snapshot(
         return trust_for_csrf and (csrf_origins is None or origin in csrf_origins)
 
     rows_trusted = trust_for_csrf and csrf_origins is None
-    index = _index(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now)
+    index = _index(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now, packed)
     named = {policy.name: policy for policy in policies}
     return Snapshot(index, headers, _count_rows(index), MappingProxyType(named), _next_expiry(index, named.values()))

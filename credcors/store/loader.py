@@ -14,16 +14,23 @@ import gc
 import logging
 import math
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, cast
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
 
 from django.core.cache import caches
 from django.db import DatabaseError, router
 
-from credcors.core.compile import Compiled, apply_changes, compile_rows, count_rows
+from credcors.core.compile import (
+    Compiled,
+    RowColumns,
+    apply_changes,
+    compile_columns,
+    compile_rows,
+    count_rows,
+    row_policies,
+)
 from credcors.core.config import Config
-from credcors.store.reads import is_missing_table, read_rows
+from credcors.store.reads import is_missing_table, read_row_columns
 from credcors.store.revision import Changes, is_supported, read_changes, read_revision, verifies_for_free
 
 __all__ = [
@@ -32,8 +39,6 @@ __all__ = [
     "VERIFY_SECONDS",
     "VERSION_KEY",
     "Loader",
-    "Rows",
-    "load_rows",
 ]
 
 logger = logging.getLogger("credcors")
@@ -52,18 +57,6 @@ FAILED: Any = object()
 #: is free and every poll checks; and while triggers are missing, so does
 #: every poll everywhere, so that their return is noticed at once.
 VERIFY_SECONDS = 60.0
-
-#: (origin, row id, policy, trust_for_csrf, expiry or ``None``) per enabled row, in primary-key order.
-Rows = Sequence[tuple[str, int, str, bool, datetime | None]]
-
-
-def load_rows() -> Rows:
-    """The enabled rows as (origin, row id, policy, trust_for_csrf, expiry), in primary-key order: what the store loads.
-
-    Expired rows are read too: the snapshot leaves them out when it is
-    compiled, so a process never needs a query to notice an expiry.
-    """
-    return cast(Rows, read_rows(fields=("origin", "pk", "policy", "trust_for_csrf", "expires_at")))
 
 
 @contextlib.contextmanager
@@ -90,7 +83,7 @@ def _paused_collection() -> Iterator[None]:
 class Loader:
     """Reads rows and the shared version for the store, logging each outage once."""
 
-    def __init__(self, read: Callable[[], Rows] = load_rows) -> None:
+    def __init__(self, read: Callable[[Collection[str]], RowColumns] = read_row_columns) -> None:
         self.read = read
         self.reset()
 
@@ -147,17 +140,17 @@ class Loader:
                 self.answered()
                 self.loaded_revision = revision
                 return applied
-        rows = self.rows(kept)
+        rows = self.rows(kept, row_policies(config))
         if rows is None:
             return None
         self.loaded_revision = revision
         # Without a revision every interval reads every row: compile only when they differ.
-        digest = hash(tuple(rows)) if revision is None else None
+        digest = rows.digest() if revision is None else None
         if current is not None and digest is not None and digest == self.digest:
             return current
         self.digest = digest
         with _paused_collection():
-            return compile_rows(config, rows, wall)
+            return compile_columns(config, rows, wall)
 
     def revision(self, *, now: float, kept: int) -> int | None:
         """The table's revision (one small query), ``None`` to read every row, or :data:`FAILED`.
@@ -197,10 +190,10 @@ class Loader:
             self.failed(exc, kept)
             return FAILED  # type: ignore[no-any-return]
 
-    def rows(self, kept: int) -> Rows | None:
+    def rows(self, kept: int, policies: Collection[str]) -> RowColumns | None:
         """The enabled rows, or ``None`` when the database failed; ``kept`` is what is served meanwhile."""
         try:
-            rows = self.read()
+            rows = self.read(policies)
         except DatabaseError as exc:
             self.failed(exc, kept)
             return None

@@ -9,13 +9,16 @@ the caller's transaction.  :func:`is_missing_table` tells a missing table
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from operator import itemgetter
 from typing import Any
 
 from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-__all__ = ["is_missing_table", "read_guard", "read_rows"]
+from credcors.core.compile import RowColumns
+
+__all__ = ["is_missing_table", "read_guard", "read_row_columns", "read_rows"]
 
 
 def read_guard(connection: BaseDatabaseWrapper) -> contextlib.AbstractContextManager[object]:
@@ -46,6 +49,51 @@ def read_rows(
     rows = rows.filter(enabled=True).order_by("pk") if origins is None else rows.filter(origin__in=origins)
     with read_guard(connections[alias]):
         return list(rows.values_list(*fields))
+
+
+def read_row_columns(policies: Collection[str]) -> RowColumns:
+    """The enabled rows, as columns per policy in id order: what a full load reads.
+
+    One plain cursor query per policy of ``policies`` (those that take rows)
+    reads its rows' origins and ids, and nothing else: no model and no
+    string per row for its policy, so it costs about what a raw fetch of
+    ids and origins does (a cold load of 1,000,000 rows spent about 1 s of
+    its 4 s building rows through the ORM).  One more query reads the few
+    rows that are not plain: trusted for CSRF, expiring (through the ORM,
+    which converts the backend's dates), or of another policy, which allow
+    nothing and are returned by id.  Raises ``DatabaseError``.
+    """
+    from django.db.models import Q
+
+    from credcors.models import AllowedOrigin
+
+    alias = router.db_for_read(AllowedOrigin)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = AllowedOrigin._meta
+    table = quote(meta.db_table)
+    column = {field.name: f"{table}.{quote(str(field.column))}" for field in meta.concrete_fields}
+    names = sorted(policies)
+    sql = (
+        f"SELECT {column['origin']}, {column['id']} FROM {table} "
+        f"WHERE {column['enabled']} AND {column['policy']} = %s ORDER BY {column['id']}"
+    )
+    by_policy: dict[str, tuple[list[str], list[int], list[int]]] = {}
+    enabled = AllowedOrigin.objects.using(alias).filter(enabled=True).order_by()
+    special = Q(trust_for_csrf=True) | Q(expires_at__isnull=False) | ~Q(policy__in=names)
+    with read_guard(connection), connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(sql, [name])
+            rows = cursor.fetchall()
+            by_policy[name] = (list(map(itemgetter(0), rows)), list(map(itemgetter(1), rows)), [])
+        singled = list(enabled.filter(special).values_list("pk", "policy", "trust_for_csrf", "expires_at"))
+    trusted = {ident for ident, _, trust, _ in singled if trust}
+    if trusted:
+        for _, ids, flags in by_policy.values():
+            flags.extend(1 if ident in trusted else 0 for ident in ids)
+    others = [ident for ident, policy, _, _ in singled if policy not in by_policy]
+    expiries = {ident: at.timestamp() for ident, _, _, at in singled if at is not None}
+    return RowColumns(by_policy, expiries, others)
 
 
 def is_missing_table(exc: DatabaseError) -> bool:

@@ -442,7 +442,7 @@ def test_status_panel_says_before_the_first_answer(monkeypatch: pytest.MonkeyPat
     # the page itself needs the database), so only settings are served.
     from credcors.store.current import store
 
-    def refuse() -> Any:
+    def refuse(policies: object) -> Any:
         raise DatabaseError("down")
 
     monkeypatch.setattr(store.loader, "read", refuse)

@@ -8,7 +8,7 @@ import ipaddress
 import ada_url
 import idna
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from credcors.core import origins
@@ -710,11 +710,16 @@ def _full(value: str, allow_insecure: bool, credentials: bool) -> Rule | None:
 def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
     answered: list[str] = []
 
-    # Canonical-looking values twice as often: they are where the fast path answers.
+    # Canonical-looking values twice as often: they are where the fast path
+    # answers.  Two explicit examples make sure it answers in every run, for an
+    # exact origin and for a pattern, whatever the draw (a count of answers
+    # over random draws made the test fail about one run in ten).
     @given(
         value=st.one_of(_canonical_looking(), _canonical_looking(), _ANY_NEAR, st.text(max_size=40)),
         flags=_FLAGS,
     )
+    @example(value="https://app.example.com", flags=(False, True))
+    @example(value="https://*.example.com:8443", flags=(False, True))
     def check(value: str, flags: tuple[bool, bool]) -> None:
         allow_insecure, credentials = flags
         fast = origins._parse_canonical(value, allow_insecure, credentials)
@@ -730,7 +735,7 @@ def test_fast_path_answers_only_with_the_full_validators_rule() -> None:
 
     check()
     # The fast path must actually have answered, patterns among them.
-    assert len(answered) >= examples(1 / 16)
+    assert "https://app.example.com" in answered
     assert any("*." in value for value in answered)
 
 

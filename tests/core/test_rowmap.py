@@ -148,6 +148,26 @@ def test_duplicate_origin_packs_the_first_row_and_leaves_the_other_dead() -> Non
     assert len(rows.changed([1])) == 0
 
 
+def test_a_duplicate_among_many_rows_leaves_every_other_origin_found() -> None:
+    # Many rows, so that probe sequences collide with other origins' on the
+    # packing path that compares origins (taken when some origin repeats).
+    entries = [(f"https://app{n}.example.com", n, False, None) for n in range(1, 500)]
+    rows = RowMap(HEADERS, [*entries, ("https://app7.example.com", 900, True, None)])
+
+    assert len(rows) == 499
+    assert rows["https://app7.example.com"].source == 7
+    assert all(rows[origin].source == n for origin, n, _, _ in entries)
+
+
+def test_columns_pack_the_rows_their_entries_would() -> None:
+    entries = [(f"https://app{n}.example.com", n, n % 3 == 0, None) for n in range(1, 300)]
+    packed = RowMap.from_columns(
+        HEADERS, [e[0] for e in entries], [e[1] for e in entries], bytes(e[2] for e in entries)
+    )
+
+    assert dict(packed.items()) == dict(RowMap(HEADERS, entries).items())
+
+
 def test_origin_removed_and_added_again_under_another_id_is_the_new_row() -> None:
     rows = RowMap(HEADERS, [("https://a.example.com", 1, False, None)])
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from credcors.core.compile import compile_rows
+from credcors.core.compile import compile_columns
 from credcors.models import AllowedOrigin
 from credcors.store.current import store
 from credcors.store.loader import _paused_collection
@@ -88,9 +88,9 @@ def test_rows_compile_with_the_collector_paused_and_it_runs_again_after(monkeypa
 
     def watched(*args: Any) -> Any:
         paused.append(not gc.isenabled())
-        return compile_rows(*args)
+        return compile_columns(*args)
 
-    monkeypatch.setattr("credcors.store.loader.compile_rows", watched)
+    monkeypatch.setattr("credcors.store.loader.compile_columns", watched)
 
     assert store.get().lookup("https://app0.example.com") is not None
     assert paused == [True]
