@@ -75,6 +75,12 @@ SENTENCES: Mapping[TrustReason, str] = MappingProxyType(
 )
 
 
+#: Who trusts a trusted row, as a listing says it after "trusted for CSRF" (the box: nothing to add).
+_BY: Mapping[TrustReason, str] = MappingProxyType(
+    {TrustReason.POLICY: " by TRUST_FOR_CSRF", TrustReason.SETTINGS_TRUSTED: " by its settings entry"}
+)
+
+
 class RowTrust(NamedTuple):
     """A row's CSRF trust while in force (``trusted``), and why (``reason``)."""
 
@@ -90,6 +96,16 @@ class RowTrust(NamedTuple):
     def sentence(self) -> str:
         """Why, in words: ``trusted for CSRF: its trust_for_csrf box is ticked``."""
         return f"{'trusted' if self.trusted else 'not trusted'} for CSRF: {SENTENCES[self.reason]}"
+
+    def words(self, ticked: bool) -> str:
+        """What ``credcors list`` says of a row whose box is ``ticked``; empty for a row neither trusted nor ticked.
+
+        ``trusted for CSRF``, ``trusted for CSRF by TRUST_FOR_CSRF``, or, for
+        a ticked box that counts for nothing, why not.
+        """
+        if self.trusted:
+            return f"trusted for CSRF{_BY.get(self.reason, '')}"
+        return f"ticked for CSRF but not trusted: {SENTENCES[self.reason]}" if ticked else ""
 
 
 class PolicyTrust(NamedTuple):
