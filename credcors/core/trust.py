@@ -24,7 +24,7 @@ from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.origins import ANY_PORT
 
-__all__ = ["PolicyTrust", "RowTrust", "TrustReason", "policy_trust", "row_trust"]
+__all__ = ["PolicyTrust", "RowTrust", "TrustReason", "policy_trust", "row_trust", "settings_trust"]
 
 
 class TrustReason(Enum):
@@ -62,15 +62,15 @@ SENTENCES: Mapping[TrustReason, str] = MappingProxyType(
         TrustReason.TICKED: "its trust_for_csrf box is ticked",
         TrustReason.POLICY: "CREDCORS['TRUST_FOR_CSRF'] is True, which trusts every exact row of the default "
         "policy, ticked or not",
-        TrustReason.SETTINGS_TRUSTED: "a settings entry of the same origin in its policy decides, and "
-        "TRUST_FOR_CSRF trusts that entry",
+        TrustReason.SETTINGS_TRUSTED: "the settings entry of this origin in its policy decides, and "
+        "TRUST_FOR_CSRF trusts it",
         TrustReason.NOT_TICKED: "its trust_for_csrf box is not ticked",
         TrustReason.PATTERN: "a pattern is never trusted for CSRF: it covers hosts nobody has reviewed",
         TrustReason.NO_CREDENTIALS: "its policy sends no credentials, so it trusts nobody for CSRF",
         TrustReason.TAKES_NO_ROWS: "its policy takes no rows (ALLOW_ALL_ORIGINS, or USE_DATABASE is False)",
         TrustReason.NO_POLICY: "its policy is not in CREDCORS['POLICIES']",
-        TrustReason.SETTINGS_UNTRUSTED: "a settings entry of the same origin in its policy decides, and "
-        "TRUST_FOR_CSRF does not trust that entry",
+        TrustReason.SETTINGS_UNTRUSTED: "the settings entry of this origin in its policy decides, and "
+        "TRUST_FOR_CSRF does not trust it",
     }
 )
 
@@ -135,13 +135,21 @@ def policy_trust(config: Config, policy: str) -> PolicyTrust:
         return PolicyTrust(False, False, _NO_SETTINGS, TrustReason.TAKES_NO_ROWS)
     if not settings.credentials:
         return PolicyTrust(False, False, _NO_SETTINGS, TrustReason.NO_CREDENTIALS)
-    # TRUST_FOR_CSRF = True: every exact origin of the default policy (None
-    # here); a list: the settings origins it names, of any policy.
-    listed = config.csrf_origins if config.trust_for_csrf else frozenset[str]()
-    every = config.trust_for_csrf and listed is None and policy == DEFAULT_POLICY
+    every = config.trust_for_csrf and config.csrf_origins is None and policy == DEFAULT_POLICY
     exact = (rule.serialize() for rule in settings.rules if not rule.wildcard and rule.port != ANY_PORT)
-    trusted = {origin: every or (listed is not None and origin in listed) for origin in exact}
+    trusted = {origin: _listed(config, origin, policy) for origin in exact}
     return PolicyTrust(True, every, MappingProxyType(trusted))
+
+
+def _listed(config: Config, origin: str, policy: str) -> bool:
+    # Whether TRUST_FOR_CSRF trusts the settings entry ``origin`` of a policy
+    # with credentials: True, every exact origin of the default policy; a
+    # list, the settings origins it names, of any policy.
+    if not config.trust_for_csrf:
+        return False
+    if config.csrf_origins is None:
+        return policy == DEFAULT_POLICY
+    return origin in config.csrf_origins
 
 
 def row_trust(config: Config, origin: str, policy: str, ticked: bool) -> RowTrust:
@@ -161,3 +169,16 @@ def row_trust(config: Config, origin: str, policy: str, ticked: bool) -> RowTrus
     if facts.every_row:
         return RowTrust(True, TrustReason.POLICY)
     return RowTrust(ticked, TrustReason.TICKED if ticked else TrustReason.NOT_TICKED)
+
+
+def settings_trust(config: Config, origin: str, policy: str) -> RowTrust:
+    """The CSRF trust of the settings entry ``origin`` (its serialization) of ``policy``, and why."""
+    settings = config.policy(policy)
+    if settings is None:
+        return RowTrust(False, TrustReason.NO_POLICY)
+    if "*" in origin:
+        return RowTrust(False, TrustReason.PATTERN)
+    if not settings.credentials or settings.allow_all:
+        return RowTrust(False, TrustReason.NO_CREDENTIALS)
+    trusted = _listed(config, origin, policy)
+    return RowTrust(trusted, TrustReason.SETTINGS_TRUSTED if trusted else TrustReason.SETTINGS_UNTRUSTED)

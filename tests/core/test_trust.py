@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from credcors.core.compile import apply_changes, compile_rows
+from credcors.core.compile import apply_changes, compile_rows, compile_settings
 from credcors.core.config import parse_config
-from credcors.core.trust import TrustReason, policy_trust, row_trust
+from credcors.core.trust import TrustReason, policy_trust, row_trust, settings_trust
 
 SETTINGS = ["https://app.example.com", "https://listed.example.com"]
 POLICIES = {
@@ -140,3 +140,22 @@ def test_row_trust_says_why_in_words() -> None:
         "ticked or not"
     )
     assert row_trust(_config(False), "https://*.example.org", "default", False).label == "no (a pattern: never)"
+
+
+@pytest.mark.parametrize("trust", TRUST_SETTINGS)
+@pytest.mark.parametrize("credentials", [True, False])
+def test_settings_trust_is_what_the_snapshot_compiles_for_every_settings_entry(
+    trust: object, credentials: bool
+) -> None:
+    config = _config(trust, credentials)
+    snapshot = compile_settings(config)
+
+    for name in config.policy_names:
+        policy = config.policy(name)
+        assert policy is not None
+        for rule in policy.rules:
+            origin = rule.serialize()
+            assert settings_trust(config, origin, name).trusted is snapshot.trusts_for_csrf(origin, name), (
+                origin,
+                name,
+            )

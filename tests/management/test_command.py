@@ -151,6 +151,29 @@ def test_explain_json_is_machine_readable() -> None:
     assert data["exchanges"][0]["response_headers"][0] == ["access-control-allow-origin", "https://app.example.com"]
 
 
+def test_explain_names_a_rows_csrf_trust_and_why(settings: Any) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "TRUST_FOR_CSRF": True}
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    _, out = run("explain", PARTNER)
+    _, data = run("explain", PARTNER, "--json")
+
+    assert (
+        "CSRF:     trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True, which trusts every exact row of the "
+        "default policy, ticked or not\n"
+    ) in out
+    assert json.loads(data)["csrf_trusted"] is True
+    assert json.loads(data)["csrf_trust_reason"].startswith("trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True")
+
+
+def test_explain_reads_the_rows_box(settings: Any) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, trust_for_csrf=True)
+
+    _, out = run("explain", PARTNER)
+
+    assert "CSRF:     trusted for CSRF: its trust_for_csrf box is ticked\n" in out
+
+
 def test_explain_json_refused_exits_one() -> None:
     status, out = run("explain", "null", "--json")
 
