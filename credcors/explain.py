@@ -46,14 +46,16 @@ def explain_request(
     db_note: tuple[str, ...] = ()
     if candidates:
         try:
-            found = read_rows(origins=candidates, fields=("pk", "origin", "enabled", "note", "expires_at"))
+            found = read_rows(
+                origins=candidates, fields=("pk", "origin", "enabled", "note", "expires_at", "trust_for_csrf")
+            )
         except DatabaseError as exc:
             db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
         else:
             now = timezone.now()
             rows = [
-                Row(pk, origin_, enabled, note, None if expires is None or expires > now else describe(expires))
-                for pk, origin_, enabled, note, expires in found
+                Row(pk, origin_, enabled, note, None if expires is None or expires > now else describe(expires), trust)
+                for pk, origin_, enabled, note, expires, trust in found
             ]
     cookies = _cookie_lines(origin, config)
     policy, why = path_policy(path, config)

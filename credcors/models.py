@@ -90,10 +90,12 @@ class AllowedOrigin(models.Model):
         _("trusted for CSRF"),
         default=False,
         db_default=False,
+        # True under every setting: the box is one of two ways a row is trusted (see credcors.core.trust).
         help_text=_(
-            "Let Django's CSRF origin check accept this exact origin for unsafe requests "
-            "(needs credcors.csrf.CredCorsCsrfViewMiddleware). Reading is not writing: leave it off for origins "
-            "that only read."
+            "Ticked: Django's CSRF origin check accepts this exact origin for unsafe requests on its policy's views "
+            "(needs credcors.csrf.CredCorsCsrfViewMiddleware). CREDCORS['TRUST_FOR_CSRF'] = True trusts every exact "
+            "row of the default policy, ticked or not; patterns, and policies without credentials, are never "
+            "trusted. Reading is not writing: leave it off for origins that only read."
         ),
     )
     note = models.TextField(_("note"), blank=True, default="")

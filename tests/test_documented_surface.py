@@ -54,6 +54,8 @@ EXPLAIN_JSON_KEYS = {
     "allowed",
     "cause",
     "cookies",
+    "csrf_trust_reason",
+    "csrf_trusted",
     "exchanges",
     "hints",
     "message",
@@ -73,6 +75,7 @@ MIGRATIONS = [
     "0005_refusedorigin",
     "0006_refusedorigin_evict_by_recency",
     "0007_refusedorigin_per_policy",
+    "0008_trust_for_csrf_help_text",
 ]
 
 ADMIN_URL_NAMES = [

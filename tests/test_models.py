@@ -141,3 +141,12 @@ def test_plain_http_row_of_a_policy_without_credentials_is_accepted_beside_a_cre
 
     with pytest.raises(ValidationError):
         AllowedOrigin(origin="http://other.example.net").full_clean()  # The default policy sends credentials.
+
+
+def test_trust_for_csrf_help_says_what_trusts_a_row_under_every_setting() -> None:
+    help_text = str(AllowedOrigin._meta.get_field("trust_for_csrf").help_text)
+
+    # The box is one of two ways in (core.trust): the help names both, and who is never trusted.
+    assert help_text.startswith("Ticked: Django's CSRF origin check accepts this exact origin")
+    assert "CREDCORS['TRUST_FOR_CSRF'] = True trusts every exact row of the default policy, ticked or not" in help_text
+    assert "patterns, and policies without credentials, are never trusted" in help_text

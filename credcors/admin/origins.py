@@ -30,7 +30,9 @@ from credcors.admin.import_view import import_view
 from credcors.admin.propagation import propagation_message
 from credcors.admin.status import read_status
 from credcors.conf import get_config
+from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.trust import policy_trust, row_trust
 from credcors.explain import explain_request
 from credcors.models import AllowedOrigin
 from credcors.rows import audit
@@ -45,6 +47,12 @@ _CHANGING_ACTIONS = ("enable_selected", "disable_selected")
 #: How much of a note the change list shows: two or three lines of its cell at 1280 px.
 NOTE_CELL_LENGTH = 60
 
+
+#: Beside the box on the row's page, while ``TRUST_FOR_CSRF = True`` trusts every default-policy row.
+POLICY_TRUST_NOTE = _(
+    "Now: CREDCORS['TRUST_FOR_CSRF'] is True, so every exact row of the default policy is trusted for CSRF, "
+    "ticked or not; the box decides for rows of the other policies."
+)
 
 #: Where save_model() leaves the row's history message for log_addition()/log_change().
 _HISTORY = "_credcors_history"
@@ -63,6 +71,42 @@ class TestOriginForm(forms.Form):
         help_text=_("Headers the page's script sets, separated by commas."),
     )
     path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
+
+
+class CsrfTrustFilter(admin.SimpleListFilter):
+    """The rows trusted for CSRF by the rule the column shows, box or ``TRUST_FOR_CSRF``; one query."""
+
+    title = _("trusted for CSRF (in force)")
+    parameter_name = "csrf_trusted"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
+        return [("yes", _("Yes")), ("no", _("No"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> QuerySet[AllowedOrigin]:
+        if self.value() not in ("yes", "no"):
+            return queryset
+        trusted = _trusted_rows(get_config())
+        chosen: QuerySet[AllowedOrigin] = (
+            queryset.filter(trusted) if self.value() == "yes" else queryset.exclude(trusted)
+        )
+        return chosen
+
+
+def _trusted_rows(config: Config) -> Q:
+    # row_trust() as a WHERE clause: per policy that can trust rows, its
+    # exact rows (ticked, unless TRUST_FOR_CSRF trusts them all) that no
+    # settings entry shadows, and the rows a trusted settings entry shadows.
+    trusted = Q(pk__in=[])
+    for name in config.policy_names:
+        facts = policy_trust(config, name)
+        if not facts.rows:
+            continue
+        rows = Q(policy=name) & ~Q(origin__contains="*") & ~Q(origin__in=list(facts.settings))
+        if not facts.every_row:
+            rows &= Q(trust_for_csrf=True)
+        shadowed = [origin for origin, yes in facts.settings.items() if yes]
+        trusted |= rows | Q(policy=name, origin__in=shadowed)
+    return trusted
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -90,7 +134,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # the state says enabled and expiry in one cell, the note is shortened
     # (whole on hover), and "updated" is on the row's page and its History.
     list_display = ("origin", "state", "policy", "csrf_trust", "shown_note")
-    list_filter = (StateFilter, "enabled", "policy", "trust_for_csrf")
+    list_filter = (StateFilter, "enabled", "policy", CsrfTrustFilter)
     search_fields = ("origin", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected", "export_text", "export_json")
@@ -106,7 +150,15 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 initial=db_field.default,
                 help_text=db_field.help_text,
             )
-        return super().formfield_for_dbfield(db_field, request, **kwargs)
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if (
+            db_field.name == "trust_for_csrf"
+            and field is not None
+            and policy_trust(get_config(), DEFAULT_POLICY).every_row
+        ):
+            # What the settings say now, next to the box whose tick they override.
+            field.help_text = format_html("{}<br>{}", db_field.help_text, POLICY_TRUST_NOTE)
+        return field
 
     def get_list_display(self, request: HttpRequest) -> tuple[str, ...]:
         # With the default policy alone, every row's policy is "default": a
@@ -139,21 +191,18 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     @admin.display(description=_("trusted for CSRF"), ordering="trust_for_csrf")
     def csrf_trust(self, obj: AllowedOrigin) -> str:
-        """The CSRF trust in force for the row's origin, from this process's allow-list, and who decides it."""
+        """The CSRF trust the row has in force, and why; for a row not in force, the trust it would have.
+
+        The rule of :func:`credcors.core.trust.row_trust`, the one the
+        filter beside it and ``credcors list`` apply: a row under
+        ``TRUST_FOR_CSRF = True`` is trusted whether its box is ticked or not.
+        """
+        trust = row_trust(get_config(), obj.origin, obj.policy, obj.trust_for_csrf)
         grant = store.get().exact_grant(obj.origin, obj.policy)
-        if grant is not None and grant.source is None:
-            # A settings entry of the same origin in the row's policy wins; the row is never compiled.
-            decided = _("yes (the settings entry decides)") if grant.csrf else _("no (the settings entry decides)")
-            return str(decided)
-        if grant is not None and grant.source == obj.pk:
-            if grant.csrf or not obj.trust_for_csrf:
-                return str(_("yes") if grant.csrf else _("no"))
-            return str(_("no (the policy sends no credentials)"))
-        policy = get_config().policies.get(obj.policy)
-        if obj.trust_for_csrf and policy is not None and policy.allow_all:
-            return str(_("no (the policy takes no rows)"))
-        # Not in force at all (disabled, expired, invalid): the row's own box.
-        return str(_("yes") if obj.trust_for_csrf else _("no"))
+        # In force: a grant of this row, or the settings entry that shadows it.
+        in_force = grant is not None and grant.source in (None, obj.pk)
+        hint = trust.sentence if in_force else _("%(why)s, once the row is in force") % {"why": trust.sentence}
+        return format_html('<span title="{}">{} {}</span>', hint, _icon("yes" if trust.trusted else "no"), trust.label)
 
     def get_urls(self) -> list[URLPattern]:
         prefix = f"{self.opts.app_label}_{self.opts.model_name}"

@@ -24,6 +24,7 @@ from credcors.conf import get_config
 from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.quoting import safe, scrub
+from credcors.core.trust import row_trust
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.rows import audit
 from credcors.rows.edit import FIELDS, save_row
@@ -142,7 +143,10 @@ class RowCommands:
             named = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
             # Per row: a named policy may read the database while the default does not.
             ignored = "" if config.takes_rows(row.policy) else "  (ignored: its policy takes no rows)"
-            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{named}{until}{ignored}{note}")
+            # The trust in force (or once the row is): TRUST_FOR_CSRF may trust an unticked row.
+            trust = row_trust(config, row.origin, row.policy, row.trust_for_csrf).words(row.trust_for_csrf)
+            trusted = f"  {trust}" if trust and not ignored else ""
+            self.stdout.write(f"  {flag}  {scrub(row.origin, 300)}{named}{until}{trusted}{ignored}{note}")
 
     def _add(self, options: dict[str, Any]) -> None:
         origin = _canonical(options["origin"])
@@ -376,8 +380,9 @@ def _expiry(value: str | None) -> Any:
 
 def _details(row: AllowedOrigin) -> str:
     parts = [] if row.expires_at is None else [f"expires {describe(row.expires_at)}"]
-    if row.trust_for_csrf:
-        parts.append("trusted for CSRF")
+    trust = row_trust(get_config(), row.origin, row.policy, row.trust_for_csrf).words(row.trust_for_csrf)
+    if trust:
+        parts.append(trust)
     return f" ({', '.join(parts)})" if parts else ""
 
 

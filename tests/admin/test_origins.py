@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from django.contrib import admin as django_admin
 from django.contrib.messages import get_messages
 from django.test import Client
 
+from credcors.admin.origins import AllowedOriginAdmin, CsrfTrustFilter
 from credcors.models import AllowedOrigin
 from tests.conftest import Clock
 from tests.helpers import allowed
@@ -93,9 +97,10 @@ def test_changelist_state_says_active_until_expired_or_disabled(admin_client: Cl
         "https://past.example.net": "Expired Jan. 2, 2020, 3:30 p.m.",
         "https://off.example.net": "Disabled",
     }
-    assert content.count(f'src="{static("admin/img/icon-yes.svg")}" alt=""') == 2
-    assert content.count(f'src="{static("admin/img/icon-alert.svg")}" alt=""') == 1
-    assert content.count(f'src="{static("admin/img/icon-no.svg")}" alt=""') == 1
+    state = "".join(re.findall(r'class="field-state[^"]*">(.*?)</td>', content, re.DOTALL))
+    assert state.count(f'src="{static("admin/img/icon-yes.svg")}" alt=""') == 2
+    assert state.count(f'src="{static("admin/img/icon-alert.svg")}" alt=""') == 1
+    assert state.count(f'src="{static("admin/img/icon-no.svg")}" alt=""') == 1
 
 
 def test_changelist_shortens_a_long_note_whole_on_hover_escaped(admin_client: Client) -> None:
@@ -342,8 +347,6 @@ IN_FORCE = {
 
 def _cells(content: str, column: str) -> dict[str, str]:
     # {origin: the text of the column} for each row of the change list.
-    import re
-
     rows = re.findall(r"<tr>.*?</tr>", content, re.DOTALL)
     cells = {}
     for row in rows:
@@ -369,12 +372,132 @@ def test_changelist_shows_the_csrf_trust_in_force(admin_client: Client, settings
     assert cells == {
         "https://app.example.com": "no (the settings entry decides)",
         "https://trusted.example.com": "yes (the settings entry decides)",
-        "https://own.example.com": "yes",
+        "https://own.example.com": "yes (ticked)",
         "https://plain.example.com": "no",
         "https://reader.example.net": "no (the policy sends no credentials)",
         "https://star.example.net": "no (the policy takes no rows)",
-        "https://off.example.com": "yes",
+        "https://off.example.com": "yes (ticked)",
     }
+
+
+EVERY_ROW = {
+    "ALLOWED_ORIGINS": ["https://app.example.com"],
+    "TRUST_FOR_CSRF": True,
+    "POLICIES": {
+        "partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": True},
+        "readers": {"USE_DATABASE": True},
+    },
+}
+
+
+def _trust_rows() -> None:
+    # Every kind of row the rule tells apart, none of them ticked but one.
+    AllowedOrigin.objects.create(origin="https://app.example.com")  # shadowed by the settings entry
+    AllowedOrigin.objects.create(origin="https://plain.example.com")
+    AllowedOrigin.objects.create(origin="https://ticked.example.com", trust_for_csrf=True)
+    AllowedOrigin.objects.create(origin="https://off.example.com", enabled=False)
+    AllowedOrigin.objects.create(origin="https://past.example.com", expires_at=datetime(2020, 1, 2, tzinfo=UTC))
+    AllowedOrigin.objects.create(origin="https://*.example.org")
+    AllowedOrigin.objects.create(origin="https://partner.example.net", policy="partners")
+    AllowedOrigin.objects.create(origin="https://reader.example.net", policy="readers", trust_for_csrf=True)
+
+
+def test_under_trust_for_csrf_true_the_changelist_shows_every_exact_row_trusted(
+    admin_client: Client, settings: Any
+) -> None:
+    settings.CREDCORS = EVERY_ROW
+    _trust_rows()
+
+    cells = _cells(admin_client.get(CHANGELIST).content.decode(), "csrf_trust")
+
+    assert cells == {
+        "https://app.example.com": "yes (the settings entry decides)",
+        "https://plain.example.com": "yes (by TRUST_FOR_CSRF)",
+        "https://ticked.example.com": "yes (by TRUST_FOR_CSRF)",
+        # Not in force, but trusted the moment they are: the state column says why they are not.
+        "https://off.example.com": "yes (by TRUST_FOR_CSRF)",
+        "https://past.example.com": "yes (by TRUST_FOR_CSRF)",
+        "https://*.example.org": "no (a pattern: never)",
+        # TRUST_FOR_CSRF = True is the default policy's; a named policy's rows need their box.
+        "https://partner.example.net": "no",
+        "https://reader.example.net": "no (the policy sends no credentials)",
+    }
+
+
+def test_the_csrf_trust_cell_says_why_on_hover(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = EVERY_ROW
+    AllowedOrigin.objects.create(origin="https://plain.example.com")
+    AllowedOrigin.objects.create(origin="https://off.example.com", enabled=False)
+
+    content = admin_client.get(CHANGELIST).content.decode()
+
+    assert (
+        '<span title="trusted for CSRF: CREDCORS[&#x27;TRUST_FOR_CSRF&#x27;] is True, which trusts every exact row '
+        'of the default policy, ticked or not">'
+    ) in content
+    assert "ticked or not, once the row is in force" in content
+
+
+def _filtered(admin_client: Client, value: str) -> set[str]:
+    return set(_cells(admin_client.get(CHANGELIST, {"csrf_trusted": value}).content.decode(), "csrf_trust"))
+
+
+def test_the_trust_filter_matches_the_column_under_trust_for_csrf_true(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = EVERY_ROW
+    _trust_rows()
+
+    trusted = _filtered(admin_client, "yes")
+
+    assert trusted == {
+        "https://app.example.com",
+        "https://plain.example.com",
+        "https://ticked.example.com",
+        "https://off.example.com",
+        "https://past.example.com",
+    }
+    assert _filtered(admin_client, "no") == {
+        "https://*.example.org",
+        "https://partner.example.net",
+        "https://reader.example.net",
+    }
+    assert "trusted for CSRF (in force)" in admin_client.get(CHANGELIST).content.decode()
+
+
+def test_the_trust_filter_matches_the_column_when_only_the_box_trusts(admin_client: Client, settings: Any) -> None:
+    settings.CREDCORS = {**EVERY_ROW, "TRUST_FOR_CSRF": False}
+    _trust_rows()
+    AllowedOrigin.objects.filter(origin="https://partner.example.net").update(trust_for_csrf=True)
+
+    cells = _cells(admin_client.get(CHANGELIST).content.decode(), "csrf_trust")
+
+    assert _filtered(admin_client, "yes") == {"https://ticked.example.com", "https://partner.example.net"}
+    assert _filtered(admin_client, "yes") == {origin for origin, text in cells.items() if text.startswith("yes")}
+    assert len(_filtered(admin_client, "no")) == 6
+    assert cells["https://app.example.com"] == "no (the settings entry decides)"
+
+
+def test_the_trust_filter_is_one_query(admin_client: Client, settings: Any, django_assert_max_num_queries: Any) -> None:
+    settings.CREDCORS = EVERY_ROW
+    _trust_rows()
+
+    request = admin_client.get(CHANGELIST).wsgi_request
+    model_admin = AllowedOriginAdmin(AllowedOrigin, django_admin.site)
+    chosen = CsrfTrustFilter(request, {"csrf_trusted": ["yes"]}, AllowedOrigin, model_admin)
+
+    with django_assert_max_num_queries(1):
+        assert len(list(chosen.queryset(request, AllowedOrigin.objects.all()))) == 5
+
+
+def test_the_row_page_says_trust_for_csrf_true_trusts_the_row_whatever_the_box(
+    admin_client: Client, settings: Any
+) -> None:
+    row = AllowedOrigin.objects.create(origin="https://plain.example.com")
+    note = "Now: CREDCORS[&#x27;TRUST_FOR_CSRF&#x27;] is True, so every exact row of the default policy"
+
+    settings.CREDCORS = EVERY_ROW
+    assert note in admin_client.get(_change(row.pk)).content.decode()
+    settings.CREDCORS = {**EVERY_ROW, "TRUST_FOR_CSRF": False}
+    assert note not in admin_client.get(_change(row.pk)).content.decode()
 
 
 def test_adding_a_row_to_an_allow_all_policy_warns(admin_client: Client, settings: Any) -> None:

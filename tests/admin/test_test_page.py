@@ -184,3 +184,13 @@ def test_null_character_is_a_form_error_not_a_crash(staff: Client) -> None:
 
     assert response.status_code == 200
     assert response.context["explanation"] is None
+
+
+def test_page_says_the_csrf_trust_of_the_origin(admin_client: Client, settings: object) -> None:
+    AllowedOrigin.objects.create(origin="https://partner.example.net", trust_for_csrf=True)
+
+    response = admin_client.get(URL, {"origin": "https://partner.example.net", "method": "GET"})
+
+    assert '<p class="credcors-csrf">CSRF: trusted for CSRF: its trust_for_csrf box is ticked</p>' in (
+        response.content.decode()
+    )

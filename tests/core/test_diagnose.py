@@ -486,7 +486,63 @@ def test_cookie_verdict_left_out_without_credentials() -> None:
 def test_render_prints_cookie_verdict_after_the_hints() -> None:
     text = render(_explain("https://app.example.com", cookies=("First line.", "Second line.")))
 
-    assert "is sent directly.\nCookies:  First line.\n          Second line.\nRequest:  " in text
+    assert "is sent directly.\nCookies:  First line.\n          Second line.\nCSRF:     " in text
+
+
+# -- CSRF trust: the rule staff see in the admin and 'credcors list' ----------------
+
+
+def _row_explain(
+    trust: object, ticked: bool, origin: str = "https://partner.example.net", asked: str = "", **overrides: Any
+) -> Any:
+    config = parse_config({"ALLOWED_ORIGINS": ORIGINS, "TRUST_FOR_CSRF": trust, **overrides})
+    snapshot = compile_rows(config, [(origin, 9, "default", ticked, None)])[0]
+    return explain(snapshot, config, asked or origin, rows=(Row(9, origin, True, trust_for_csrf=ticked),))
+
+
+def test_explain_says_trust_for_csrf_true_trusts_an_unticked_row() -> None:
+    result = _row_explain(True, ticked=False)
+
+    assert result.csrf_trusted is True
+    assert result.csrf_trust_reason == (
+        "trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True, which trusts every exact row of the default policy, "
+        "ticked or not"
+    )
+    assert result.to_dict()["csrf_trusted"] is True
+    assert "\nCSRF:     trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True" in render(result)
+
+
+def test_explain_names_the_box_or_why_it_counts_for_nothing() -> None:
+    assert _row_explain(False, ticked=True).csrf_trust_reason == "trusted for CSRF: its trust_for_csrf box is ticked"
+    assert _row_explain(False, ticked=False).csrf_trust_reason == (
+        "not trusted for CSRF: its trust_for_csrf box is not ticked"
+    )
+    pattern = _row_explain(
+        True, ticked=False, origin="https://*.partner.example.net", asked="https://a.partner.example.net"
+    )
+    assert pattern.csrf_trusted is False
+    assert "a pattern is never trusted for CSRF" in pattern.csrf_trust_reason
+    nothing = _row_explain(True, ticked=True, ALLOW_CREDENTIALS=False)
+    assert nothing.csrf_trust_reason == (
+        "not trusted for CSRF: its policy sends no credentials, so it trusts nobody for CSRF"
+    )
+
+
+def test_explain_says_the_trust_of_a_settings_entry() -> None:
+    assert _explain("https://app.example.com").csrf_trusted is False
+    listed = _explain("https://app.example.com", config_overrides={"TRUST_FOR_CSRF": ["https://app.example.com"]})
+    assert listed.csrf_trusted is True
+    assert listed.csrf_trust_reason == (
+        "trusted for CSRF: the settings entry of this origin in its policy decides, and TRUST_FOR_CSRF trusts it"
+    )
+
+
+def test_explain_says_nothing_of_csrf_for_a_refused_origin() -> None:
+    result = _explain("https://evil.example")
+
+    assert result.csrf_trusted is None
+    assert result.to_dict()["csrf_trust_reason"] == ""
+    assert "CSRF:" not in render(result)
 
 
 # -- The Django-facing wrapper ----------------------------------------------------------

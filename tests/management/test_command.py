@@ -151,6 +151,29 @@ def test_explain_json_is_machine_readable() -> None:
     assert data["exchanges"][0]["response_headers"][0] == ["access-control-allow-origin", "https://app.example.com"]
 
 
+def test_explain_names_a_rows_csrf_trust_and_why(settings: Any) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "TRUST_FOR_CSRF": True}
+    AllowedOrigin.objects.create(origin=PARTNER)
+
+    _, out = run("explain", PARTNER)
+    _, data = run("explain", PARTNER, "--json")
+
+    assert (
+        "CSRF:     trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True, which trusts every exact row of the "
+        "default policy, ticked or not\n"
+    ) in out
+    assert json.loads(data)["csrf_trusted"] is True
+    assert json.loads(data)["csrf_trust_reason"].startswith("trusted for CSRF: CREDCORS['TRUST_FOR_CSRF'] is True")
+
+
+def test_explain_reads_the_rows_box(settings: Any) -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, trust_for_csrf=True)
+
+    _, out = run("explain", PARTNER)
+
+    assert "CSRF:     trusted for CSRF: its trust_for_csrf box is ticked\n" in out
+
+
 def test_explain_json_refused_exits_one() -> None:
     status, out = run("explain", "null", "--json")
 
@@ -441,6 +464,44 @@ def test_list_shows_every_policys_settings_and_which_rows_are_ignored(settings: 
         f'  enabled   {PARTNER}  [policy "partners"]',
         "  enabled   https://unread.example.net  (ignored: its policy takes no rows)",
     ]
+
+
+def test_list_shows_the_csrf_trust_in_force_and_who_gives_it(settings: Any) -> None:
+    settings.CREDCORS = {
+        "ALLOWED_ORIGINS": ["https://app.example.com"],
+        "TRUST_FOR_CSRF": True,
+        "POLICIES": {"readers": {"USE_DATABASE": True}},
+    }
+    AllowedOrigin.objects.create(origin=PARTNER)
+    AllowedOrigin.objects.create(origin="https://ticked.example.net", trust_for_csrf=True, enabled=False)
+    AllowedOrigin.objects.create(origin="https://*.example.org")
+    AllowedOrigin.objects.create(origin="https://reader.example.com", policy="readers", trust_for_csrf=True)
+
+    _, out = run("list")
+
+    assert out.splitlines()[-4:] == [
+        "  enabled   https://*.example.org",
+        f"  enabled   {PARTNER}  trusted for CSRF by TRUST_FOR_CSRF",
+        '  enabled   https://reader.example.com  [policy "readers"]  ticked for CSRF but not trusted: its policy '
+        "sends no credentials, so it trusts nobody for CSRF",
+        "  disabled  https://ticked.example.net  trusted for CSRF by TRUST_FOR_CSRF",
+    ]
+
+
+def test_list_names_a_ticked_row_trusted_by_its_box() -> None:
+    AllowedOrigin.objects.create(origin=PARTNER, trust_for_csrf=True)
+
+    _, out = run("list")
+
+    assert out.splitlines()[-1] == f"  enabled   {PARTNER}  trusted for CSRF"
+
+
+def test_add_says_trust_for_csrf_true_trusts_the_new_row(settings: Any) -> None:
+    settings.CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"], "TRUST_FOR_CSRF": True}
+
+    _, added = run("add", PARTNER)
+
+    assert added == f"Added {PARTNER} (trusted for CSRF by TRUST_FOR_CSRF).\n"
 
 
 # -- import / export ---------------------------------------------------------------

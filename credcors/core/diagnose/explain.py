@@ -32,6 +32,7 @@ from credcors.core.diagnose.refusal import refusal_verdict
 from credcors.core.fetch import SAFELISTED_METHODS, SAFELISTED_REQUEST_HEADERS, normalize_method
 from credcors.core.quoting import safe, scrub
 from credcors.core.snapshot import ANY_ORIGIN, Snapshot
+from credcors.core.trust import RowTrust, TrustReason, row_trust, settings_trust
 
 __all__ = ["Exchange", "Explanation", "explain"]
 
@@ -91,6 +92,10 @@ class Explanation:
     cookies: tuple[str, ...] = ()
     policy: str = DEFAULT_POLICY
     policy_reason: str = ""
+    #: For an allowed origin: whether Django's CSRF check trusts it on the
+    #: policy's views (with CredCorsCsrfViewMiddleware), and why in words.
+    csrf_trusted: bool | None = None
+    csrf_trust_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +111,8 @@ class Explanation:
             "cookies": list(self.cookies),
             "policy": self.policy,
             "policy_reason": self.policy_reason,
+            "csrf_trusted": self.csrf_trusted,
+            "csrf_trust_reason": self.csrf_trust_reason,
         }
 
 
@@ -134,7 +141,35 @@ def explain(
     the view at ``path``, and ``policy_reason`` says why in words.
     """
     result = _explain(snapshot, config, origin, method, headers, path, rows, cookies, policy)
-    return replace(result, policy=policy, policy_reason=policy_reason)
+    trust = _csrf_trust(snapshot, config, result, rows, policy)
+    return replace(
+        result,
+        policy=policy,
+        policy_reason=policy_reason,
+        csrf_trusted=None if trust is None else trust.trusted,
+        csrf_trust_reason="" if trust is None else trust.sentence,
+    )
+
+
+def _csrf_trust(
+    snapshot: Snapshot, config: Config, result: Explanation, rows: Sequence[Row], policy: str
+) -> RowTrust | None:
+    # The trust of the grant that allowed the origin, in the words staff see
+    # in the admin and 'credcors list' (credcors.core.trust); nothing to say
+    # for a refused origin, which CORS keeps out before CSRF matters.
+    actual = next((each.decision for each in result.exchanges if each.kind is Kind.ACTUAL), None)
+    if not result.allowed or actual is None or actual.rule is None:
+        return None
+    if actual.rule is ANY_ORIGIN:
+        return RowTrust(False, TrustReason.NO_CREDENTIALS)
+    origin = actual.rule.serialize()
+    if actual.source is None:
+        return settings_trust(config, origin, policy)
+    row = next((each for each in rows if each.pk == actual.source), None)
+    # A row the caller did not pass: the snapshot's answer stands for its box,
+    # which row_trust() then words (the box is all a trusted row can owe it to).
+    ticked = row.trust_for_csrf if row is not None else snapshot.trusts_for_csrf(origin, policy)
+    return row_trust(config, origin, policy, ticked)
 
 
 def _explain(

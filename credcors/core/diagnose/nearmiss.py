@@ -38,6 +38,8 @@ class Row:
     note: str = ""
     #: When the row expired, as the command line writes it, if it has: the snapshot left it out.
     expired: str | None = None
+    #: Its ``trust_for_csrf`` box: one of the two ways a row is trusted (:mod:`credcors.core.trust`).
+    trust_for_csrf: bool = False
 
 
 @dataclass(frozen=True, slots=True)

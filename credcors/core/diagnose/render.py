@@ -17,6 +17,8 @@ def render(result: Explanation) -> str:
     lines.append(f"Why:      {result.message}")
     lines += [f"          {hint}" for hint in result.hints]
     lines += [f"{'Cookies:' if index == 0 else '':<10}{line}" for index, line in enumerate(result.cookies)]
+    if result.csrf_trust_reason:
+        lines.append(f"CSRF:     {result.csrf_trust_reason}")
     for exchange in result.exchanges:
         if exchange.kind.value == "preflight":
             asked = f", Access-Control-Request-Headers: {exchange.request_headers}" if exchange.request_headers else ""
