@@ -144,7 +144,7 @@ def test_plain_http_row_of_a_policy_without_credentials_is_accepted_beside_a_cre
 
 
 def test_trust_for_csrf_help_says_what_trusts_a_row_under_every_setting() -> None:
-    help_text = str(AllowedOrigin._meta.get_field("trust_for_csrf").help_text)
+    help_text = str(AllowedOrigin._meta.get_field("trust_for_csrf").help_text)  # type: ignore[union-attr]
 
     # The box is one of two ways in (core.trust): the help names both, and who is never trusted.
     assert help_text.startswith("Ticked: Django's CSRF origin check accepts this exact origin")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
@@ -396,7 +396,9 @@ def _trust_rows() -> None:
     AllowedOrigin.objects.create(origin="https://plain.example.com")
     AllowedOrigin.objects.create(origin="https://ticked.example.com", trust_for_csrf=True)
     AllowedOrigin.objects.create(origin="https://off.example.com", enabled=False)
-    AllowedOrigin.objects.create(origin="https://past.example.com", expires_at=datetime(2020, 1, 2, tzinfo=UTC))
+    AllowedOrigin.objects.create(
+        origin="https://past.example.com", expires_at=datetime(2020, 1, 2, tzinfo=timezone.utc)
+    )
     AllowedOrigin.objects.create(origin="https://*.example.org")
     AllowedOrigin.objects.create(origin="https://partner.example.net", policy="partners")
     AllowedOrigin.objects.create(origin="https://reader.example.net", policy="readers", trust_for_csrf=True)
