@@ -88,10 +88,6 @@ class RateLimiter:
             state[2] += 1
             return False, 0
 
-    def reset(self) -> None:
-        with self._lock:
-            self._state.clear()
-
 
 class RateLimits(NamedTuple):
     """The process-wide rate limiters of credcors' log lines."""

@@ -11,10 +11,15 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from credcors import log, routing
+from credcors.refused import flush
+from credcors.store import current
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -173,3 +178,36 @@ def test_a_forked_child_keeps_the_store_with_fresh_locks_and_drops_the_parents_r
 
     assert report["child"] == {"same_store": True, "store_lock_free": True, "pending_refusals": 0}
     assert report["parent_pending_refusals"] == 1
+
+
+#: Each accessor's module, the names of its instance and lock, and the accessor.
+ACCESSORS = [
+    pytest.param(current, "_store", "_store_lock", current.get_store, id="store"),
+    pytest.param(flush, "_refused_log", "_refused_log_lock", flush.get_refused_log, id="refused_log"),
+    pytest.param(routing, "_path_policies", "_path_policies_lock", routing.get_path_policies, id="path_policies"),
+    pytest.param(log, "_rate_limits", "_rate_limits_lock", log.get_rate_limits, id="rate_limits"),
+]
+
+
+@pytest.mark.parametrize(("module", "instance", "lock", "get"), ACCESSORS)
+def test_two_first_uses_at_once_make_one_instance(
+    module: Any, instance: str, lock: str, get: Callable[[], object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The other thread's first use wins the lock and makes the instance while
+    # this one waits on it: a lock that makes it on entry plays that thread.
+    monkeypatch.setattr(module, instance, None)
+    theirs: list[object] = []
+    real = getattr(module, lock)
+
+    class MadeMeanwhile:
+        def __enter__(self) -> None:
+            monkeypatch.setattr(module, lock, real)
+            theirs.append(get())
+            real.acquire()
+
+        def __exit__(self, *exc: object) -> None:
+            real.release()
+
+    monkeypatch.setattr(module, lock, MadeMeanwhile())
+
+    assert get() is theirs[0]
