@@ -133,7 +133,9 @@ class _Phases:
         return result
 
     def load(self) -> dict[str, Any]:
-        from credcors.store.current import store
+        from credcors.store.current import get_store
+
+        store = get_store()
 
         gc.collect()
         wall, cpu = time.perf_counter(), time.process_time()

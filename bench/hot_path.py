@@ -118,10 +118,10 @@ def measure(size: int, quick: bool) -> dict[str, Any]:
     gc.collect()
 
     from credcors.core.decide import decide
-    from credcors.store.current import store
+    from credcors.store.current import get_store
 
     start = time.perf_counter()
-    snapshot = store.get()
+    snapshot = get_store().get()
     cold_s = time.perf_counter() - start
     assert decide(snapshot, "GET", row_origin).allowed
     assert decide(snapshot, "GET", settings_origin).allowed

@@ -248,7 +248,9 @@ class Worker:
     def reload(self) -> dict[str, float]:
         """Start-up compile time and, for database origins, a reload under load."""
         from credcors import conf
-        from credcors.store.current import store
+        from credcors.store.current import get_store
+
+        store = get_store()
 
         result: dict[str, float] = {}
         if self.config == "cc-db":
@@ -272,7 +274,9 @@ class Worker:
     def _reload_under_load(self) -> dict[str, float]:
         """Reload a changed table on this thread while another thread serves requests."""
         from credcors.models import AllowedOrigin
-        from credcors.store.current import store
+        from credcors.store.current import get_store
+
+        store = get_store()
 
         fn, arg = self.target("middleware", "allowed")
         stop = threading.Event()

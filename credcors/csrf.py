@@ -23,7 +23,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 
 from credcors.conf import get_config
 from credcors.routing import view_policy
-from credcors.store.current import store
+from credcors.store.current import get_store
 
 __all__ = ["CredCorsCsrfViewMiddleware"]
 
@@ -75,4 +75,4 @@ class CredCorsCsrfViewMiddleware(CsrfViewMiddleware):
         # credentialed views, which refuse it for CORS too (issue 21).  The
         # snapshot is the one CredCorsMiddleware already loaded for this
         # request, so this costs a dict lookup or two and no query.
-        return store.get().trusts_for_csrf(request.META["HTTP_ORIGIN"], view_policy(view))
+        return get_store().get().trusts_for_csrf(request.META["HTTP_ORIGIN"], view_policy(view))

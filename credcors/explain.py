@@ -23,9 +23,9 @@ from credcors.core.diagnose import Explanation, Row, explain, row_candidates
 from credcors.core.origin_header import DEFAULT_PORTS
 from credcors.core.origins import OriginError, parse_rule
 from credcors.core.quoting import safe
-from credcors.routing import path_policies, view_policy
+from credcors.routing import get_path_policies, view_policy
 from credcors.rows.lifetime import describe
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.reads import read_rows
 
 __all__ = ["explain_request", "path_policy"]
@@ -40,7 +40,7 @@ def explain_request(
 ) -> Explanation:
     """Explain ``origin`` against this process's real settings, snapshot and rows."""
     config = get_config()
-    snapshot = store.get()
+    snapshot = get_store().get()
     rows: list[Row] = []
     candidates = row_candidates(origin)
     db_note: tuple[str, ...] = ()
@@ -109,7 +109,7 @@ def path_policy(path: str | None, config: Config) -> tuple[str, str]:
         return DEFAULT_POLICY, ""
     if path is None:
         return DEFAULT_POLICY, "no path given; views without a policy of their own use the default policy"
-    view = path_policies.view(path)  # In the path's language, as a preflight resolves it.
+    view = get_path_policies().view(path)  # In the path's language, as a preflight resolves it.
     if view is None:
         return DEFAULT_POLICY, f"the path {safe(path)} resolves to no view, so the default policy applies"
     name = view_policy(view)

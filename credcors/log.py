@@ -24,6 +24,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
+from typing import NamedTuple
 
 from credcors.core.decision import Decision, Kind
 from credcors.core.quoting import safe
@@ -36,10 +37,12 @@ __all__ = [
     "REFUSED_PREFLIGHT_LEVEL",
     "URLCONF_WARNING_SECONDS",
     "RateLimiter",
+    "RateLimits",
+    "get_rate_limits",
     "log_refusal",
     "log_urlconf_set_below",
     "logger",
-    "reset",
+    "reset_rate_limits",
 ]
 
 logger = logging.getLogger("credcors")
@@ -85,19 +88,44 @@ class RateLimiter:
             state[2] += 1
             return False, 0
 
-    def reset(self) -> None:
-        with self._lock:
-            self._state.clear()
+
+class RateLimits(NamedTuple):
+    """The process-wide rate limiters of credcors' log lines."""
+
+    #: Refused requests, per (kind, reason): :func:`log_refusal`.
+    refusals: RateLimiter
+    #: The one line of :func:`log_urlconf_set_below`.
+    urlconf_set_below: RateLimiter
 
 
-_refusals = RateLimiter(REFUSAL_LINES_PER_WINDOW, REFUSAL_WINDOW_SECONDS)
-_urlconf_set_below = RateLimiter(1, URLCONF_WARNING_SECONDS)
+_rate_limits: RateLimits | None = None
+_rate_limits_lock = threading.Lock()
 
 
-def reset() -> None:
-    """Forget the rate limiters' windows (for tests)."""
-    _refusals.reset()
-    _urlconf_set_below.reset()
+def get_rate_limits() -> RateLimits:
+    """This process's rate limiters, made on first use (one global read after that)."""
+    current = _rate_limits
+    if current is None:
+        current = _make_rate_limits()
+    return current
+
+
+def _make_rate_limits() -> RateLimits:
+    global _rate_limits
+    # Double-checked: two threads logging their first line share one window.
+    with _rate_limits_lock:
+        if _rate_limits is None:
+            _rate_limits = RateLimits(
+                RateLimiter(REFUSAL_LINES_PER_WINDOW, REFUSAL_WINDOW_SECONDS), RateLimiter(1, URLCONF_WARNING_SECONDS)
+            )
+        return _rate_limits
+
+
+def reset_rate_limits() -> None:
+    """Drop the rate limiters (for tests): the next :func:`get_rate_limits` starts fresh windows."""
+    global _rate_limits
+    with _rate_limits_lock:
+        _rate_limits = None
 
 
 def log_urlconf_set_below(urlconf: object, seen: object) -> None:
@@ -106,7 +134,7 @@ def log_urlconf_set_below(urlconf: object, seen: object) -> None:
     The middleware's place in ``MIDDLEWARE`` is the same for every request,
     so one line per :data:`URLCONF_WARNING_SECONDS` says all there is to say.
     """
-    emit, _ = _urlconf_set_below.hit("urlconf")
+    emit, _ = get_rate_limits().urlconf_set_below.hit("urlconf")
     if emit:
         logger.warning(
             "credcors: a middleware below credcors.middleware.CredCorsMiddleware in MIDDLEWARE set "
@@ -130,7 +158,8 @@ def log_refusal(decision: Decision, origin: str, path: str) -> None:
     if not logger.isEnabledFor(level):
         return
     what = "preflight" if preflight else "request"
-    emit, suppressed = _refusals.hit((decision.kind, decision.reason))
+    refusals = get_rate_limits().refusals
+    emit, suppressed = refusals.hit((decision.kind, decision.reason))
     if suppressed:
         logger.log(
             level,
@@ -138,7 +167,7 @@ def log_refusal(decision: Decision, origin: str, path: str) -> None:
             suppressed,
             what,
             decision.reason.value,
-            int(_refusals.window),
+            int(refusals.window),
         )
     if not emit:
         return

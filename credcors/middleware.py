@@ -15,9 +15,9 @@ from credcors.core.decision import Decision, Kind, Reason
 from credcors.core.diagnose.reasons import reason_line
 from credcors.core.snapshot import Snapshot
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
-from credcors.refused.flush import refused_log
-from credcors.routing import path_policies, report_urlconf_set_below, request_policy
-from credcors.store.current import store
+from credcors.refused.flush import get_refused_log
+from credcors.routing import get_path_policies, report_urlconf_set_below, request_policy
+from credcors.store.current import get_store
 
 __all__ = ["CredCorsMiddleware"]
 
@@ -49,10 +49,10 @@ class CredCorsMiddleware:
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
             return _finish(request, None, None, self._respond(request))
-        snapshot = store.get()
+        snapshot = get_store().get()
         if config.policies:
             if _is_preflight(request, origin):
-                policy = path_policies.policy(request)
+                policy = get_path_policies().policy(request)
                 decision = _decide(snapshot, request, origin, policy)
                 return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
             urlconf = getattr(request, "urlconf", None)
@@ -73,7 +73,7 @@ class CredCorsMiddleware:
         origin = request.META.get("HTTP_ORIGIN")
         if origin is None:
             return _finish(request, None, None, await self._arespond(request))
-        snapshot = await store.aget()
+        snapshot = await get_store().aget()
         if config.policies and not _is_preflight(request, origin):
             # The view's policy is known once Django resolved it.
             urlconf = getattr(request, "urlconf", None)
@@ -82,7 +82,7 @@ class CredCorsMiddleware:
                 report_urlconf_set_below(request, urlconf)
             policy = request_policy(request)
             return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
-        policy = path_policies.policy(request) if config.policies else DEFAULT_POLICY
+        policy = get_path_policies().policy(request) if config.policies else DEFAULT_POLICY
         decision = _decide(snapshot, request, origin, policy)
         if decision.kind is Kind.PREFLIGHT:
             return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
@@ -158,7 +158,7 @@ def _report_refusal(
     if refused.record and decision.reason is Reason.ORIGIN_NOT_ALLOWED and _cross_origin(request, origin):
         # Counted in memory (no I/O here); a background thread writes the
         # counts to RefusedOrigin, with the policy that refused it.
-        refused_log.record(origin, request.path, policy, refused, serialized=True)
+        get_refused_log().record(origin, request.path, policy, refused, serialized=True)
     # settings.DEBUG as parsed with the config (a change of it parses again):
     # reading django.conf.settings costs 0.3 µs a time through its lazy proxy.
     if config.debug:

@@ -3,7 +3,7 @@
 An actual request reaches its view, so the middleware reads the view Django
 resolved (``request.resolver_match``) after it ran: no second resolve.  A
 preflight never reaches the view, so the middleware resolves
-``request.path_info`` itself, through :data:`path_policies`.  Matching the
+``request.path_info`` itself, through :func:`get_path_policies`.  Matching the
 view Django resolved, never the raw path string, is what keeps ``../`` and
 ``+`` tricks (flask-cors CVE-2020-25032, CVE-2024-6844) out: a path picks
 whatever policy the view it reaches has.
@@ -36,12 +36,13 @@ from credcors.log import log_urlconf_set_below
 
 __all__ = [
     "PathPolicies",
+    "get_path_policies",
     "iter_views",
     "locale_language",
     "locale_middleware_installed",
-    "path_policies",
     "report_urlconf_set_below",
     "request_policy",
+    "reset_path_policies",
     "resolve_view",
     "routes_depend_on_language",
     "view_policy",
@@ -261,8 +262,35 @@ def _resolve_in(path: str, urlconf: Any, language: str | None) -> object | None:
         return resolve_view(path, urlconf)
 
 
-#: The process-wide cache the middleware uses (emptied when the settings it depends on change).
-path_policies = PathPolicies()
+_path_policies: PathPolicies | None = None
+_path_policies_lock = threading.Lock()
+
+
+def get_path_policies() -> PathPolicies:
+    """The process-wide cache the middleware uses, made on first use (one global read after that).
+
+    Emptied when the settings it depends on change.  It starts no thread,
+    and a forked child keeps the parent's entries, which stay right for it.
+    """
+    current = _path_policies
+    if current is None:
+        current = _make_path_policies()
+    return current
+
+
+def _make_path_policies() -> PathPolicies:
+    global _path_policies
+    with _path_policies_lock:
+        if _path_policies is None:
+            _path_policies = PathPolicies()
+        return _path_policies
+
+
+def reset_path_policies() -> None:
+    """Drop the process-wide cache (for tests): the next :func:`get_path_policies` makes a fresh one."""
+    global _path_policies
+    with _path_policies_lock:
+        _path_policies = None
 
 
 def iter_views(urlconf: str | None = None) -> Iterator[tuple[str, object]]:

@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from credcors import conf
-from credcors.routing import path_policies
-from credcors.store.current import store
+from credcors.routing import get_path_policies
+from credcors.store.current import get_store
 
 __all__ = ["connect", "invalidate_on_commit"]
 
@@ -23,7 +23,12 @@ def invalidate_on_commit(using: str | None = None) -> None:
     rows in ways that send no model signal (``QuerySet.update()``,
     ``bulk_create()``) to make every process notice as soon as that allows.
     """
-    transaction.on_commit(store.publish_change, using=using)
+    transaction.on_commit(_publish_change, using=using)
+
+
+def _publish_change() -> None:
+    # The store current at commit time, not at save time.
+    get_store().publish_change()
 
 
 def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
@@ -33,10 +38,10 @@ def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
 def _setting_changed(setting: str, **kwargs: Any) -> None:
     if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES", "DEBUG"):
         conf.reset()
-        store.reset()
+        get_store().reset()
     # What a path resolves to, and in which language (LocaleMiddleware's place in MIDDLEWARE).
     if setting in ("CREDCORS", "ROOT_URLCONF", "MIDDLEWARE", "USE_I18N", "LANGUAGE_CODE", "LANGUAGES"):
-        path_policies.clear()
+        get_path_policies().clear()
 
 
 def connect() -> None:

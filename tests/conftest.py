@@ -14,9 +14,10 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from credcors import conf
-from credcors.refused.flush import refused_log
-from credcors.routing import path_policies
-from credcors.store.current import store
+from credcors.log import reset_rate_limits
+from credcors.refused.flush import get_refused_log, reset_refused_log
+from credcors.routing import reset_path_policies
+from credcors.store.current import get_store, reset_store
 from tests import urls
 
 #: Hypothesis profiles instead of per-test example counts: ``quick`` while
@@ -48,18 +49,22 @@ def run_inline(refresh: Callable[[], None]) -> None:
 
 @pytest.fixture(autouse=True)
 def _fresh_credcors(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # The config and the snapshot are process-wide; a test must never see
-    # the previous test's rows or settings.  Background refreshes run inline,
-    # so a test decides when one happens and sees the rows of its own
+    # The config and the process-wide singletons: a test must never see the
+    # previous test's rows, settings, cached paths or log windows, so each
+    # starts with new ones, made on first use.  Background refreshes run
+    # inline, so a test decides when one happens and sees the rows of its own
     # transaction; tests/store/test_background.py runs them in real threads.
-    conf.reset()
-    store.reset()
-    path_policies.clear()
-    monkeypatch.setattr(store, "spawn", run_inline)
+    _reset_singletons()
+    monkeypatch.setattr(get_store(), "spawn", run_inline)
     yield
+    _reset_singletons()
+
+
+def _reset_singletons() -> None:
     conf.reset()
-    store.reset()
-    path_policies.clear()
+    reset_store()
+    reset_path_policies()
+    reset_rate_limits()
 
 
 Timers = list[tuple[float, Callable[[], None]]]
@@ -71,11 +76,11 @@ def refused_timers(monkeypatch: pytest.MonkeyPatch) -> Iterator[Timers]:
 
     tests/refused/test_flood.py runs them in real timer threads.
     """
-    refused_log.reset()
+    reset_refused_log()
     timers: Timers = []
-    monkeypatch.setattr(refused_log, "timer", lambda delay, flush: timers.append((delay, flush)))
+    monkeypatch.setattr(get_refused_log(), "timer", lambda delay, flush: timers.append((delay, flush)))
     yield timers
-    refused_log.reset()
+    reset_refused_log()
 
 
 @pytest.fixture(autouse=True)
@@ -117,8 +122,8 @@ class Clock:
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     """Give the process-wide store a frozen clock; advance it with ``clock.advance(s)``."""
     fake = Clock()
-    monkeypatch.setattr(store, "clock", fake)
-    monkeypatch.setattr(store, "wall", fake.wall)
+    monkeypatch.setattr(get_store(), "clock", fake)
+    monkeypatch.setattr(get_store(), "wall", fake.wall)
     return fake
 
 
@@ -161,7 +166,7 @@ def refresh_held_in_another_thread() -> Iterator[None]:
     def refresh() -> None:
         try:
             with connection.execute_wrapper(block):
-                store.get()
+                get_store().get()
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

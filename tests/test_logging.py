@@ -22,9 +22,9 @@ APP = "https://app.example.com"
 
 @pytest.fixture(autouse=True)
 def _fresh_limiter() -> Iterator[None]:
-    log.reset()
+    log.reset_rate_limits()
     yield
-    log.reset()
+    log.reset_rate_limits()
 
 
 def _lines(caplog: pytest.LogCaptureFixture, text: str = "") -> list[str]:
@@ -162,7 +162,7 @@ def test_logging_off_does_no_rate_limit_work(
         calls.append(key)
         return True, 0
 
-    monkeypatch.setattr(log._refusals, "hit", hit)
+    monkeypatch.setattr(log.get_rate_limits().refusals, "hit", hit)
 
     send_preflight(client, "/api/echo", "https://evil.example", "PUT")
     client.get("/api/echo", headers={"Origin": "https://evil.example"})
@@ -201,7 +201,7 @@ def test_flood_is_rate_limited_with_suppressed_summary(
 ) -> None:
     caplog.set_level(logging.INFO, logger="credcors")
     now = [1000.0]
-    monkeypatch.setattr(log._refusals, "clock", lambda: now[0])
+    monkeypatch.setattr(log.get_rate_limits().refusals, "clock", lambda: now[0])
 
     for index in range(500):
         send_preflight(client, "/api/echo", f"https://evil{index}.example", "PUT")

@@ -19,8 +19,8 @@ from credcors import log
 from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
 from credcors.models import AllowedOrigin
-from credcors.routing import MAX_CACHED_PATH, PathPolicies, locale_middleware_installed, path_policies, view_policy
-from credcors.store.current import store
+from credcors.routing import MAX_CACHED_PATH, PathPolicies, get_path_policies, locale_middleware_installed, view_policy
+from credcors.store.current import get_store
 from tests import host_routing
 from tests.helpers import send_preflight
 from tests.host_routing import PARTNER_HOST
@@ -145,25 +145,25 @@ def test_async_preflight_resolves_the_path(async_client: AsyncClient) -> None:
 
 
 def test_preflight_to_a_named_policy_resolves_once_per_path(client: Client, view_calls: list[str]) -> None:
-    before = path_policies.resolves
+    before = get_path_policies().resolves
 
     answers = [send_preflight(client, "/api/partner/3", PARTNER, "GET") for _ in range(5)]
 
     assert [response.status_code for response in answers] == [204] * 5
     assert _cors(answers[-1])["access-control-allow-origin"] == PARTNER
     assert "access-control-allow-credentials" not in _cors(answers[-1])
-    assert path_policies.resolves - before == 1
+    assert get_path_policies().resolves - before == 1
     assert view_calls == []  # A preflight never reaches the view.
 
 
 def test_actual_requests_never_resolve_again(client: Client) -> None:
-    before = path_policies.resolves
+    before = get_path_policies().resolves
 
     for _ in range(3):
         client.get("/api/partner/3", headers={"Origin": PARTNER})
 
-    assert path_policies.resolves == before
-    assert len(path_policies) == 0
+    assert get_path_policies().resolves == before
+    assert len(get_path_policies()) == 0
 
 
 def test_preflight_to_a_public_view_from_anyone(client: Client) -> None:
@@ -256,11 +256,11 @@ def test_path_cache_holds_its_bound_under_threads() -> None:
 
 def test_changing_root_urlconf_empties_the_path_cache(client: Client, settings: Any) -> None:
     send_preflight(client, "/api/status", STRANGER, "GET")
-    assert len(path_policies) == 1
+    assert len(get_path_policies()) == 1
 
     settings.ROOT_URLCONF = "tests.urls"
 
-    assert len(path_policies) == 0
+    assert len(get_path_policies()) == 0
 
 
 # --- naming a policy ---------------------------------------------------------------------
@@ -362,14 +362,14 @@ def test_rows_join_their_own_policy(client: Client) -> None:
     assert allowed("/api/partner", "https://row-default.example.com") is False
     assert allowed("/api/misnamed", "https://row-missing.example.com") is False
     assert allowed("/api/echo", "https://row-gone.example.com") is False
-    assert store.get().policies["partners"].rows == 1
+    assert get_store().get().policies["partners"].rows == 1
 
 
 def test_row_trusted_for_csrf_without_trust_for_csrf_setting(settings: Any) -> None:
     AllowedOrigin.objects.create(origin="https://trusted.example.com", trust_for_csrf=True)
     AllowedOrigin.objects.create(origin="https://reader.example.com")
 
-    snapshot = store.get()
+    snapshot = get_store().get()
 
     assert snapshot.trusts_for_csrf("https://trusted.example.com", "default") is True
     assert snapshot.trusts_for_csrf("https://reader.example.com", "default") is False
@@ -381,7 +381,7 @@ def test_trust_for_csrf_true_keeps_trusting_every_default_row(settings: Any) -> 
     AllowedOrigin.objects.create(origin="https://reader.example.com")
     AllowedOrigin.objects.create(origin="https://p-row.example.net", policy="partners")
 
-    snapshot = store.get()
+    snapshot = get_store().get()
 
     assert snapshot.trusts_for_csrf("https://reader.example.com", "default") is True
     assert snapshot.trusts_for_csrf(APP, "default") is True
@@ -438,7 +438,7 @@ def test_preflight_gets_the_actual_requests_policy_whatever_language_the_thread_
 @pytest.mark.urls("tests.urls_i18n")
 @pytest.mark.usefixtures("i18n")
 def test_path_cache_never_pins_the_view_another_language_resolved(client: Client) -> None:
-    before = path_policies.resolves
+    before = get_path_policies().resolves
     answers = []
 
     for leftover, _ in [*LEFTOVERS, *LEFTOVERS]:
@@ -446,7 +446,7 @@ def test_path_cache_never_pins_the_view_another_language_resolved(client: Client
         answers.append(_answer(send_preflight(client, "/fr/api/partner", PARTNER, "GET")))
 
     assert answers == [(PARTNER, None)] * 6
-    assert path_policies.resolves - before == 1  # The path names its language: one key, one resolve.
+    assert get_path_policies().resolves - before == 1  # The path names its language: one key, one resolve.
 
 
 @pytest.mark.urls("tests.urls_i18n_prefixed")
@@ -622,7 +622,7 @@ def test_host_routing_below_credcors_is_logged_once(
     client: Client, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _host_routing(settings, above=False)
-    log.reset()
+    log.reset_rate_limits()
     caplog.set_level(logging.WARNING, logger="credcors")
 
     # credcors answers the preflight before the host routing runs: ROOT_URLCONF has no
@@ -647,7 +647,7 @@ def test_async_host_routing_below_credcors_is_logged(
     async_client: AsyncClient, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
     _host_routing(settings, above=False)
-    log.reset()
+    log.reset_rate_limits()
     caplog.set_level(logging.WARNING, logger="credcors")
 
     settings.USE_X_FORWARDED_HOST = True  # The async test client's Host is always testserver.
@@ -667,7 +667,7 @@ def test_middleware_setting_the_root_urlconf_below_credcors_is_not_logged(
     # django-hosts sets request.urlconf for every host, the default one to ROOT_URLCONF: no difference there.
     monkeypatch.setattr(host_routing, "PARTNER_URLCONF", "tests.urls")
     _host_routing(settings, above=False)
-    log.reset()
+    log.reset_rate_limits()
     caplog.set_level(logging.WARNING, logger="credcors")
 
     _partner_host(client)

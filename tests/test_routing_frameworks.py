@@ -14,7 +14,7 @@ from rest_framework.response import Response
 
 from credcors.checks import check_view_policies
 from credcors.decorators import cors_policy
-from credcors.routing import path_policies, view_policy
+from credcors.routing import get_path_policies, view_policy
 from tests.helpers import send_preflight
 from tests.test_docs import code_blocks
 
@@ -101,12 +101,12 @@ def test_default_view_beside_them_keeps_credentials_and_refuses_the_partner(clie
 
 
 def test_preflights_resolve_each_framework_path_once(client: Client) -> None:
-    before = path_policies.resolves
+    before = get_path_policies().resolves
     for _ in range(3):
         for path in [*PUBLIC_PATHS, *PARTNER_PATHS]:
             send_preflight(client, path, PARTNER, "GET")
 
-    assert path_policies.resolves - before == len(PUBLIC_PATHS) + len(PARTNER_PATHS)
+    assert get_path_policies().resolves - before == len(PUBLIC_PATHS) + len(PARTNER_PATHS)
 
 
 # --- the system check walks their routes -----------------------------------------------------

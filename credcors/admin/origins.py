@@ -40,7 +40,7 @@ from credcors.rows.edit import save_row
 from credcors.rows.export_format import export_json, export_text
 from credcors.rows.overlaps import overlap_warnings, unused_row_warnings
 from credcors.signals import invalidate_on_commit
-from credcors.store.current import store
+from credcors.store.current import get_store
 
 # Bulk actions that change rows, and say when the change is live.
 _CHANGING_ACTIONS = ("enable_selected", "disable_selected")
@@ -198,7 +198,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         ``TRUST_FOR_CSRF = True`` is trusted whether its box is ticked or not.
         """
         trust = row_trust(get_config(), obj.origin, obj.policy, obj.trust_for_csrf)
-        grant = store.get().exact_grant(obj.origin, obj.policy)
+        grant = get_store().get().exact_grant(obj.origin, obj.policy)
         # In force: a grant of this row, or the settings entry that shadows it.
         in_force = grant is not None and grant.source in (None, obj.pk)
         hint = trust.sentence if in_force else _("%(why)s, once the row is in force") % {"why": trust.sentence}
@@ -249,7 +249,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _warn_overlaps(self, request: HttpRequest, obj: AllowedOrigin) -> None:
         config = get_config()
-        for text in overlap_warnings(config, store.get(), obj.origin, obj.enabled, obj.pk):
+        for text in overlap_warnings(config, get_store().get(), obj.origin, obj.enabled, obj.pk):
             self.message_user(request, text, messages.WARNING)
         for text in unused_row_warnings(config, obj.origin, obj.policy, obj.trust_for_csrf):
             self.message_user(request, text, messages.WARNING)

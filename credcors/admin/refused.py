@@ -35,7 +35,7 @@ from credcors.core.quoting import without_bidi
 from credcors.core.snapshot import Snapshot
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
 from credcors.rows.edit import FIELDS, save_row
-from credcors.store.current import store
+from credcors.store.current import get_store
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices
@@ -97,7 +97,7 @@ class _NowAllowedFilter(admin.SimpleListFilter):
             return queryset
         # One read of the list (at most REFUSED_MAX_ROWS entries), decided
         # on this process's snapshot like the mark each row shows.
-        snapshot = store.get()
+        snapshot = get_store().get()
         allowed = [refused.pk for refused in queryset.only("pk", "origin", "policy") if now_allowed(snapshot, refused)]
         chosen: QuerySet[RefusedOrigin] = (
             queryset.filter(pk__in=allowed) if self.value() == "yes" else queryset.exclude(pk__in=allowed)
@@ -149,7 +149,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.display(description=_("origin"), ordering="origin")
     def shown_origin(self, obj: RefusedOrigin) -> str:
         shown = without_bidi(obj.origin)
-        if now_allowed(store.get(), obj):
+        if now_allowed(get_store().get(), obj):
             # Listed by the "Now allowed" filter: say why it is still here.
             return format_html('{} <span class="credcors-now-allowed">{}</span>', shown, _("now allowed"))
         return shown
@@ -189,7 +189,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     @admin.action(description=_("Allow selected origins"), permissions=["allow"])
     def allow_selected(self, request: HttpRequest, queryset: QuerySet[RefusedOrigin]) -> None:
         config = get_config()
-        snapshot = store.get()
+        snapshot = get_store().get()
         done: dict[str, list[str]] = {_ALLOWED: [], _ALREADY: []}
         for refused in queryset:
             with transaction.atomic(using=router.db_for_write(AllowedOrigin)):

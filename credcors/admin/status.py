@@ -13,7 +13,7 @@ from django.db import router
 from credcors.core.catalogue import CHECKS, level_of
 from credcors.core.compile import served_rows
 from credcors.core.config import Config
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.loader import VERSION_KEY
 
 __all__ = ["CheckLine", "Status", "anchor", "read_status"]
@@ -56,6 +56,7 @@ def anchor(check_id: str) -> str:
 
 def read_status(config: Config) -> Status:
     """This process's allow-list, the shared cache and the credcors checks, read now."""
+    store = get_store()
     snapshot = store.get()
     idle = tuple(name for name in config.policy_names if not config.takes_rows(name))
     read_at = (

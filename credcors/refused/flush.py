@@ -42,13 +42,20 @@ from credcors.core.config.refused import RefusedSettings
 from credcors.core.decide import decide
 from credcors.core.quoting import safe, scrub, storable
 from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH, Recorder, Refused
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.schedule import start_thread
 
 if TYPE_CHECKING:
     from credcors.models import RefusedOrigin
 
-__all__ = ["RefusedLog", "evict_least_recent", "refused_log", "start_timer", "write_refused"]
+__all__ = [
+    "RefusedLog",
+    "evict_least_recent",
+    "get_refused_log",
+    "reset_refused_log",
+    "start_timer",
+    "write_refused",
+]
 
 logger = logging.getLogger("credcors")
 
@@ -201,10 +208,6 @@ class RefusedLog:
         self.timer = timer or start_timer
         self.recorder = recorder or Recorder()
         self.reset()
-        # A child forked while counts were pending must not flush its
-        # parent's counts a second time, nor wait on a timer it does not have.
-        if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
-            os.register_at_fork(after_in_child=self.reset)
 
     def reset(self) -> None:
         """Forget the counts and the schedule."""
@@ -260,7 +263,7 @@ class RefusedLog:
             # ran "Allow selected") has nothing left to approve.
             # Each under the policy that refused it: the default policy may
             # allow an origin that a partner view's policy refuses.
-            snapshot = store.get()
+            snapshot = get_store().get()
             refused = [
                 item for item in drained.refused if not decide(snapshot, "GET", item.origin, policy=item.policy).allowed
             ]
@@ -276,5 +279,42 @@ class RefusedLog:
         return written
 
 
-#: The process-wide log the middleware records into.
-refused_log = RefusedLog()
+_refused_log: RefusedLog | None = None
+_refused_log_lock = threading.Lock()
+_fork_hook_registered = False
+
+
+def get_refused_log() -> RefusedLog:
+    """The process-wide log the middleware records into, made on first use (one global read after that)."""
+    current = _refused_log
+    if current is None:
+        current = _make_refused_log()
+    return current
+
+
+def _make_refused_log() -> RefusedLog:
+    global _refused_log, _fork_hook_registered
+    with _refused_log_lock:
+        if _refused_log is None:
+            _refused_log = RefusedLog()
+            if not _fork_hook_registered and hasattr(os, "register_at_fork"):  # Windows has no fork.
+                # One hook per process, forwarding to the current log.
+                os.register_at_fork(after_in_child=_after_fork)
+                _fork_hook_registered = True
+        return _refused_log
+
+
+def _after_fork() -> None:  # pragma: no cover - runs in a forked child.
+    # A child forked while counts were pending must not flush its
+    # parent's counts a second time, nor wait on a timer it does not have.
+    global _refused_log_lock
+    _refused_log_lock = threading.Lock()
+    if _refused_log is not None:
+        _refused_log.reset()
+
+
+def reset_refused_log() -> None:
+    """Drop the process-wide log (for tests): the next :func:`get_refused_log` makes a fresh one."""
+    global _refused_log
+    with _refused_log_lock:
+        _refused_log = None

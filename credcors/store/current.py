@@ -56,7 +56,7 @@ from credcors.core.snapshot import Snapshot
 from credcors.store.loader import UNREADABLE, Loader
 from credcors.store.schedule import Schedule, Worker
 
-__all__ = ["CACHE_CHECK_SECONDS", "CACHE_RETRY_MAX_SECONDS", "CACHE_RETRY_SECONDS", "Store", "store"]
+__all__ = ["CACHE_CHECK_SECONDS", "CACHE_RETRY_MAX_SECONDS", "CACHE_RETRY_SECONDS", "Store", "get_store", "reset_store"]
 
 logger = logging.getLogger("credcors")
 
@@ -88,18 +88,25 @@ class Store:
         #: (monotonic) times everything else.
         self.wall = wall
         self.loader = loader or Loader()
+        # The worker's thread starts with the first background refresh, not here.
+        self._worker: Worker | None = None
+        if spawn is None:
+            spawn = self._worker = Worker("credcors-refresh")
         #: Runs a refresh off the request path; tests pass one that runs it inline.
-        self.spawn = spawn or Worker("credcors-refresh")
+        self.spawn = spawn
         self.reset()
-        # A process forked after loading (gunicorn --preload) inherits the
-        # snapshot but not the thread that may have held the lock: give the
-        # child a fresh lock, and make its first request look again.
-        if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
-            os.register_at_fork(after_in_child=self._after_fork)
 
-    def _after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/store/test_background.py forks one.
+    def after_fork(self) -> None:  # pragma: no cover - runs in the child; tests/store/test_background.py forks one.
+        """Make a forked child's copy usable: fresh locks, no inherited thread, look again at the next request.
+
+        A process forked after loading (gunicorn --preload) inherits the
+        snapshot but not the thread that may have held the lock.  Called by
+        the hook :func:`get_store` registers once per process.
+        """
         self._lock = threading.Lock()
         self._swap = threading.Lock()
+        if self._worker is not None:
+            self._worker.after_fork()
         self.schedule.expire()
 
     def reset(self) -> None:
@@ -377,5 +384,47 @@ class Store:
         self.schedule.set(generation, reload_at, check_at)
 
 
-#: The process-wide store the middleware, CSRF integration and tools share.
-store = Store()
+_store: Store | None = None
+_store_lock = threading.Lock()
+_fork_hook_registered = False
+
+
+def get_store() -> Store:
+    """The process-wide store the middleware, CSRF integration and tools share, made on first use.
+
+    Nothing is made at import (issue #22): importing credcors starts no
+    thread and registers no fork hook.  Once made, this is one global read
+    and a ``None`` check, cheap enough for the request path.
+    """
+    current = _store
+    if current is None:
+        current = _make_store()
+    return current
+
+
+def _make_store() -> Store:
+    global _store, _fork_hook_registered
+    # Double-checked: two first requests in two threads make one store.
+    with _store_lock:
+        if _store is None:
+            _store = Store()
+            if not _fork_hook_registered and hasattr(os, "register_at_fork"):  # Windows has no fork.
+                # One hook per process, whatever reset_store() does later:
+                # it forwards to whichever store is current when the fork happens.
+                os.register_at_fork(after_in_child=_after_fork)
+                _fork_hook_registered = True
+        return _store
+
+
+def _after_fork() -> None:  # pragma: no cover - runs in the child; tests/store/test_background.py forks one.
+    global _store_lock
+    _store_lock = threading.Lock()
+    if _store is not None:
+        _store.after_fork()
+
+
+def reset_store() -> None:
+    """Drop the process-wide store (for tests): the next :func:`get_store` makes a fresh one."""
+    global _store
+    with _store_lock:
+        _store = None

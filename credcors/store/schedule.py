@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import queue
 import threading
 from collections.abc import Callable
@@ -95,15 +94,17 @@ class Worker:
     ``CONN_MAX_AGE`` (so with the default of 0, each poll still connects),
     and it closes them all when it ends, after :data:`IDLE_SECONDS` without
     a task.  A process forked meanwhile (``gunicorn --preload``) starts its
-    own thread.
+    own thread: the owner's fork hook calls :meth:`after_fork`.
     """
 
     def __init__(self, name: str, idle_seconds: float = IDLE_SECONDS) -> None:
         self.name = name
         self.idle_seconds = idle_seconds
         self._reset()
-        if hasattr(os, "register_at_fork"):  # pragma: no branch - only Windows lacks it, and has no fork.
-            os.register_at_fork(after_in_child=self._reset)
+
+    def after_fork(self) -> None:
+        """Forget the parent's thread and queue in a forked child (its owner's fork hook calls this)."""
+        self._reset()
 
     def _reset(self) -> None:
         self._lock = threading.Lock()

@@ -295,9 +295,9 @@ def test_unreadable_rows_say_the_comparison_was_not_made(monkeypatch: pytest.Mon
 def test_row_written_around_the_model_gives_no_warning() -> None:
     from credcors.conf import get_config
     from credcors.rows.overlaps import overlap_warnings
-    from credcors.store.current import store
+    from credcors.store.current import get_store
 
-    assert overlap_warnings(get_config(), store.get(), "ftp://x.example", True, None) == []
+    assert overlap_warnings(get_config(), get_store().get(), "ftp://x.example", True, None) == []
 
 
 # -- The effective allow-list -------------------------------------------------------
@@ -440,13 +440,13 @@ def test_status_panel_with_database_off(settings, admin_client: Client) -> None:
 def test_status_panel_says_before_the_first_answer(monkeypatch: pytest.MonkeyPatch, admin_client: Client) -> None:
     # The first load of this process finds the database failing (stood in for:
     # the page itself needs the database), so only settings are served.
-    from credcors.store.current import store
+    from credcors.store.current import get_store
 
     def refuse(policies: object) -> Any:
         raise DatabaseError("down")
 
-    monkeypatch.setattr(store.loader, "read", refuse)
-    monkeypatch.setattr(store.loader, "revision", lambda **kwargs: None)
+    monkeypatch.setattr(get_store().loader, "read", refuse)
+    monkeypatch.setattr(get_store().loader, "revision", lambda **kwargs: None)
 
     content = admin_client.get(CHANGELIST).content.decode()
 

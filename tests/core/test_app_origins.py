@@ -155,9 +155,9 @@ def test_any_port_on_localhost_while_debug(client: Client, settings: Any, origin
     response = client.get("/api/echo", headers={"Origin": origin})
 
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
-    from credcors.store.current import store
+    from credcors.store.current import get_store
 
-    assert store.get().trusts_for_csrf(origin, "default") is False  # Never an exact origin: no CSRF trust.
+    assert get_store().get().trusts_for_csrf(origin, "default") is False  # Never an exact origin: no CSRF trust.
 
 
 @pytest.mark.django_db

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from credcors.core.origin_header import OriginShape, classify_origin
 from credcors.middleware import CredCorsMiddleware
 from credcors.models import RefusedOrigin
-from credcors.refused.flush import refused_log, start_timer
+from credcors.refused.flush import get_refused_log, start_timer
 from tests.conftest import close_thread_connection
 
 THREADS = 4
@@ -99,7 +99,7 @@ def test_flood_of_distinct_refused_origins_keeps_every_bound(settings, monkeypat
 
         start_timer(delay, timed_flush)
 
-    monkeypatch.setattr(refused_log, "timer", timer)
+    monkeypatch.setattr(get_refused_log(), "timer", timer)
     middleware = CredCorsMiddleware(_view)
     statuses: dict[int, int] = {}
     allowed_answers: list[str | None] = []
@@ -142,7 +142,7 @@ def test_flood_of_distinct_refused_origins_keeps_every_bound(settings, monkeypat
                     allowed = _call(middleware, _request(ALLOWED))
                     with lock:
                         allowed_answers.append(allowed.headers.get("Access-Control-Allow-Origin"))
-                        largest_pending[0] = max(largest_pending[0], len(refused_log.recorder))
+                        largest_pending[0] = max(largest_pending[0], len(get_refused_log().recorder))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:
@@ -177,7 +177,7 @@ def test_flood_of_distinct_refused_origins_keeps_every_bound(settings, monkeypat
     while not all(done.is_set() for done in timers) and time.monotonic() < deadline:
         timers[-1].wait(timeout=1)
     assert all(done.is_set() for done in timers)
-    assert len(refused_log.recorder) == 0
+    assert len(get_refused_log().recorder) == 0
 
     assert errors == []
     assert all(status < 500 for status in statuses), statuses

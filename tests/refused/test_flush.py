@@ -12,7 +12,7 @@ from django.db import connection
 from django.test import Client
 
 from credcors.models import RefusedOrigin
-from credcors.refused.flush import evict_least_recent, refused_log, write_refused
+from credcors.refused.flush import evict_least_recent, get_refused_log, write_refused
 from credcors.refused.recorder import Refused
 from tests.conftest import Timers, close_thread_connection, table_reads_fail
 
@@ -142,7 +142,7 @@ def test_flush_writes_what_the_middleware_counted(settings, refused_timers: Time
         "https://new.example.net": (2, "/api/cached", "default"),
         "http://localhost:3002": (1, "/api/echo", "default"),
     }
-    assert refused_log.flush() == 0  # Nothing new since.
+    assert get_refused_log().flush() == 0  # Nothing new since.
 
 
 def test_database_error_is_logged_once_and_never_raised(settings, caplog) -> None:
@@ -153,13 +153,13 @@ def test_database_error_is_logged_once_and_never_raised(settings, caplog) -> Non
     refused = get_config().refused
     with table_reads_fail():
         for _ in range(3):
-            refused_log.record("https://new.example.net", "/api", "default", refused)
-            assert refused_log.flush() == 0
+            get_refused_log().record("https://new.example.net", "/api", "default", refused)
+            assert get_refused_log().flush() == 0
     failures = [record for record in caplog.records if "could not write refused origins" in record.getMessage()]
     assert len(failures) == 1
 
-    refused_log.record("https://back.example.net", "/api", "default", refused)
-    assert refused_log.flush() == 1
+    get_refused_log().record("https://back.example.net", "/api", "default", refused)
+    assert get_refused_log().flush() == 1
     assert "writing refused origins works again" in caplog.text
     # The failed intervals' counts were dropped, not retried.
     assert set(_rows()) == {"https://back.example.net"}
@@ -172,9 +172,9 @@ def test_dropped_origins_are_logged_at_the_flush(settings, caplog) -> None:
 
     refused = get_config().refused
     for i in range(5):
-        refused_log.record(f"https://o{i}.example.net", "/api", "default", refused)
+        get_refused_log().record(f"https://o{i}.example.net", "/api", "default", refused)
 
-    assert refused_log.flush() == 2
+    assert get_refused_log().flush() == 2
     assert "3 refused requests from new origins were not counted" in caplog.text
 
 
@@ -203,7 +203,7 @@ def test_real_timer_thread_flushes_and_closes_its_connection(settings, monkeypat
 
         start_timer(delay, flush_then_close)
 
-    monkeypatch.setattr(refused_log, "timer", timer)
+    monkeypatch.setattr(get_refused_log(), "timer", timer)
     Client().get("/api/echo", headers={"Origin": "https://new.example.net"})
 
     assert done.wait(timeout=30)
@@ -236,11 +236,11 @@ def test_origins_allowed_since_they_were_counted_are_not_written(
     settings.CREDCORS = {**RECORDING, "USE_DATABASE": True}
     refused = get_config().refused
     for origin in ("https://approved.example.net", "https://still.example.net"):
-        refused_log.record(origin, "/api", "default", refused)
+        get_refused_log().record(origin, "/api", "default", refused)
     with django_capture_on_commit_callbacks(execute=True):
         AllowedOrigin.objects.create(origin="https://approved.example.net")
 
-    assert refused_log.flush() == 1
+    assert get_refused_log().flush() == 1
     assert set(_rows()) == {"https://still.example.net"}
 
 

@@ -16,7 +16,7 @@ from credcors.core.config import parse_config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.config.refused import RefusedSettings
 from credcors.core.origin_header import MAX_ORIGIN_LENGTH
-from credcors.refused.flush import RefusedLog, refused_log
+from credcors.refused.flush import RefusedLog, get_refused_log
 from credcors.refused.recorder import MAX_PATH_LENGTH, Recorder, Refused
 from tests.conftest import Timers
 
@@ -219,7 +219,7 @@ def recording(settings, db: None) -> None:
 
 
 def _pending() -> dict[str, Refused]:
-    return {item.origin: item for item in refused_log.recorder.drain().refused}
+    return {item.origin: item for item in get_refused_log().recorder.drain().refused}
 
 
 @pytest.mark.usefixtures("recording")
@@ -286,9 +286,11 @@ def test_async_stack_counts_too() -> None:
 def test_one_flush_is_scheduled_per_interval(settings, refused_timers: Timers, monkeypatch) -> None:
     settings.CREDCORS = {**RECORDING, "REFUSED_FLUSH_SECONDS": 30}
     now = [500.0]
-    monkeypatch.setattr(refused_log, "clock", lambda: now[0])
+    monkeypatch.setattr(get_refused_log(), "clock", lambda: now[0])
     flushed: list[int] = []
-    monkeypatch.setattr(refused_log, "flush", lambda: flushed.append(len(refused_log.recorder.drain().refused)))
+    monkeypatch.setattr(
+        get_refused_log(), "flush", lambda: flushed.append(len(get_refused_log().recorder.drain().refused))
+    )
     client = Client()
 
     for i in range(5):
@@ -323,7 +325,7 @@ def test_a_timer_that_cannot_start_is_logged_and_tried_again(monkeypatch, caplog
             raise RuntimeError("can't start new thread")
         started.append(delay)
 
-    monkeypatch.setattr(refused_log, "timer", no_thread)
+    monkeypatch.setattr(get_refused_log(), "timer", no_thread)
     client = Client()
     client.get("/api/echo", headers={"Origin": "https://new.example.net"})
     client.get("/api/echo", headers={"Origin": "https://new.example.net"})

@@ -12,7 +12,7 @@ import pytest
 from django.test import Client
 
 from credcors.models import AllowedOrigin
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.schedule import start_thread
 from tests.conftest import Clock, close_thread_connection
 from tests.helpers import allowed
@@ -44,7 +44,7 @@ def test_due_request_answers_from_the_current_snapshot_while_a_thread_reads_the_
 
         return run
 
-    monkeypatch.setattr(store, "spawn", lambda refresh: start_thread(closing(refresh)))
+    monkeypatch.setattr(get_store(), "spawn", lambda refresh: start_thread(closing(refresh)))
     AllowedOrigin.objects.create(origin=PARTNER)
     assert allowed(client, PARTNER, "/api/recorded")
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=LATER)])  # Another process's change: no signal here.
@@ -88,7 +88,7 @@ def test_first_request_after_a_local_commit_reloads_before_answering(
     client: Client, clock: Clock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spawned: list[object] = []
-    monkeypatch.setattr(store, "spawn", spawned.append)
+    monkeypatch.setattr(get_store(), "spawn", spawned.append)
     assert not allowed(client, PARTNER, "/api/recorded")
 
     AllowedOrigin.objects.create(origin=PARTNER)  # Commits at once: this process saved it.
@@ -107,7 +107,7 @@ def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Cl
     clock.advance(5)
     # A refresh is under way in another thread of the parent when it forks
     # (gunicorn --preload): the child gets the held lock but not the thread.
-    store._lock.acquire()
+    get_store()._lock.acquire()
     try:
         read_end, write_end = os.pipe()
         pid = os.fork()
@@ -115,8 +115,8 @@ def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Cl
             code = 1
             try:
                 started: list[object] = []
-                store.spawn = started.append
-                store.get()
+                get_store().spawn = started.append
+                get_store().get()
                 code = 0 if len(started) == 1 else 2
             finally:
                 os.write(write_end, bytes([code]))
@@ -126,7 +126,7 @@ def test_process_forked_while_a_refresh_held_the_lock_still_refreshes(client: Cl
         os.waitpid(pid, 0)
         os.close(read_end)
     finally:
-        store._lock.release()
+        get_store()._lock.release()
     assert result == b"\x00", "the forked child could not start a refresh"
 
 
@@ -140,14 +140,14 @@ def test_a_refresh_that_cannot_start_keeps_serving_and_tries_again(
     def no_thread(refresh: Callable[[], None]) -> None:
         raise RuntimeError("can't start new thread")
 
-    monkeypatch.setattr(store, "spawn", no_thread)
+    monkeypatch.setattr(get_store(), "spawn", no_thread)
     response = client.get("/api/recorded", headers={"Origin": "https://app.example.com"})
 
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == "https://app.example.com"
     assert any("could not start a background refresh" in r.getMessage() for r in caplog.records)
     started: list[Callable[[], None]] = []
-    monkeypatch.setattr(store, "spawn", started.append)
+    monkeypatch.setattr(get_store(), "spawn", started.append)
     assert allowed(client, "https://app.example.com", "/api/recorded")
     assert len(started) == 1  # The lock was given back: the next request starts one.
     started[0]()  # Run it here, which also gives the lock back.

@@ -10,7 +10,7 @@ import pytest
 
 from credcors.core.compile import compile_columns
 from credcors.models import AllowedOrigin
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.loader import _paused_collection
 from credcors.store.reads import read_rows
 
@@ -92,6 +92,6 @@ def test_rows_compile_with_the_collector_paused_and_it_runs_again_after(monkeypa
 
     monkeypatch.setattr("credcors.store.loader.compile_columns", watched)
 
-    assert store.get().lookup("https://app0.example.com") is not None
+    assert get_store().get().lookup("https://app0.example.com") is not None
     assert paused == [True]
     assert gc.isenabled()

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from credcors.core.decide import decide
 from credcors.models import AllowedOrigin
 from credcors.signals import invalidate_on_commit
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.loader import VERIFY_SECONDS
 from tests.conftest import Clock, refresh_held_in_another_thread, table_reads_fail
 from tests.helpers import allowed
@@ -156,36 +156,36 @@ def test_refresh_with_same_rows_keeps_compiled_snapshot(
     caplog.set_level(logging.INFO, logger="credcors")
     AllowedOrigin.objects.create(origin=PARTNER)
     assert allowed(client, PARTNER, "/api/recorded")
-    first = store.get()
+    first = get_store().get()
 
     clock.advance(60)
     assert allowed(client, PARTNER, "/api/recorded")
 
-    assert store.get() is first
+    assert get_store().get() is first
     assert _loads(caplog) == 1
-    assert store.loaded_rows == 1
+    assert get_store().loaded_rows == 1
 
 
 @pytest.mark.django_db
 def test_refresh_with_new_rows_compiles_new_snapshot(client: Client, clock: Clock) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
     assert allowed(client, PARTNER, "/api/recorded")
-    first = store.get()
+    first = get_store().get()
 
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://second.example.net")])
     clock.advance(60)
 
     assert allowed(client, "https://second.example.net", "/api/recorded")
     assert allowed(client, PARTNER, "/api/recorded")
-    assert store.get() is not first
-    assert store.loaded_rows == 2
+    assert get_store().get() is not first
+    assert get_store().loaded_rows == 2
 
 
 @pytest.mark.django_db
 def test_decision_names_the_database_row(client: Client) -> None:
     row = AllowedOrigin.objects.create(origin=PARTNER)
 
-    decision = decide(store.get(), "GET", PARTNER)
+    decision = decide(get_store().get(), "GET", PARTNER)
 
     assert decision.allowed
     assert decision.source == row.pk
@@ -195,7 +195,7 @@ def test_decision_names_the_database_row(client: Client) -> None:
 def test_origin_in_settings_and_database_is_attributed_to_settings(client: Client) -> None:
     AllowedOrigin.objects.create(origin=APP)
 
-    assert decide(store.get(), "GET", APP).source is None  # settings
+    assert decide(get_store().get(), "GET", APP).source is None  # settings
 
 
 # -- Rows written around the model -------------------------------------------
@@ -231,7 +231,7 @@ def test_rows_inserted_by_raw_sql_are_validated(client: Client, caplog: pytest.L
     assert allowed(client, "https://raw.example.net", "/api/recorded")
     assert not allowed(client, "https://raw2.example.net", "/api/recorded")
     assert not allowed(client, "https://any.com", "/api/recorded")
-    assert store.loaded_rows == 4
+    assert get_store().loaded_rows == 4
     assert len([m for m in _credcors_records(caplog, logging.WARNING) if "ignoring" in m]) == 3
 
 
@@ -379,22 +379,22 @@ def test_refresh_when_not_due_returns_current_snapshot_without_query(
     client: Client, clock: Clock, django_assert_num_queries: Any
 ) -> None:
     assert allowed(client, APP, "/api/recorded")
-    current = store.get()
+    current = get_store().get()
 
     with django_assert_num_queries(0):
-        assert store.refresh() is current
+        assert get_store().refresh() is current
 
 
 @pytest.mark.django_db(transaction=True)
 def test_commit_during_refresh_keeps_the_next_request_due(clock: Clock, django_assert_num_queries: Any) -> None:
-    store.get()
+    get_store().get()
     clock.advance(5)
     with refresh_held_in_another_thread():
         # The refresh has read the old rows; a commit lands now.
-        store.invalidate()
+        get_store().invalidate()
     # The finished refresh must not have hidden the commit for REFRESH_SECONDS.
     with django_assert_num_queries(1):
-        store.get()
+        get_store().get()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -406,7 +406,7 @@ def test_commit_landing_while_a_refresh_schedules_the_next_check_is_not_lost(
     # to be overwritten, and the saving process served the old rows for
     # REFRESH_SECONDS.  Here the commit lands at the refresh's first clock
     # reading after its read of the table, deterministically.
-    store.get()
+    get_store().get()
     # Another process's change (no signal here), so the refresh reads the rows.
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=PARTNER)])
     clock.advance(5)
@@ -426,15 +426,15 @@ def test_commit_landing_while_a_refresh_schedules_the_next_check_is_not_lost(
             rows_read = False
             clock.on_call = None
             landed = True
-            store.invalidate()
+            get_store().invalidate()
 
     clock.on_call = commit_lands
     with connection.execute_wrapper(note_rows_read):
-        store.get()
+        get_store().get()
     assert landed, "the refresh never read the clock after reading the rows"
 
     with django_assert_num_queries(1):
-        store.get()
+        get_store().get()
 
 
 @pytest.mark.django_db
@@ -583,7 +583,7 @@ def test_row_disabled_before_an_outage_is_dropped_after_max_stale_seconds_and_ro
     clock.advance(5)
     assert allowed(client, KEPT, "/api/recorded")
     assert not allowed(client, PARTNER, "/api/recorded")  # Disabled: the database says so now.
-    assert store.loaded_rows == 1
+    assert get_store().loaded_rows == 1
     returned = [m for m in _credcors_records(caplog, logging.INFO) if "rows again" in m]
     assert returned == [
         "credcors: serving the database rows again (1), dropped for MAX_STALE_SECONDS during the outage."
@@ -635,13 +635,13 @@ def test_async_request_after_max_stale_seconds_of_outage_gets_the_settings_only(
 
     _stale_bound(settings)
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert async_to_sync(store.aget)().lookup(PARTNER) is not None
+    assert async_to_sync(get_store().aget)().lookup(PARTNER) is not None
 
     with table_reads_fail():
         clock.advance(5)
-        assert async_to_sync(store.aget)().lookup(PARTNER) is not None
+        assert async_to_sync(get_store().aget)().lookup(PARTNER) is not None
         clock.advance(25)
-        snapshot = async_to_sync(store.aget)()
+        snapshot = async_to_sync(get_store().aget)()
     assert snapshot.lookup(PARTNER) is None
     assert snapshot.lookup(APP) is not None
 

@@ -18,7 +18,7 @@ from credcors import conf
 from credcors.core.decide import decide
 from credcors.models import AllowedOrigin
 from credcors.store import revision_sql
-from credcors.store.current import store
+from credcors.store.current import get_store
 from credcors.store.loader import VERIFY_SECONDS
 from credcors.store.revision import CHANGE_TABLE, ORIGIN_TABLE, REVISION_TABLE, install_triggers, uninstall_triggers
 from tests.conftest import Clock, queries_fail, table_reads_fail
@@ -56,7 +56,7 @@ def _deltas(caplog: pytest.LogCaptureFixture) -> int:
 
 
 def _allowed(origin: str) -> bool:
-    return decide(store.get(), "GET", origin).allowed
+    return decide(get_store().get(), "GET", origin).allowed
 
 
 def _row_reads(queries: list[dict[str, Any]]) -> list[str]:
@@ -77,7 +77,7 @@ def test_row_saved_by_orm_is_applied_from_the_log_reading_that_row_alone(
     clock: Clock, logs: pytest.LogCaptureFixture, django_assert_num_queries: Any
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    first = store.get()
+    first = get_store().get()
     assert _full_loads(logs) == 1
 
     AllowedOrigin.objects.create(origin=OTHER)  # on commit: this process looks again at once
@@ -94,7 +94,7 @@ def test_row_saved_by_orm_is_applied_from_the_log_reading_that_row_alone(
     assert (_full_loads(logs), _deltas(logs)) == (1, 1)
     assert _allowed(PARTNER)
     assert first.rows == 1  # the snapshot served before is untouched
-    assert store.loaded_rows == 2
+    assert get_store().loaded_rows == 2
 
 
 @pytest.mark.usefixtures("change_log")
@@ -112,13 +112,13 @@ def test_rows_changed_by_raw_sql_elsewhere_are_applied_at_the_next_poll(
     assert _allowed(PARTNER)  # no signal here: not before the next poll
     clock.advance(5)
     with django_assert_num_queries(4) as captured:
-        store.get()
+        get_store().get()
 
     assert not _reads_everything(captured.captured_queries)
     assert _allowed(OTHER)
     assert not _allowed(PARTNER)
     assert (_full_loads(logs), _deltas(logs)) == (1, 1)
-    assert store.loaded_rows == 1
+    assert get_store().loaded_rows == 1
 
     with other_connection() as raw:
         _execute(raw, f"DELETE FROM {ORIGIN_TABLE} WHERE origin = '{OTHER}'")
@@ -126,7 +126,7 @@ def test_rows_changed_by_raw_sql_elsewhere_are_applied_at_the_next_poll(
     clock.advance(5)
     assert not _allowed(OTHER)
     assert (_full_loads(logs), _deltas(logs)) == (1, 2)
-    assert store.loaded_rows == 0
+    assert get_store().loaded_rows == 0
 
 
 @pytest.mark.usefixtures("change_log")
@@ -136,13 +136,13 @@ def test_invalid_row_from_raw_sql_is_counted_then_fixed_then_deleted(
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(PARTNER)
-    assert (store.loaded_rows, store.invalid_rows) == (1, 0)
+    assert (get_store().loaded_rows, get_store().invalid_rows) == (1, 0)
 
     with connection.cursor() as cursor:
         cursor.execute(INSERT.format(origin="https://Raw.example.net"))
     clock.advance(5)
     assert not _allowed("https://raw.example.net")
-    assert (store.loaded_rows, store.invalid_rows) == (2, 1)
+    assert (get_store().loaded_rows, get_store().invalid_rows) == (2, 1)
     assert _count(logs, "not in canonical form") == 1
 
     with connection.cursor() as cursor:
@@ -151,13 +151,13 @@ def test_invalid_row_from_raw_sql_is_counted_then_fixed_then_deleted(
         )
     clock.advance(5)
     assert _allowed("https://raw.example.net")
-    assert (store.loaded_rows, store.invalid_rows) == (2, 0)
+    assert (get_store().loaded_rows, get_store().invalid_rows) == (2, 0)
 
     with connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {ORIGIN_TABLE} WHERE origin = 'https://raw.example.net'")
     clock.advance(5)
     assert not _allowed("https://raw.example.net")
-    assert (store.loaded_rows, store.invalid_rows) == (1, 0)
+    assert (get_store().loaded_rows, get_store().invalid_rows) == (1, 0)
     assert (_full_loads(logs), _deltas(logs)) == (1, 3)
 
 
@@ -175,7 +175,7 @@ def test_row_moved_to_another_policy_and_trusted_for_csrf_is_applied_from_the_lo
 
     AllowedOrigin.objects.filter(pk=row.pk).update(policy="partners", trust_for_csrf=True)
     clock.advance(5)
-    snapshot = store.get()
+    snapshot = get_store().get()
 
     assert not decide(snapshot, "GET", PARTNER).allowed
     assert decide(snapshot, "GET", PARTNER, policy="partners").source == row.pk
@@ -199,7 +199,7 @@ def test_change_involving_a_pattern_row_reads_and_compiles_everything(
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin="https://*.partner.example.net")])  # no signal
     clock.advance(5)
     with CaptureQueriesContext(connection) as captured:
-        store.get()
+        get_store().get()
 
     reads = _row_reads(captured.captured_queries)
     assert len(reads) == 2  # the changed row from the log, then every row
@@ -231,14 +231,14 @@ def test_log_pruned_behind_the_loaded_revision_reads_everything(clock: Clock, lo
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=PARTNER)])
     clock.advance(5)
     with CaptureQueriesContext(connection) as captured:
-        store.get()
+        get_store().get()
 
     assert _row_reads(captured.captured_queries) != []
     assert _reads_everything(captured.captured_queries)
     assert _allowed(PARTNER)
     assert not _allowed(OTHER)
     assert (_full_loads(logs), _deltas(logs)) == (2, 0)
-    assert store.loaded_rows == 1
+    assert get_store().loaded_rows == 1
 
 
 @pytest.mark.usefixtures("change_log")
@@ -248,14 +248,14 @@ def test_change_log_read_failing_keeps_the_last_snapshot_and_logs_once(
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
     assert _allowed(PARTNER)
-    served = store.get()
+    served = get_store().get()
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
     AllowedOrigin.objects.bulk_create([AllowedOrigin(origin=OTHER)])
 
     with queries_fail(CHANGE_TABLE) as failed:
         for _ in range(2):
             clock.advance(5)
-            assert store.get() is served  # neither the change nor settings-only: what was served
+            assert get_store().get() is served  # neither the change nor settings-only: what was served
     assert len(failed) == 2  # tried again at the next poll, and only then
     errors = [r.getMessage() for r in logs.records if r.name == "credcors" and r.levelno == logging.ERROR]
     assert len(errors) == 1
@@ -273,12 +273,12 @@ def test_change_log_read_failing_keeps_the_last_snapshot_and_logs_once(
 @pytest.mark.django_db
 def test_changed_rows_read_failing_keeps_the_last_snapshot(clock: Clock, logs: pytest.LogCaptureFixture) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    served = store.get()
+    served = get_store().get()
     AllowedOrigin.objects.filter(origin=PARTNER).update(enabled=False)
 
     with queries_fail(f'"{ORIGIN_TABLE}"."id" IN') as failed:
         clock.advance(5)
-        assert store.get() is served
+        assert get_store().get() is served
     assert len(failed) == 1
 
     clock.advance(5)
@@ -300,7 +300,7 @@ def test_changed_settings_compile_anew_from_every_row(
 
     assert _reads_everything(captured.captured_queries)
     assert (_full_loads(logs), _deltas(logs)) == (2, 0)
-    assert (store.loaded_rows, store.invalid_rows) == (1, 1)
+    assert (get_store().loaded_rows, get_store().invalid_rows) == (1, 1)
 
 
 @pytest.mark.django_db
@@ -308,12 +308,12 @@ def test_settings_read_again_compile_anew_though_no_row_changed(clock: Clock, lo
     # The store compares the config object: one parsed again is new to it
     # (setting_changed resets the whole store besides).
     AllowedOrigin.objects.create(origin=PARTNER)
-    first = store.get()
+    first = get_store().get()
 
     conf.reset()
-    store.invalidate()
+    get_store().invalidate()
     with CaptureQueriesContext(connection) as captured:
-        assert store.get() is not first
+        assert get_store().get() is not first
 
     assert _reads_everything(captured.captured_queries)
     assert _allowed(PARTNER)
@@ -332,7 +332,7 @@ def test_outage_while_settings_are_read_again_serves_the_rows_again_once_the_dat
         assert _allowed(PARTNER)
 
         conf.reset()
-        store.invalidate()
+        get_store().invalidate()
         with table_reads_fail():
             assert _allowed(APP)
             assert not _allowed(PARTNER)  # settings only: never wider than before
@@ -355,20 +355,20 @@ def test_without_triggers_every_row_is_read_and_compiled_only_when_they_differ(
     try:
         clock.advance(VERIFY_SECONDS)
         with CaptureQueriesContext(connection) as captured:
-            first = store.get()
+            first = get_store().get()
         assert _reads_everything(captured.captured_queries)
         loads = _full_loads(logs)
 
         for _ in range(2):
             clock.advance(5)
             with CaptureQueriesContext(connection) as captured:
-                assert store.get() is first  # the same rows: the same snapshot, nothing compiled
+                assert get_store().get() is first  # the same rows: the same snapshot, nothing compiled
             assert _reads_everything(captured.captured_queries)
         assert _full_loads(logs) == loads
 
         AllowedOrigin.objects.filter(origin=PARTNER).update(trust_for_csrf=True)  # the same origins, one flag
         clock.advance(5)
-        assert store.get().trusts_for_csrf(PARTNER, "default")
+        assert get_store().get().trusts_for_csrf(PARTNER, "default")
         assert _full_loads(logs) == loads + 1
         assert _deltas(logs) == 0
     finally:
@@ -394,9 +394,9 @@ def test_expiry_set_by_a_change_takes_effect_without_another_query(
     expires = datetime.fromtimestamp(clock.wall() + 30, tz=timezone.utc)
 
     AllowedOrigin.objects.filter(pk=row.pk).update(expires_at=expires)
-    store.invalidate()  # what a local commit does
+    get_store().invalidate()  # what a local commit does
     assert _allowed(PARTNER)
-    assert store.get().next_expiry == pytest.approx(expires.timestamp())
+    assert get_store().get().next_expiry == pytest.approx(expires.timestamp())
     assert (_full_loads(logs), _deltas(logs)) == (1, 1)
 
     clock.advance(31)

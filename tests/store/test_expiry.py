@@ -17,7 +17,7 @@ from credcors.core.decision import Headers
 from credcors.core.origins import parse_rule
 from credcors.core.snapshot import compile_policy, compile_snapshot
 from credcors.models import AllowedOrigin
-from credcors.store.current import store
+from credcors.store.current import get_store
 from tests.conftest import Clock, refresh_held_in_another_thread
 from tests.helpers import allowed
 
@@ -55,7 +55,7 @@ def test_row_stops_matching_at_its_expiry_without_a_query(
         clock.advance(0.2)
         assert not allowed(client, PARTNER, "/api/recorded")
         assert not allowed(client, PARTNER, "/api/recorded")
-    assert store.get().rows == 0
+    assert get_store().get().rows == 0
 
 
 @pytest.mark.django_db
@@ -65,7 +65,7 @@ def test_each_expiry_takes_effect_at_its_own_time(
     AllowedOrigin.objects.create(origin=PARTNER)
     AllowedOrigin.objects.create(origin=TRIAL, expires_at=_at(clock, 2))
     AllowedOrigin.objects.create(origin=PREVIEWS, expires_at=_at(clock, 4))
-    assert store.get().next_expiry == pytest.approx(clock.wall() + 2)
+    assert get_store().get().next_expiry == pytest.approx(clock.wall() + 2)
 
     with django_assert_num_queries(0):
         assert [allowed(client, o, "/api/recorded") for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
@@ -77,15 +77,15 @@ def test_each_expiry_takes_effect_at_its_own_time(
             False,
             True,
         ]
-        assert store.get().next_expiry == pytest.approx(clock.wall() + 1.5)
+        assert get_store().get().next_expiry == pytest.approx(clock.wall() + 1.5)
         clock.advance(2)
         assert [allowed(client, o, "/api/recorded") for o in (PARTNER, TRIAL, "https://pr-1.previews.example.net")] == [
             True,
             False,
             False,
         ]
-    assert store.get().next_expiry is None
-    assert store.get().rows == 1
+    assert get_store().get().next_expiry is None
+    assert get_store().get().rows == 1
 
 
 @pytest.mark.django_db
@@ -99,8 +99,8 @@ def test_row_expired_before_the_load_is_left_out_unparsed(
     with caplog.at_level(logging.WARNING, logger="credcors"):
         assert not allowed(client, PARTNER, "/api/recorded")
 
-    assert store.get().rows == 0
-    assert store.get().next_expiry is None
+    assert get_store().get().rows == 0
+    assert get_store().get().next_expiry is None
     assert not [r for r in caplog.records if "ignoring" in r.getMessage()]
 
 
@@ -145,13 +145,13 @@ def test_async_path_drops_an_expired_row_without_reading_the_table(
     clock: Clock, no_poll: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER, expires_at=_at(clock, 1))
-    assert store.get().lookup(PARTNER) is not None
+    assert get_store().get().lookup(PARTNER) is not None
     clock.advance(1.5)
     # Whatever thread asgiref runs the refresh step in, a read would go through the loader.
     reads: list[str] = []
 
     def spy(name: str) -> Callable[..., Any]:
-        real = getattr(store.loader, name)
+        real = getattr(get_store().loader, name)
 
         def read(*args: Any, **kwargs: Any) -> Any:
             reads.append(name)
@@ -160,13 +160,13 @@ def test_async_path_drops_an_expired_row_without_reading_the_table(
         return read
 
     for name in ("revision", "rows", "shared_version"):
-        monkeypatch.setattr(store.loader, name, spy(name))
+        monkeypatch.setattr(get_store().loader, name, spy(name))
 
-    snapshot = asyncio.run(store.aget())
+    snapshot = asyncio.run(get_store().aget())
 
     assert snapshot.lookup(PARTNER) is None
     assert reads == []
-    assert store.get() is snapshot
+    assert get_store().get() is snapshot
 
 
 # -- The snapshot (pure) ----------------------------------------------------------------

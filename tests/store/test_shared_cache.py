@@ -30,7 +30,7 @@ from credcors.conf import get_config
 from credcors.core.decide import decide
 from credcors.core.snapshot import Snapshot
 from credcors.models import AllowedOrigin
-from credcors.store.current import CACHE_CHECK_SECONDS, CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS, Store, store
+from credcors.store.current import CACHE_CHECK_SECONDS, CACHE_RETRY_MAX_SECONDS, CACHE_RETRY_SECONDS, Store, get_store
 from credcors.store.loader import VERSION_KEY
 from tests.conftest import Clock, run_inline, table_reads_fail
 from tests.multiprocess.proxy import TcpProxy
@@ -112,7 +112,7 @@ def test_change_saved_in_one_process_reaches_another_through_the_cache(
 ) -> None:
     other = Store(spawn=run_inline)
     assert not _allows(other.get(), NEW)
-    store.get()
+    get_store().get()
 
     with django_capture_on_commit_callbacks(execute=True):
         AllowedOrigin.objects.create(origin=NEW)
@@ -146,28 +146,28 @@ def test_queryset_update_with_invalidate_on_commit_reaches_another_process(
 def test_steady_state_reads_the_cache_once_per_interval_and_never_the_database(
     shared: None, clock: Clock, cache_calls: Any, django_assert_num_queries: Any
 ) -> None:
-    store.get()
+    get_store().get()
     calls = cache_calls()
 
     with django_assert_num_queries(0):
         for _ in range(1000):
-            store.get()
+            get_store().get()
         assert calls == []
         clock.advance(CACHE_CHECK_SECONDS)
         for _ in range(1000):
-            store.get()
+            get_store().get()
 
     assert [name for name, _ in calls] == ["get"]
 
 
 @needs_redis
 def test_async_requests_check_the_cache_off_the_event_loop(shared: None, clock: Clock, cache_calls: Any) -> None:
-    store.get()
+    get_store().get()
     calls = cache_calls()
     clock.advance(CACHE_CHECK_SECONDS)
 
     async def request() -> int:
-        await store.aget()
+        await get_store().aget()
         return threading.get_ident()
 
     loop_thread = async_to_sync(request)()
@@ -182,10 +182,10 @@ def test_without_the_database_the_cache_is_never_used(settings: Any, clock: Cloc
     _use_redis(settings, USE_DATABASE=False, ALLOWED_ORIGINS=["https://app.example.com"])
     calls = cache_calls()
 
-    store.get()
-    store.publish_change()
+    get_store().get()
+    get_store().publish_change()
     clock.advance(3600)
-    store.get()
+    get_store().get()
 
     assert calls == []
 
@@ -218,7 +218,7 @@ def test_unreachable_cache_is_retried_with_backoff_and_polling_still_applies(
 ) -> None:
     _use_redis(settings, location=f"redis://127.0.0.1:{_closed_port()}/0", refresh=5)
     AllowedOrigin.objects.create(origin=NEW)
-    assert _allows(store.get(), NEW)  # The load's read of the version fails: the first failure.
+    assert _allows(get_store().get(), NEW)  # The load's read of the version fails: the first failure.
     calls = cache_calls()
 
     AllowedOrigin.objects.filter(origin=NEW).update(enabled=False)  # No signal, no publish.
@@ -226,14 +226,14 @@ def test_unreachable_cache_is_retried_with_backoff_and_polling_still_applies(
     for step in range(1, 20):
         clock.advance(CACHE_CHECK_SECONDS)
         before = len(calls)
-        assert _allows(store.get(), NEW)
+        assert _allows(get_store().get(), NEW)
         if len(calls) > before:
             tried_at.append(step * CACHE_CHECK_SECONDS)
     # Backing off (1 s, then 2 s), never at every check interval.
     assert tried_at == [CACHE_RETRY_SECONDS, 3 * CACHE_RETRY_SECONDS]
     clock.advance(CACHE_CHECK_SECONDS)  # REFRESH_SECONDS since the last load.
 
-    assert not _allows(store.get(), NEW)
+    assert not _allows(get_store().get(), NEW)
     assert [name for name, _ in calls] == ["get"] * 3
 
 
@@ -249,7 +249,7 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
         caplog.set_level(logging.INFO, logger="credcors")
         other = Store(clock=clock, spawn=run_inline)
         other.get()
-        store.get()
+        get_store().get()
 
         proxy.cut("reset")
         clock.advance(CACHE_CHECK_SECONDS)
@@ -277,21 +277,21 @@ def test_cache_recovery_is_logged_and_fast_propagation_resumes(
 def test_database_failure_is_retried_at_refresh_seconds_not_at_every_cache_check(settings: Any, clock: Clock) -> None:
     require_redis()
     _use_redis(settings, refresh=5)
-    store.get()
+    get_store().get()
     other = Store(clock=clock, spawn=run_inline)
 
     with table_reads_fail() as failed:
         other.publish_change()  # Another process saved something.
         clock.advance(CACHE_CHECK_SECONDS)
-        store.get()
+        get_store().get()
         per_poll = len(failed)
         assert per_poll > 0
         for _ in range(10):
             clock.advance(CACHE_CHECK_SECONDS)
-            store.get()
+            get_store().get()
         assert len(failed) == per_poll
         clock.advance(5)
-        store.get()
+        get_store().get()
 
     assert len(failed) == 2 * per_poll
     caches["shared"].delete(VERSION_KEY)
@@ -315,7 +315,7 @@ def failing_cache(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch)
     real_get = cache.get
 
     def get(*args: Any, **kwargs: Any) -> Any:
-        reads.append(store.clock())
+        reads.append(get_store().clock())
         if state["down"]:
             raise ConnectionError("Connection refused")
         return real_get(*args, **kwargs)
@@ -336,17 +336,17 @@ def test_failed_cache_is_retried_within_seconds_not_at_the_next_database_poll(
     django_assert_num_queries: Any,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    store.get()
+    get_store().get()
     reads = failing_cache(True)
     reads.clear()
     start = clock.now
 
     with django_assert_num_queries(0):  # REFRESH_SECONDS is an hour: none of this polls the database.
         clock.advance(CACHE_CHECK_SECONDS)
-        store.get()  # Fails: the first retry comes a second later.
+        get_store().get()  # Fails: the first retry comes a second later.
         for _ in range(200):
             clock.advance(CACHE_CHECK_SECONDS)
-            store.get()
+            get_store().get()
     tried = [round(at - start, 2) for at in reads]
     # 1, 2, 4 and 8 s apart, then every CACHE_RETRY_MAX_SECONDS.
     assert tried[:6] == [0.25, 1.25, 3.25, 7.25, 15.25, 25.25]
@@ -355,7 +355,7 @@ def test_failed_cache_is_retried_within_seconds_not_at_the_next_database_poll(
 
     failing_cache(False)
     clock.advance(CACHE_RETRY_MAX_SECONDS)
-    store.get()
+    get_store().get()
     assert len(_messages(caplog, "the shared cache 'shared' answers again")) == 1
     with django_capture_on_commit_callbacks(execute=True):
         AllowedOrigin.objects.create(origin=NEW)  # Published through the cache by "another process".
@@ -368,7 +368,7 @@ def test_failed_cache_is_retried_within_seconds_not_at_the_next_database_poll(
 def test_cache_retries_back_off_to_their_cap_and_stay_there(
     failing_cache: Callable[[bool], list[float]], clock: Clock
 ) -> None:
-    store.get()
+    get_store().get()
     reads = failing_cache(True)
     reads.clear()
 
@@ -376,7 +376,7 @@ def test_cache_retries_back_off_to_their_cap_and_stay_there(
     # the wait were doubled at each one.
     for _ in range(1100):
         clock.advance(CACHE_RETRY_MAX_SECONDS)
-        store.get()
+        get_store().get()
 
     assert len(reads) == 1100
     assert {round(later - earlier, 2) for earlier, later in itertools.pairwise(reads[10:])} == {CACHE_RETRY_MAX_SECONDS}
@@ -444,13 +444,13 @@ def test_shared_cache_alias_is_accepted(settings: Any, entry: dict[str, Any]) ->
 def test_cache_check_during_a_running_refresh_answers_at_once(settings: Any, clock: Clock) -> None:
     require_redis()
     _use_redis(settings, refresh=5)
-    current = store.get()
+    current = get_store().get()
     clock.advance(CACHE_CHECK_SECONDS)  # Only the shared-cache check is due.
-    store._lock.acquire()  # A refresh is under way in another thread.
+    get_store()._lock.acquire()  # A refresh is under way in another thread.
     try:
-        assert store.get() is current
+        assert get_store().get() is current
     finally:
-        store._lock.release()
+        get_store()._lock.release()
 
 
 @needs_redis
@@ -459,8 +459,8 @@ def test_expiry_comes_before_the_next_cache_check(
 ) -> None:
     # The next look is at the sooner of the cache check and the expiry.
     AllowedOrigin.objects.create(origin=NEW, expires_at=timezone.now() + timedelta(seconds=0.1))
-    assert store.get().lookup(NEW) is not None
+    assert get_store().get().lookup(NEW) is not None
 
     clock.advance(CACHE_CHECK_SECONDS / 2)
     with django_assert_num_queries(0):
-        assert store.get().lookup(NEW) is None
+        assert get_store().get().lookup(NEW) is None

@@ -114,3 +114,16 @@ def test_with_conn_max_age_0_each_poll_connects_as_a_request_would() -> None:
             "the suite's SQLite database is in memory, which Django never closes; the PostgreSQL run checks this"
         )
     assert _connections_opened(0) == 3
+
+
+def test_after_fork_forgets_the_parents_thread_and_the_next_task_starts_its_own() -> None:
+    # What a child forked while the thread ran sees: the thread object is the
+    # parent's, and no thread of the child would ever run the child's tasks.
+    worker = Worker("credcors-test", idle_seconds=0.05)
+    ran_in: list[threading.Thread] = []
+    _run(worker, lambda: ran_in.append(threading.current_thread()))
+
+    worker.after_fork()
+    _run(worker, lambda: ran_in.append(threading.current_thread()))
+
+    assert ran_in[0] is not ran_in[1]
