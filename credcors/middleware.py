@@ -9,9 +9,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 from credcors.conf import get_config
+from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
-from credcors.core.decide import classify, decide
-from credcors.core.decision import Decision, Kind, Reason
+from credcors.core.decide import decide
+from credcors.core.decision import Decision, Reason
 from credcors.core.diagnose.reasons import reason_line
 from credcors.core.snapshot import Snapshot
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
@@ -40,53 +41,35 @@ class CredCorsMiddleware:
         if self.async_mode:
             markcoroutinefunction(self)
 
+    # Sync and async take the same steps: the request's inputs, _before_view
+    # (a preflight's whole answer), the view, _after_view (the headers of an
+    # actual request's answer); only the snapshot's fetch and the view are awaited.
+
     def __call__(self, request: HttpRequest) -> HttpResponseBase | Awaitable[HttpResponseBase]:
         if self.async_mode:
             return self.__acall__(request)
         config = get_config()
         if not config.applies_to(request.path_info):
             return self._respond(request)
-        origin = request.META.get("HTTP_ORIGIN")
-        if origin is None:
-            return _finish(request, None, None, self._respond(request))
-        snapshot = get_store().get()
-        if config.policies:
-            if _is_preflight(request, origin):
-                policy = get_path_policies().policy(request)
-                decision = _decide(snapshot, request, origin, policy)
-                return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
-            urlconf = getattr(request, "urlconf", None)
-            response = self._respond(request)
-            if getattr(request, "urlconf", None) is not urlconf:
-                report_urlconf_set_below(request, urlconf)
-            policy = request_policy(request)
-            return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
-        # Only the default policy: decide before the view, as 0.1 did.
-        decision = _decide(snapshot, request, origin)
-        response = _answer_preflight(decision) if decision.kind is Kind.PREFLIGHT else self._respond(request)
-        return _finish(request, snapshot, decision, response)
+        origin: str | None = request.META.get("HTTP_ORIGIN")
+        snapshot = None if origin is None else get_store().get()
+        answered = _before_view(request, config, snapshot, origin)
+        if answered is not None:
+            return answered
+        urlconf = getattr(request, "urlconf", None)
+        return _after_view(request, config, snapshot, origin, urlconf, self._respond(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         config = get_config()
         if not config.applies_to(request.path_info):
             return await self._arespond(request)
-        origin = request.META.get("HTTP_ORIGIN")
-        if origin is None:
-            return _finish(request, None, None, await self._arespond(request))
-        snapshot = await get_store().aget()
-        if config.policies and not _is_preflight(request, origin):
-            # The view's policy is known once Django resolved it.
-            urlconf = getattr(request, "urlconf", None)
-            response = await self._arespond(request)
-            if getattr(request, "urlconf", None) is not urlconf:
-                report_urlconf_set_below(request, urlconf)
-            policy = request_policy(request)
-            return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
-        policy = get_path_policies().policy(request) if config.policies else DEFAULT_POLICY
-        decision = _decide(snapshot, request, origin, policy)
-        if decision.kind is Kind.PREFLIGHT:
-            return _finish(request, snapshot, decision, _answer_preflight(decision), policy)
-        return _finish(request, snapshot, decision, await self._arespond(request))
+        origin: str | None = request.META.get("HTTP_ORIGIN")
+        snapshot = None if origin is None else await get_store().aget()
+        answered = _before_view(request, config, snapshot, origin)
+        if answered is not None:
+            return answered
+        urlconf = getattr(request, "urlconf", None)
+        return _after_view(request, config, snapshot, origin, urlconf, await self._arespond(request))
 
     def _respond(self, request: HttpRequest) -> HttpResponseBase:
         response = self.get_response(request)
@@ -99,6 +82,43 @@ class CredCorsMiddleware:
         return await awaitable
 
 
+def _before_view(
+    request: HttpRequest, config: Config, snapshot: Snapshot | None, origin: str | None
+) -> HttpResponseBase | None:
+    """A preflight's whole answer (the view never runs for one, Fetch §4.8), else ``None``: the view runs."""
+    # Fetch §3.2.2: a preflight is OPTIONS with Origin and Access-Control-Request-Method.
+    if origin is None or request.method != "OPTIONS" or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.META:
+        return None
+    assert snapshot is not None
+    # Resolved from the path, through the bounded per-path cache: no view ran.
+    policy = get_path_policies().policy(request) if config.policies else DEFAULT_POLICY
+    decision = _decide(snapshot, request, origin, policy)
+    return _finish(request, snapshot, decision, HttpResponse(status=decision.status), policy)
+
+
+def _after_view(
+    request: HttpRequest,
+    config: Config,
+    snapshot: Snapshot | None,
+    origin: str | None,
+    urlconf: object,
+    response: HttpResponseBase,
+) -> HttpResponseBase:
+    """The headers of an actual request's answer, decided under the policy of the view that ran."""
+    if origin is None:
+        return _finish(request, None, None, response)
+    assert snapshot is not None
+    # Without POLICIES every view is the default policy's (a view naming
+    # another is credcors.E020), so nothing needs its resolved view, and a
+    # URLconf set below credcors changes no preflight's answer.
+    policy = DEFAULT_POLICY
+    if config.policies:
+        if getattr(request, "urlconf", None) is not urlconf:
+            report_urlconf_set_below(request, urlconf)
+        policy = request_policy(request)
+    return _finish(request, snapshot, _decide(snapshot, request, origin, policy), response, policy)
+
+
 def _decide(snapshot: Snapshot, request: HttpRequest, origin: str, policy: str = DEFAULT_POLICY) -> Decision:
     meta = request.META
     return decide(
@@ -109,17 +129,6 @@ def _decide(snapshot: Snapshot, request: HttpRequest, origin: str, policy: str =
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
         policy,
     )
-
-
-def _is_preflight(request: HttpRequest, origin: str) -> bool:
-    method = request.method or ""
-    return classify(method, origin, request.META.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD")) is Kind.PREFLIGHT
-
-
-def _answer_preflight(decision: Decision) -> HttpResponse:
-    # Fetch §4.8: the preflight must be answered with an ok status (2xx) for
-    # the browser to go on; the view never runs for a preflight.
-    return HttpResponse(status=decision.status)
 
 
 def _finish(
