@@ -52,7 +52,9 @@ class CredCorsMiddleware:
         if not config.applies_to(request.path_info):
             return self._respond(request)
         origin: str | None = request.META.get("HTTP_ORIGIN")
-        snapshot = None if origin is None else get_store().get()
+        if origin is None:  # Not a CORS request; its answer still varies on Origin.
+            return _finish(request, None, None, self._respond(request))
+        snapshot = get_store().get()
         answered = _before_view(request, config, snapshot, origin)
         if answered is not None:
             return answered
@@ -64,7 +66,9 @@ class CredCorsMiddleware:
         if not config.applies_to(request.path_info):
             return await self._arespond(request)
         origin: str | None = request.META.get("HTTP_ORIGIN")
-        snapshot = None if origin is None else await get_store().aget()
+        if origin is None:  # Not a CORS request; its answer still varies on Origin.
+            return _finish(request, None, None, await self._arespond(request))
+        snapshot = await get_store().aget()
         answered = _before_view(request, config, snapshot, origin)
         if answered is not None:
             return answered
@@ -82,14 +86,11 @@ class CredCorsMiddleware:
         return await awaitable
 
 
-def _before_view(
-    request: HttpRequest, config: Config, snapshot: Snapshot | None, origin: str | None
-) -> HttpResponseBase | None:
+def _before_view(request: HttpRequest, config: Config, snapshot: Snapshot, origin: str) -> HttpResponseBase | None:
     """A preflight's whole answer (the view never runs for one, Fetch §4.8), else ``None``: the view runs."""
     # Fetch §3.2.2: a preflight is OPTIONS with Origin and Access-Control-Request-Method.
-    if origin is None or request.method != "OPTIONS" or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.META:
+    if request.method != "OPTIONS" or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.META:
         return None
-    assert snapshot is not None
     # Resolved from the path, through the bounded per-path cache: no view ran.
     policy = get_path_policies().policy(request) if config.policies else DEFAULT_POLICY
     decision = _decide(snapshot, request, origin, policy)
@@ -99,15 +100,12 @@ def _before_view(
 def _after_view(
     request: HttpRequest,
     config: Config,
-    snapshot: Snapshot | None,
-    origin: str | None,
+    snapshot: Snapshot,
+    origin: str,
     urlconf: object,
     response: HttpResponseBase,
 ) -> HttpResponseBase:
     """The headers of an actual request's answer, decided under the policy of the view that ran."""
-    if origin is None:
-        return _finish(request, None, None, response)
-    assert snapshot is not None
     # Without POLICIES every view is the default policy's (a view naming
     # another is credcors.E020), so nothing needs its resolved view, and a
     # URLconf set below credcors changes no preflight's answer.
