@@ -30,6 +30,8 @@ from credcors.core.snapshot import Added, Row, Snapshot, compile_policy, compile
 __all__ = [
     "Compiled",
     "RowColumns",
+    "RowIn",
+    "RowRecord",
     "apply_changes",
     "compile_columns",
     "compile_rows",
@@ -41,8 +43,23 @@ __all__ = [
 
 logger = logging.getLogger("credcors")
 
-#: (origin, row id, policy, trust_for_csrf, expiry or ``None``): one enabled row as read.
-RowIn = tuple[str, int, str, bool, "datetime | None"]
+
+class RowRecord(NamedTuple):
+    """One enabled row as read, from the database read to the compile and the change-log delta.
+
+    Its ``_fields`` are the columns read (``values_list(*RowRecord._fields)``),
+    so the reader, the delta and the compiler cannot disagree on their order.
+    """
+
+    origin: str
+    pk: int
+    policy: str
+    trust_for_csrf: bool
+    expires_at: datetime | None
+
+
+#: The name the compiler's callers know the record by.
+RowIn = RowRecord
 
 
 class RowColumns(NamedTuple):
@@ -235,7 +252,7 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
 
 
 def _row_in(origin: str, ident: int, policy: str, trust: object, expires: float | None) -> RowIn:
-    return (
+    return RowRecord(
         origin,
         ident,
         policy,

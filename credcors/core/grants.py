@@ -12,7 +12,7 @@ from credcors.core.decision import Decision, Headers, Kind, Reason
 from credcors.core.fetch import ACCESS_CONTROL_ALLOW_ORIGIN
 from credcors.core.origins import ANY_PORT, Rule
 
-__all__ = ["Grant"]
+__all__ = ["Grant", "grant_of"]
 
 
 class Grant(NamedTuple):
@@ -90,3 +90,19 @@ class Grant(NamedTuple):
         return Decision(
             kind, True, Reason.ALLOWED, ((ACCESS_CONTROL_ALLOW_ORIGIN, origin), *tail), self.rule, self.source
         )
+
+
+#: Builds the named tuple from a tuple at C speed (its own ``__new__`` is Python code with keyword handling).
+_new = tuple.__new__
+
+
+def grant_of(rule: Rule, origin: str, pk: int, headers: Headers, csrf: bool, expires: float | None) -> Grant:
+    """The grant of one database row: the one place a row becomes a grant.
+
+    Used at compile time (a pattern or any-port row) and per request by
+    :class:`~credcors.core.rowmap.RowMap` (an exact row, built when asked), so
+    both give the same grant.  Nothing prebuilt: a row's answers are built
+    per origin and cached by the index (:meth:`Grant.for_origin`).  The
+    caller has decided ``csrf`` from the policy (credentials, trust).
+    """
+    return _new(Grant, (rule, origin, pk, headers, csrf, None, None, expires))

@@ -34,7 +34,7 @@ from operator import itemgetter
 from typing import TypeAlias
 
 from credcors.core.decision import Headers
-from credcors.core.grants import Grant
+from credcors.core.grants import Grant, grant_of
 from credcors.core.origins import Rule
 
 __all__ = ["Entry", "RowMap", "rule_of"]
@@ -206,7 +206,7 @@ class RowMap(Mapping[str, Grant]):
                 if hit is None:
                     return default
                 live: _Live = hit  # type: ignore[assignment]
-                return _new(Grant, (rule_of(origin), origin, live[0], self.headers, live[1], None, None, live[2]))
+                return grant_of(rule_of(origin), origin, live[0], self.headers, live[1], live[2])
         slots, mask, starts, blob = self._slots, self._mask, self._starts, self._blob
         slot = hash(origin) & mask
         while taken := slots[slot]:
@@ -216,7 +216,7 @@ class RowMap(Mapping[str, Grant]):
                 at = None if expiries is None else expiries[position]
                 expires = None if at is None or at != at else at  # NaN, never equal to itself: no expiry.
                 pk, csrf = self._pks[position], self._csrf[position] == 1
-                return _new(Grant, (rule_of(origin), origin, pk, self.headers, csrf, None, None, expires))
+                return grant_of(rule_of(origin), origin, pk, self.headers, csrf, expires)
             slot = (slot + 1) & mask
         return default
 

@@ -26,7 +26,7 @@ from types import MappingProxyType
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decision import Decision, Headers, Kind, Reason
 from credcors.core.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN
-from credcors.core.grants import Grant
+from credcors.core.grants import Grant, grant_of
 from credcors.core.matcher import Index, compile_index
 from credcors.core.origins import ANY_PORT, Rule
 from credcors.core.rowmap import Entry, RowMap
@@ -197,7 +197,7 @@ def _index(
             continue
         csrf = credentials and (rows_trusted or pk in trusted_rows)
         if rule is not None and (rule.wildcard or rule.port == ANY_PORT):
-            grants.append(Grant(rule, origin, pk, headers, False, None, None, at))
+            grants.append(grant_of(rule, origin, pk, headers, False, at))
         else:
             packed_rows.append((origin, pk, csrf, at))
     index = compile_index(grants)

@@ -28,11 +28,11 @@ caller reads every row every interval, as before (system check ``W020``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.db import DatabaseError, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from credcors.core.compile import RowRecord
 from credcors.store.reads import read_guard
 from credcors.store.revision_sql import BACKENDS, CHANGE_TABLE, ORIGIN_TABLE, READ, REVISION_TABLE
 
@@ -174,9 +174,8 @@ class Changes:
 
     #: The ids of every changed row: deleted, disabled, or changed in any column.
     ids: frozenset[int]
-    #: Those of them that exist and are enabled, as the store loads rows:
-    #: (origin, id, policy, trust_for_csrf, expiry or ``None``), by id.
-    rows: tuple[tuple[str, int, str, bool, datetime | None], ...]
+    #: Those of them that exist and are enabled, as the store loads rows, by id.
+    rows: tuple[RowRecord, ...]
 
 
 def read_changes(using: str, since: int, until: int, *, limit: int = 10_000) -> Changes | None:
@@ -209,9 +208,8 @@ def read_changes(using: str, since: int, until: int, *, limit: int = 10_000) -> 
     if row is None or row[0] > since or len(ids) > limit or None in ids:
         return None
     wanted = sorted(int(pk) for pk in ids)
-    rows: list[tuple[str, int, str, bool, datetime | None]] = []
-    fields = ("origin", "pk", "policy", "trust_for_csrf", "expires_at")
+    rows: list[RowRecord] = []
     for start in range(0, len(wanted), _CHUNK):
         chunk = AllowedOrigin.objects.using(using).filter(pk__in=wanted[start : start + _CHUNK], enabled=True)
-        rows += chunk.order_by("pk").values_list(*fields)
+        rows += map(RowRecord._make, chunk.order_by("pk").values_list(*RowRecord._fields))
     return Changes(ids=frozenset(wanted), rows=tuple(rows))

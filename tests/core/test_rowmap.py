@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from credcors.core import rowmap
 from credcors.core.decision import Headers
-from credcors.core.grants import Grant
+from credcors.core.grants import Grant, grant_of
 from credcors.core.origins import ANY_PORT, OriginError, parse_rule
 from credcors.core.rowmap import Entry, RowMap, rule_of
 
@@ -273,3 +273,15 @@ def test_rule_of_splits_ipv6_hosts_and_ports(origin: str, host: str, port: int |
 
     assert (rule.host, rule.port) == (host, port)
     assert rule == parse_rule(origin, allow_insecure=True)
+
+
+def test_a_row_becomes_the_same_grant_packed_changed_or_compiled() -> None:
+    # One function turns a row into a grant: the packed lookup, the overlay of a change, and the compiler agree.
+    origin = "https://partner.example.net"
+    packed = RowMap.from_columns(HEADERS, [origin], [7], b"\x01")
+    changed = RowMap(HEADERS).changed((), [(origin, 7, True, 99.0)])
+    rule = parse_rule(origin)
+
+    assert packed.get(origin) == grant_of(rule, origin, 7, HEADERS, True, None)
+    assert changed.get(origin) == grant_of(rule, origin, 7, HEADERS, True, 99.0)
+    assert grant_of(rule, origin, 7, HEADERS, True, None) == Grant(rule, origin, 7, HEADERS, True, None, None, None)

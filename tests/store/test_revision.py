@@ -23,6 +23,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.migrations.recorder import MigrationRecorder
 
 from credcors.checks import check_revision_backend, check_revision_triggers
+from credcors.core.compile import RowRecord
 from credcors.models import AllowedOrigin
 from credcors.store import revision_sql
 from credcors.store.revision import (
@@ -324,6 +325,22 @@ def test_change_log_names_rows_changed_by_orm_update_bulk_create_and_delete() ->
     assert later is not None
     assert later.ids == {gone_pk, kept.pk}
     assert later.rows == ()
+
+
+@pytest.mark.usefixtures("change_log")
+@pytest.mark.django_db
+def test_change_log_carries_the_row_record_whose_fields_are_the_columns_read() -> None:
+    since = _revision()
+    row = AllowedOrigin.objects.create(origin=PARTNER, trust_for_csrf=True)
+
+    changes = read_changes("default", since, _revision())
+
+    assert changes is not None
+    [record] = changes.rows
+    assert type(record) is RowRecord
+    assert (record.origin, record.pk, record.policy, record.trust_for_csrf) == (PARTNER, row.pk, "default", True)
+    # One list of columns: every field of the record is one the model has, so a read by it cannot drift.
+    assert set(RowRecord._fields) - {"pk"} <= {field.name for field in AllowedOrigin._meta.concrete_fields}
 
 
 @pytest.mark.usefixtures("change_log")
