@@ -58,8 +58,8 @@ class RowRecord(NamedTuple):
     expires_at: datetime | None
 
 
-#: The name the compiler's callers know the record by.
-RowIn = RowRecord
+#: The shape of a :class:`RowRecord`, for callers that build rows as plain tuples (tests, the change log).
+RowIn = tuple[str, int, str, bool, "datetime | None"]
 
 
 class RowColumns(NamedTuple):
