@@ -43,7 +43,9 @@ intersphinx_mapping = {
 
 html_theme = "furo"
 html_title = f"credcors {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+# Code blocks wrap at any width (docs/_static/credcors.css).
+html_css_files = ["credcors.css"]
 
 
 def setup(app: Any) -> None:
