@@ -449,7 +449,7 @@ def test_a_diff_whose_context_is_not_in_the_file_fails() -> None:
 
 
 #: Reference pages whose Python blocks run too.
-PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md")
+PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md", "docs/index.md")
 
 
 def _python_blocks() -> list[Block]:
@@ -598,6 +598,14 @@ def test_install_commands_install_a_working_credcors(tmp_path: Path) -> None:
                 check=True,
             )
             assert version.stdout.strip() == credcors.__version__, shlex.join(words)
+
+
+def test_landing_page_install_command_is_one_the_install_pages_run() -> None:
+    # docs/index.md repeats one install command; test_install_commands_install_a_working_credcors runs it.
+    shown = [words for words in commands("docs/index.md") if kind(words) == "install"]
+    assert shown
+    assert all(any(words in commands(path) for path in INSTALL_PAGES) for words in shown)
+    assert [words for words in commands("docs/index.md") if kind(words) != "install"] == []
 
 
 def test_wheel_the_docs_install_is_this_version() -> None:
