@@ -13,7 +13,10 @@ flag, subcommand or setting key fails a test until the docs follow:
 - Python blocks are executed; the settings they define are checked to be
   Django's or ``CREDCORS``, then run through credcors' system checks, and
   views they define answer a request; a block that defines ``urlpatterns``
-  (the DRF and django-ninja examples) is served as a URLconf instead.
+  (the DRF and django-ninja examples) is served as a URLconf instead;
+- the quick start's edits (``diff`` blocks, and Python blocks headed
+  ``# mysite/<file>.py``) are applied to a new ``django-admin startproject``
+  project, which must then pass ``manage.py check``.
 
 The front-end (``js``) blocks run in a real browser in ``tests/browser/test_docs_frontend.py``.
 """
@@ -39,6 +42,7 @@ from typing import Any
 
 import pytest
 from django.conf import global_settings
+from django.contrib.auth.models import AnonymousUser
 from django.core import checks
 from django.core.management import get_commands, load_command_class
 from django.http import HttpResponse
@@ -324,14 +328,141 @@ def test_previews_page_prints_the_refusal_credcors_gives(tmp_path: Path, shown: 
     assert result.stderr.strip() == shown
 
 
+# -- The quick start's edits to a new startproject ---------------------------------------
+
+#: The project name the README and the quick start use: ``django-admin startproject mysite``.
+PROJECT = "mysite"
+#: A Python block that is a file of that project: written to it, or added at its end.
+FILE_HEADER = re.compile(rf"^# ({PROJECT}/\w+\.py)(, at the end)?\n")
+
+
+def _same_line(line: str) -> str:
+    # startproject's template quotes with ' in some Django versions and " in others; the docs use ".
+    return line.strip().replace("'", '"')
+
+
+def apply_diff(text: str, diff: str, where: str) -> str:
+    """``text`` with one ``diff`` block applied: its context and ``-`` lines found in order, ``+`` lines put in."""
+    hunk = [(line[:1], line[1:]) for line in diff.splitlines() if line]
+    assert all(mark in " -+" for mark, _ in hunk), f"{where}: a diff line must start with ' ', '-' or '+'"
+    old = [_same_line(body) for mark, body in hunk if mark != "+"]
+    lines = text.splitlines()
+    starts = [
+        index
+        for index in range(len(lines) - len(old) + 1)
+        if [_same_line(x) for x in lines[index : index + len(old)]] == old
+    ]
+    assert len(starts) == 1, f"{where}: its context is found {len(starts)} times in {PROJECT}/settings.py"
+    at, result = starts[0], []
+    for mark, body in hunk:
+        if mark == " ":
+            result.append(lines[at])
+            at += 1
+        elif mark == "-":
+            at += 1
+        else:
+            result.append(body)
+    return "\n".join([*lines[: starts[0]], *result, *lines[at:]]) + "\n"
+
+
+def quickstart_edits(path: str) -> list[Block]:
+    """The blocks of ``path`` that edit a new project, in order."""
+    return [
+        block
+        for block in code_blocks(path)
+        if block.lang == "diff" or (block.lang == "python" and FILE_HEADER.match(block.text))
+    ]
+
+
+def apply_quickstart(path: str, project: Path) -> None:
+    """Apply ``path``'s edits, as written, to the ``startproject`` project in ``project``."""
+    for block in quickstart_edits(path):
+        if block.lang == "diff":
+            settings_file = project / PROJECT / "settings.py"
+            settings_file.write_text(apply_diff(settings_file.read_text(), block.text, block.where))
+            continue
+        header = FILE_HEADER.match(block.text)
+        assert header is not None
+        target = project / header.group(1)
+        if header.group(2):
+            target.write_text(target.read_text() + "\n\n" + block.text)
+        else:
+            target.write_text(block.text)
+
+
+def startproject_env() -> dict[str, str]:
+    """The environment a new project's ``manage.py`` runs in: none of this test run's settings."""
+    return {name: value for name, value in os.environ.items() if name not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
+
+
+def new_quickstart_project(path: str, parent: Path) -> Path:
+    """``django-admin startproject mysite`` in ``parent``, with ``path``'s edits applied."""
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", PROJECT], cwd=parent, env=startproject_env(), check=True
+    )
+    project = parent / PROJECT
+    apply_quickstart(path, project)
+    return project
+
+
+@pytest.mark.parametrize("path", ["README.md", "docs/quickstart.md"])
+def test_quickstart_edits_a_new_startproject_into_one_that_passes_check(path: str, tmp_path: Path) -> None:
+    assert len(quickstart_edits(path)) >= 5, "the settings edits, views.py and urls.py"
+    project = new_quickstart_project(path, tmp_path)
+
+    listed = subprocess.run(
+        [sys.executable, "-c", "from mysite import settings; print(*settings.MIDDLEWARE, *settings.INSTALLED_APPS)"],
+        cwd=project,
+        env=startproject_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    # One-line edits: startproject's own entries stay, Django's CSRF middleware is swapped for credcors'.
+    assert "django.middleware.clickjacking.XFrameOptionsMiddleware" in listed
+    assert "django.contrib.admin" in listed
+    assert "django.middleware.csrf.CsrfViewMiddleware" not in listed
+    assert listed.index("credcors.middleware.CredCorsMiddleware") < listed.index(
+        "django.middleware.common.CommonMiddleware"
+    )
+    assert "credcors.csrf.CredCorsCsrfViewMiddleware" in listed
+    assert "credcors" in listed
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check", "--fail-level", "WARNING"],
+        cwd=project,
+        env=startproject_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_diff_whose_context_is_not_in_the_file_fails() -> None:
+    # What the test above relies on: a diff that no longer matches startproject fails, never applies nowhere.
+    with pytest.raises(AssertionError, match="found 0 times"):
+        apply_diff('MIDDLEWARE = [\n    "a",\n]\n', '     "b",\n+    "c",\n', "here")
+    assert apply_diff("X = [\n    'a',\n]\n", '     "a",\n+    "c",\n', "here") == "X = [\n    'a',\n    \"c\",\n]\n"
+
+
 # -- Python blocks ---------------------------------------------------------------------
 
 
 #: Reference pages whose Python blocks run too.
-PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md")
+PYTHON_DOC_FILES = (*DOC_FILES, "docs/policies.md", "docs/index.md")
 
 
-@pytest.mark.parametrize("block", blocks_of("python", PYTHON_DOC_FILES), ids=lambda block: block.where)
+def _python_blocks() -> list[Block]:
+    # A project's settings.py and urls.py (``from . import views``) are checked in their project:
+    # test_quickstart_edits_a_new_startproject_into_one_that_passes_check runs its manage.py check.
+    def in_its_project(block: Block) -> bool:
+        header = FILE_HEADER.match(block.text)
+        return header is not None and header.group(1) != f"{PROJECT}/views.py"
+
+    return [block for block in blocks_of("python", PYTHON_DOC_FILES) if not in_its_project(block)]
+
+
+@pytest.mark.parametrize("block", _python_blocks(), ids=lambda block: block.where)
 def test_python_block_runs_and_its_settings_pass_the_checks(block: Block) -> None:
     module = types.ModuleType("docs_block")
     namespace: dict[str, Any] = module.__dict__
@@ -372,9 +503,12 @@ def test_python_block_runs_and_its_settings_pass_the_checks(block: Block) -> Non
     assert [f"{problem.id}: {problem.msg}" for problem in problems] == []
 
     for name, view in views.items():
-        response = view(RequestFactory().get(f"/api/{name}"))
+        request = RequestFactory().get(f"/api/{name}")
+        request.user = AnonymousUser()
+        response = view(request)
         assert isinstance(response, HttpResponse)
-        assert response.status_code == 200, f"{block.where}: {name}() answered {response.status_code}"
+        # An anonymous GET: 401 from a view that needs a login, 405 from one that takes POST only.
+        assert response.status_code in (200, 401, 405), f"{block.where}: {name}() answered {response.status_code}"
 
 
 def _serve_urlconf(block: Block, module: types.ModuleType) -> None:
@@ -464,6 +598,14 @@ def test_install_commands_install_a_working_credcors(tmp_path: Path) -> None:
                 check=True,
             )
             assert version.stdout.strip() == credcors.__version__, shlex.join(words)
+
+
+def test_landing_page_install_command_is_one_the_install_pages_run() -> None:
+    # docs/index.md repeats one install command; test_install_commands_install_a_working_credcors runs it.
+    shown = [words for words in commands("docs/index.md") if kind(words) == "install"]
+    assert shown
+    assert all(any(words in commands(path) for path in INSTALL_PAGES) for words in shown)
+    assert [words for words in commands("docs/index.md") if kind(words) != "install"] == []
 
 
 def test_wheel_the_docs_install_is_this_version() -> None:
