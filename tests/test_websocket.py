@@ -321,3 +321,49 @@ def test_refusal_is_recorded_with_its_path(settings: Any, refused_timers: Timers
 
     row = RefusedOrigin.objects.get()
     assert (row.origin, row.last_path, row.policy) == (EVIL, "/ws/chat/", "default")
+
+
+# -- The system check -----------------------------------------------------------------------
+
+
+def _w012() -> list[str]:
+    from credcors.checks import check_websocket_origins
+
+    return [message.id or "" for message in check_websocket_origins()]
+
+
+@pytest.mark.parametrize("name", ["guarded", "guarded_inside", "channels_guarded", "http_only"])
+def test_check_is_quiet_when_sockets_are_validated_or_absent(settings: Any, name: str) -> None:
+    settings.ASGI_APPLICATION = f"tests.ws_apps.{name}"
+
+    assert _w012() == []
+
+
+def test_check_warns_when_sockets_have_no_validator(settings: Any) -> None:
+    settings.ASGI_APPLICATION = "tests.ws_apps.unguarded"
+
+    assert _w012() == ["credcors.W012"]
+
+
+def test_check_is_quiet_without_asgi_application_or_channels(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    settings.ASGI_APPLICATION = None
+    assert _w012() == []
+
+    settings.ASGI_APPLICATION = "tests.ws_apps.unguarded"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "channels" else real(name, *a))
+    assert _w012() == []
+
+
+def test_check_is_registered_and_silenced_by_its_id(settings: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.ASGI_APPLICATION = "tests.ws_apps.unguarded"
+    with pytest.raises(SystemCheckError, match=r"credcors\.W012"):
+        call_command("check", "--fail-level", "WARNING")
+
+    settings.SILENCED_SYSTEM_CHECKS = ["credcors.W012"]
+    call_command("check", "--fail-level", "WARNING")
