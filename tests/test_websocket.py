@@ -367,3 +367,39 @@ def test_check_is_registered_and_silenced_by_its_id(settings: Any) -> None:
 
     settings.SILENCED_SYSTEM_CHECKS = ["credcors.W012"]
     call_command("check", "--fail-level", "WARNING")
+
+
+# -- explain --websocket ------------------------------------------------------------------------
+
+
+def _explain(*args: str) -> tuple[int, str]:
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    try:
+        call_command("credcors", "explain", *args, stdout=out)
+    except SystemExit as exit:
+        return int(exit.code or 0), out.getvalue()
+    return 0, out.getvalue()
+
+
+def test_explain_websocket_answers_as_the_validator(settings: Any) -> None:
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"ALLOWED_ORIGINS": [PARTNER]}}}
+
+    code, text = _explain(APP, "--websocket", "--path", "/ws/chat/")
+    assert code == 0
+    assert 'WebSocket handshake to "/ws/chat/"' in text
+    assert "without Origin (never a browser's) is refused" in text
+
+    assert _explain(EVIL, "--websocket")[0] == 1
+    assert _explain(PARTNER, "--websocket", "--policy", "partners")[0] == 0
+    assert _explain(PARTNER, "--websocket")[0] == 1
+
+
+def test_explain_websocket_ignores_method_and_headers() -> None:
+    code, text = _explain(APP, "--websocket", "--method", "PUT", "--header", "x-not-allowed")
+
+    assert code == 0
+    assert "preflight" in text
