@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import importlib.util
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -40,6 +41,7 @@ __all__ = [
     "check_shadowed_trust",
     "check_urlconf_middleware",
     "check_view_policies",
+    "check_websocket_origins",
     "register",
 ]
 
@@ -432,10 +434,68 @@ def check_migrated(
     return messages
 
 
+#: Channels' two validators: what guards a socket besides credcors' own.
+CHANNELS_VALIDATORS = frozenset({"channels.security.websocket.OriginValidator"})
+#: The attributes an ASGI middleware keeps its inner application in: Channels'
+#: BaseMiddleware and routers (``inner``), validators (``application``), others (``app``).
+_INNER_ATTRIBUTES = ("application", "inner", "app")
+
+
+def check_websocket_origins(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when ``ASGI_APPLICATION`` routes WebSockets and nothing checks their ``Origin`` (issue #23).
+
+    How it detects: only with Channels installed and ``ASGI_APPLICATION``
+    set, it imports that application and, if it is a ``ProtocolTypeRouter``
+    with a ``"websocket"`` entry, follows that entry's wrappers through their
+    ``application``, ``inner`` and ``app`` attributes; it warns when none of
+    them is credcors' or Channels' ``OriginValidator``.  An application it
+    cannot see through is never reported.
+    """
+    path = getattr(settings, "ASGI_APPLICATION", None)
+    if not isinstance(path, str) or importlib.util.find_spec("channels") is None:
+        return []
+    try:
+        application = import_string(path)
+    except ImportError:
+        return []  # Channels' own checks and runserver report it.
+    mapping = getattr(application, "application_mapping", None)
+    if not isinstance(mapping, dict) or "websocket" not in mapping:
+        return []
+    if _validated(mapping["websocket"]):
+        return []
+    return [
+        checks.Warning(
+            f"settings.ASGI_APPLICATION {path!r} routes WebSockets, but no OriginValidator wraps its "
+            '"websocket" application: any site can open a socket with your users\' cookies '
+            "(cross-site WebSocket hijacking).",
+            hint='Wrap it: "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(...))), with '
+            "OriginValidator from credcors.websocket. Found by following the application's "
+            "application/inner/app attributes; if a validator hides from that, add 'credcors.W012' to "
+            "SILENCED_SYSTEM_CHECKS.",
+            id="credcors.W012",
+        )
+    ]
+
+
+def _validated(application: object) -> bool:
+    from credcors.websocket import OriginValidator
+
+    for _ in range(32):  # Bounded: a cycle of wrappers must not hang the checks.
+        kind = type(application)
+        if isinstance(application, OriginValidator) or f"{kind.__module__}.{kind.__qualname__}" in CHANNELS_VALIDATORS:
+            return True
+        inner = next((getattr(application, name) for name in _INNER_ATTRIBUTES if hasattr(application, name)), None)
+        if inner is None:
+            return False
+        application = inner
+    return False
+
+
 def register() -> None:
     checks.register(check_settings, "credcors")
     checks.register(check_middleware, "credcors")
     checks.register(check_urlconf_middleware, "credcors")
+    checks.register(check_websocket_origins, "credcors")
     checks.register(check_view_policies, "credcors", checks.Tags.urls)
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")

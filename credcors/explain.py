@@ -37,8 +37,15 @@ def explain_request(
     method: str = "GET",
     headers: Iterable[str] = (),
     path: str | None = None,
+    websocket: bool = False,
+    policy_name: str = DEFAULT_POLICY,
 ) -> Explanation:
-    """Explain ``origin`` against this process's real settings, snapshot and rows."""
+    """Explain ``origin`` against this process's real settings, snapshot and rows.
+
+    With ``websocket``, a WebSocket handshake to ``path`` under
+    ``credcors.websocket.OriginValidator(app, policy=policy_name)``: the same
+    decision as a ``GET`` (no preflight), the policy the validator names.
+    """
     config = get_config()
     snapshot = get_store().get()
     rows: list[Row] = []
@@ -58,14 +65,19 @@ def explain_request(
                 for pk, origin_, enabled, note, expires, trust in found
             ]
     cookies = _cookie_lines(origin, config)
-    policy, why = path_policy(path, config)
+    if websocket:
+        # The validator sits outside Django's URL resolution: its argument is the policy.
+        policy, why = policy_name, f"a socket's policy is the OriginValidator's policy argument ({policy_name!r})"
+        method, headers, db_note = "GET", (), db_note + _websocket_notes(path, policy_name, config)
+    else:
+        policy, why = path_policy(path, config)
     result = explain(
         snapshot,
         config,
         origin,
         method=method,
         headers=headers,
-        path=path,
+        path=None if websocket else path,
         rows=rows,
         cookies=cookies,
         policy=policy,
@@ -76,6 +88,18 @@ def explain_request(
     if db_note:
         result = dataclasses.replace(result, hints=result.hints + db_note)
     return result
+
+
+def _websocket_notes(path: str | None, policy: str, config: Config) -> tuple[str, ...]:
+    named = config.policy(policy)
+    no_origin = named is not None and named.websocket_allow_no_origin
+    where = "" if path is None else f" to {safe(path)}"
+    return (
+        f"A WebSocket handshake{where}: decided as a GET from this origin, with no preflight; "
+        "an allowed socket gets no CORS headers, a refused one HTTP 403 (or close 1008) before the consumer runs.",
+        f"A handshake without Origin (never a browser's) is {'allowed' if no_origin else 'refused'} by the "
+        f"policy {policy!r} (WEBSOCKET_ALLOW_NO_ORIGIN = {no_origin}).",
+    )
 
 
 def _cors_headers_note(origin: str) -> tuple[str, ...]:

@@ -69,6 +69,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.W011": "a middleware known to set `request.urlconf` (django-hosts, django-tenants, "
     "django-tenant-schemas, django-subdomains) is below credcors in `MIDDLEWARE`, so preflights resolve their view "
     "in `ROOT_URLCONF`",
+    "credcors.W012": "Channels is installed and `ASGI_APPLICATION` routes WebSockets with no `OriginValidator` "
+    "(credcors' or Channels') around them",
     "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
     "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
     "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",

@@ -41,6 +41,7 @@ DEFAULTS: Mapping[str, Any] = {
     "PREFLIGHT_MAX_AGE": DEFAULT_PREFLIGHT_MAX_AGE,
     "URLS_REGEX": None,
     "USE_DATABASE": True,
+    "WEBSOCKET_ALLOW_NO_ORIGIN": False,
     "REFRESH_SECONDS": 5,
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,
@@ -66,6 +67,7 @@ class Config:
     max_age: int = DEFAULTS["PREFLIGHT_MAX_AGE"]
     urls_regex: re.Pattern[str] | None = None
     use_database: bool = True
+    websocket_allow_no_origin: bool = False
     refresh_seconds: float = DEFAULTS["REFRESH_SECONDS"]
     allow_insecure: bool = False
     trust_for_csrf: bool = False
@@ -101,6 +103,7 @@ class Config:
             expose_headers=self.expose_headers,
             max_age=self.max_age,
             use_database=self.use_database,
+            websocket_allow_no_origin=self.websocket_allow_no_origin,
         )
 
     def policy(self, name: str) -> PolicyConfig | None:
@@ -212,6 +215,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
         max_age=default.max_age,
         urls_regex=urls_regex,
         use_database=default.use_database,
+        websocket_allow_no_origin=default.websocket_allow_no_origin,
         refresh_seconds=float(refresh),
         max_stale_seconds=max_stale,
         allow_insecure=allow_insecure,

@@ -57,6 +57,7 @@ POLICY_KEYS = (
     "EXPOSE_HEADERS",
     "PREFLIGHT_MAX_AGE",
     "USE_DATABASE",
+    "WEBSOCKET_ALLOW_NO_ORIGIN",
 )
 #: The lists a named policy takes from the default policy when it does not
 #: set them: each key's parser, and the PolicyConfig field it fills.
@@ -69,11 +70,20 @@ _INHERITED_LISTS = {
 INHERITED = (*_INHERITED_LISTS, "PREFLIGHT_MAX_AGE")
 #: What a named policy has when it does not say: nobody, and no credentials.
 NAMED_DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"ALLOWED_ORIGINS": [], "ALLOW_ALL_ORIGINS": False, "ALLOW_CREDENTIALS": False, "USE_DATABASE": False}
+    {
+        "ALLOWED_ORIGINS": [],
+        "ALLOW_ALL_ORIGINS": False,
+        "ALLOW_CREDENTIALS": False,
+        "USE_DATABASE": False,
+        "WEBSOCKET_ALLOW_NO_ORIGIN": False,
+    }
 )
 
 _LIST_KEYS = ("ALLOWED_ORIGINS", "ALLOW_METHODS", "ALLOW_HEADERS", "EXPOSE_HEADERS")
-_BOOL_KEYS = ("ALLOW_ALL_ORIGINS", "ALLOW_CREDENTIALS", "USE_DATABASE")
+_BOOL_KEYS = ("ALLOW_ALL_ORIGINS", "ALLOW_CREDENTIALS", "USE_DATABASE", "WEBSOCKET_ALLOW_NO_ORIGIN")
+#: Booleans whose invalid value falls back to False in the default policy too
+#: (fail closed), where the others keep 0.1's True.
+_FALSE_FALLBACK = ("ALLOW_ALL_ORIGINS", "WEBSOCKET_ALLOW_NO_ORIGIN")
 # Short enough for a database column and a log line; no spaces or quotes.
 _NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _EXAMPLES = {
@@ -97,6 +107,9 @@ class PolicyConfig:
     expose_headers: tuple[str, ...]
     max_age: int
     use_database: bool
+    #: Whether a WebSocket handshake without ``Origin`` (never a browser's:
+    #: browsers always send one) reaches the application.
+    websocket_allow_no_origin: bool = False
 
 
 def is_policy_name(value: object) -> bool:
@@ -144,7 +157,7 @@ def parse_policy(
                 Problem(
                     "credcors.E015",
                     f"{key(item, policy)} must be True or False, not {value!r}.",
-                    f"Write {key(item, policy)} = {NAMED_DEFAULTS[item] if base is not None else True!r}.",
+                    f"Write {key(item, policy)} = {_bool_fallback(item, base)!r}.",
                 )
             )
             value = _bool_fallback(item, base)
@@ -177,13 +190,14 @@ def parse_policy(
         credentials=credentials,
         max_age=_parse_max_age(raw, problems, policy, base),
         use_database=flags["USE_DATABASE"],
+        websocket_allow_no_origin=flags["WEBSOCKET_ALLOW_NO_ORIGIN"],
         **inherited,
     )
 
 
 def _bool_fallback(item: str, base: PolicyConfig | None) -> bool:
     # A named policy falls back to refusing; the default keeps 0.1's defaults.
-    if base is not None or item == "ALLOW_ALL_ORIGINS":
+    if base is not None or item in _FALSE_FALLBACK:
         return bool(NAMED_DEFAULTS[item])
     return True
 

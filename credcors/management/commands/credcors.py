@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, connections, router, transaction
 
 from credcors.conf import get_config
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.diagnose import render
 from credcors.explain import explain_request
 from credcors.management.rows import RowCommands, add_row_parsers, settings_problems
@@ -96,6 +97,14 @@ class Command(RowCommands, BaseCommand):
         )
         explain.add_argument("--path", default=None, help="The request path, checked against URLS_REGEX.")
         explain.add_argument("--json", action="store_true", help="Print JSON for machines.")
+        explain.add_argument(
+            "--websocket",
+            action="store_true",
+            help="Explain a WebSocket handshake (OriginValidator).",
+        )
+        explain.add_argument(
+            "--policy", default=DEFAULT_POLICY, help='With --websocket: the validator\'s policy (default "default").'
+        )
         add_row_parsers(sub)
         sub.add_parser(
             "convert-settings",
@@ -124,7 +133,12 @@ class Command(RowCommands, BaseCommand):
 
     def _explain(self, options: dict[str, Any]) -> None:
         result = explain_request(
-            options["origin"], method=options["method"], headers=options["headers"], path=options["path"]
+            options["origin"],
+            method=options["method"],
+            headers=options["headers"],
+            path=options["path"],
+            websocket=options["websocket"],
+            policy_name=options["policy"],
         )
         note = settings_problems(get_config())
         if options["json"]:
