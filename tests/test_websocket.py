@@ -403,3 +403,33 @@ def test_explain_websocket_ignores_method_and_headers() -> None:
 
     assert code == 0
     assert "preflight" in text
+
+
+def test_check_warns_when_the_wrappers_go_round_in_a_cycle(settings: Any) -> None:
+    # Following application/inner/app attributes is bounded: a cycle is not validated.
+    settings.ASGI_APPLICATION = "tests.ws_apps.looped"
+
+    assert _w012() == ["credcors.W012"]
+
+
+def test_check_is_quiet_when_the_asgi_application_does_not_import(settings: Any) -> None:
+    settings.ASGI_APPLICATION = "tests.ws_apps.no_such_application"
+
+    assert _w012() == []
+
+
+def test_a_client_gone_before_the_handshake_gets_nothing_and_reaches_no_app() -> None:
+    called: list[object] = []
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        called.append(scope)
+
+    async def run() -> bool:
+        communicator = ApplicationCommunicator(OriginValidator(app), _scope(EVIL))
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1001})
+        await communicator.wait(timeout=5)
+        nothing: bool = await communicator.receive_nothing()
+        return nothing
+
+    assert async_to_sync(run)()
+    assert called == []

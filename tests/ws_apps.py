@@ -28,3 +28,13 @@ channels_guarded = ProtocolTypeRouter(
     {"http": http_app, "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(_sockets)))}
 )
 http_only = ProtocolTypeRouter({"http": http_app})
+
+
+class _Loop:
+    """A wrapper that wraps itself: the check must stop following it, and warn."""
+
+    def __init__(self) -> None:
+        self.app = self
+
+
+looped = ProtocolTypeRouter({"http": http_app, "websocket": _Loop()})

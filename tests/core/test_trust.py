@@ -159,3 +159,9 @@ def test_settings_trust_is_what_the_snapshot_compiles_for_every_settings_entry(
                 origin,
                 name,
             )
+
+
+def test_a_settings_entry_of_a_policy_that_is_not_configured_is_not_trusted() -> None:
+    config = parse_config({"TRUST_FOR_CSRF": True, "ALLOWED_ORIGINS": ["https://app.example.com"]})
+
+    assert settings_trust(config, "https://app.example.com", "gone") == (False, TrustReason.NO_POLICY)
