@@ -28,6 +28,7 @@ from typing import NamedTuple
 
 from credcors.core.decision import Decision, Kind
 from credcors.core.quoting import safe
+from credcors.lazy import Lazy
 
 __all__ = [
     "DEBUG_REASON_HEADER",
@@ -98,34 +99,17 @@ class RateLimits(NamedTuple):
     urlconf_set_below: RateLimiter
 
 
-_rate_limits: RateLimits | None = None
-_rate_limits_lock = threading.Lock()
+def _rate_limits() -> RateLimits:
+    return RateLimits(
+        RateLimiter(REFUSAL_LINES_PER_WINDOW, REFUSAL_WINDOW_SECONDS), RateLimiter(1, URLCONF_WARNING_SECONDS)
+    )
 
 
-def get_rate_limits() -> RateLimits:
-    """This process's rate limiters, made on first use (one global read after that)."""
-    current = _rate_limits
-    if current is None:
-        current = _make_rate_limits()
-    return current
-
-
-def _make_rate_limits() -> RateLimits:
-    global _rate_limits
-    # Double-checked: two threads logging their first line share one window.
-    with _rate_limits_lock:
-        if _rate_limits is None:
-            _rate_limits = RateLimits(
-                RateLimiter(REFUSAL_LINES_PER_WINDOW, REFUSAL_WINDOW_SECONDS), RateLimiter(1, URLCONF_WARNING_SECONDS)
-            )
-        return _rate_limits
-
-
-def reset_rate_limits() -> None:
-    """Drop the rate limiters (for tests): the next :func:`get_rate_limits` starts fresh windows."""
-    global _rate_limits
-    with _rate_limits_lock:
-        _rate_limits = None
+#: This process's rate limiters, made on first use: two threads logging
+#: their first line share one window.
+RATE_LIMITS: Lazy[RateLimits] = Lazy("rate limits", _rate_limits)
+get_rate_limits = RATE_LIMITS.get
+reset_rate_limits = RATE_LIMITS.reset
 
 
 def log_urlconf_set_below(urlconf: object, seen: object) -> None:

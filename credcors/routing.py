@@ -32,6 +32,7 @@ from django.utils import translation
 from django.utils.module_loading import import_string
 
 from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.lazy import Lazy
 from credcors.log import log_urlconf_set_below
 
 __all__ = [
@@ -262,35 +263,12 @@ def _resolve_in(path: str, urlconf: Any, language: str | None) -> object | None:
         return resolve_view(path, urlconf)
 
 
-_path_policies: PathPolicies | None = None
-_path_policies_lock = threading.Lock()
-
-
-def get_path_policies() -> PathPolicies:
-    """The process-wide cache the middleware uses, made on first use (one global read after that).
-
-    Emptied when the settings it depends on change.  It starts no thread,
-    and a forked child keeps the parent's entries, which stay right for it.
-    """
-    current = _path_policies
-    if current is None:
-        current = _make_path_policies()
-    return current
-
-
-def _make_path_policies() -> PathPolicies:
-    global _path_policies
-    with _path_policies_lock:
-        if _path_policies is None:
-            _path_policies = PathPolicies()
-        return _path_policies
-
-
-def reset_path_policies() -> None:
-    """Drop the process-wide cache (for tests): the next :func:`get_path_policies` makes a fresh one."""
-    global _path_policies
-    with _path_policies_lock:
-        _path_policies = None
+#: The process-wide cache the middleware uses, made on first use and emptied
+#: when the settings it depends on change.  It starts no thread, and a
+#: forked child keeps the parent's entries, which stay right for it.
+PATH_POLICIES: Lazy[PathPolicies] = Lazy("path policies", PathPolicies)
+get_path_policies = PATH_POLICIES.get
+reset_path_policies = PATH_POLICIES.reset
 
 
 def iter_views(urlconf: str | None = None) -> Iterator[tuple[str, object]]:

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from credcors import log, routing
+from credcors.lazy import Lazy
 from credcors.refused import flush
 from credcors.store import current
 
@@ -33,7 +34,10 @@ IMPORT_EVERYTHING = textwrap.dedent(
     register_at_fork = os.register_at_fork
 
     def counting(**callbacks):
-        hooks.extend(getattr(c, "__module__", None) or "?" for c in callbacks.values())
+        # A Lazy's hook is its bound method: name it by what it makes.
+        for c in callbacks.values():
+            owner = getattr(c, "__self__", None)
+            hooks.append(f"credcors: {owner.name}" if hasattr(owner, "name") else getattr(c, "__module__", None) or "?")
         register_at_fork(**callbacks)
 
     os.register_at_fork = counting
@@ -62,6 +66,7 @@ IMPORT_EVERYTHING = textwrap.dedent(
     for info in pkgutil.walk_packages(credcors.__path__, "credcors."):
         modules.append(importlib.import_module(info.name))
 
+    from credcors.lazy import Lazy
     from credcors.log import RateLimiter
     from credcors.refused.flush import RefusedLog
     from credcors.routing import PathPolicies
@@ -70,7 +75,10 @@ IMPORT_EVERYTHING = textwrap.dedent(
     kinds = (Store, RefusedLog, PathPolicies, RateLimiter)
 
     def is_singleton(value):
-        # credcors.log keeps its two limiters in one NamedTuple.
+        # A Lazy made, or an instance held by a module directly (credcors.log
+        # kept its two limiters in one NamedTuple).
+        if isinstance(value, Lazy):
+            return value.current is not None
         return isinstance(value, kinds) or (isinstance(value, tuple) and any(isinstance(v, kinds) for v in value))
 
     made = sorted(
@@ -141,7 +149,7 @@ def test_singletons_made_on_first_use_register_one_fork_hook_each_however_often_
     assert report["same_on_second_use"] is True
     assert report["fresh_after_reset"] is True
     # The store and the refused log hold locks and threads a child must not inherit.
-    assert report["hooks_when_made"] == ["credcors.store.current", "credcors.refused.flush"]
+    assert report["hooks_when_made"] == ["credcors: store", "credcors: refused log"]
     assert report["threads_when_made"] == 0  # A thread starts with the first background refresh or flush only.
 
 
@@ -180,34 +188,58 @@ def test_a_forked_child_keeps_the_store_with_fresh_locks_and_drops_the_parents_r
     assert report["parent_pending_refusals"] == 1
 
 
-#: Each accessor's module, the names of its instance and lock, and the accessor.
+#: Each process-wide object, and its accessor.
 ACCESSORS = [
-    pytest.param(current, "_store", "_store_lock", current.get_store, id="store"),
-    pytest.param(flush, "_refused_log", "_refused_log_lock", flush.get_refused_log, id="refused_log"),
-    pytest.param(routing, "_path_policies", "_path_policies_lock", routing.get_path_policies, id="path_policies"),
-    pytest.param(log, "_rate_limits", "_rate_limits_lock", log.get_rate_limits, id="rate_limits"),
+    pytest.param(current.STORE, current.get_store, current.Store, id="store"),
+    pytest.param(flush.REFUSED_LOG, flush.get_refused_log, flush.RefusedLog, id="refused_log"),
+    pytest.param(routing.PATH_POLICIES, routing.get_path_policies, routing.PathPolicies, id="path_policies"),
+    pytest.param(log.RATE_LIMITS, log.get_rate_limits, log.RateLimits, id="rate_limits"),
 ]
 
 
-@pytest.mark.parametrize(("module", "instance", "lock", "get"), ACCESSORS)
-def test_two_first_uses_at_once_make_one_instance(
-    module: Any, instance: str, lock: str, get: Callable[[], object], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.parametrize(("lazy", "get", "kind"), ACCESSORS)
+def test_each_accessor_reads_its_lazy_object(lazy: Lazy[Any], get: Callable[[], object], kind: type) -> None:
+    made = get()
+
+    assert isinstance(made, kind)
+    assert lazy.current is made
+
+
+def test_two_first_uses_at_once_make_one_instance() -> None:
     # The other thread's first use wins the lock and makes the instance while
     # this one waits on it: a lock that makes it on entry plays that thread.
-    monkeypatch.setattr(module, instance, None)
+    made: list[object] = []
+
+    def make() -> object:
+        made.append(object())
+        return made[-1]
+
+    lazy: Lazy[object] = Lazy("thing", make)
+    real = lazy._lock
     theirs: list[object] = []
-    real = getattr(module, lock)
 
     class MadeMeanwhile:
         def __enter__(self) -> None:
-            monkeypatch.setattr(module, lock, real)
-            theirs.append(get())
+            lazy._lock = real
+            theirs.append(lazy.get())
             real.acquire()
 
         def __exit__(self, *exc: object) -> None:
             real.release()
 
-    monkeypatch.setattr(module, lock, MadeMeanwhile())
+    lazy._lock = MadeMeanwhile()  # type: ignore[assignment]
 
-    assert get() is theirs[0]
+    assert lazy.get() is theirs[0]
+    assert len(made) == 1
+
+
+def test_reset_drops_the_instance_and_the_next_use_makes_a_fresh_one() -> None:
+    lazy: Lazy[object] = Lazy("thing", object)
+    first = lazy.get()
+
+    assert lazy.get() is first
+    lazy.reset()
+    assert lazy.current is None
+    assert repr(lazy) == "<Lazy thing: not made>"
+    assert lazy.get() is not first
+    assert repr(lazy) == "<Lazy thing: made>"

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -41,6 +40,7 @@ from credcors.conf import get_config
 from credcors.core.config.refused import RefusedSettings
 from credcors.core.decide import decide
 from credcors.core.quoting import safe, scrub, storable
+from credcors.lazy import Lazy
 from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH, Recorder, Refused
 from credcors.store.current import get_store
 from credcors.store.schedule import start_thread
@@ -279,42 +279,9 @@ class RefusedLog:
         return written
 
 
-_refused_log: RefusedLog | None = None
-_refused_log_lock = threading.Lock()
-_fork_hook_registered = False
-
-
-def get_refused_log() -> RefusedLog:
-    """The process-wide log the middleware records into, made on first use (one global read after that)."""
-    current = _refused_log
-    if current is None:
-        current = _make_refused_log()
-    return current
-
-
-def _make_refused_log() -> RefusedLog:
-    global _refused_log, _fork_hook_registered
-    with _refused_log_lock:
-        if _refused_log is None:
-            _refused_log = RefusedLog()
-            if not _fork_hook_registered and hasattr(os, "register_at_fork"):  # Windows has no fork.
-                # One hook per process, forwarding to the current log.
-                os.register_at_fork(after_in_child=_after_fork)
-                _fork_hook_registered = True
-        return _refused_log
-
-
-def _after_fork() -> None:  # pragma: no cover - runs in a forked child.
-    # A child forked while counts were pending must not flush its
-    # parent's counts a second time, nor wait on a timer it does not have.
-    global _refused_log_lock
-    _refused_log_lock = threading.Lock()
-    if _refused_log is not None:
-        _refused_log.reset()
-
-
-def reset_refused_log() -> None:
-    """Drop the process-wide log (for tests): the next :func:`get_refused_log` makes a fresh one."""
-    global _refused_log
-    with _refused_log_lock:
-        _refused_log = None
+#: The process-wide log the middleware records into, made on first use.  A
+#: child forked while counts were pending must not flush its parent's
+#: counts a second time, nor wait on a timer it does not have: it starts empty.
+REFUSED_LOG: Lazy[RefusedLog] = Lazy("refused log", RefusedLog, after_fork=RefusedLog.reset)
+get_refused_log = REFUSED_LOG.get
+reset_refused_log = REFUSED_LOG.reset

@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -53,6 +52,7 @@ from credcors.conf import get_config
 from credcors.core.compile import compile_rows, count_rows
 from credcors.core.config import Config
 from credcors.core.snapshot import Snapshot
+from credcors.lazy import Lazy
 from credcors.store.loader import UNREADABLE, Loader
 from credcors.store.schedule import Schedule, Worker
 
@@ -384,47 +384,9 @@ class Store:
         self.schedule.set(generation, reload_at, check_at)
 
 
-_store: Store | None = None
-_store_lock = threading.Lock()
-_fork_hook_registered = False
-
-
-def get_store() -> Store:
-    """The process-wide store the middleware, CSRF integration and tools share, made on first use.
-
-    Nothing is made at import (issue #22): importing credcors starts no
-    thread and registers no fork hook.  Once made, this is one global read
-    and a ``None`` check, cheap enough for the request path.
-    """
-    current = _store
-    if current is None:
-        current = _make_store()
-    return current
-
-
-def _make_store() -> Store:
-    global _store, _fork_hook_registered
-    # Double-checked: two first requests in two threads make one store.
-    with _store_lock:
-        if _store is None:
-            _store = Store()
-            if not _fork_hook_registered and hasattr(os, "register_at_fork"):  # Windows has no fork.
-                # One hook per process, whatever reset_store() does later:
-                # it forwards to whichever store is current when the fork happens.
-                os.register_at_fork(after_in_child=_after_fork)
-                _fork_hook_registered = True
-        return _store
-
-
-def _after_fork() -> None:  # pragma: no cover - runs in the child; tests/store/test_background.py forks one.
-    global _store_lock
-    _store_lock = threading.Lock()
-    if _store is not None:
-        _store.after_fork()
-
-
-def reset_store() -> None:
-    """Drop the process-wide store (for tests): the next :func:`get_store` makes a fresh one."""
-    global _store
-    with _store_lock:
-        _store = None
+#: The process-wide store the middleware, CSRF integration and tools share,
+#: made on first use: importing credcors starts no thread and registers no
+#: fork hook (issue #22).  A forked child keeps it, with fresh locks.
+STORE: Lazy[Store] = Lazy("store", Store, after_fork=Store.after_fork)
+get_store = STORE.get
+reset_store = STORE.reset
