@@ -104,7 +104,7 @@ def check_urlconf_middleware(app_configs: Sequence[Any] | None = None, **kwargs:
     middleware = list(getattr(settings, "MIDDLEWARE", None) or ())
     if MIDDLEWARE_PATH not in middleware:
         return []  # credcors.E011.
-    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).policies:
+    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).views_name_policies:
         return []  # One policy for every view: which view a preflight reaches does not matter.
     messages: list[checks.CheckMessage] = []
     for path in middleware[middleware.index(MIDDLEWARE_PATH) + 1 :]:
@@ -128,7 +128,7 @@ def check_urlconf_middleware(app_configs: Sequence[Any] | None = None, **kwargs:
 
 def check_csrf_middleware(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """``TRUST_FOR_CSRF`` does nothing unless credcors' CSRF middleware runs."""
-    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).trust_for_csrf:
+    if not parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None)).trusts_any_for_csrf:
         return []
     from credcors.csrf import CredCorsCsrfViewMiddleware
 
@@ -252,11 +252,11 @@ def check_shadowed_trust(
     config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
     # The CSRF trust each settings origin has, per policy whose rows are read, as the snapshot compiles it.
     snapshot = compile_settings(config)
-    policies = [config.default_policy, *config.policies.values()]
+    policies = config.policies.values()
     exact = {
         policy.name: [rule.serialize() for rule in policy.rules if not rule.wildcard]
         for policy in policies
-        if policy.use_database and not policy.allow_all
+        if policy.takes_rows
     }
     credentials = {policy.name: policy.credentials for policy in policies}
     problems: list[Problem] = []
@@ -314,7 +314,7 @@ def check_allow_all_rows(
 def _credentialed(config: Config) -> list[PolicyConfig]:
     # Cookies matter only where the browser sends them: policies with
     # credentials (never an ALLOW_ALL_ORIGINS one, which parsing forbids).
-    return [policy for policy in (config.default_policy, *config.policies.values()) if policy.credentials]
+    return [policy for policy in config.policies.values() if policy.credentials]
 
 
 def _settings_rules(policies: Iterable[PolicyConfig]) -> list[Rule]:

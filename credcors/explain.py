@@ -54,15 +54,24 @@ def explain_request(
     if candidates:
         try:
             found = read_rows(
-                origins=candidates, fields=("pk", "origin", "enabled", "note", "expires_at", "trust_for_csrf")
+                origins=candidates,
+                fields=("pk", "origin", "enabled", "note", "expires_at", "trust_for_csrf", "policy"),
             )
         except DatabaseError as exc:
             db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
         else:
             now = timezone.now()
             rows = [
-                Row(pk, origin_, enabled, note, None if expires is None or expires > now else describe(expires), trust)
-                for pk, origin_, enabled, note, expires, trust in found
+                Row(
+                    pk,
+                    origin_,
+                    enabled,
+                    note,
+                    None if expires is None or expires > now else describe(expires),
+                    trust,
+                    name,
+                )
+                for pk, origin_, enabled, note, expires, trust, name in found
             ]
     cookies = _cookie_lines(origin, config)
     if websocket:
@@ -129,7 +138,7 @@ def _strings(value: object) -> list[str]:
 
 def path_policy(path: str | None, config: Config) -> tuple[str, str]:
     """The policy the middleware would apply at ``path``, and why, in words (none without ``POLICIES``)."""
-    if not config.policies:
+    if not config.views_name_policies:
         return DEFAULT_POLICY, ""
     if path is None:
         return DEFAULT_POLICY, "no path given; views without a policy of their own use the default policy"

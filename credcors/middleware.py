@@ -92,7 +92,7 @@ def _before_view(request: HttpRequest, config: Config, snapshot: Snapshot, origi
     if request.method != "OPTIONS" or "HTTP_ACCESS_CONTROL_REQUEST_METHOD" not in request.META:
         return None
     # Resolved from the path, through the bounded per-path cache: no view ran.
-    policy = get_path_policies().policy(request) if config.policies else DEFAULT_POLICY
+    policy = get_path_policies().policy(request) if config.views_name_policies else DEFAULT_POLICY
     decision = _decide(snapshot, request, origin, policy)
     return _finish(request, snapshot, decision, HttpResponse(status=decision.status), policy)
 
@@ -110,7 +110,7 @@ def _after_view(
     # another is credcors.E020), so nothing needs its resolved view, and a
     # URLconf set below credcors changes no preflight's answer.
     policy = DEFAULT_POLICY
-    if config.policies:
+    if config.views_name_policies:
         if getattr(request, "urlconf", None) is not urlconf:
             report_urlconf_set_below(request, urlconf)
         policy = request_policy(request)

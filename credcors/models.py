@@ -31,8 +31,7 @@ def canonicalize_origin(value: object, policy: str | None = DEFAULT_POLICY) -> s
     """
     config = get_config()
     if policy is None:
-        policies = (config.default_policy, *config.policies.values())
-        credentials = all(each.credentials for each in policies if config.takes_rows(each.name))
+        credentials = all(each.credentials for each in config.policies.values() if each.takes_rows)
     else:
         credentials = (config.policy(policy) or config.default_policy).credentials
     try:

@@ -251,11 +251,11 @@ def test_invalid_entries_are_left_out_of_the_config(settings) -> None:
 
     config = get_config()
 
-    assert [rule.serialize() for rule in config.rules] == ["https://ok.example.com"]
-    assert config.allow_methods == ("GET",)
-    assert config.allow_headers == ("content-type",)
-    assert config.expose_headers == ("x-request-id",)
-    assert config.max_age == 600
+    assert [rule.serialize() for rule in config.default_policy.rules] == ["https://ok.example.com"]
+    assert config.default_policy.allow_methods == ("GET",)
+    assert config.default_policy.allow_headers == ("content-type",)
+    assert config.default_policy.expose_headers == ("x-request-id",)
+    assert config.default_policy.max_age == 600
     assert config.refresh_seconds == 5.0
 
 
@@ -324,12 +324,12 @@ def test_max_stale_seconds_is_one_value_for_every_policy(settings) -> None:
 
 def test_unreadable_lists_and_credcors_of_wrong_type_allow_nothing(settings) -> None:
     settings.CREDCORS = {"ALLOWED_ORIGINS": "https://app.example.com"}
-    assert get_config().rules == ()
+    assert get_config().default_policy.rules == ()
 
     settings.CREDCORS = ["https://app.example.com"]
     config = get_config()
-    assert config.rules == ()
-    assert config.use_database is False
+    assert config.default_policy.rules == ()
+    assert config.default_policy.use_database is False
 
 
 def test_uncompilable_urls_regex_applies_to_no_path(settings) -> None:

@@ -27,7 +27,7 @@ def settings_entries(config: Config, query: str = "") -> list[SettingsEntry]:
     ``ALLOW_ALL_ORIGINS`` policy shows as one entry, ``*``.
     """
     words = query.lower().split()
-    entries = [SettingsEntry(rule.serialize(), rule.wildcard) for rule in config.rules]
+    entries: list[SettingsEntry] = []
     for policy in config.policies.values():
         if policy.allow_all:
             entries.append(SettingsEntry("*", True, policy.name))
@@ -37,4 +37,4 @@ def settings_entries(config: Config, query: str = "") -> list[SettingsEntry]:
 
 def settings_total(config: Config) -> int:
     """How many entries :func:`settings_entries` lists without a search."""
-    return len(config.rules) + sum(len(policy.rules) + policy.allow_all for policy in config.policies.values())
+    return sum(len(policy.rules) + policy.allow_all for policy in config.policies.values())

@@ -316,7 +316,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         except OriginError:  # pragma: no cover - the validator accepted it a moment ago
             return
         said: set[str] = set()
-        for index in (snapshot.index, *(named.index for named in snapshot.policies.values())):
+        for index in (compiled.index for compiled in snapshot.policies.values()):
             for cause, message, _fix in near_misses(snapshot, origin, rule, came_from="you now allow", index=index):
                 if cause in _ANOTHER_OWNER and message not in said:
                     said.add(message)

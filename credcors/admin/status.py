@@ -10,6 +10,7 @@ from django.core import checks
 from django.core.cache import caches
 from django.db import router
 
+from credcors.admin.effective import settings_total
 from credcors.core.catalogue import CHECKS, level_of
 from credcors.core.compile import served_rows
 from credcors.core.config import Config
@@ -72,7 +73,7 @@ def read_status(config: Config) -> Status:
         pid=os.getpid(),
         rows=served_rows(snapshot),
         ignored=store.invalid_rows,
-        settings_rules=len(config.rules),
+        settings_rules=settings_total(config),
         takes_rows=len(idle) < len(config.policy_names),
         idle_policies=idle,
         read_at=read_at,

@@ -20,7 +20,7 @@ from datetime import datetime, timezone
 from typing import NamedTuple
 
 from credcors.core.config import Config
-from credcors.core.config.policies import DEFAULT_POLICY, PolicyConfig
+from credcors.core.config.policies import PolicyConfig
 from credcors.core.decision import Headers
 from credcors.core.origins import HTTPS_HOST_RE, OriginError, Rule, parse_rule
 from credcors.core.quoting import safe, scrub
@@ -94,7 +94,7 @@ def count_rows(compiled: Compiled) -> int:
 
 def served_rows(snapshot: Snapshot) -> int:
     """The database rows ``snapshot`` serves, in every policy (the default one and each named one)."""
-    return snapshot.rows + sum(policy.rows for policy in snapshot.policies.values())
+    return snapshot.rows
 
 
 def _headers(policy: PolicyConfig) -> Headers:
@@ -114,9 +114,7 @@ def row_policies(config: Config) -> frozenset[str]:
 
 def _taking_rows(config: Config) -> dict[str, PolicyConfig]:
     # The policies whose rows are compiled: USE_DATABASE on, not ALLOW_ALL_ORIGINS.
-    policies = {DEFAULT_POLICY: config.default_policy} if config.default_policy.use_database else {}
-    policies.update((p.name, p) for p in config.policies.values() if p.use_database and not p.allow_all)
-    return policies
+    return {name: policy for name, policy in config.policies.items() if policy.takes_rows}
 
 
 def _prepare(config: Config, rows: Collection[RowIn], now: float) -> tuple[dict[str, list[Row]], set[int], set[int]]:
@@ -170,8 +168,8 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
     snapshot = _compile(config, by_policy, trusted)
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
-        len(snapshot.index) + sum(len(policy.index) for policy in snapshot.policies.values()),
-        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
+        sum(len(policy.index) for policy in snapshot.policies.values()),
+        sum(len(policy.rules) for policy in config.policies.values()),
         (time.perf_counter() - started) * 1000,
     )
     return snapshot, frozenset(invalid)
@@ -220,7 +218,6 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
     expiries = columns.expiries
     # As in _prepare: an expired row is left out before anything else, so never counted invalid.
     invalid = {ident for ident in columns.others if expiries.get(ident, math.inf) > now}
-    every_row_trusted = config.trust_for_csrf and config.csrf_origins is None
     slow: list[RowIn] = []
     packed: dict[str, RowMap] = {}
     for name, (origins, ids, trust) in columns.by_policy.items():
@@ -235,7 +232,7 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
             origins, ids, trust = [origins[n] for n in kept], [ids[n] for n in kept], [flags[n] for n in kept]
         if not policy.credentials:
             csrf = bytes(len(ids))
-        elif every_row_trusted and name == DEFAULT_POLICY:
+        elif policy.trust_rows:
             csrf = b"\x01" * len(ids)
         else:
             csrf = bytes(1 if flag else 0 for flag in trust) if any(trust) else bytes(len(ids))
@@ -244,8 +241,8 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
     snapshot = _compile(config, by_policy, trusted, packed)
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
-        len(snapshot.index) + sum(len(policy.index) for policy in snapshot.policies.values()),
-        len(config.rules) + sum(len(policy.rules) for policy in config.policies.values()),
+        sum(len(policy.index) for policy in snapshot.policies.values()),
+        sum(len(policy.rules) for policy in config.policies.values()),
         (time.perf_counter() - started) * 1000,
     )
     return snapshot, frozenset(invalid | slow_invalid)
@@ -269,31 +266,20 @@ def compile_settings(config: Config) -> Snapshot:
 def _compile(
     config: Config, by_policy: dict[str, list[Row]], trusted: set[int], packed: dict[str, RowMap] | None = None
 ) -> Snapshot:
-    # A TRUST_FOR_CSRF list names settings origins of any policy; each is
-    # trusted on the views of the policies that list it (True: the default's).
-    listed = config.csrf_origins if config.trust_for_csrf and config.csrf_origins is not None else frozenset()
-    named = [
+    # Every policy the same way, the default one included.
+    return compile_snapshot(
         compile_policy(
             policy.name,
             _headers(policy),
             policy.rules,
             by_policy.get(policy.name, ()),
             allow_all=policy.allow_all,
-            csrf_origins=listed,
+            csrf_origins=policy.csrf_origins,
+            trust_rows=policy.trust_rows,
             trusted_rows=trusted,
             packed=None if packed is None else packed.get(policy.name),
         )
         for policy in config.policies.values()
-    ]
-    return compile_snapshot(
-        _headers(config.default_policy),
-        config.rules,
-        by_policy.get(DEFAULT_POLICY, ()),
-        trust_for_csrf=config.trust_for_csrf,
-        csrf_origins=config.csrf_origins,
-        trusted_rows=trusted,
-        policies=named,
-        packed=None if packed is None else packed.get(DEFAULT_POLICY),
     )
 
 
@@ -308,9 +294,8 @@ def apply_changes(
     started = time.perf_counter()
     snapshot, invalid = compiled
     by_policy, trusted, now_invalid = _prepare(config, rows, time.time() if now is None else now)
-    every_row_trusted = config.trust_for_csrf and config.csrf_origins is None
     added: list[Added] = [
-        (name, row, row[2] in trusted or (name == DEFAULT_POLICY and every_row_trusted))
+        (name, row, row[2] in trusted or config.policies[name].trust_rows)
         for name, policy_rows in by_policy.items()
         for row in policy_rows
     ]

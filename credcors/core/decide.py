@@ -75,19 +75,18 @@ def decide(
     # 100 KB header alone would cost microseconds.
     if len(origin) > MAX_ORIGIN_LENGTH:
         return _REFUSED[kind, Reason.ORIGIN_TOO_LONG]
-    if policy == DEFAULT_POLICY:
-        index = snapshot.index
-    else:
-        named = snapshot.policies.get(policy)
-        if named is None:
-            return _REFUSED[kind, Reason.UNKNOWN_POLICY]
-        if named.any_origin is not None:
-            return _decide_any(kind, named.any_origin, origin, request_method, request_headers)
-        index = named.index
+    # Most views name no policy: the default one is an attribute, not a dict lookup.
+    compiled = snapshot.default if policy == DEFAULT_POLICY else snapshot.policies.get(policy)
+    if compiled is None:
+        return _REFUSED[kind, Reason.UNKNOWN_POLICY]
+    index = compiled.index
     # Settings origins, and every origin a row, an any-port entry or a
     # pattern allowed before: one lookup, the decision prebuilt (Index.hot).
     grant = index.hot.get(origin)
     if grant is None:
+        # An ALLOW_ALL_ORIGINS policy's index is empty, so it always gets here.
+        if compiled.any_origin is not None:
+            return _decide_any(kind, compiled.any_origin, origin, request_method, request_headers)
         # The first request of such an origin, through the index's bounded
         # cache, which also remembers that a well-formed origin is merely
         # unlisted: that spares classifying it again (0.6 µs of a 3.7 µs refusal).

@@ -50,7 +50,7 @@ ANY_ORIGIN = Rule("*", "*", None)
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """A named policy, compiled: its own grants and headers.
+    """One policy, compiled: its own grants and headers.
 
     ``any_origin`` is set for an ``ALLOW_ALL_ORIGINS`` policy: the one grant
     that answers ``Access-Control-Allow-Origin: *`` (never with credentials)
@@ -68,27 +68,28 @@ class Policy:
 class Snapshot:
     """Everything a decision needs, compiled once per change and never mutated.
 
-    ``index`` and ``headers`` are the default policy's, so that its decisions
-    cost what they cost before named policies existed; ``policies`` holds
-    the named ones.
+    ``policies`` holds every policy, the default one first; ``default`` is
+    the same object as ``policies["default"]``, read without a dict lookup
+    by the views that name no policy, which are most of them.
     """
 
-    index: Index[Grant]
-    headers: Headers
-    rows: int = field(default=0)
-    policies: Mapping[str, Policy] = field(default_factory=dict)
+    policies: Mapping[str, Policy]
     #: The earliest expiry of a grant it holds (seconds since the epoch), or
     #: ``None``: the store swaps in :meth:`without_expired` when it passes.
     next_expiry: float | None = None
+    default: Policy = field(init=False, repr=False, compare=False)
 
-    def lookup(self, origin: str) -> Grant | None:
-        """The grant allowing a (length-bounded) wire origin in the default policy, else ``None``."""
-        return self.index.lookup(origin)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "default", self.policies[DEFAULT_POLICY])
+
+    @property
+    def rows(self) -> int:
+        """The database rows it serves, in every policy."""
+        return sum(policy.rows for policy in self.policies.values())
 
     def headers_of(self, policy: str) -> Headers:
         """The response headers of ``policy``; the default's for an unknown name."""
-        named = self.policies.get(policy)
-        return self.headers if named is None else named.headers
+        return self.policies.get(policy, self.default).headers
 
     def exact_grant(self, origin: str, policy: str) -> Grant | None:
         """The grant of the exact ``origin`` in ``policy`` (a settings entry first, then a row), else ``None``.
@@ -96,10 +97,8 @@ class Snapshot:
         ``None`` too for a policy this snapshot does not hold, and for an
         ``ALLOW_ALL_ORIGINS`` one, whose index is empty.
         """
-        if policy == DEFAULT_POLICY:
-            return self.index.exact_grant(origin)
-        named = self.policies.get(policy)
-        return None if named is None else named.index.exact_grant(origin)
+        compiled = self.policies.get(policy)
+        return None if compiled is None else compiled.index.exact_grant(origin)
 
     def trusts_for_csrf(self, origin: str, policy: str) -> bool:
         """Whether Django's CSRF origin check may accept ``origin`` on a view of ``policy``.
@@ -143,7 +142,7 @@ class Snapshot:
                 return None
             # The same rule as _index: no CSRF trust without credentials.
             by_policy.setdefault(name, []).append((origin, pk, csrf and self.headers_of(name).credentials, at))
-        if any(not _pattern_sources(index).isdisjoint(removed) for index in self._indexes()):
+        if any(not _pattern_sources(policy.index).isdisjoint(removed) for policy in self.policies.values()):
             return None
 
         def change(index: Index[Grant], name: str) -> Index[Grant]:
@@ -152,27 +151,15 @@ class Snapshot:
 
         return self._rebuilt(change)
 
-    def _indexes(self) -> Iterator[Index[Grant]]:
-        yield self.index
-        yield from (policy.index for policy in self.policies.values())
-
     def _rebuilt(self, rebuild: Callable[[Index[Grant], str], Index[Grant]]) -> Snapshot:
         # A snapshot whose every policy's index is ``rebuild(index, name)``;
         # ALLOW_ALL_ORIGINS policies have no index to rebuild.
-        index = rebuild(self.index, DEFAULT_POLICY)
-        policies = {
-            name: policy
+        return compile_snapshot(
+            policy
             if policy.any_origin is not None
             else Policy(name, kept := rebuild(policy.index, name), policy.headers, None, _count_rows(kept))
             for name, policy in self.policies.items()
-        }
-        return Snapshot(
-            index, self.headers, _count_rows(index), MappingProxyType(policies), _next_expiry(index, policies.values())
         )
-
-    @property
-    def settings_rules(self) -> tuple[Rule, ...]:
-        return tuple(grant.rule for grant in self.index if grant.source is None)
 
 
 def _index(
@@ -245,9 +232,9 @@ def _unexpired(index: Index[Grant], now: float) -> Index[Grant]:
     return compile_index(kept, resolve=Grant.for_origin)
 
 
-def _next_expiry(index: Index[Grant], policies: Iterable[Policy]) -> float | None:
+def _next_expiry(policies: Iterable[Policy]) -> float | None:
     # The earliest expiry among the rows of every policy: settings never expire.
-    indexes = [index, *(policy.index for policy in policies if policy.any_origin is None)]
+    indexes = [policy.index for policy in policies if policy.any_origin is None]
     expiries = [each.rows.next_expiry for each in indexes if isinstance(each.rows, RowMap)]
     expiries += [grant.expires for each in indexes for grant in _small_grants(each)]
     return min((at for at in expiries if at is not None), default=None)
@@ -261,16 +248,19 @@ def compile_policy(
     *,
     allow_all: bool = False,
     csrf_origins: Container[str] = frozenset(),
+    trust_rows: bool = False,
     trusted_rows: Container[int] = frozenset(),
     now: float = -math.inf,
     packed: RowMap | None = None,
 ) -> Policy:
-    """Compile a named policy: its settings rules, then its rows (see :data:`Row`).
+    """Compile one policy: its settings rules, then its database rows (see :data:`Row`).
 
+    A row is (rule, its serialization, row id, expiry in seconds since the
+    epoch or ``None``); rows expired at ``now`` are left out.  When a rule
+    appears in both, the settings entry wins, so explanations name it.
     ``csrf_origins`` are the exact settings origins trusted for CSRF on the
-    policy's views, ``trusted_rows`` the ids of rows whose ``trust_for_csrf``
-    is set (both only when the policy sends credentials); rows expired at
-    ``now`` are left out.
+    policy's views; an exact row is trusted when ``trust_rows`` is set or
+    its id is in ``trusted_rows``.  A policy without credentials trusts none.
     """
     if allow_all:
         # Fetch §3.2.5: "*" is the one answer that needs no echo, and the
@@ -289,37 +279,13 @@ def compile_policy(
             Decision(Kind.PREFLIGHT, True, Reason.ALLOWED, (star, *preflight), ANY_ORIGIN),
         )
         return Policy(name, compile_index((), resolve=Grant.for_origin), headers, any_origin)
-    index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, False, now, packed)
+    index = _index(headers, settings_rules, rows, csrf_origins.__contains__, trusted_rows, trust_rows, now, packed)
     return Policy(name, index, headers, rows=_count_rows(index))
 
 
-def compile_snapshot(
-    headers: Headers,
-    settings_rules: Iterable[Rule],
-    rows: Iterable[Row] = (),
-    *,
-    trust_for_csrf: bool = False,
-    csrf_origins: Container[str] | None = None,
-    trusted_rows: Container[int] = frozenset(),
-    policies: Iterable[Policy] = (),
-    now: float = -math.inf,
-    packed: RowMap | None = None,
-) -> Snapshot:
-    """Compile the default policy's settings rules, then its database rows, into a :class:`Snapshot`.
-
-    A row is (rule, its serialization, row id, expiry in seconds since the
-    epoch or ``None``); rows expired at ``now`` are left out.  When a rule
-    appears in both, the settings entry wins, so explanations name it.
-    With ``trust_for_csrf``, the exact origins in ``csrf_origins`` (every
-    one when it is ``None``) are trusted for CSRF, and so are all rows when
-    it is ``None``; rows whose id is in ``trusted_rows`` are trusted either
-    way.
-    """
-
-    def trusted(origin: str) -> bool:
-        return trust_for_csrf and (csrf_origins is None or origin in csrf_origins)
-
-    rows_trusted = trust_for_csrf and csrf_origins is None
-    index = _index(headers, settings_rules, rows, trusted, trusted_rows, rows_trusted, now, packed)
+def compile_snapshot(policies: Iterable[Policy]) -> Snapshot:
+    """A :class:`Snapshot` of compiled policies; one of them must be the default."""
     named = {policy.name: policy for policy in policies}
-    return Snapshot(index, headers, _count_rows(index), MappingProxyType(named), _next_expiry(index, named.values()))
+    # The default first, so that every listing of a snapshot's policies starts with it.
+    ordered = {DEFAULT_POLICY: named.pop(DEFAULT_POLICY), **named}
+    return Snapshot(MappingProxyType(ordered), _next_expiry(ordered.values()))

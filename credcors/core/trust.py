@@ -21,7 +21,6 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from credcors.core.config import Config
-from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.origins import ANY_PORT
 
 __all__ = ["PolicyTrust", "RowTrust", "TrustReason", "policy_trust", "row_trust", "settings_trust"]
@@ -135,21 +134,9 @@ def policy_trust(config: Config, policy: str) -> PolicyTrust:
         return PolicyTrust(False, False, _NO_SETTINGS, TrustReason.TAKES_NO_ROWS)
     if not settings.credentials:
         return PolicyTrust(False, False, _NO_SETTINGS, TrustReason.NO_CREDENTIALS)
-    every = config.trust_for_csrf and config.csrf_origins is None and policy == DEFAULT_POLICY
     exact = (rule.serialize() for rule in settings.rules if not rule.wildcard and rule.port != ANY_PORT)
-    trusted = {origin: _listed(config, origin, policy) for origin in exact}
-    return PolicyTrust(True, every, MappingProxyType(trusted))
-
-
-def _listed(config: Config, origin: str, policy: str) -> bool:
-    # Whether TRUST_FOR_CSRF trusts the settings entry ``origin`` of a policy
-    # with credentials: True, every exact origin of the default policy; a
-    # list, the settings origins it names, of any policy.
-    if not config.trust_for_csrf:
-        return False
-    if config.csrf_origins is None:
-        return policy == DEFAULT_POLICY
-    return origin in config.csrf_origins
+    trusted = {origin: origin in settings.csrf_origins for origin in exact}
+    return PolicyTrust(True, settings.trust_rows, MappingProxyType(trusted))
 
 
 def row_trust(config: Config, origin: str, policy: str, ticked: bool) -> RowTrust:
@@ -180,5 +167,5 @@ def settings_trust(config: Config, origin: str, policy: str) -> RowTrust:
         return RowTrust(False, TrustReason.PATTERN)
     if not settings.credentials or settings.allow_all:
         return RowTrust(False, TrustReason.NO_CREDENTIALS)
-    trusted = _listed(config, origin, policy)
+    trusted = origin in settings.csrf_origins
     return RowTrust(trusted, TrustReason.SETTINGS_TRUSTED if trusted else TrustReason.SETTINGS_UNTRUSTED)

@@ -119,10 +119,12 @@ class RowCommands:
 
     def _list(self, options: dict[str, Any]) -> None:
         config = get_config()
-        self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(config.rules)}")
-        for rule in config.rules:
-            self.stdout.write(f"  {rule}")
         for name, policy in config.policies.items():
+            if name == DEFAULT_POLICY:
+                # The top-level keys, as 0.1 printed them.
+                self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(policy.rules)}")
+                self.stdout.write("".join(f"  {rule}\n" for rule in policy.rules), ending="")
+                continue
             where = f"CREDCORS['POLICIES'][{name!r}]"
             if policy.allow_all:
                 self.stdout.write(f"Policy {name!r}: every origin, answered with '*' ({where}['ALLOW_ALL_ORIGINS'])")
@@ -351,7 +353,7 @@ def _find(value: str) -> AllowedOrigin:
     row: AllowedOrigin | None = AllowedOrigin.objects.filter(origin=origin).first()
     if row is not None:
         return row
-    if any(rule.serialize() == origin for rule in get_config().rules):
+    if any(rule.serialize() == origin for rule in get_config().default_policy.rules):
         raise CommandError(
             f"{origin} is listed in settings (CREDCORS['ALLOWED_ORIGINS']), not in the database; edit your settings."
         )

@@ -80,7 +80,7 @@ def unused_row_warnings(config: Config, origin: str, policy: str, trust_for_csrf
     named = config.policies.get(policy)
     if named is not None and named.allow_all:
         return [f"{allow_all_takes_no_rows(policy)}: this row allows nothing, and its CSRF trust counts nowhere."]
-    credentials = named.credentials if named is not None else config.credentials
+    credentials = (named or config.default_policy).credentials
     grant = compile_settings(config).exact_grant(origin, policy)
     if grant is None or (trust_for_csrf and credentials) == grant.csrf:
         return []
@@ -95,7 +95,7 @@ def _covered(config: Config, rule: Rule, origin: str, enabled: bool, pk: int | N
         candidates = [origin, *row_candidates(base)[1:]]
     else:
         candidates = row_candidates(origin)
-    settings = {entry.serialize() for entry in config.rules}
+    settings = {entry.serialize() for entry in config.default_policy.rules}
     covering = [(candidate, describe_source(None)) for candidate in candidates if candidate in settings]
     if config.reads_database:
         # A covering row counts where its policy takes rows, whichever policy that is.

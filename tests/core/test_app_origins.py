@@ -69,7 +69,7 @@ def test_app_origin_as_a_pattern_in_settings_is_e004() -> None:
 
     assert [problem.id for problem in config.problems] == ["credcors.E004"]
     assert "never as a pattern" in config.problems[0].msg
-    assert [rule.serialize() for rule in config.rules] == ["capacitor://localhost"]
+    assert [rule.serialize() for rule in config.default_policy.rules] == ["capacitor://localhost"]
 
 
 @pytest.mark.parametrize("origin", ["capacitor://LOCALHOST", "capacitor://localhost:1", "chrome-extension://x"])
@@ -128,7 +128,7 @@ def test_any_port_entry_warns_and_matches_nothing_without_debug(entry: str) -> N
 
     assert [problem.id for problem in config.problems] == ["credcors.W008"]
     assert entry in config.problems[0].msg
-    assert config.rules == ()
+    assert config.default_policy.rules == ()
 
 
 @pytest.mark.django_db
@@ -190,11 +190,11 @@ def test_index_lookup_finds_any_port_grants_before_patterns() -> None:
     config = parse_config({"ALLOWED_ORIGINS": ["http://localhost:*", "https://*.example.org"]}, debug=True)
     snapshot = compile_rows(config, [])[0]
 
-    found = snapshot.lookup("http://localhost:4200")
+    found = snapshot.default.index.lookup("http://localhost:4200")
     assert found is not None
     assert found.origin == "http://localhost:*"
-    pattern = snapshot.lookup("https://a.example.org")
+    pattern = snapshot.default.index.lookup("https://a.example.org")
     assert pattern is not None
     assert pattern.origin == "https://*.example.org"
-    assert snapshot.lookup("http://127.0.0.1:4200") is None
-    assert len(snapshot.index) == 2
+    assert snapshot.default.index.lookup("http://127.0.0.1:4200") is None
+    assert len(snapshot.default.index) == 2

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decide import classify, decide, refusal_reason
 from credcors.core.decision import Decision, Headers, Kind, Reason
 from credcors.core.fetch import (
@@ -23,7 +24,7 @@ from credcors.core.fetch import (
     MAX_REQUEST_HEADERS_LENGTH,
 )
 from credcors.core.origins import parse_rule
-from credcors.core.snapshot import Snapshot, compile_snapshot
+from credcors.core.snapshot import Snapshot, compile_policy, compile_snapshot
 
 METHODS = ("GET", "HEAD", "PUT", "PATCH", "POST", "DELETE")
 HEADERS = ("accept", "authorization", "content-type", "x-csrftoken", "x-requested-with")
@@ -47,7 +48,7 @@ def build_snapshot(
         credentials=credentials,
         max_age=max_age,
     )
-    return compile_snapshot(headers, [parse_rule(origin) for origin in origins])
+    return compile_snapshot([compile_policy(DEFAULT_POLICY, headers, [parse_rule(origin) for origin in origins])])
 
 
 SNAPSHOT = build_snapshot()
@@ -323,7 +324,7 @@ def test_decide_preflight_max_age_is_the_configured_value(max_age: int) -> None:
 def test_headers_build_deduplicates_methods_keeping_order() -> None:
     snapshot = build_snapshot(allow_methods=["POST", "GET", "POST"])
 
-    assert snapshot.headers.allow_methods == frozenset({"GET", "POST"})
+    assert snapshot.default.headers.allow_methods == frozenset({"GET", "POST"})
     assert dict(preflight(request_method="GET", snapshot=snapshot).headers)[ACCESS_CONTROL_ALLOW_METHODS] == "POST, GET"
 
 
@@ -641,20 +642,20 @@ def test_decide_headers_only_ever_carry_vetted_values(
         # Only an allowed origin's preflight, and only the allowed lists:
         # never the method or header it asked for.
         assert origin is not None
-        grant = snapshot.lookup(origin)
+        grant = snapshot.default.index.lookup(origin)
         assert grant is not None
         assert decision.kind is Kind.PREFLIGHT
         assert decision.rule == grant.rule
         assert decision.headers == allowed_preflight_headers(origin, credentials=credentials)
         if decision.reason is Reason.METHOD_NOT_ALLOWED:
             assert decision.detail == request_method
-            assert request_method not in snapshot.headers.allow_methods
+            assert request_method not in snapshot.default.headers.allow_methods
         else:
-            assert request_method in snapshot.headers.allow_methods
-            assert decision.detail not in snapshot.headers.allow_headers
+            assert request_method in snapshot.default.headers.allow_methods
+            assert decision.detail not in snapshot.default.headers.allow_headers
         return
     assert origin is not None
-    grant = snapshot.lookup(origin)
+    grant = snapshot.default.index.lookup(origin)
     assert grant is not None
     assert decision.rule == grant.rule
     headers = dict(decision.headers)
@@ -666,9 +667,9 @@ def test_decide_headers_only_ever_carry_vetted_values(
         assert value.isascii()
         assert value.isprintable()
         if name != ACCESS_CONTROL_ALLOW_ORIGIN:
-            assert value in {"true", snapshot.headers.allow_methods_value, "600", "ETag", ALL_HEADERS}
+            assert value in {"true", snapshot.default.headers.allow_methods_value, "600", "ETag", ALL_HEADERS}
     if decision.kind is Kind.PREFLIGHT:
-        assert request_method in snapshot.headers.allow_methods
+        assert request_method in snapshot.default.headers.allow_methods
 
 
 @given(refused=st.one_of(_joined(_ORIGIN_PIECES, 8), st.text(min_size=1, max_size=30)))
@@ -763,7 +764,7 @@ def test_decide_preflight_header_verdict_matches_the_reference(value: str) -> No
     assume(value)
     decision = decide(_HEADER_SNAPSHOT, "OPTIONS", "https://app.example.com", "PUT", value)
 
-    reason, detail = _reference_header_verdict(value, _HEADER_SNAPSHOT.headers.allow_headers)
+    reason, detail = _reference_header_verdict(value, _HEADER_SNAPSHOT.default.headers.allow_headers)
 
     assert decision.reason is reason
     assert decision.detail == detail
@@ -803,6 +804,8 @@ def test_decision_and_snapshot_are_immutable() -> None:
     with pytest.raises(AttributeError):
         decision.allowed = False  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        SNAPSHOT.headers = Headers.build(allow_methods=["GET"], allow_headers=[])  # type: ignore[misc]
+        SNAPSHOT.policies = {}  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        SNAPSHOT.headers.credentials = False  # type: ignore[misc]
+        SNAPSHOT.default.headers = Headers.build(allow_methods=["GET"], allow_headers=[])  # type: ignore[misc]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SNAPSHOT.default.headers.credentials = False  # type: ignore[misc]

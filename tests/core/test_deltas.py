@@ -183,9 +183,9 @@ def _view(snapshot: Snapshot) -> dict[str, object]:
         "policy rows": {name: policy.rows for name, policy in snapshot.policies.items()},
         "next expiry": snapshot.next_expiry,
         "grants": sorted(
-            (g.origin, -1 if g.source is None else g.source, g.csrf, g.expires or 0.0) for g in snapshot.index
+            (g.origin, -1 if g.source is None else g.source, g.csrf, g.expires or 0.0) for g in snapshot.default.index
         ),
-        "settings rules": snapshot.settings_rules,
+        "settings rules": tuple(grant.rule for grant in snapshot.default.index if grant.source is None),
     }
 
 
@@ -303,7 +303,7 @@ def test_one_row_added_changed_and_deleted_is_served_as_compiled() -> None:
     assert not decide(moved[0], "GET", "https://r2.example.com").allowed
     assert decide(moved[0], "GET", "https://r3.example.com:8443", policy="partners").source == 2
     assert moved[0].next_expiry is None
-    assert (moved[0].rows, moved[0].policies["partners"].rows) == (1, 1)
+    assert (moved[0].default.rows, moved[0].policies["partners"].rows) == (1, 1)
 
     deleted = apply_changes(config, moved, {1, 2}, [], START)
     assert deleted is not None
@@ -373,7 +373,9 @@ HEADERS = Headers.build(allow_methods=["GET"], allow_headers=[])
 def test_any_port_row_makes_changed_compile_everything() -> None:
     # The validator never lets a row take any port; the snapshot refuses it all the same.
     any_port = Rule("http", "localhost", ANY_PORT)
-    snapshot = compile_snapshot(HEADERS, [], [(any_port, "http://localhost:*", 4, None)])
+    snapshot = compile_snapshot(
+        [compile_policy(DEFAULT_POLICY, HEADERS, [], [(any_port, "http://localhost:*", 4, None)])]
+    )
 
     assert snapshot.rows == 1
     assert not snapshot.trusts_for_csrf("http://localhost:*", DEFAULT_POLICY)
@@ -384,7 +386,7 @@ def test_any_port_row_makes_changed_compile_everything() -> None:
 def test_changed_keeps_allow_all_policies_and_builds_an_empty_policy_its_first_row() -> None:
     public = compile_policy("public", HEADERS, allow_all=True)
     partners = compile_policy("partners", HEADERS, [parse_rule(PARTNER)])
-    snapshot = compile_snapshot(HEADERS, [parse_rule(APP)], policies=[public, partners])
+    snapshot = compile_snapshot([compile_policy(DEFAULT_POLICY, HEADERS, [parse_rule(APP)]), public, partners])
     rule = parse_rule("https://r1.example.com")
 
     changed = snapshot.changed({1}, [("partners", (rule, rule.serialize(), 1, None), True)])
@@ -394,5 +396,5 @@ def test_changed_keeps_allow_all_policies_and_builds_an_empty_policy_its_first_r
     assert decide(changed, "GET", "https://r1.example.com", policy="partners").source == 1
     assert changed.trusts_for_csrf("https://r1.example.com", "partners")
     assert not changed.trusts_for_csrf("https://r1.example.com", DEFAULT_POLICY)
-    assert (changed.rows, changed.policies["partners"].rows) == (0, 1)
+    assert (changed.default.rows, changed.policies["partners"].rows) == (0, 1)
     assert changed.next_expiry is None

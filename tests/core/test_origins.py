@@ -12,12 +12,13 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from credcors.core import origins
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decide import decide
 from credcors.core.decision import Headers
 from credcors.core.hosts import is_potentially_trustworthy_host, registrable_domain
 from credcors.core.origin_header import MAX_ORIGIN_LENGTH, OriginShape, classify_origin, split_wire_origin
 from credcors.core.origins import OriginError, Rule, parse_rule
-from credcors.core.snapshot import Snapshot, compile_snapshot
+from credcors.core.snapshot import Snapshot, compile_policy, compile_snapshot
 from tests.conftest import examples
 
 # --- canonicalization -------------------------------------------------------
@@ -1012,7 +1013,7 @@ def _spell(scheme: str, host: str, port: int | None, spellings: list[str]) -> st
 
 def _snapshot_of(rules: list[Rule]) -> Snapshot:
     headers = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["content-type"])
-    return compile_snapshot(headers, rules)
+    return compile_snapshot([compile_policy(DEFAULT_POLICY, headers, rules)])
 
 
 def test_every_browser_serialized_form_of_a_listed_origin_is_allowed() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from credcors.core.config import parse_config
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decide import decide
 from credcors.core.decision import Headers, Reason
 from credcors.core.fetch import ACCESS_CONTROL_ALLOW_CREDENTIALS, ACCESS_CONTROL_ALLOW_ORIGIN
@@ -68,7 +69,7 @@ def test_named_policy_without_credentials_key_has_none() -> None:
     config = parse_config({"ALLOWED_ORIGINS": [APP], "POLICIES": {"partners": {"ALLOWED_ORIGINS": [PARTNER]}}})
 
     assert config.policies["partners"].credentials is False
-    assert config.credentials is True
+    assert config.default_policy.credentials is True
 
 
 def test_named_policy_keys_override_the_default() -> None:
@@ -140,7 +141,7 @@ def test_malformed_policies_are_e017_and_left_out(policies: Any, needle: str) ->
     config = parse_config({"POLICIES": policies})
 
     assert needle in _problem({"POLICIES": policies}, "credcors.E017")
-    assert config.policies == {}
+    assert list(config.policies) == [DEFAULT_POLICY]
 
 
 @pytest.mark.parametrize(
@@ -170,7 +171,11 @@ def test_invalid_policy_values_fall_back_to_refusing() -> None:
 def test_default_policy_bad_bool_keeps_its_default() -> None:
     config = parse_config({"ALLOW_CREDENTIALS": "yes", "USE_DATABASE": 1, "ALLOW_INSECURE_ORIGINS": "no"})
 
-    assert (config.credentials, config.use_database, config.allow_insecure) == (True, True, False)
+    assert (config.default_policy.credentials, config.default_policy.use_database, config.allow_insecure) == (
+        True,
+        True,
+        False,
+    )
 
 
 def test_reads_database_when_any_policy_does() -> None:
@@ -183,8 +188,8 @@ def test_trust_for_csrf_list_names_exact_default_origins() -> None:
     config = parse_config({"ALLOWED_ORIGINS": [APP, "https://b.example.com"], "TRUST_FOR_CSRF": [APP + "/"]})
 
     assert config.problems == ()
-    assert config.trust_for_csrf is True
-    assert config.csrf_origins == frozenset({APP})
+    assert config.default_policy.csrf_origins == frozenset({APP})
+    assert config.default_policy.trust_rows is False  # A list trusts the settings origins it names, no row.
 
 
 @pytest.mark.parametrize(
@@ -196,7 +201,7 @@ def test_trust_for_csrf_refuses_what_the_default_policy_does_not_list(value: Any
     text = _problem(raw, "credcors.E021")
 
     assert "TRUST_FOR_CSRF" in text
-    assert parse_config(raw).trust_for_csrf is False
+    assert parse_config(raw).trusts_any_for_csrf is False
 
 
 def test_trust_for_csrf_list_takes_exact_origins_of_credentialed_named_policies() -> None:
@@ -209,7 +214,8 @@ def test_trust_for_csrf_list_takes_exact_origins_of_credentialed_named_policies(
     config = parse_config(raw)
 
     assert config.problems == ()
-    assert (config.trust_for_csrf, config.csrf_origins) == (True, frozenset({PARTNER}))
+    assert config.policies["partners"].csrf_origins == frozenset({PARTNER})
+    assert config.default_policy.csrf_origins == frozenset()
 
 
 def test_trust_for_csrf_refuses_an_origin_of_a_policy_without_credentials() -> None:
@@ -218,13 +224,17 @@ def test_trust_for_csrf_refuses_an_origin_of_a_policy_without_credentials() -> N
 
     assert repr(PARTNER) in text
     assert "a policy that sends credentials" in text
-    assert parse_config({**CONTRACT, "TRUST_FOR_CSRF": [PARTNER]}).trust_for_csrf is False
+    assert parse_config({**CONTRACT, "TRUST_FOR_CSRF": [PARTNER]}).trusts_any_for_csrf is False
 
 
 def test_row_added_to_a_policy_without_credentials_is_never_trusted() -> None:
     # The change path (Snapshot.changed) follows the compile's rule.
     snapshot = compile_snapshot(
-        DEFAULT_HEADERS, [], policies=[compile_policy("readers", OPEN_HEADERS), compile_policy("p", DEFAULT_HEADERS)]
+        [
+            compile_policy(DEFAULT_POLICY, DEFAULT_HEADERS, []),
+            compile_policy("readers", OPEN_HEADERS),
+            compile_policy("p", DEFAULT_HEADERS),
+        ]
     )
     rule = parse_rule("https://row.example.net")
 
@@ -243,12 +253,11 @@ def test_row_added_to_a_policy_without_credentials_is_never_trusted() -> None:
 DEFAULT_HEADERS = Headers.build(allow_methods=["GET", "POST"], allow_headers=["content-type"], credentials=True)
 OPEN_HEADERS = Headers.build(allow_methods=["GET"], allow_headers=["content-type"], credentials=False)
 SNAPSHOT = compile_snapshot(
-    DEFAULT_HEADERS,
-    [parse_rule(APP)],
-    policies=[
+    [
+        compile_policy(DEFAULT_POLICY, DEFAULT_HEADERS, [parse_rule(APP)]),
         compile_policy("public", OPEN_HEADERS, allow_all=True),
         compile_policy("partners", OPEN_HEADERS, [parse_rule(PARTNER)]),
-    ],
+    ]
 )
 
 
@@ -265,7 +274,12 @@ def test_allow_all_policy_answers_star_without_credentials(origin: str) -> None:
 def test_allow_all_policy_never_sends_credentials_even_from_credentialed_headers() -> None:
     # compile_policy gets a policy's headers; E019 keeps credentials off, and
     # the compiled '*' answers drop the header even if they were on.
-    snapshot = compile_snapshot(DEFAULT_HEADERS, [], policies=[compile_policy("open", DEFAULT_HEADERS, allow_all=True)])
+    snapshot = compile_snapshot(
+        [
+            compile_policy(DEFAULT_POLICY, DEFAULT_HEADERS, []),
+            compile_policy("open", DEFAULT_HEADERS, allow_all=True),
+        ]
+    )
 
     for decision in (
         decide(snapshot, "GET", APP, policy="open"),
@@ -306,7 +320,7 @@ def test_partner_policy_allows_only_its_origins_without_credentials() -> None:
 
 
 def test_default_policy_decisions_are_unchanged_by_named_ones() -> None:
-    alone = compile_snapshot(DEFAULT_HEADERS, [parse_rule(APP)])
+    alone = compile_snapshot([compile_policy(DEFAULT_POLICY, DEFAULT_HEADERS, [parse_rule(APP)])])
 
     for method in ("GET", "POST"):
         assert decide(SNAPSHOT, method, APP) == decide(alone, method, APP)
@@ -330,16 +344,18 @@ def test_csrf_trust_is_per_grant_and_per_policy() -> None:
     rule = parse_rule("https://row.example.com")
     p2 = parse_rule("https://p2.example.net")
     snapshot = compile_snapshot(
-        DEFAULT_HEADERS,
-        [parse_rule(APP), parse_rule("https://b.example.com")],
         [
-            (rule, rule.serialize(), 7, None),
-            (parse_rule("https://*.rows.example.com"), "https://*.rows.example.com", 8, None),
-        ],
-        trust_for_csrf=True,
-        csrf_origins=frozenset({APP}),
-        trusted_rows=frozenset({7, 8, 9, 10}),
-        policies=[
+            compile_policy(
+                DEFAULT_POLICY,
+                DEFAULT_HEADERS,
+                [parse_rule(APP), parse_rule("https://b.example.com")],
+                [
+                    (rule, rule.serialize(), 7, None),
+                    (parse_rule("https://*.rows.example.com"), "https://*.rows.example.com", 8, None),
+                ],
+                csrf_origins=frozenset({APP}),
+                trusted_rows=frozenset({7, 8, 9, 10}),
+            ),
             compile_policy(
                 "partners",
                 DEFAULT_HEADERS,
@@ -352,11 +368,18 @@ def test_csrf_trust_is_per_grant_and_per_policy() -> None:
                 "readers",
                 OPEN_HEADERS,
                 [parse_rule(STRANGER)],
-                [(parse_rule("http://reader.example.net", credentials=False), "http://reader.example.net", 10, None)],
+                [
+                    (
+                        parse_rule("http://reader.example.net", credentials=False),
+                        "http://reader.example.net",
+                        10,
+                        None,
+                    )
+                ],
                 csrf_origins=frozenset({STRANGER}),
                 trusted_rows=frozenset({10}),
             ),
-        ],
+        ]
     )
 
     assert snapshot.trusts_for_csrf(APP, "default") is True
@@ -374,3 +397,50 @@ def test_csrf_trust_is_per_grant_and_per_policy() -> None:
     assert snapshot.trusts_for_csrf("http://reader.example.net", "readers") is False
     assert snapshot.trusts_for_csrf(APP, "nope") is False
     assert snapshot.policies["partners"].rows == 1
+
+
+# --- every policy diagnosed alike (issue #22, item 1) ---------------------------------
+
+
+def test_a_named_policys_refusal_gets_the_near_miss_walk_of_its_own_list() -> None:
+    from credcors.core.compile import compile_settings
+    from credcors.core.diagnose import origin_verdict
+
+    config = parse_config(
+        {
+            "ALLOWED_ORIGINS": [APP],
+            "POLICIES": {
+                "partners": {"ALLOWED_ORIGINS": [PARTNER], "ALLOW_CREDENTIALS": True},
+                "also": {"ALLOWED_ORIGINS": [APP], "ALLOW_CREDENTIALS": True},
+                "public": {"ALLOW_ALL_ORIGINS": True},
+            },
+        }
+    )
+    snapshot = compile_settings(config)
+
+    # A near miss of the partners' own list, as the default policy gets for its own.
+    near = origin_verdict(snapshot, config, PARTNER.replace("https", "http"), Reason.ORIGIN_NOT_ALLOWED, [], "partners")
+    assert near.cause == "scheme-differs"
+    # Listed elsewhere: named, with the plural; never the policy that answers every origin.
+    elsewhere = origin_verdict(snapshot, config, APP, Reason.ORIGIN_NOT_ALLOWED, [], "partners")
+    assert elsewhere.cause == "not-listed"
+    assert "of the policy 'partners'" in elsewhere.message
+    assert "The policies 'default' and 'also' allow it: this view's policy decides, not theirs." in elsewhere.hints
+    assert "--policy partners" in elsewhere.hints[0]
+
+
+def test_only_rows_of_the_policy_asked_about_explain_its_refusal() -> None:
+    from credcors.core.compile import compile_settings
+    from credcors.core.diagnose import Row, origin_verdict
+
+    raw = {"POLICIES": {"partners": {"ALLOW_CREDENTIALS": True, "USE_DATABASE": False}}}
+    config = parse_config(raw)
+    snapshot = compile_settings(config)
+    rows = [Row(1, PARTNER, enabled=False), Row(2, PARTNER, enabled=True, policy="partners")]
+
+    default = origin_verdict(snapshot, config, PARTNER, Reason.ORIGIN_NOT_ALLOWED, rows)
+    partners = origin_verdict(snapshot, config, PARTNER, Reason.ORIGIN_NOT_ALLOWED, rows, "partners")
+
+    assert default.cause == "disabled-row"
+    assert partners.cause == "database-off"
+    assert "CREDCORS['POLICIES']['partners']['USE_DATABASE'] is False" in partners.message

@@ -6,6 +6,7 @@ import dataclasses
 
 import pytest
 
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decide import decide
 from credcors.core.decision import Decision, Headers, Kind, Reason
 from credcors.core.fetch import (
@@ -18,7 +19,7 @@ from credcors.core.fetch import (
 )
 from credcors.core.grants import Grant
 from credcors.core.origins import Rule, parse_rule
-from credcors.core.snapshot import Snapshot, compile_snapshot
+from credcors.core.snapshot import Snapshot, compile_policy, compile_snapshot
 
 HEADERS = Headers.build(allow_methods=["GET", "PUT"], allow_headers=["Content-Type", "X-CSRFToken"])
 
@@ -35,8 +36,11 @@ def _rows(*entries: tuple[str, int]) -> list[tuple[Rule, str, int, float | None]
 def _snapshot(
     rules: tuple[str, ...] = (), rows: tuple[tuple[str, int], ...] = (), trust_for_csrf: bool = False
 ) -> Snapshot:
+    # TRUST_FOR_CSRF: True trusts every exact origin of the default policy, settings and rows.
+    trusted = frozenset(value for value in rules if "*" not in value) if trust_for_csrf else frozenset()
+    parsed = [parse_rule(value) for value in rules]
     return compile_snapshot(
-        HEADERS, [parse_rule(value) for value in rules], _rows(*rows), trust_for_csrf=trust_for_csrf
+        [compile_policy(DEFAULT_POLICY, HEADERS, parsed, _rows(*rows), csrf_origins=trusted, trust_rows=trust_for_csrf)]
     )
 
 
@@ -186,7 +190,7 @@ def test_decide_returns_the_very_same_prebuilt_decision_for_an_exact_origin(
 ) -> None:
     # Identity, not equality: the allowed answer was built at compile time.
     snapshot = _snapshot(("https://app.example.com",))
-    grant = snapshot.lookup("https://app.example.com")
+    grant = snapshot.default.index.lookup("https://app.example.com")
     assert grant is not None
 
     first = decide(snapshot, method, "https://app.example.com", request_method, request_headers)
@@ -232,7 +236,7 @@ def test_compile_snapshot_settings_win_over_a_row_for_the_same_rule() -> None:
     assert (exact.source, pattern.source, row.source) == (None, None, 3)
     assert row.rule == parse_rule("https://b.example.com")
     assert snapshot.rows == 1  # The rows in use: the other two are shadowed by settings.
-    assert len(snapshot.index) == 3
+    assert len(snapshot.default.index) == 3
 
 
 def test_compile_snapshot_first_row_wins_over_a_later_duplicate() -> None:
@@ -253,35 +257,37 @@ def test_compile_snapshot_row_keeps_its_id_in_every_decision() -> None:
     assert refused.headers == ((ACCESS_CONTROL_ALLOW_ORIGIN, "https://a.example.com"), *HEADERS.preflight)
 
 
-def test_settings_rules_are_the_settings_grants_only() -> None:
+def test_a_settings_entry_shadows_a_row_of_its_origin() -> None:
     snapshot = _snapshot(
         ("https://*.example.com", "https://app.example.com"),
         rows=(("https://b.example.com", 1), ("https://app.example.com", 2)),
     )
+    from_settings = [grant.rule for grant in snapshot.default.index if grant.source is None]
 
-    assert set(snapshot.settings_rules) == {parse_rule("https://*.example.com"), parse_rule("https://app.example.com")}
-    assert len(snapshot.settings_rules) == 2
+    assert set(from_settings) == {parse_rule("https://*.example.com"), parse_rule("https://app.example.com")}
+    assert len(from_settings) == 2
+    assert snapshot.rows == 1
 
 
 def test_snapshot_lookup_returns_the_grant() -> None:
     snapshot = _snapshot(("https://*.example.com",), rows=(("https://app.example.com", 4),))
 
-    exact = snapshot.lookup("https://app.example.com")
-    pattern = snapshot.lookup("https://a.example.com")
+    exact = snapshot.default.index.lookup("https://app.example.com")
+    pattern = snapshot.default.index.lookup("https://a.example.com")
 
     assert exact is not None
     assert (exact.rule, exact.source) == (parse_rule("https://app.example.com"), 4)
     assert pattern is not None
     assert pattern.rule == parse_rule("https://*.example.com")
-    assert snapshot.lookup("https://example.com") is None
+    assert snapshot.default.index.lookup("https://example.com") is None
 
 
 def test_empty_snapshot_allows_nothing() -> None:
-    snapshot = compile_snapshot(HEADERS, [])
+    snapshot = compile_snapshot([compile_policy(DEFAULT_POLICY, HEADERS, [])])
 
     assert snapshot.rows == 0
-    assert snapshot.settings_rules == ()
-    assert snapshot.lookup("https://app.example.com") is None
+    assert len(snapshot.default.index) == 0
+    assert snapshot.default.index.lookup("https://app.example.com") is None
     assert snapshot.trusts_for_csrf("https://app.example.com", "default") is False
 
 
@@ -317,17 +323,17 @@ def test_trusts_for_csrf_nothing_when_trust_is_off() -> None:
 
 def test_snapshot_grants_and_headers_are_immutable() -> None:
     snapshot = _snapshot(("https://app.example.com",))
-    grant = snapshot.lookup("https://app.example.com")
+    grant = snapshot.default.index.lookup("https://app.example.com")
     assert grant is not None
 
     with pytest.raises(dataclasses.FrozenInstanceError):
-        snapshot.rows = 5  # type: ignore[misc]
+        snapshot.next_expiry = 5.0  # type: ignore[misc]
     with pytest.raises(AttributeError):  # A NamedTuple: fields cannot be set.
         grant.csrf = True  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         HEADERS.credentials = False  # type: ignore[misc]
     with pytest.raises(TypeError):
-        snapshot.index.exact["https://evil.example"] = grant  # type: ignore[index]
+        snapshot.default.index.exact["https://evil.example"] = grant  # type: ignore[index]
 
 
 # -- the hot cache: a row or pattern origin answered as a settings origin is ----
@@ -359,7 +365,7 @@ def test_a_pattern_origin_cached_still_echoes_its_own_origin() -> None:
 
 def test_the_cache_is_bounded_and_settings_origins_survive_its_replacement() -> None:
     snapshot = _snapshot(rules=("https://app.example.com", "https://*.example.org"))
-    index = snapshot.index
+    index = snapshot.default.index
 
     for n in range(3000):
         assert decide(snapshot, "GET", f"https://host{n}.example.org").allowed
@@ -375,7 +381,7 @@ def test_a_settings_origin_missed_by_a_replaced_cache_is_found_as_itself() -> No
     # Another thread may replace ``hot`` between two reads: find() looks in
     # ``exact`` first, and a settings grant, already prebuilt, is kept as is.
     snapshot = _snapshot(rules=("https://app.example.com",))
-    index = snapshot.index
+    index = snapshot.default.index
 
     grant, serialized = index.find("https://app.example.com")
 

@@ -62,8 +62,10 @@ def test_explain_names_the_public_policy_and_why() -> None:
 def test_explain_partner_view_refuses_the_credentialed_app() -> None:
     result = explain_request(APP, path="/api/partner/3")
 
-    assert (result.allowed, result.policy, result.cause) == (False, "partners", "origin-not-allowed")
+    # Every policy is diagnosed alike: the same cause codes as the default policy's.
+    assert (result.allowed, result.policy, result.cause) == (False, "partners", "not-listed")
     assert "is not in the allow-list of the policy 'partners'" in result.message
+    assert "The policy 'default' allows it: this view's policy decides, not theirs." in result.hints
     assert "PartnerView" in result.policy_reason
 
 

@@ -92,6 +92,6 @@ def test_rows_compile_with_the_collector_paused_and_it_runs_again_after(monkeypa
 
     monkeypatch.setattr("credcors.store.loader.compile_columns", watched)
 
-    assert get_store().get().lookup("https://app0.example.com") is not None
+    assert get_store().get().default.index.lookup("https://app0.example.com") is not None
     assert paused == [True]
     assert gc.isenabled()

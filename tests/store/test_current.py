@@ -635,15 +635,15 @@ def test_async_request_after_max_stale_seconds_of_outage_gets_the_settings_only(
 
     _stale_bound(settings)
     AllowedOrigin.objects.create(origin=PARTNER)
-    assert async_to_sync(get_store().aget)().lookup(PARTNER) is not None
+    assert async_to_sync(get_store().aget)().default.index.lookup(PARTNER) is not None
 
     with table_reads_fail():
         clock.advance(5)
-        assert async_to_sync(get_store().aget)().lookup(PARTNER) is not None
+        assert async_to_sync(get_store().aget)().default.index.lookup(PARTNER) is not None
         clock.advance(25)
         snapshot = async_to_sync(get_store().aget)()
-    assert snapshot.lookup(PARTNER) is None
-    assert snapshot.lookup(APP) is not None
+    assert snapshot.default.index.lookup(PARTNER) is None
+    assert snapshot.default.index.lookup(APP) is not None
 
 
 @pytest.mark.django_db(transaction=True)

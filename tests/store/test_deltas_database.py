@@ -181,7 +181,7 @@ def test_row_moved_to_another_policy_and_trusted_for_csrf_is_applied_from_the_lo
     assert decide(snapshot, "GET", PARTNER, policy="partners").source == row.pk
     assert snapshot.trusts_for_csrf(PARTNER, "partners")
     assert not snapshot.trusts_for_csrf(PARTNER, "default")
-    assert (snapshot.rows, snapshot.policies["partners"].rows) == (0, 1)
+    assert (snapshot.default.rows, snapshot.policies["partners"].rows) == (0, 1)
     assert (_full_loads(logs), _deltas(logs)) == (1, 1)
 
 

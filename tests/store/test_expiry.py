@@ -13,6 +13,7 @@ from django.test import Client
 
 from credcors.conf import get_config
 from credcors.core.compile import compile_rows
+from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decision import Headers
 from credcors.core.origins import parse_rule
 from credcors.core.snapshot import compile_policy, compile_snapshot
@@ -145,7 +146,7 @@ def test_async_path_drops_an_expired_row_without_reading_the_table(
     clock: Clock, no_poll: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER, expires_at=_at(clock, 1))
-    assert get_store().get().lookup(PARTNER) is not None
+    assert get_store().get().default.index.lookup(PARTNER) is not None
     clock.advance(1.5)
     # Whatever thread asgiref runs the refresh step in, a read would go through the loader.
     reads: list[str] = []
@@ -164,7 +165,7 @@ def test_async_path_drops_an_expired_row_without_reading_the_table(
 
     snapshot = asyncio.run(get_store().aget())
 
-    assert snapshot.lookup(PARTNER) is None
+    assert snapshot.default.index.lookup(PARTNER) is None
     assert reads == []
     assert get_store().get() is snapshot
 
@@ -178,14 +179,16 @@ def _row(value: str, pk: int, expires: float | None) -> tuple[Any, str, int, flo
 
 
 def test_snapshot_without_expiry_is_itself_at_any_time() -> None:
-    snapshot = compile_snapshot(HEADERS, [parse_rule(PARTNER)], [_row(TRIAL, 1, None)])
+    snapshot = compile_snapshot(
+        [compile_policy(DEFAULT_POLICY, HEADERS, [parse_rule(PARTNER)], [_row(TRIAL, 1, None)])]
+    )
 
     assert snapshot.next_expiry is None
     assert snapshot.without_expired(1e12) is snapshot
 
 
 def test_snapshot_before_its_next_expiry_is_itself() -> None:
-    snapshot = compile_snapshot(HEADERS, [], [_row(TRIAL, 1, 100.0)], now=50.0)
+    snapshot = compile_snapshot([compile_policy(DEFAULT_POLICY, HEADERS, [], [_row(TRIAL, 1, 100.0)], now=50.0)])
 
     assert snapshot.next_expiry == 100.0
     assert snapshot.without_expired(99.9) is snapshot
@@ -193,33 +196,39 @@ def test_snapshot_before_its_next_expiry_is_itself() -> None:
 
 def test_snapshot_without_expired_keeps_settings_and_later_rows() -> None:
     rows = [_row(TRIAL, 1, 100.0), _row(PREVIEWS, 2, 200.0), _row("https://forever.example.net", 3, None)]
-    snapshot = compile_snapshot(HEADERS, [parse_rule(PARTNER)], rows, now=0.0)
+    snapshot = compile_snapshot([compile_policy(DEFAULT_POLICY, HEADERS, [parse_rule(PARTNER)], rows, now=0.0)])
 
     later = snapshot.without_expired(100.0)  # An expiry is exclusive: at 100.0 the row is gone.
 
-    assert (later.lookup(TRIAL), later.next_expiry, later.rows) == (None, 200.0, 2)
-    assert later.lookup("https://a.previews.example.net") is not None
-    assert later.lookup(PARTNER) is not None
+    assert (later.default.index.lookup(TRIAL), later.next_expiry, later.rows) == (None, 200.0, 2)
+    assert later.default.index.lookup("https://a.previews.example.net") is not None
+    assert later.default.index.lookup(PARTNER) is not None
     last = later.without_expired(250.0)
-    assert (last.lookup("https://a.previews.example.net"), last.next_expiry, last.rows) == (None, None, 1)
-    assert last.lookup("https://forever.example.net") is not None
+    assert (last.default.index.lookup("https://a.previews.example.net"), last.next_expiry, last.rows) == (None, None, 1)
+    assert last.default.index.lookup("https://forever.example.net") is not None
 
 
 def test_row_shadowed_by_settings_never_expires_the_settings_entry() -> None:
-    snapshot = compile_snapshot(HEADERS, [parse_rule(PARTNER)], [_row(PARTNER, 1, 100.0)], now=0.0)
+    snapshot = compile_snapshot(
+        [compile_policy(DEFAULT_POLICY, HEADERS, [parse_rule(PARTNER)], [_row(PARTNER, 1, 100.0)], now=0.0)]
+    )
 
-    assert snapshot.without_expired(150.0).lookup(PARTNER) is not None
+    assert snapshot.without_expired(150.0).default.index.lookup(PARTNER) is not None
 
 
 def test_compile_leaves_out_rows_expired_at_now() -> None:
-    snapshot = compile_snapshot(HEADERS, [], [_row(TRIAL, 1, 100.0), _row(PARTNER, 2, 101.0)], now=100.0)
+    snapshot = compile_snapshot(
+        [compile_policy(DEFAULT_POLICY, HEADERS, [], [_row(TRIAL, 1, 100.0), _row(PARTNER, 2, 101.0)], now=100.0)]
+    )
 
-    assert (snapshot.lookup(TRIAL), snapshot.rows, snapshot.next_expiry) == (None, 1, 101.0)
+    assert (snapshot.default.index.lookup(TRIAL), snapshot.rows, snapshot.next_expiry) == (None, 1, 101.0)
 
 
 def test_named_policies_rows_expire_too() -> None:
     partners = compile_policy("partners", HEADERS, [], [_row(TRIAL, 1, 300.0), _row(PARTNER, 2, None)])
-    snapshot = compile_snapshot(HEADERS, [], [_row(PREVIEWS, 3, 400.0)], policies=[partners], now=0.0)
+    snapshot = compile_snapshot(
+        [compile_policy(DEFAULT_POLICY, HEADERS, [], [_row(PREVIEWS, 3, 400.0)], now=0.0), partners]
+    )
     assert snapshot.next_expiry == 300.0  # The earliest across every policy.
 
     later = snapshot.without_expired(300.0)
@@ -227,7 +236,7 @@ def test_named_policies_rows_expire_too() -> None:
     named = later.policies["partners"]
     assert (named.index.lookup(TRIAL), named.rows, named.headers) == (None, 1, HEADERS)
     assert named.index.lookup(PARTNER) is not None
-    assert later.lookup("https://a.previews.example.net") is not None
+    assert later.default.index.lookup("https://a.previews.example.net") is not None
     assert later.next_expiry == 400.0
 
 
@@ -239,6 +248,6 @@ def test_compile_rows_reads_expiries_as_aware_datetimes() -> None:
     snapshot, _ = compile_rows(get_config(), rows, now=expires.timestamp() - 1)
 
     assert snapshot.next_expiry == expires.timestamp()
-    assert snapshot.lookup(PARTNER) is not None
+    assert snapshot.default.index.lookup(PARTNER) is not None
     later, _ = compile_rows(get_config(), rows, now=expires.timestamp() + timedelta(days=1).total_seconds())
     assert later.rows == 1

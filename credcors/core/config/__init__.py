@@ -13,7 +13,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 from credcors.core.catalogue import Problem, key
@@ -28,7 +29,6 @@ from credcors.core.config.policies import (
 )
 from credcors.core.config.refused import REFUSED_DEFAULTS, RefusedSettings, parse_refused_settings
 from credcors.core.config.site import parse_cache_alias, parse_max_stale, parse_trust, parse_urls_regex
-from credcors.core.origins import Rule
 
 __all__ = ["DEFAULTS", "DEFAULT_POLICY", "MAX_PREFLIGHT_AGE", "Config", "parse_config"]
 
@@ -52,35 +52,36 @@ DEFAULTS: Mapping[str, Any] = {
 }
 
 MAX_REFRESH_SECONDS = 3600
+#: The default policy's keys of an empty CREDCORS, defaults filled in.
+_DEFAULT_POLICY_RAW: Mapping[str, Any] = MappingProxyType(
+    {name: DEFAULTS[name] for name in POLICY_KEYS if name in DEFAULTS}
+)
 _NOT_RECORDING = RefusedSettings()
+
+
+def _blank_policies() -> Mapping[str, PolicyConfig]:
+    # The default policy of an empty CREDCORS, for a Config() made without settings.
+    return MappingProxyType({DEFAULT_POLICY: parse_policy(_DEFAULT_POLICY_RAW, [])})
 
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """The validated CREDCORS settings; invalid entries are left out."""
+    """The validated CREDCORS settings; invalid entries are left out.
 
-    rules: tuple[Rule, ...] = ()
-    credentials: bool = True
-    allow_methods: tuple[str, ...] = tuple(DEFAULTS["ALLOW_METHODS"])
-    allow_headers: tuple[str, ...] = tuple(DEFAULTS["ALLOW_HEADERS"])
-    expose_headers: tuple[str, ...] = ()
-    max_age: int = DEFAULTS["PREFLIGHT_MAX_AGE"]
+    ``policies`` holds every policy, the top-level keys' ``"default"`` first,
+    each an ordinary :class:`PolicyConfig`; the other fields are the keys
+    that apply to the whole site.
+    """
+
+    #: Every policy by name, ``"default"`` (the top-level keys) first.
+    policies: Mapping[str, PolicyConfig] = field(default_factory=_blank_policies)
     urls_regex: re.Pattern[str] | None = None
-    use_database: bool = True
-    websocket_allow_no_origin: bool = False
     refresh_seconds: float = DEFAULTS["REFRESH_SECONDS"]
     allow_insecure: bool = False
-    trust_for_csrf: bool = False
-    #: With ``trust_for_csrf``: the exact origins of the settings that Django's
-    #: CSRF check may trust, on the views of each policy (with credentials)
-    #: that lists them; ``None`` for all of the default policy's.
-    csrf_origins: frozenset[str] | None = None
     cache_alias: str | None = None
     #: How long a process may serve database rows without hearing from the
     #: database; ``None``: for the whole of an outage.
     max_stale_seconds: float | None = None
-    #: The named policies (the top level is the default one, not in here).
-    policies: Mapping[str, PolicyConfig] = field(default_factory=dict)
     refused: RefusedSettings = _NOT_RECORDING
     #: ``settings.DEBUG`` when the config was parsed (a change of it parses again).
     debug: bool = False
@@ -92,23 +93,12 @@ class Config:
 
     @property
     def default_policy(self) -> PolicyConfig:
-        """The top-level keys, as the policy named ``"default"``."""
-        return PolicyConfig(
-            name=DEFAULT_POLICY,
-            rules=self.rules,
-            allow_all=False,
-            credentials=self.credentials,
-            allow_methods=self.allow_methods,
-            allow_headers=self.allow_headers,
-            expose_headers=self.expose_headers,
-            max_age=self.max_age,
-            use_database=self.use_database,
-            websocket_allow_no_origin=self.websocket_allow_no_origin,
-        )
+        """The policy of the top-level keys, which views without a policy of their own use."""
+        return self.policies[DEFAULT_POLICY]
 
     def policy(self, name: str) -> PolicyConfig | None:
         """The policy named ``name``, the default one included; ``None`` for one not configured."""
-        return self.default_policy if name == DEFAULT_POLICY else self.policies.get(name)
+        return self.policies.get(name)
 
     def takes_rows(self, name: str) -> bool:
         """Whether ``AllowedOrigin`` rows of the policy ``name`` allow anything.
@@ -117,18 +107,28 @@ class Config:
         and lists its origins: one that answers every origin with ``*`` takes
         no rows.
         """
-        policy = self.policy(name)
-        return policy is not None and policy.use_database and not policy.allow_all
+        policy = self.policies.get(name)
+        return policy is not None and policy.takes_rows
 
     @property
     def reads_database(self) -> bool:
-        """Whether any policy takes ``AllowedOrigin`` rows."""
-        return self.use_database or any(policy.use_database for policy in self.policies.values())
+        """Whether any policy reads ``AllowedOrigin`` rows."""
+        return any(policy.use_database for policy in self.policies.values())
 
     @property
     def policy_names(self) -> tuple[str, ...]:
         """Every policy a view or row may name, the default first."""
-        return (DEFAULT_POLICY, *self.policies)
+        return tuple(self.policies)
+
+    @property
+    def trusts_any_for_csrf(self) -> bool:
+        """Whether ``TRUST_FOR_CSRF`` trusts any origin of any policy."""
+        return any(policy.csrf_origins or policy.trust_rows for policy in self.policies.values())
+
+    @property
+    def views_name_policies(self) -> bool:
+        """Whether a view's policy can be other than the default (``POLICIES`` names one)."""
+        return len(self.policies) > 1
 
 
 def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug: bool = False) -> Config:
@@ -149,7 +149,8 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
                 'Write CREDCORS = {"ALLOWED_ORIGINS": ["https://app.example.com"]}.',
             )
         )
-        return Config(rules=(), use_database=False, problems=tuple(problems))
+        closed = replace(_blank_policies()[DEFAULT_POLICY], use_database=False)
+        return Config(policies=MappingProxyType({DEFAULT_POLICY: closed}), problems=tuple(problems))
     for name in raw:
         if name not in DEFAULTS and name != "ALLOW_ALL_ORIGINS":  # That one is E019.
             close = difflib.get_close_matches(str(name), list(DEFAULTS), n=1)
@@ -182,7 +183,7 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
     response = {name: values[name] for name in POLICY_KEYS if name in values}
     default = parse_policy(response, problems, allow_insecure=allow_insecure, debug=debug)
     policies = parse_policies(raw.get("POLICIES"), default, problems, allow_insecure=allow_insecure, debug=debug)
-    trust_for_csrf, csrf_origins = parse_trust(values["TRUST_FOR_CSRF"], (default, *policies.values()), problems)
+    every = parse_trust(values["TRUST_FOR_CSRF"], (default, *policies.values()), problems)
     urls_regex = parse_urls_regex(values["URLS_REGEX"], problems)
     refresh = values["REFRESH_SECONDS"]
     if isinstance(refresh, bool) or not isinstance(refresh, (int, float)) or not 0 < refresh <= MAX_REFRESH_SECONDS:
@@ -207,21 +208,11 @@ def parse_config(raw: object, caches: Mapping[str, Any] | None = None, *, debug:
             )
         )
     return Config(
-        rules=default.rules,
-        credentials=default.credentials,
-        allow_methods=default.allow_methods,
-        allow_headers=default.allow_headers,
-        expose_headers=default.expose_headers,
-        max_age=default.max_age,
+        policies=MappingProxyType({policy.name: policy for policy in every}),
         urls_regex=urls_regex,
-        use_database=default.use_database,
-        websocket_allow_no_origin=default.websocket_allow_no_origin,
         refresh_seconds=float(refresh),
         max_stale_seconds=max_stale,
         allow_insecure=allow_insecure,
-        trust_for_csrf=trust_for_csrf,
-        csrf_origins=csrf_origins,
-        policies=policies,
         cache_alias=cache_alias,
         refused=refused,
         debug=debug,

@@ -110,6 +110,17 @@ class PolicyConfig:
     #: Whether a WebSocket handshake without ``Origin`` (never a browser's:
     #: browsers always send one) reaches the application.
     websocket_allow_no_origin: bool = False
+    #: The exact settings origins Django's CSRF check may trust on this
+    #: policy's views (``TRUST_FOR_CSRF``); empty without credentials.
+    csrf_origins: frozenset[str] = frozenset()
+    #: Whether every exact row of this policy is trusted for CSRF, its box
+    #: ticked or not (``TRUST_FOR_CSRF: True``, on the default policy).
+    trust_rows: bool = False
+
+    @property
+    def takes_rows(self) -> bool:
+        """Whether ``AllowedOrigin`` rows allow anything here: it reads them and lists its origins (not ``*``)."""
+        return self.use_database and not self.allow_all
 
 
 def is_policy_name(value: object) -> bool:
@@ -177,7 +188,7 @@ def parse_policy(
         )
         allow_all = False  # Fail closed: the policy allows only what it lists.
     rules = parse_origins(lists.get("ALLOWED_ORIGINS", []), credentials, allow_insecure, problems, policy, debug=debug)
-    inherited = {
+    inherited: dict[str, tuple[str, ...]] = {
         field: parse(lists[item], credentials, problems, policy)
         if item in lists or base is None
         else getattr(base, field)
@@ -191,7 +202,9 @@ def parse_policy(
         max_age=_parse_max_age(raw, problems, policy, base),
         use_database=flags["USE_DATABASE"],
         websocket_allow_no_origin=flags["WEBSOCKET_ALLOW_NO_ORIGIN"],
-        **inherited,
+        allow_methods=inherited["allow_methods"],
+        allow_headers=inherited["allow_headers"],
+        expose_headers=inherited["expose_headers"],
     )
 
 

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from credcors.core.catalogue import Problem, key
 from credcors.core.config.policies import PolicyConfig
-from credcors.core.origins import OriginError, parse_rule
+from credcors.core.origins import ANY_PORT, OriginError, parse_rule
 
 __all__ = ["parse_cache_alias", "parse_max_stale", "parse_trust", "parse_urls_regex"]
 
@@ -29,15 +30,20 @@ _PER_PROCESS_CACHES = frozenset(
 _REDIS_CACHE = "django.core.cache.backends.redis.RedisCache"
 
 
-def parse_trust(
-    value: object, policies: Iterable[PolicyConfig], problems: list[Problem]
-) -> tuple[bool, frozenset[str] | None]:
-    # True: every exact origin of the default policy (0.1's meaning); a list:
-    # those exact origins only, of any policy that sends credentials (each is
-    # trusted on the views of the policies that list it).  Reading is not
-    # writing: an origin may be allowed to read without being trusted to write.
-    if isinstance(value, bool):
-        return value, None
+def parse_trust(value: object, policies: Sequence[PolicyConfig], problems: list[Problem]) -> tuple[PolicyConfig, ...]:
+    """``policies`` (the default first) with the CSRF trust ``TRUST_FOR_CSRF`` gives each.
+
+    True: every exact origin of the default policy, settings and rows (0.1's
+    meaning); a list: those exact settings origins only, each trusted on
+    the views of the policies with credentials that list it.  Reading is
+    not writing: an origin may be allowed to read without being trusted to
+    write.  A policy without credentials, or ``*``, trusts nobody.
+    """
+    if value is True:
+        default, *named = policies
+        return (_trusting(default, _exact(default), every_row=True), *named)
+    if value is False:
+        return tuple(policies)
     hint = (
         f"Write {key('TRUST_FOR_CSRF')} = True for every exact origin of ALLOWED_ORIGINS, or a list of "
         'some of them, e.g. ["https://app.example.com"].'
@@ -50,15 +56,9 @@ def parse_trust(
                 hint,
             )
         )
-        return False, None
-    listed = {
-        rule.serialize()
-        for policy in policies
-        if policy.credentials and not policy.allow_all
-        for rule in policy.rules
-        if not rule.wildcard
-    }
-    trusted: list[str] = []
+        return tuple(policies)
+    listed = set().union(*(_exact(policy) for policy in policies))
+    trusted: set[str] = set()
     for entry in value:
         try:
             origin = parse_rule(entry, allow_insecure=True).serialize()
@@ -77,8 +77,21 @@ def parse_trust(
             )
             continue
         assert origin is not None
-        trusted.append(origin)
-    return bool(trusted), frozenset(trusted)
+        trusted.add(origin)
+    return tuple(_trusting(policy, _exact(policy) & trusted) for policy in policies)
+
+
+def _exact(policy: PolicyConfig) -> frozenset[str]:
+    # The settings origins of a policy that may be trusted at all: exact, with credentials, not "*".
+    if not policy.credentials or policy.allow_all:
+        return frozenset()
+    return frozenset(rule.serialize() for rule in policy.rules if not rule.wildcard and rule.port != ANY_PORT)
+
+
+def _trusting(policy: PolicyConfig, origins: frozenset[str], *, every_row: bool = False) -> PolicyConfig:
+    if not origins and not every_row:
+        return policy
+    return replace(policy, csrf_origins=origins, trust_rows=every_row and policy.credentials)
 
 
 def parse_urls_regex(value: object, problems: list[Problem]) -> re.Pattern[str] | None:

@@ -37,7 +37,7 @@ def near_misses(
     ``index`` is the policy's allow-list to compare with (default: the
     default policy's).
     """
-    index = snapshot.index if index is None else index
+    index = snapshot.default.index if index is None else index
     scheme, host, port = rule.scheme, rule.host, rule.port
     found: list[tuple[str, str, str]] = []
 

@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from credcors.core.config import Config
+from credcors.core.config.policies import DEFAULT_POLICY, PolicyConfig
 from credcors.core.decide import decide
 from credcors.core.decision import Reason
 from credcors.core.diagnose.nearby import near_misses
-from credcors.core.diagnose.reasons import REASON_TEXT, describe_source
+from credcors.core.diagnose.reasons import REASON_TEXT, describe_source, in_policy
 from credcors.core.origin_header import DEFAULT_PORTS, MAX_ORIGIN_LENGTH
 from credcors.core.origins import OriginError, Rule, parse_rule
 from credcors.core.quoting import safe, scrub
@@ -40,6 +41,8 @@ class Row:
     expired: str | None = None
     #: Its ``trust_for_csrf`` box: one of the two ways a row is trusted (:mod:`credcors.core.trust`).
     trust_for_csrf: bool = False
+    #: The policy it belongs to: only rows of the policy asked about explain its refusal.
+    policy: str = DEFAULT_POLICY
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +55,18 @@ class Verdict:
     hints: tuple[str, ...] = ()
 
 
-def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reason, rows: Sequence[Row]) -> Verdict:
-    """Why ``origin`` was refused for ``reason``, with the near miss behind it."""
+def origin_verdict(
+    snapshot: Snapshot,
+    config: Config,
+    origin: str,
+    reason: Reason,
+    rows: Sequence[Row],
+    policy: str = DEFAULT_POLICY,
+) -> Verdict:
+    """Why ``origin`` was refused for ``reason`` under ``policy``, with the near miss behind it.
+
+    Every policy is diagnosed the same way: its rows, its list, its near misses.
+    """
     quoted = safe(origin)
     if reason is Reason.ORIGIN_TOO_LONG:
         return Verdict(
@@ -80,17 +93,19 @@ def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reas
             ("Test one origin at a time, exactly as the browser's Origin header shows it.",),
         )
     if reason is Reason.MALFORMED_ORIGIN:
-        return _malformed_verdict(snapshot, config, origin, rows)
+        return _malformed_verdict(snapshot, config, origin, rows, policy)
     # From here on the origin passed the wire-form checks (printable ASCII,
     # bounded), so it is shown as is.
     quoted = origin
-    from_rows = _rows_verdict(config, origin, rows)
+    settings = config.policy(policy) or config.default_policy
+    compiled = snapshot.policies.get(policy, snapshot.default)
+    from_rows = _rows_verdict(config, settings, origin, [row for row in rows if row.policy == policy])
     if from_rows is not None:
         return from_rows
     rule = _parsed(origin)
-    near = [] if rule is None else near_misses(snapshot, origin, rule)
+    near = [] if rule is None else near_misses(snapshot, origin, rule, index=compiled.index)
     insecure = None
-    if rule is not None and rule.scheme == "http" and config.credentials and not config.allow_insecure:
+    if rule is not None and rule.scheme == "http" and settings.credentials and not config.allow_insecure:
         try:
             parse_rule(origin, allow_insecure=False, credentials=True)
         except OriginError as exc:
@@ -115,15 +130,30 @@ def origin_verdict(snapshot: Snapshot, config: Config, origin: str, reason: Reas
                 "CREDCORS['ALLOW_INSECURE_ORIGINS'] = True if you accept the risk.",
             ),
         )
-    index = snapshot.index
+    index = compiled.index
     exact = len(index.exact) + len(index.rows)
     patterns = len(index) - exact
+    counts = f"{_count(exact, 'exact origin')}, {_count(patterns, 'pattern')}"
+    # Another policy that lists it (not one that answers every origin with "*"): a view in the wrong policy?
+    elsewhere = [
+        name
+        for name, other in snapshot.policies.items()
+        if name != policy and other.any_origin is None and decide(snapshot, "GET", origin, policy=name).allowed
+    ]
+    if policy == DEFAULT_POLICY:
+        where, flag = "CREDCORS['ALLOWED_ORIGINS']", ""
+    else:
+        where, flag = f"CREDCORS['POLICIES'][{policy!r}]['ALLOWED_ORIGINS']", f" --policy {policy}"
+    hints = (f"Allow it with 'manage.py credcors add {quoted}{flag}', in the admin, or in {where}.",)
+    if elsewhere:
+        names = " and ".join(", ".join(repr(name) for name in elsewhere).rsplit(", ", 1))
+        which = f"policy {names} allows" if len(elsewhere) == 1 else f"policies {names} allow"
+        hints += (f"The {which} it: this view's policy decides, not theirs.",)
     return Verdict(
         False,
         "not-listed",
-        f"{quoted} is not in the allow-list ({_count(exact, 'exact origin')}, {_count(patterns, 'pattern')}) "
-        "and nothing listed is a near miss.",
-        (f"Allow it with 'manage.py credcors add {quoted}', in the admin, or in CREDCORS['ALLOWED_ORIGINS'].",),
+        f"{quoted} is not in the allow-list{in_policy(policy)} ({counts}) and nothing listed is a near miss.",
+        hints,
     )
 
 
@@ -141,10 +171,11 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row]) -> Verdict:
+def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str) -> Verdict:
     quoted = safe(origin)
+    credentials = (config.policy(policy) or config.default_policy).credentials
     try:
-        rule = parse_rule(origin, allow_insecure=True, credentials=config.credentials)
+        rule = parse_rule(origin, allow_insecure=True, credentials=credentials)
     except OriginError as exc:
         return Verdict(
             False,
@@ -172,7 +203,7 @@ def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Se
         slips.append(("unicode-host", "a host written in Unicode (browsers send the punycode xn-- form)"))
     cause = slips[0][0] if slips else "not-serialized"
     what = " and ".join(text for _, text in slips) or "its spelling"
-    then = _origin_only(snapshot, config, canonical, rows)
+    then = _origin_only(snapshot, config, canonical, rows, policy)
     follow = (
         f"A browser on that page sends {canonical}, which credcors allows ({then.message})"
         if then.allowed
@@ -186,15 +217,15 @@ def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Se
     )
 
 
-def _origin_only(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row]) -> Verdict:
+def _origin_only(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str) -> Verdict:
     # The origin part of a verdict: allowed by which rule, or why not.
-    decision = decide(snapshot, "GET", origin)
+    decision = decide(snapshot, "GET", origin, policy=policy)
     if decision.allowed:
         return Verdict(True, "allowed", f"by {decision.rule}, {describe_source(decision.source)}")
-    return origin_verdict(snapshot, config, origin, decision.reason, rows)
+    return origin_verdict(snapshot, config, origin, decision.reason, rows, policy)
 
 
-def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict | None:
+def _rows_verdict(config: Config, policy: PolicyConfig, origin: str, rows: Sequence[Row]) -> Verdict | None:
     # Only rows equal to a canonical candidate are looked at, and the origin
     # passed the wire-form checks: both are printable ASCII and bounded.
     covering = set(row_candidates(origin))
@@ -219,7 +250,7 @@ def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict |
                 ),
             )
         try:
-            parse_rule(row.origin, allow_insecure=config.allow_insecure, credentials=config.credentials)
+            parse_rule(row.origin, allow_insecure=config.allow_insecure, credentials=policy.credentials)
         except OriginError as exc:
             return Verdict(
                 False,
@@ -227,12 +258,13 @@ def _rows_verdict(config: Config, origin: str, rows: Sequence[Row]) -> Verdict |
                 f"{name} would allow {origin}, but credcors ignores it: {scrub(exc.problem)}.",
                 (scrub(exc.hint),),
             )
-        if not config.use_database:
+        if not policy.use_database:
+            where = "CREDCORS" if policy.name == DEFAULT_POLICY else f"CREDCORS['POLICIES'][{policy.name!r}]"
             return Verdict(
                 False,
                 "database-off",
-                f"{name} would allow {origin}, but CREDCORS['USE_DATABASE'] is False.",
-                ("Set CREDCORS['USE_DATABASE'] = True, or list the origin in ALLOWED_ORIGINS.",),
+                f"{name} would allow {origin}, but {where}['USE_DATABASE'] is False.",
+                (f"Set {where}['USE_DATABASE'] = True, or list the origin in ALLOWED_ORIGINS.",),
             )
         return Verdict(
             False,

@@ -14,10 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from credcors.core.config import Config
-from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decision import Decision, Headers, Reason
 from credcors.core.diagnose.nearmiss import Row, Verdict, origin_verdict
-from credcors.core.diagnose.reasons import REASON_TEXT, in_policy
+from credcors.core.diagnose.reasons import REASON_TEXT
 from credcors.core.fetch import (
     MAX_REQUEST_HEADER_NAMES,
     MAX_REQUEST_HEADERS_LENGTH,
@@ -74,15 +73,7 @@ def refusal_verdict(
             f"{REASON_TEXT[reason]}: {policy!r}.",
             (f"Add {policy!r} to CREDCORS['POLICIES'], or fix the name in @cors_policy / cors_policy.",),
         )
-    if policy != DEFAULT_POLICY and reason is Reason.ORIGIN_NOT_ALLOWED:
-        # The near-miss walk knows the default policy's list; a named one says plainly.
-        return Verdict(
-            False,
-            "origin-not-allowed",
-            f"{safe(origin)} is not in the allow-list{in_policy(policy)}.",
-            (f"Add it to CREDCORS['POLICIES'][{policy!r}]['ALLOWED_ORIGINS'] if that site should call this view.",),
-        )
-    return origin_verdict(snapshot, config, origin, reason, rows)
+    return origin_verdict(snapshot, config, origin, reason, rows, policy)
 
 
 def _method_verdict(headers: Headers, method: str) -> Verdict:
