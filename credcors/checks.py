@@ -451,17 +451,8 @@ def check_websocket_origins(app_configs: Sequence[Any] | None = None, **kwargs: 
     them is credcors' or Channels' ``OriginValidator``.  An application it
     cannot see through is never reported.
     """
-    path = getattr(settings, "ASGI_APPLICATION", None)
-    if not isinstance(path, str) or importlib.util.find_spec("channels") is None:
-        return []
-    try:
-        application = import_string(path)
-    except ImportError:
-        return []  # Channels' own checks and runserver report it.
-    mapping = getattr(application, "application_mapping", None)
-    if not isinstance(mapping, dict) or "websocket" not in mapping:
-        return []
-    if _validated(mapping["websocket"]):
+    path, sockets = _websocket_application()
+    if sockets is None or _validated(sockets):
         return []
     return [
         checks.Warning(
@@ -477,6 +468,99 @@ def check_websocket_origins(app_configs: Sequence[Any] | None = None, **kwargs: 
     ]
 
 
+def _websocket_application() -> tuple[str, object | None]:
+    """``settings.ASGI_APPLICATION`` and its ``"websocket"`` entry; None without Channels or a socket route."""
+    path = getattr(settings, "ASGI_APPLICATION", None)
+    if not isinstance(path, str) or importlib.util.find_spec("channels") is None:
+        return "", None
+    try:
+        application = import_string(path)
+    except ImportError:
+        return path, None  # Channels' own checks and runserver report it.
+    mapping = getattr(application, "application_mapping", None)
+    if not isinstance(mapping, dict) or "websocket" not in mapping:
+        return path, None
+    return path, mapping["websocket"]
+
+
+#: Channels' middlewares that authenticate a socket by the browser's cookies
+#: (``AuthMiddlewareStack`` and ``SessionMiddlewareStack`` are made of them).
+COOKIE_MIDDLEWARES = frozenset(
+    {"channels.sessions.CookieMiddleware", "channels.sessions.SessionMiddleware", "channels.auth.AuthMiddleware"}
+)
+
+
+def check_websocket_allow_all(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Warn when a cookie-authenticated socket route sits under a validator whose policy allows every origin.
+
+    A policy with ``ALLOW_ALL_ORIGINS`` answers ``*`` over HTTP, which a
+    browser never combines with cookies; a socket has no such rule, so the
+    validator lets any site's page open it with the user's cookies.  How it
+    detects: from ``ASGI_APPLICATION``'s ``"websocket"`` entry, it follows
+    wrappers (``application``, ``inner``, ``app``) and ``URLRouter`` routes,
+    and warns for each route on which a credcors ``OriginValidator`` of such
+    a policy and one of Channels' cookie middlewares (``CookieMiddleware``,
+    ``SessionMiddleware``, ``AuthMiddleware``) both sit, in either order.
+    """
+    path, sockets = _websocket_application()
+    if sockets is None:
+        return []
+    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
+    open_policies = {name for name, policy in config.policies.items() if policy.allow_all}
+    found = sorted(_allow_all_over_cookies(sockets, open_policies))
+    return [
+        checks.Warning(
+            f"settings.ASGI_APPLICATION {path!r} authenticates WebSockets by cookies behind "
+            f"OriginValidator(policy={name!r}), and that policy has ALLOW_ALL_ORIGINS: any site can open "
+            "those sockets with your users' cookies (cross-site WebSocket hijacking).",
+            hint=f"Give the validator a policy that lists its front ends (ALLOWED_ORIGINS, rows), or drop "
+            f"cookie authentication from these routes. If the policy {name!r} is meant for public, "
+            "unauthenticated sockets only, keep AuthMiddlewareStack off them; to accept the risk, add "
+            "'credcors.W013' to SILENCED_SYSTEM_CHECKS.",
+            id="credcors.W013",
+        )
+        for name in found
+    ]
+
+
+def _allow_all_over_cookies(sockets: object, open_policies: set[str]) -> set[str]:
+    """The ``open_policies`` whose validator shares a route with a cookie middleware under ``sockets``.
+
+    A route is safe once any other validator sits on it (credcors' with a
+    policy that lists its origins, or Channels'): it refuses unlisted pages
+    whichever side of the open one it is on.
+    """
+    from credcors.websocket import OriginValidator
+
+    found: set[str] = set()
+    # (application, the open policy above it or None, whether cookies are read above it)
+    pending: list[tuple[object, str | None, bool]] = [(sockets, None, False)]
+    seen = 0
+    while pending and seen < 1024:  # Bounded: a cycle or a huge router must not hang the checks.
+        application, policy, cookies = pending.pop()
+        seen += 1
+        kind = f"{type(application).__module__}.{type(application).__qualname__}"
+        if isinstance(application, OriginValidator) and application.policy in open_policies:
+            policy = application.policy
+        elif isinstance(application, OriginValidator) or kind in CHANNELS_VALIDATORS:
+            continue  # This route only lets listed pages in.
+        cookies = cookies or kind in COOKIE_MIDDLEWARES
+        if policy is not None and cookies:
+            found.add(policy)
+            continue
+        children = [_inner(application)]
+        routes = getattr(application, "routes", None)
+        if isinstance(routes, (list, tuple)):
+            children += [getattr(route, "callback", None) for route in routes]
+        pending.extend((child, policy, cookies) for child in children if child is not None)
+    return found
+
+
+def _inner(application: object) -> object | None:
+    """The application a wrapper calls, by the attribute Channels' middlewares and routers keep it in."""
+    return next((getattr(application, name) for name in _INNER_ATTRIBUTES if hasattr(application, name)), None)
+
+
 def _validated(application: object) -> bool:
     from credcors.websocket import OriginValidator
 
@@ -484,7 +568,7 @@ def _validated(application: object) -> bool:
         kind = type(application)
         if isinstance(application, OriginValidator) or f"{kind.__module__}.{kind.__qualname__}" in CHANNELS_VALIDATORS:
             return True
-        inner = next((getattr(application, name) for name in _INNER_ATTRIBUTES if hasattr(application, name)), None)
+        inner = _inner(application)
         if inner is None:
             return False
         application = inner
@@ -496,6 +580,7 @@ def register() -> None:
     checks.register(check_middleware, "credcors")
     checks.register(check_urlconf_middleware, "credcors")
     checks.register(check_websocket_origins, "credcors")
+    checks.register(check_websocket_allow_all, "credcors")
     checks.register(check_view_policies, "credcors", checks.Tags.urls)
     checks.register(check_csrf_middleware, "credcors")
     checks.register(check_cookies, "credcors")

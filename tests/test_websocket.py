@@ -369,6 +369,51 @@ def test_check_is_registered_and_silenced_by_its_id(settings: Any) -> None:
     call_command("check", "--fail-level", "WARNING")
 
 
+def _w013(settings: Any) -> list[str]:
+    from credcors.checks import check_websocket_allow_all
+
+    settings.CREDCORS = {
+        **settings.CREDCORS,
+        "POLICIES": {"open": {"ALLOW_ALL_ORIGINS": True, "ALLOW_CREDENTIALS": False}},
+    }
+    return [message.id or "" for message in check_websocket_allow_all()]
+
+
+@pytest.mark.parametrize("name", ["open_over_cookies", "cookies_over_open", "open_one_route_with_cookies"])
+def test_check_warns_when_an_allow_all_policy_guards_cookie_authenticated_sockets(settings: Any, name: str) -> None:
+    settings.ASGI_APPLICATION = f"tests.ws_apps.{name}"
+
+    assert _w013(settings) == ["credcors.W013"]
+
+
+@pytest.mark.parametrize(
+    "name", ["open_without_cookies", "open_over_listed", "listed_over_open", "guarded", "unguarded", "http_only"]
+)
+def test_allow_all_check_is_quiet_without_cookies_or_an_open_policy(settings: Any, name: str) -> None:
+    # "guarded" reads cookies behind the default policy, which lists its origins.
+    settings.ASGI_APPLICATION = f"tests.ws_apps.{name}"
+
+    assert _w013(settings) == []
+
+
+def test_allow_all_check_names_the_policy_and_is_silenced_by_its_id(settings: Any) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    from credcors.checks import check_websocket_allow_all
+
+    settings.ASGI_APPLICATION = "tests.ws_apps.open_over_cookies"
+    _w013(settings)
+    (message,) = check_websocket_allow_all()
+    assert "OriginValidator(policy='open')" in message.msg
+    assert "ALLOW_ALL_ORIGINS" in message.msg
+    with pytest.raises(SystemCheckError, match=r"credcors\.W013"):
+        call_command("check", "--fail-level", "WARNING")
+
+    settings.SILENCED_SYSTEM_CHECKS = ["credcors.W013"]
+    call_command("check", "--fail-level", "WARNING")
+
+
 # -- explain --websocket ------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""ASGI applications for the WebSocket system check (credcors.W012): guarded, unguarded, none."""
+"""ASGI applications for the WebSocket system checks (credcors.W012, W013): guarded, unguarded, none, open."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from channels.sessions import SessionMiddlewareStack
 from django.urls import path
 
 from credcors.websocket import OriginValidator
@@ -28,6 +29,47 @@ channels_guarded = ProtocolTypeRouter(
     {"http": http_app, "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(_sockets)))}
 )
 http_only = ProtocolTypeRouter({"http": http_app})
+
+# W013: validators of the policy "open" (ALLOW_ALL_ORIGINS in the tests' settings).
+open_over_cookies = ProtocolTypeRouter(
+    {"http": http_app, "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(_sockets)), policy="open")}
+)
+cookies_over_open = ProtocolTypeRouter(
+    {"http": http_app, "websocket": SessionMiddlewareStack(OriginValidator(URLRouter(_sockets), policy="open"))}
+)
+# One route of the router reads cookies, deep inside: still found.
+open_one_route_with_cookies = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": OriginValidator(
+            URLRouter(
+                [
+                    path("ws/public/", AsyncWebsocketConsumer.as_asgi()),
+                    path("ws/private/", AuthMiddlewareStack(URLRouter(_sockets))),
+                ]
+            ),
+            policy="open",
+        ),
+    }
+)
+# Another validator on the route lists its origins: refused pages stop there, whichever side it is on.
+open_over_listed = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": OriginValidator(OriginValidator(AuthMiddlewareStack(URLRouter(_sockets))), policy="open"),
+    }
+)
+listed_over_open = ProtocolTypeRouter(
+    {
+        "http": http_app,
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(OriginValidator(URLRouter(_sockets), policy="open"))
+        ),
+    }
+)
+open_without_cookies = ProtocolTypeRouter(
+    {"http": http_app, "websocket": OriginValidator(URLRouter(_sockets), policy="open")}
+)
 
 
 class _Loop:

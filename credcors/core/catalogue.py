@@ -71,6 +71,9 @@ CHECKS: Mapping[str, str] = {
     "in `ROOT_URLCONF`",
     "credcors.W012": "Channels is installed and `ASGI_APPLICATION` routes WebSockets with no `OriginValidator` "
     "(credcors' or Channels') around them",
+    "credcors.W013": "a cookie-authenticated WebSocket route (Channels' `AuthMiddlewareStack` and the like) sits "
+    "behind credcors' `OriginValidator` with an `ALLOW_ALL_ORIGINS` policy, so any site's page opens it with the "
+    "user's cookies",
     "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
     "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
     "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",
