@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -71,6 +71,39 @@ class TestOriginForm(forms.Form):
         help_text=_("Headers the page's script sets, separated by commas."),
     )
     path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
+    kind = forms.ChoiceField(
+        label=_("Request"),
+        choices=[
+            ("http", _("A browser call")),
+            ("websocket", _("A WebSocket handshake")),
+        ],
+        initial="http",
+        required=False,
+        help_text=_(
+            "A browser call is fetch(), XMLHttpRequest or a form. A WebSocket handshake is what "
+            "credcors.websocket.OriginValidator decides: a GET from the origin, with no preflight, so method and "
+            "headers are not used."
+        ),
+    )
+    policy = forms.ChoiceField(
+        label=_("Validator's policy"),
+        required=False,
+        help_text=_(
+            "For a WebSocket handshake: the policy given to OriginValidator(application, policy=...). "
+            "A browser call takes its policy from the view at its path."
+        ),
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # This process's policies, read when the page is drawn: settings can change between deploys.
+        policy = cast(forms.ChoiceField, self.fields["policy"])
+        policy.choices = [(name, name) for name in get_config().policy_names]
+        policy.initial = DEFAULT_POLICY
+
+    @property
+    def websocket(self) -> bool:
+        return self.is_valid() and self.cleaned_data["kind"] == "websocket"
 
 
 class CsrfTrustFilter(admin.SimpleListFilter):
@@ -296,7 +329,12 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         if form.is_valid():
             data = form.cleaned_data
             explanation = explain_request(
-                data["origin"], method=data["method"], headers=[data["headers"]], path=data["path"] or None
+                data["origin"],
+                method=data["method"],
+                headers=[data["headers"]],
+                path=data["path"] or None,
+                websocket=form.websocket,
+                policy_name=data["policy"] or DEFAULT_POLICY,
             )
         context = {
             **self.admin_site.each_context(request),
@@ -304,6 +342,7 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             "title": _("Test an origin"),
             "form": form,
             "explanation": explanation,
+            "websocket": form.websocket,
         }
         return TemplateResponse(request, "admin/credcors/allowedorigin/test_origin.html", context)
 

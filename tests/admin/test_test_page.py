@@ -194,3 +194,42 @@ def test_page_says_the_csrf_trust_of_the_origin(admin_client: Client, settings: 
     assert '<p class="credcors-csrf">CSRF: trusted for CSRF: its trust_for_csrf box is ticked</p>' in (
         response.content.decode()
     )
+
+
+# -- a WebSocket handshake (issue #23) --------------------------------------------------------------
+
+
+def test_websocket_mode_gives_the_validators_answer(staff: Client, settings: object) -> None:
+    partner = "https://partner.example.net"
+    settings.CREDCORS = {**settings.CREDCORS, "POLICIES": {"partners": {"ALLOWED_ORIGINS": [partner]}}}  # type: ignore[attr-defined]
+    params = {"origin": partner, "method": "PUT", "headers": "x-not-allowed", "path": "/ws/chat/", "kind": "websocket"}
+
+    default = staff.get(URL, {**params, "policy": "default"})
+    partners = staff.get(URL, {**params, "policy": "partners"})
+
+    assert default.context["explanation"] == explain_request(
+        partner, method="PUT", headers=["x-not-allowed"], path="/ws/chat/", websocket=True, policy_name="default"
+    )
+    assert not default.context["explanation"].allowed
+    assert "before the application runs" in default.content.decode()
+    shown = partners.context["explanation"]
+    assert shown.allowed  # PUT and an unlisted header would need a preflight; a handshake has none.
+    page = partners.content.decode()
+    assert "WebSocket handshake to &quot;/ws/chat/&quot;" in page  # The hint, escaped as every hint is.
+    assert "passes the handshake to the application unchanged" in page
+    assert "Access-Control-Allow-Origin" not in page  # A socket gets no CORS headers.
+
+
+def test_http_mode_is_the_default_and_ignores_the_policy_field(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "https://app.example.com", "method": "PUT", "policy": "default"})
+
+    assert "answered 204" in response.content.decode()
+    assert "WebSocket handshake" not in response.content.decode().split('id="credcors-explanation"')[1]
+
+
+def test_websocket_mode_with_an_unknown_policy_is_a_form_error(staff: Client) -> None:
+    response = staff.get(URL, {"origin": "https://app.example.com", "kind": "websocket", "policy": "no-such"})
+
+    assert response.status_code == 200
+    assert response.context["explanation"] is None
+    assert "Select a valid choice" in response.content.decode()

@@ -125,8 +125,9 @@ def test_form_fields_line_up_as_on_admin_forms(context: BrowserContext, demo_sta
     page = context.new_page()
     admin_login(page, demo_state.api, TEST_PAGE)
 
-    labels = [page.locator(f"label[for=id_{name}]").bounding_box() for name in ("origin", "method", "headers", "path")]
-    inputs = [page.locator(f"#id_{name}").bounding_box() for name in ("origin", "method", "headers", "path")]
+    names = ("origin", "method", "headers", "path", "kind", "policy")
+    labels = [page.locator(f"label[for=id_{name}]").bounding_box() for name in names]
+    inputs = [page.locator(f"#id_{name}").bounding_box() for name in names]
 
     assert all(box is not None for box in labels + inputs)
     # One column of labels, one column of inputs to their right, one row each.
@@ -139,5 +140,34 @@ def test_form_fields_line_up_as_on_admin_forms(context: BrowserContext, demo_sta
     )
     tops = [box["y"] for box in inputs if box]
     assert tops == sorted(tops)
+    # Every field fits in the form: a long choice label must not push its select past the edge.
+    form = page.locator("#credcors-test-origin fieldset").bounding_box()
+    assert form is not None
+    assert all(box["x"] + box["width"] <= form["x"] + form["width"] for box in inputs if box)
     assert page.locator("label[for=id_origin]").get_attribute("class") == "required"
     assert page.locator("label[for=id_headers]").get_attribute("class") is None
+
+
+def test_a_websocket_handshake_is_explained_as_the_validator_decides(
+    context: BrowserContext, demo_state: Servers
+) -> None:
+    page = context.new_page()
+    admin_login(page, demo_state.api, TEST_PAGE)
+    page.fill("#id_origin", demo_state.allowed.url)
+    # A PUT with a header nobody allows would fail its preflight; a handshake has none.
+    page.fill("#id_method", "PUT")
+    page.fill("#id_headers", "x-not-allowed")
+    page.fill("#id_path", "/ws/chat/")
+    page.select_option("#id_kind", "websocket")
+    page.select_option("#id_policy", "default")
+    with page.expect_navigation():
+        page.click("#credcors-test-origin input[type=submit]")
+
+    assert page.locator("#credcors-verdict li").inner_text().startswith("Allowed (allowed)")
+    assert "passes the handshake to the application unchanged" in page.inner_text(".credcors-handshake")
+    assert 'A WebSocket handshake to "/ws/chat/"' in page.inner_text(".credcors-hints")
+    assert page.input_value("#id_kind") == "websocket"  # The form keeps the choice for the next try.
+
+    _explain(page, demo_state.api, "http://localhost:1")  # A fresh form: a browser call again.
+    assert page.input_value("#id_kind") == "http"
+    assert page.locator(".credcors-handshake").count() == 0
