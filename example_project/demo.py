@@ -2,7 +2,7 @@
 
 Migrates a SQLite database, creates a staff user and an ``AllowedOrigin`` row
 for the front end, serves the front end on ``http://localhost:3001`` and the
-API (with its admin) on ``http://localhost:8000``.  The same front end is also
+API (with its admin and a WebSocket, through daphne) on ``http://localhost:8000``.  The same front end is also
 served on ``http://localhost:3002``, an origin nobody allowed: its refused
 calls show up in the admin's refused origins, where one click allows it.
 Ctrl-C stops all three.
@@ -150,7 +150,7 @@ def main(argv: list[str]) -> int:
     print(
         f"\ncredcors demo\n"
         f"  front end  {frontend.url}/   <- open this in a browser\n"
-        f"  API        {api_url}/api/me\n"
+        f"  API        {api_url}/api/me   WebSocket {api_url.replace('http', 'ws', 1)}/ws/whoami/\n"
         f"  admin      {api_url}/admin/credcors/allowedorigin/   "
         f"user {DEMO_USER[0]!r}, password {DEMO_USER[1]!r}\n"
         f"  {frontend.url} is {state} in the admin; changes reach the page within "
@@ -161,10 +161,14 @@ def main(argv: list[str]) -> int:
         f"  Ctrl-C stops all three servers.\n",
         flush=True,
     )
+    # daphne's runserver: Django's, served over ASGI, so the API answers the
+    # front end's WebSocket (example_project/asgi.py) as well as its calls.
+    from daphne.management.commands.runserver import Command as AsgiRunserver
+
     try:
         # No autoreloader: it would re-run this script in a child process,
         # which would try to serve the front end a second time.
-        call_command("runserver", f"localhost:{api_port}", "--noreload", *argv)
+        call_command(AsgiRunserver(), f"localhost:{api_port}", "--noreload", *argv)
     except KeyboardInterrupt:
         pass
     finally:

@@ -115,3 +115,12 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_FAILURE_VIEW = "example_project.api.views.csrf_failure"
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+
+# The demo's console shows each socket the WebSocket consumer accepted
+# (example_project/api/consumers.py); refused handshakes never reach it.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"example_project": {"handlers": ["console"], "level": "INFO"}},
+}

@@ -24,6 +24,7 @@ from django.core.management import call_command
 
 call_command("check", fail_level="WARNING")
 import example_project.urls, example_project.demo, example_project.frontend_server, example_project.wsgi
+import example_project.asgi
 borrowed = sorted(name for name in sys.modules if name == "tests" or name.startswith("tests."))
 print("borrowed:", borrowed)
 """
@@ -148,3 +149,45 @@ def test_demo_with_a_port_that_is_not_a_number_exits_naming_the_variable(tmp_pat
         f"credcors demo: CREDCORS_DEMO_API_PORT={value!r} is not a port number: set it to a free port from 1 to 65535\n"
     )
     assert not (tmp_path / "demo.sqlite3").exists()
+
+
+# -- the demo's WebSocket ------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_example_asgi_application_lets_an_allowed_page_open_the_socket_and_refuses_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+
+    from example_project.asgi import application
+
+    # asgiref's communicator, not channels.testing's: that one imports daphne,
+    # which the matrix does not install.
+    async def handshake(origin: str) -> tuple[str, object]:
+        scope = {
+            "type": "websocket",
+            "path": "/ws/whoami/",
+            "headers": [(b"origin", origin.encode())],
+            "subprotocols": [],
+        }
+        communicator = ApplicationCommunicator(application, scope)
+        await communicator.send_input({"type": "websocket.connect"})
+        first = await communicator.receive_output(timeout=5)
+        said = (
+            (await communicator.receive_output(timeout=5)).get("text") if first["type"] == "websocket.accept" else None
+        )
+        await communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await communicator.wait(timeout=5)
+        return first["type"], said
+
+    with caplog.at_level("INFO", logger="example_project"):
+        # The test settings allow https://app.example.com; nobody is logged in.
+        assert async_to_sync(handshake)("https://app.example.com") == ("websocket.accept", "")
+        refused, said = async_to_sync(handshake)("https://evil.example.com")
+    assert refused in ("websocket.close", "websocket.http.response.start")
+    assert said is None
+
+    opened = [record.getMessage() for record in caplog.records if record.name.startswith("example_project")]
+    assert opened == ["whoami socket opened from 'https://app.example.com' for ''"]  # Never for the refused one.

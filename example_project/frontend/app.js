@@ -55,10 +55,25 @@ async function logout() {
 }
 
 const me = () => call("/api/me");
+
+// Opens /ws/whoami/ and resolves to {name} (what the consumer sent) or
+// {refused: code} when the handshake failed: a browser tells a page no more
+// than that (close code 1006), so the page cannot say why.
+const SOCKET_URL = API.replace(/^http/, "ws") + "/ws/whoami/";
+function whoami() {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(SOCKET_URL);
+    socket.onmessage = (event) => {
+      resolve({ name: event.data });
+      socket.close();
+    };
+    socket.onclose = (event) => resolve({ refused: event.code });
+  });
+}
 const write = (text, { withToken = true } = {}) => call("/api/notes", { method: "PUT", json: { text }, withToken });
 const cookies = () => document.cookie;
 
-window.demo = { api: API, call, fetchToken, login, logout, me, write, cookies, token: () => csrfToken };
+window.demo = { api: API, call, fetchToken, login, logout, me, write, cookies, whoami, token: () => csrfToken };
 
 // -- Showing results ---------------------------------------------------------
 
@@ -155,4 +170,23 @@ document.getElementById("cookies-button").addEventListener("click", () => {
   // Shortened like the token: the csrftoken cookie holds the same secret.
   const visible = cookies().replace(/(csrftoken=)([^;]+)/, (_, name, value) => name + shorten(value));
   show("cookies-result", `document.cookie = ${JSON.stringify(visible)}`);
+});
+document.getElementById("socket-button").addEventListener("click", async () => {
+  busy("socket-result");
+  const result = await whoami();
+  const out = document.getElementById("socket-result");
+  if ("name" in result) {
+    out.dataset.state = "ok";
+    out.textContent = result.name
+      ? `connected: the server says you are ${JSON.stringify(result.name)}`
+      : "connected, but nobody is logged in (log in above and try again)";
+  } else {
+    out.dataset.state = "blocked";
+    out.textContent = [
+      `Refused: the handshake failed (close code ${result.refused}); the consumer never ran.`,
+      "A browser tells the page nothing more. Where to look:",
+      `  - on the server: python manage.py credcors explain ${location.origin} --websocket --path /ws/whoami/`,
+      "  - the admin's Test an origin page, with Request set to A WebSocket handshake.",
+    ].join("\n");
+  }
 });

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -245,3 +246,61 @@ def test_demo_second_front_end_is_refused_listed_and_allowed_in_one_click(contex
     assert state == "ok", text
     admin.goto(f"{demo.api}/admin/credcors/allowedorigin/")
     assert admin.locator("#result_list tr", has_text=demo.second).count() == 1
+
+
+def _open_socket(page: Page) -> tuple[str, str]:
+    return _press(page, "#socket-button", "#socket-result")
+
+
+def _consumer_runs(demo: Demo, origin: str) -> int:
+    """How often the demo's WebSocket consumer ran for ``origin``: its own log line, server side."""
+    return demo.output().count(f"whoami socket opened from {origin!r}")
+
+
+def test_demo_websocket_allowed_page_hears_its_user_and_the_admin_turns_it_off(
+    context: BrowserContext, demo: Demo
+) -> None:
+    from example_project.demo import DEMO_USER
+
+    page = context.new_page()
+    page.goto(f"{demo.frontend}/")
+    page.fill("#username", DEMO_USER[0])
+    page.fill("#password", DEMO_USER[1])
+    assert _press(page, "#login-button", "#login-result")[0] == "ok"
+
+    state, text = _open_socket(page)
+    assert (state, text) == ("ok", f'connected: the server says you are "{DEMO_USER[0]}"')
+    assert _consumer_runs(demo, demo.frontend) == 1
+
+    # The second front end is on the same site, so the browser sends the
+    # logged-in session cookie with its handshake too: a hijacking page.
+    second = context.new_page()
+    second.goto(f"{demo.second}/")
+    state, text = _open_socket(second)
+    assert state == "blocked", text
+    assert text.startswith("Refused: the handshake failed"), text
+    assert f"credcors explain {demo.second} --websocket --path /ws/whoami/" in text
+    assert _consumer_runs(demo, demo.second) == 0  # The consumer never ran for it.
+    shots = screenshot_dir()
+    if shots is not None:
+        second.locator("#socket-result").screenshot(path=str(shots / "demo-socket-refused.png"))
+
+    # Staff disable the allowed page's origin in the admin: new sockets from it are refused.
+    admin = context.new_page()
+    admin_login(admin, demo.api, "/admin/credcors/allowedorigin/")
+    assert "Disabled 1 origin." in _bulk_action(admin, demo.frontend, "disable_selected")
+    disabled_at = time.monotonic()
+    state, text = poll(lambda: _open_socket(page), lambda result: result[0] == "blocked", DEMO_REFRESH_SECONDS)
+    assert state == "blocked", text
+    assert time.monotonic() - disabled_at <= DEMO_REFRESH_SECONDS
+    assert _consumer_runs(demo, demo.frontend) == 1
+
+    # The refused handshakes are listed with the socket's path, for one-click allowing.
+    admin.goto(f"{demo.api}/admin/credcors/refusedorigin/")
+
+    def listed() -> str:
+        admin.reload()
+        row = admin.locator("#result_list tr", has_text=demo.second)
+        return row.inner_text() if row.count() else ""
+
+    assert "/ws/whoami/" in poll(listed, lambda text: "/ws/whoami/" in text, 2 * DEMO_FLUSH_SECONDS + SLACK_SECONDS)
