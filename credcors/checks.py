@@ -15,6 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from credcors.conf import get_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.core.catalogue import Problem, rows_in_allow_all, shadowed_trust
 from credcors.core.compile import compile_settings
@@ -505,8 +506,7 @@ def check_websocket_allow_all(app_configs: Sequence[Any] | None = None, **kwargs
     path, sockets = _websocket_application()
     if sockets is None:
         return []
-    config = parse_config(getattr(settings, "CREDCORS", {}), getattr(settings, "CACHES", None))
-    open_policies = {name for name, policy in config.policies.items() if policy.allow_all}
+    open_policies = {name for name, policy in get_config().policies.items() if policy.allow_all}
     found = sorted(_allow_all_over_cookies(sockets, open_policies))
     return [
         checks.Warning(
@@ -539,7 +539,7 @@ def _allow_all_over_cookies(sockets: object, open_policies: set[str]) -> set[str
     while pending and seen < 1024:  # Bounded: a cycle or a huge router must not hang the checks.
         application, policy, cookies = pending.pop()
         seen += 1
-        kind = f"{type(application).__module__}.{type(application).__qualname__}"
+        kind = _class_path(application)
         if isinstance(application, OriginValidator) and application.policy in open_policies:
             policy = application.policy
         elif isinstance(application, OriginValidator) or kind in CHANNELS_VALIDATORS:
@@ -556,6 +556,11 @@ def _allow_all_over_cookies(sockets: object, open_policies: set[str]) -> set[str
     return found
 
 
+def _class_path(application: object) -> str:
+    """The dotted path of ``application``'s class, as ``CHANNELS_VALIDATORS`` and ``COOKIE_MIDDLEWARES`` name them."""
+    return f"{type(application).__module__}.{type(application).__qualname__}"
+
+
 def _inner(application: object) -> object | None:
     """The application a wrapper calls, by the attribute Channels' middlewares and routers keep it in."""
     return next((getattr(application, name) for name in _INNER_ATTRIBUTES if hasattr(application, name)), None)
@@ -565,8 +570,7 @@ def _validated(application: object) -> bool:
     from credcors.websocket import OriginValidator
 
     for _ in range(32):  # Bounded: a cycle of wrappers must not hang the checks.
-        kind = type(application)
-        if isinstance(application, OriginValidator) or f"{kind.__module__}.{kind.__qualname__}" in CHANNELS_VALIDATORS:
+        if isinstance(application, OriginValidator) or _class_path(application) in CHANNELS_VALIDATORS:
             return True
         inner = _inner(application)
         if inner is None:
