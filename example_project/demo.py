@@ -2,9 +2,10 @@
 
 Migrates a SQLite database, creates a staff user and an ``AllowedOrigin`` row
 for the front end, serves the front end on ``http://localhost:3001`` and the
-API (with its admin and a WebSocket, through daphne) on ``http://localhost:8000``.  The same front end is also
-served on ``http://localhost:3002``, an origin nobody allowed: its refused
-calls show up in the admin's refused origins, where one click allows it.
+API (with its admin and a WebSocket, through daphne) on
+``http://localhost:8000``.  The same front end is also served on
+``http://localhost:3002``, an origin nobody allowed: its refused calls show
+up in the admin's refused origins, where one click allows it.
 Ctrl-C stops all three.
 
 Environment: ``CREDCORS_DEMO_API_PORT``, ``CREDCORS_DEMO_FRONTEND_PORT`` and

@@ -87,6 +87,7 @@ class TestOriginForm(forms.Form):
     )
     policy = forms.ChoiceField(
         label=_("Validator's policy"),
+        initial=DEFAULT_POLICY,
         required=False,
         help_text=_(
             "For a WebSocket handshake: the policy given to OriginValidator(application, policy=...). "
@@ -97,9 +98,7 @@ class TestOriginForm(forms.Form):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # This process's policies, read when the page is drawn: settings can change between deploys.
-        policy = cast(forms.ChoiceField, self.fields["policy"])
-        policy.choices = [(name, name) for name in get_config().policy_names]
-        policy.initial = DEFAULT_POLICY
+        cast(forms.ChoiceField, self.fields["policy"]).choices = [(name, name) for name in get_config().policy_names]
 
     @property
     def websocket(self) -> bool:
