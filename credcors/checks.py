@@ -18,12 +18,16 @@ from django.utils.module_loading import import_string
 from credcors.conf import get_config
 from credcors.cookie_settings import api_http, django_api_hosts, django_cookies
 from credcors.core.catalogue import Problem, rows_in_allow_all, shadowed_trust
+from credcors.core.catalogue import key as setting_key
 from credcors.core.compile import compile_settings
 from credcors.core.config import Config, parse_config
-from credcors.core.config.policies import PolicyConfig
+from credcors.core.config.policies import DEFAULT_POLICY, PolicyConfig
 from credcors.core.cookies import cookie_findings
 from credcors.core.origin_header import DEFAULT_PORTS
 from credcors.core.origins import OriginError, Rule, parse_rule
+from credcors.core.quoting import safe
+from credcors.core.scopes import split_scopes
+from credcors.hosting import unreachable_scopes
 from credcors.models import AllowedOrigin
 from credcors.store import revision
 from credcors.store.reads import read_guard
@@ -312,6 +316,50 @@ def check_allow_all_rows(
     return _messages(problems)
 
 
+def check_host_scopes(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """W016: a policy's ``HOSTS`` entry that no host ``ALLOWED_HOSTS`` accepts can match."""
+    problems: list[Problem] = []
+    for policy in get_config().policies.values():
+        unreachable = unreachable_scopes(policy.hosts or ())
+        if unreachable:
+            setting = setting_key("HOSTS", None if policy.name == DEFAULT_POLICY else policy.name)
+            problems.append(_unreachable(f"{setting} has", unreachable, "its settings origins"))
+    return _messages(problems)
+
+
+def check_row_host_scopes(
+    app_configs: Sequence[Any] | None = None, databases: Sequence[str] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """W016: enabled rows scoped to hosts that no host ``ALLOWED_HOSTS`` accepts can match (a database check)."""
+    problems: list[Problem] = []
+    for alias in databases or ():
+        rows = AllowedOrigin.objects.using(alias).filter(enabled=True).exclude(hosts="")
+        try:
+            with read_guard(connections[alias]):
+                stored = list(rows.values_list("hosts", "origin").order_by("origin"))
+        except DatabaseError:
+            break  # Not migrated yet: W015 says so.
+        by_entry: dict[str, list[str]] = {}
+        for hosts, origin in stored:
+            for entry in unreachable_scopes(split_scopes(hosts)):
+                by_entry.setdefault(entry, []).append(origin)
+        for entry, origins in sorted(by_entry.items()):
+            named = ", ".join(safe(origin, 100) for origin in origins[:_NAMED_ROWS])
+            more = f" and {len(origins) - _NAMED_ROWS} more" if len(origins) > _NAMED_ROWS else ""
+            problems.append(_unreachable(f"AllowedOrigin rows ({named}{more}) are scoped to", [entry], "those rows"))
+    return _messages(problems)
+
+
+def _unreachable(subject: str, entries: Sequence[str], what: str) -> Problem:
+    named = ", ".join(safe(entry, 100) for entry in entries)
+    return Problem(
+        "credcors.W016",
+        f"{subject} {named}, which no host that ALLOWED_HOSTS accepts can match: {what} are allowed nowhere.",
+        f"Add the API host to ALLOWED_HOSTS (e.g. {entries[0]!r}), or fix the host: it is the API's host, "
+        "as requests reach Django, not the front end's.",
+    )
+
+
 def _credentialed(config: Config) -> list[PolicyConfig]:
     # Cookies matter only where the browser sends them: policies with
     # credentials (never an ALLOW_ALL_ORIGINS one, which parsing forbids).
@@ -595,3 +643,5 @@ def register() -> None:
     checks.register(check_revision_triggers, "credcors", checks.Tags.database)
     checks.register(check_cors_headers_settings, "credcors")
     checks.register(check_migrated, "credcors", checks.Tags.database)
+    checks.register(check_host_scopes, "credcors")
+    checks.register(check_row_host_scopes, "credcors", checks.Tags.database)

@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponseForbidden
 from django.middleware.csrf import CsrfViewMiddleware
 
 from credcors.conf import get_config
+from credcors.hosting import request_host
 from credcors.routing import view_policy
 from credcors.store.current import get_store
 
@@ -74,5 +75,7 @@ class CredCorsCsrfViewMiddleware(CsrfViewMiddleware):
         # on its own views must not forge writes to the default policy's
         # credentialed views, which refuse it for CORS too (issue 21).  The
         # snapshot is the one CredCorsMiddleware already loaded for this
-        # request, so this costs a dict lookup or two and no query.
-        return get_store().get().trusts_for_csrf(request.META["HTTP_ORIGIN"], view_policy(view))
+        # request, so this costs a dict lookup or two and no query.  An
+        # origin scoped to hosts is trusted only on a request to one of them.
+        host = request_host(request)
+        return get_store().get().trusts_for_csrf(request.META["HTTP_ORIGIN"], view_policy(view), host)

@@ -23,6 +23,8 @@ from credcors.core.diagnose import Explanation, Row, explain, row_candidates
 from credcors.core.origin_header import DEFAULT_PORTS
 from credcors.core.origins import OriginError, parse_rule
 from credcors.core.quoting import safe
+from credcors.core.scopes import split_scopes
+from credcors.hosting import allowed_hosts, scope_host
 from credcors.routing import get_path_policies, view_policy
 from credcors.rows.lifetime import describe
 from credcors.store.current import get_store
@@ -39,15 +41,24 @@ def explain_request(
     path: str | None = None,
     websocket: bool = False,
     policy_name: str = DEFAULT_POLICY,
+    host: str | None = None,
 ) -> Explanation:
     """Explain ``origin`` against this process's real settings, snapshot and rows.
 
     With ``websocket``, a WebSocket handshake to ``path`` under
     ``credcors.websocket.OriginValidator(app, policy=policy_name)``: the same
     decision as a ``GET`` (no preflight), the policy the validator names.
+    ``host`` is the API host the request goes to, as its ``Host`` header
+    says it (a port is allowed, and dropped); it is validated against
+    ``ALLOWED_HOSTS`` as Django would, so a host Django refuses is
+    explained as refused.  ``None``: unknown, so only what is allowed on
+    every host applies, and an origin allowed only on some hosts is
+    explained with those hosts.
     """
     config = get_config()
     snapshot = get_store().get()
+    # As the middleware takes it (credcors.hosting.request_host): "" when Django would refuse it.
+    decided = None if host is None else scope_host(host) or ""
     rows: list[Row] = []
     candidates = row_candidates(origin)
     db_note: tuple[str, ...] = ()
@@ -55,7 +66,7 @@ def explain_request(
         try:
             found = read_rows(
                 origins=candidates,
-                fields=("pk", "origin", "enabled", "note", "expires_at", "trust_for_csrf", "policy"),
+                fields=("pk", "origin", "enabled", "note", "expires_at", "trust_for_csrf", "policy", "hosts"),
             )
         except DatabaseError as exc:
             db_note = (f"Could not read AllowedOrigin rows ({type(exc).__name__}); database rows are not analysed.",)
@@ -70,8 +81,9 @@ def explain_request(
                     None if expires is None or expires > now else describe(expires),
                     trust,
                     name,
+                    split_scopes(hosts),
                 )
-                for pk, origin_, enabled, note, expires, trust, name in found
+                for pk, origin_, enabled, note, expires, trust, name, hosts in found
             ]
     cookies = _cookie_lines(origin, config)
     if websocket:
@@ -91,9 +103,13 @@ def explain_request(
         cookies=cookies,
         policy=policy,
         policy_reason=why,
+        host=decided,
     )
     if not result.allowed:
         db_note += _cors_headers_note(origin)
+    if decided == "":
+        accepted = ", ".join(allowed_hosts()) or "none"
+        db_note += (f"The host {safe(host, 300)} is not one ALLOWED_HOSTS accepts ({accepted}).",)
     if db_note:
         result = dataclasses.replace(result, hints=result.hints + db_note)
     return result

@@ -15,6 +15,7 @@ from credcors.core.decide import decide
 from credcors.core.decision import Decision, Reason
 from credcors.core.diagnose.reasons import reason_line
 from credcors.core.snapshot import Snapshot
+from credcors.hosting import request_host
 from credcors.log import DEBUG_REASON_HEADER, log_refusal
 from credcors.refused.flush import get_refused_log
 from credcors.routing import get_path_policies, report_urlconf_set_below, request_policy
@@ -126,6 +127,8 @@ def _decide(snapshot: Snapshot, request: HttpRequest, origin: str, policy: str =
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
         meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
         policy,
+        # Read once, as Django validates it: "" for a host it refuses, which nothing allows.
+        request_host(request) or "",
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +14,18 @@ from django.utils.translation import gettext_lazy as _
 from credcors.conf import get_config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.origins import OriginError, parse_rule
+from credcors.core.scopes import ScopeError, join_scopes, parse_scopes, split_scopes
 from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
 
-__all__ = ["AllowedOrigin", "RefusedOrigin", "canonicalize_origin", "validate_origin", "validate_policy"]
+__all__ = [
+    "AllowedOrigin",
+    "RefusedOrigin",
+    "canonicalize_hosts",
+    "canonicalize_origin",
+    "validate_hosts",
+    "validate_origin",
+    "validate_policy",
+]
 
 
 def canonicalize_origin(value: object, policy: str | None = DEFAULT_POLICY) -> str:
@@ -44,6 +54,33 @@ def canonicalize_origin(value: object, policy: str | None = DEFAULT_POLICY) -> s
 def validate_origin(value: object) -> None:
     """Field validator: refuse what :func:`canonicalize_origin` refuses for every policy (clean() checks the row's)."""
     canonicalize_origin(value, policy=None)
+
+
+def canonicalize_hosts(value: object) -> str:
+    """Host scope entries (a string of them, or a list) as the ``hosts`` column stores them, or ValidationError.
+
+    ``""`` (or an empty list) means every host.  Each entry is a host or a
+    leading-dot domain as ``ALLOWED_HOSTS`` spells them, without a port.
+    Whether ``ALLOWED_HOSTS`` can ever match them is the form's and the
+    checks' concern (:func:`credcors.hosting.unreachable_scopes`).
+    """
+    if value is None:
+        return ""
+    if not isinstance(value, (str, list, tuple)):
+        raise ValidationError(
+            _("Hosts must be a string or a list of hosts, not %(type)s."),
+            code="invalid_hosts",
+            params={"type": type(value).__name__},
+        )
+    try:
+        return join_scopes(parse_scopes(value))
+    except ScopeError as exc:
+        raise ValidationError(exc.message, code="invalid_hosts") from None
+
+
+def validate_hosts(value: object) -> None:
+    """Field validator for ``hosts``: see :func:`canonicalize_hosts`."""
+    canonicalize_hosts(value)
 
 
 def validate_policy(value: object) -> None:
@@ -97,6 +134,19 @@ class AllowedOrigin(models.Model):
             "trusted. Reading is not writing: leave it off for origins that only read."
         ),
     )
+    hosts = models.TextField(
+        _("hosts"),
+        blank=True,
+        default="",
+        # Rows inserted by raw SQL apply on every host, as in 0.1.
+        db_default="",
+        validators=[validate_hosts],
+        help_text=_(
+            "Optional. The API hosts this origin is allowed on, separated by spaces, as ALLOWED_HOSTS spells "
+            'them: "api.customer-a.com" (that host) or ".customer-a.com" (the domain and its subdomains), '
+            "without a port. Empty: every host. Django must accept the host (ALLOWED_HOSTS) for it to match."
+        ),
+    )
     note = models.TextField(_("note"), blank=True, default="")
     expires_at = models.DateTimeField(
         _("expires"),
@@ -123,6 +173,7 @@ class AllowedOrigin(models.Model):
         # The ORM and management code get the same validation as the admin:
         # no row is ever stored in a form the middleware would not match.
         self.origin = canonicalize_origin(self.origin, self.policy)
+        self.hosts = canonicalize_hosts(self.hosts)
         super().save(*args, **kwargs)
 
     def clean(self) -> None:
@@ -131,6 +182,8 @@ class AllowedOrigin(models.Model):
         # form field) already; Model.full_clean() runs clean() even after
         # those failed, so raising here would show the same error twice.
         # save() still refuses it, so nothing invalid is ever stored.
+        with contextlib.suppress(ValidationError):  # The field validator says so.
+            self.hosts = canonicalize_hosts(self.hosts)
         try:
             self.origin = canonicalize_origin(self.origin, policy=None)
         except ValidationError:
@@ -146,6 +199,11 @@ class AllowedOrigin(models.Model):
                 {"trust_for_csrf": _("Only an exact origin can be trusted for CSRF, never a *. pattern.")},
                 code="pattern_csrf",
             )
+
+    @property
+    def host_list(self) -> tuple[str, ...]:
+        """The host scope entries, as a tuple; empty: every host."""
+        return split_scopes(canonicalize_hosts(self.hosts))
 
     def is_expired(self, now: datetime | None = None) -> bool:
         """Whether the row's expiry has passed (at ``now``, default the current time)."""

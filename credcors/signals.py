@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from credcors import conf
+from credcors.hosting import reset_hosts
 from credcors.routing import get_path_policies
 from credcors.store.current import get_store
 
@@ -36,6 +37,8 @@ def _row_changed(sender: Any, using: str, **kwargs: Any) -> None:
 
 
 def _setting_changed(setting: str, **kwargs: Any) -> None:
+    if setting in ("ALLOWED_HOSTS", "USE_X_FORWARDED_HOST", "DEBUG"):
+        reset_hosts()
     if setting in ("CREDCORS", "DATABASES", "DATABASE_ROUTERS", "CACHES", "DEBUG"):
         conf.reset()
         get_store().reset()

@@ -19,6 +19,7 @@ from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.decide import decide
 from credcors.core.decision import Decision, Reason
 from credcors.core.snapshot import Snapshot
+from credcors.hosting import header_host
 from credcors.log import log_refusal
 from credcors.refused.flush import get_refused_log
 from credcors.store.current import get_store
@@ -40,15 +41,18 @@ _POLICY_VIOLATION = 1008
 _BODY = b"Origin not allowed.\n"
 
 
-def decide_handshake(snapshot: Snapshot, origin: str | None, policy: str = DEFAULT_POLICY) -> Decision:
+def decide_handshake(
+    snapshot: Snapshot, origin: str | None, policy: str = DEFAULT_POLICY, host: str | None = None
+) -> Decision:
     """Decide a WebSocket handshake: the answer an HTTP ``GET`` from ``origin`` gets under ``policy``.
 
     ``origin`` is ``None`` when the handshake has none, which this refuses
     (a decision with reason ``no-origin``) unless the policy's
     ``WEBSOCKET_ALLOW_NO_ORIGIN`` says otherwise; the caller checks that.
-    The one place the validator and ``credcors explain --websocket`` ask.
+    ``host`` is the handshake's host as :func:`~credcors.core.decide.decide` takes
+    it.  The one place the validator and ``credcors explain --websocket`` ask.
     """
-    return decide(snapshot, "GET", origin, None, None, policy)
+    return decide(snapshot, "GET", origin, None, None, policy, host)
 
 
 def allows_no_origin(policy: str) -> bool:
@@ -76,11 +80,12 @@ class OriginValidator:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":
             return await self.application(scope, receive, send)
-        origin = _origin(scope.get("headers", ()))
+        headers = scope.get("headers", ())
+        origin = _origin(headers)
         # aget() never blocks the loop: a due refresh starts in the
         # background, and only a process's very first load waits, in a thread.
         snapshot = await get_store().aget()
-        decision = decide_handshake(snapshot, origin, self.policy)
+        decision = decide_handshake(snapshot, origin, self.policy, header_host(headers))
         if decision.allowed or (origin is None and allows_no_origin(self.policy)):
             return await self.application(scope, receive, send)
         path = str(scope.get("path", ""))

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 
 from credcors import conf
+from credcors.hosting import reset_hosts
 from credcors.log import reset_rate_limits
 from credcors.refused.flush import get_refused_log, reset_refused_log
 from credcors.routing import reset_path_policies
@@ -65,6 +66,7 @@ def _reset_singletons() -> None:
     reset_store()
     reset_path_policies()
     reset_rate_limits()
+    reset_hosts()
 
 
 Timers = list[tuple[float, Callable[[], None]]]

@@ -58,6 +58,7 @@ EXPLAIN_JSON_KEYS = {
     "csrf_trusted",
     "exchanges",
     "hints",
+    "host",
     "message",
     "origin",
     "policy",

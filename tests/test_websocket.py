@@ -478,3 +478,21 @@ def test_a_client_gone_before_the_handshake_gets_nothing_and_reaches_no_app() ->
 
     assert async_to_sync(run)()
     assert called == []
+
+
+# -- Rows scoped to hosts (issue 24) ----------------------------------------------------
+
+
+def test_scoped_row_connects_on_its_host_only(clock: Clock, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["api.customer-a.com", "api.customer-b.com"]
+    AllowedOrigin.objects.create(origin=PARTNER, hosts="api.customer-a.com")
+
+    def on(host: bytes) -> list[tuple[bytes, bytes]]:
+        return [(b"host", host), (b"origin", PARTNER.encode())]
+
+    assert _connects(PARTNER, headers=on(b"api.customer-a.com:443"))
+    assert not _connects(PARTNER, headers=on(b"api.customer-b.com"))
+    # A Host that ALLOWED_HOSTS refuses reaches no grant, scoped or not.
+    AllowedOrigin.objects.create(origin=APP)
+    assert _connects(APP, headers=[(b"host", b"api.customer-b.com"), (b"origin", APP.encode())])
+    assert not _connects(APP, headers=[(b"host", b"evil.net"), (b"origin", APP.encode())])

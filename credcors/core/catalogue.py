@@ -50,6 +50,8 @@ CHECKS: Mapping[str, str] = {
     "credcors.E027": "`MAX_STALE_SECONDS` is neither `None` nor a number of seconds above 0",
     "credcors.E028": "`MAX_STALE_SECONDS` is not greater than `REFRESH_SECONDS`, so every process would drop its "
     "rows before each poll answers",
+    "credcors.E029": "`HOSTS` is not a list of hosts, is empty, or has an entry that is not a host or leading-dot "
+    "domain (a URL, a port, a wildcard)",
     "credcors.W001": "nothing can ever be allowed (no origins and `USE_DATABASE` off)",
     "credcors.W002": "an origin is listed twice (after canonicalization)",
     "credcors.W003": "an insecure `http://` origin is allowed with credentials",
@@ -76,6 +78,8 @@ CHECKS: Mapping[str, str] = {
     "user's cookies",
     "credcors.W014": "a django-cors-headers setting (`CORS_ALLOWED_ORIGINS` and the rest) is in settings, which "
     "credcors does not read; the message names its `CREDCORS` key and `manage.py credcors convert-settings`",
+    "credcors.W016": "a host scope (a policy's `HOSTS`, or an enabled row's hosts with `check --database`) that no "
+    "host `ALLOWED_HOSTS` accepts can match, so its origins are allowed nowhere",
     "credcors.W015": "the `AllowedOrigin` table is missing (`check --database`): run `migrate`",
     "credcors.W020": "the database holding `AllowedOrigin` has no revision support (not PostgreSQL, SQLite or "
     "MySQL/MariaDB), so every process reads every row each `REFRESH_SECONDS`",

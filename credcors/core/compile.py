@@ -25,6 +25,7 @@ from credcors.core.decision import Headers
 from credcors.core.origins import HTTPS_HOST_RE, OriginError, Rule, parse_rule
 from credcors.core.quoting import safe, scrub
 from credcors.core.rowmap import RowMap
+from credcors.core.scopes import ScopeError, join_scopes, parse_scopes
 from credcors.core.snapshot import Added, Row, Snapshot, compile_policy, compile_snapshot
 
 __all__ = [
@@ -56,10 +57,13 @@ class RowRecord(NamedTuple):
     policy: str
     trust_for_csrf: bool
     expires_at: datetime | None
+    #: The request hosts it applies on, as stored (:func:`~credcors.core.scopes.join_scopes`); ``""``: every host.
+    hosts: str = ""
 
 
-#: The shape of a :class:`RowRecord`, for callers that build rows as plain tuples (tests, the change log).
-RowIn = tuple[str, int, str, bool, "datetime | None"]
+#: The shape of a :class:`RowRecord`, for callers that build rows as plain tuples (tests, the change log);
+#: without its last field (hosts), a row applies on every host.
+RowIn = tuple[str, int, str, bool, "datetime | None", str] | tuple[str, int, str, bool, "datetime | None"]
 
 
 class RowColumns(NamedTuple):
@@ -69,17 +73,23 @@ class RowColumns(NamedTuple):
     trust_for_csrf flags), in id order (the flags may be empty: none
     trusted); ``expiries`` maps the id of each
     enabled row that expires to its expiry (seconds since the epoch);
-    ``others`` are the ids of enabled rows of any other policy.
+    ``others`` are the ids of enabled rows of any other policy.  ``scoped``
+    maps a policy to its rows scoped to hosts (origins, ids, stored hosts,
+    trust_for_csrf flags), in id order, which ``by_policy`` leaves out.
     """
 
     by_policy: dict[str, tuple[list[str], list[int], list[int]]]
     expiries: dict[int, float]
     others: list[int]
+    scoped: dict[str, tuple[list[str], list[int], list[str], list[int]]] = {}  # noqa: RUF012 - never mutated
 
     def digest(self) -> int:
         """A hash of everything read, to tell whether a read without a revision changed anything."""
         columns = tuple((name, tuple(o), tuple(i), tuple(t)) for name, (o, i, t) in sorted(self.by_policy.items()))
-        return hash((columns, tuple(sorted(self.expiries.items())), tuple(self.others)))
+        scoped = tuple(
+            (name, tuple(o), tuple(i), tuple(h), tuple(t)) for name, (o, i, h, t) in sorted(self.scoped.items())
+        )
+        return hash((columns, scoped, tuple(sorted(self.expiries.items())), tuple(self.others)))
 
 
 #: A snapshot, and the ids of the enabled rows it leaves out as invalid (what the admin's status counts).
@@ -117,26 +127,66 @@ def _taking_rows(config: Config) -> dict[str, PolicyConfig]:
     return {name: policy for name, policy in config.policies.items() if policy.takes_rows}
 
 
-def _prepare(config: Config, rows: Collection[RowIn], now: float) -> tuple[dict[str, list[Row]], set[int], set[int]]:
-    """Rows by policy, the ids trusted for CSRF, and the ids left out as invalid.
+#: Rows by policy, then by host scope entry (``""``: every host).
+ByScope = dict[str, dict[str, list[Row]]]
+
+
+class _Scopes:
+    """The stored ``hosts`` values of rows, each validated once however many rows share it."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, tuple[str, ...] | None] = {"": ()}
+
+    def of(self, stored: object) -> tuple[str, ...] | None:
+        """The entries of a stored value, or ``None`` when it is not canonical (the row is then left out)."""
+        if not isinstance(stored, str):
+            return None
+        scopes = self.known.get(stored, ())
+        if scopes == () and stored:
+            try:
+                parsed: tuple[str, ...] | None = parse_scopes(stored)
+            except ScopeError as exc:
+                logger.warning(
+                    "credcors: ignoring AllowedOrigin rows with hosts %s: %s", safe(stored), scrub(str(exc), 300)
+                )
+                parsed = None
+            if parsed is not None and join_scopes(parsed) != stored:
+                logger.warning(
+                    "credcors: ignoring AllowedOrigin rows with hosts %s: not in canonical form (%s); save them again.",
+                    safe(stored),
+                    join_scopes(parsed),
+                )
+                parsed = None
+            self.known[stored] = scopes = parsed
+        return scopes
+
+
+def _prepare(
+    config: Config, rows: Collection[RowIn], now: float
+) -> tuple[ByScope, set[int], set[int], dict[str, dict[int, tuple[str, ...]]]]:
+    """Rows by policy and scope, the ids trusted for CSRF, the ids left out as invalid, the rows of several scopes.
 
     An expired row is left out before it is parsed: nothing to warn about.
     A row of a policy that is not configured, or takes no rows, is invalid
-    (fail closed), as is one the validator refuses under current settings.
+    (fail closed), as is one the validator refuses under current settings,
+    and one whose stored hosts are not canonical.
     """
     policies = _taking_rows(config)
-    by_policy: dict[str, list[Row]] = {name: [] for name in policies}
+    by_policy: ByScope = {name: {"": []} for name in policies}
+    shared: dict[str, dict[int, tuple[str, ...]]] = {}
     trusted: set[int] = set()
     invalid: set[int] = set()
     insecure = config.allow_insecure
+    hosts_of = _Scopes().of
     # is_canonical_https, written out: it runs once a row.
     canonical_https = HTTPS_HOST_RE.fullmatch
-    for origin, pk, name, trust, expires in rows:
+    for origin, pk, name, trust, expires, *rest in rows:
         at = None if expires is None else expires.timestamp()
         if at is not None and at <= now:
             continue
         policy = policies.get(name)
-        if policy is None:
+        scopes = hosts_of(rest[0]) if rest else ()
+        if policy is None or scopes is None:
             invalid.add(pk)
             continue
         # Nearly every row: an exact https origin in canonical form, packed
@@ -148,10 +198,14 @@ def _prepare(config: Config, rows: Collection[RowIn], now: float) -> tuple[dict[
             if rule is None:
                 invalid.add(pk)
                 continue
-        by_policy[name].append((rule, origin, pk, at))
+        row = (rule, origin, pk, at)
+        for scope in scopes or ("",):
+            by_policy[name].setdefault(scope, []).append(row)
+        if len(scopes) > 1:
+            shared.setdefault(name, {})[pk] = scopes
         if trust:
             trusted.add(pk)
-    return by_policy, trusted, invalid
+    return by_policy, trusted, invalid, shared
 
 
 def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = None) -> Compiled:
@@ -164,8 +218,8 @@ def compile_rows(config: Config, rows: Collection[RowIn], now: float | None = No
     """
     started = time.perf_counter()
     now = time.time() if now is None else now
-    by_policy, trusted, invalid = _prepare(config, rows, now)
-    snapshot = _compile(config, by_policy, trusted)
+    by_policy, trusted, invalid, shared = _prepare(config, rows, now)
+    snapshot = _compile(config, by_policy, trusted, shared)
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
         sum(len(policy.index) for policy in snapshot.policies.values()),
@@ -219,7 +273,8 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
     # As in _prepare: an expired row is left out before anything else, so never counted invalid.
     invalid = {ident for ident in columns.others if expiries.get(ident, math.inf) > now}
     slow: list[RowIn] = []
-    packed: dict[str, RowMap] = {}
+    packed: dict[str, dict[str, RowMap]] = {}
+    shared: dict[str, dict[int, tuple[str, ...]]] = {}
     for name, (origins, ids, trust) in columns.by_policy.items():
         policy = policies[name]  # The reader reads the policies that take rows, and those alone.
         aside = set(_needs_validator(origins))
@@ -236,9 +291,13 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
             csrf = b"\x01" * len(ids)
         else:
             csrf = bytes(1 if flag else 0 for flag in trust) if any(trust) else bytes(len(ids))
-        packed[name] = RowMap.from_columns(_headers(policy), origins, ids, csrf)
-    by_policy, trusted, slow_invalid = _prepare(config, slow, now)
-    snapshot = _compile(config, by_policy, trusted, packed)
+        packed[name] = {"": RowMap.from_columns(_headers(policy), origins, ids, csrf)}
+    for name, scoped in columns.scoped.items():
+        _pack_scoped(policies[name], scoped, expiries, packed[name], shared, slow, invalid)
+    by_policy, trusted, slow_invalid, slow_shared = _prepare(config, slow, now)
+    for name, rows in slow_shared.items():
+        shared.setdefault(name, {}).update(rows)
+    snapshot = _compile(config, by_policy, trusted, shared, packed)
     logger.info(
         "credcors: allow-list loaded: %d rules (%d from settings) in %.1f ms.",
         sum(len(policy.index) for policy in snapshot.policies.values()),
@@ -248,39 +307,97 @@ def compile_columns(config: Config, columns: RowColumns, now: float | None = Non
     return snapshot, frozenset(invalid | slow_invalid)
 
 
-def _row_in(origin: str, ident: int, policy: str, trust: object, expires: float | None) -> RowIn:
+def _pack_scoped(
+    policy: PolicyConfig,
+    columns: tuple[list[str], list[int], list[str], list[int]],
+    expiries: dict[int, float],
+    packed: dict[str, RowMap],
+    shared: dict[str, dict[int, tuple[str, ...]]],
+    slow: list[RowIn],
+    invalid: set[int],
+) -> None:
+    """Pack one policy's rows scoped to hosts into one map per scope entry, from columns.
+
+    Each distinct stored ``hosts`` value is validated once; its rows are
+    invalid when it is not canonical.  Rows that need the validator or
+    expire join ``slow``, with their hosts, as in :func:`compile_columns`.
+    """
+    origins, ids, stored, flags = columns
+    hosts_of = _Scopes().of
+    aside = set(_needs_validator(origins))
+    per_scope: dict[str, list[int]] = {}
+    for n, hosts in enumerate(stored):
+        # A row that expires takes the slow steps first: expired, it is never counted invalid.
+        if n in aside or ids[n] in expiries:
+            slow.append(_row_in(origins[n], ids[n], policy.name, flags[n], expiries.get(ids[n]), hosts))
+            continue
+        scopes = hosts_of(hosts)
+        if scopes is None:
+            invalid.add(ids[n])
+            continue
+        for scope in scopes:
+            per_scope.setdefault(scope, []).append(n)
+        if len(scopes) > 1:
+            shared.setdefault(policy.name, {})[ids[n]] = scopes
+    headers = _headers(policy)
+    for scope, positions in per_scope.items():
+        # Ids ascend within each scope, as the rows were read in id order.
+        kept_ids = [ids[n] for n in positions]
+        if not policy.credentials:
+            csrf = bytes(len(kept_ids))
+        elif policy.trust_rows:
+            csrf = b"\x01" * len(kept_ids)
+        else:
+            csrf = bytes(flags[n] for n in positions)
+        packed[scope] = RowMap.from_columns(headers, [origins[n] for n in positions], kept_ids, csrf)
+
+
+def _row_in(origin: str, ident: int, policy: str, trust: object, expires: float | None, hosts: str = "") -> RowIn:
     return RowRecord(
         origin,
         ident,
         policy,
         bool(trust),
         None if expires is None else datetime.fromtimestamp(expires, tz=timezone.utc),
+        hosts,
     )
 
 
 def compile_settings(config: Config) -> Snapshot:
     """The settings half of the allow-list alone, no row: what a settings entry decides, e.g. its CSRF trust."""
-    return _compile(config, {}, set())
+    return _compile(config, {}, set(), {})
 
 
 def _compile(
-    config: Config, by_policy: dict[str, list[Row]], trusted: set[int], packed: dict[str, RowMap] | None = None
+    config: Config,
+    by_policy: ByScope,
+    trusted: set[int],
+    shared: dict[str, dict[int, tuple[str, ...]]],
+    packed: dict[str, dict[str, RowMap]] | None = None,
 ) -> Snapshot:
     # Every policy the same way, the default one included.
-    return compile_snapshot(
-        compile_policy(
-            policy.name,
-            _headers(policy),
-            policy.rules,
-            by_policy.get(policy.name, ()),
-            allow_all=policy.allow_all,
-            csrf_origins=policy.csrf_origins,
-            trust_rows=policy.trust_rows,
-            trusted_rows=trusted,
-            packed=None if packed is None else packed.get(policy.name),
+    policies = []
+    for policy in config.policies.values():
+        rows = dict(by_policy.get(policy.name, {}))
+        maps = dict((packed or {}).get(policy.name, {}))
+        policies.append(
+            compile_policy(
+                policy.name,
+                _headers(policy),
+                policy.rules,
+                rows.pop("", ()),
+                allow_all=policy.allow_all,
+                csrf_origins=policy.csrf_origins,
+                trust_rows=policy.trust_rows,
+                trusted_rows=trusted,
+                packed=maps.pop("", None),
+                hosts=policy.hosts,
+                scoped_rows=rows,
+                scoped_packed=maps,
+                shared=shared.get(policy.name, {}),
+            )
         )
-        for policy in config.policies.values()
-    )
+    return compile_snapshot(policies)
 
 
 def apply_changes(
@@ -293,12 +410,18 @@ def apply_changes(
     """
     started = time.perf_counter()
     snapshot, invalid = compiled
-    by_policy, trusted, now_invalid = _prepare(config, rows, time.time() if now is None else now)
-    added: list[Added] = [
-        (name, row, row[2] in trusted or config.policies[name].trust_rows)
-        for name, policy_rows in by_policy.items()
-        for row in policy_rows
-    ]
+    by_policy, trusted, now_invalid, shared = _prepare(config, rows, time.time() if now is None else now)
+    added: list[Added] = []
+    for name, by_scope in by_policy.items():
+        taken: set[int] = set()
+        for scope, scope_rows in by_scope.items():
+            for row in scope_rows:
+                pk = row[2]
+                if pk in taken:
+                    continue  # A row of several scopes: added once, with all of them.
+                taken.add(pk)
+                scopes = shared.get(name, {}).get(pk, (scope,) if scope else ())
+                added.append((name, row, pk in trusted or config.policies[name].trust_rows, scopes))
     changed = snapshot.changed(ids, added)
     if changed is None:
         return None

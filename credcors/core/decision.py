@@ -52,6 +52,7 @@ class Reason(enum.Enum):
     REQUEST_HEADERS_TOO_LONG = "request-headers-too-long"
     MALFORMED_REQUEST_HEADERS = "malformed-request-headers"
     UNKNOWN_POLICY = "unknown-policy"
+    DISALLOWED_HOST = "disallowed-host"
 
 
 class Decision(NamedTuple):

@@ -24,10 +24,11 @@ from credcors.conf import get_config
 from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.quoting import safe, scrub
+from credcors.core.scopes import ScopeError, join_scopes
 from credcors.core.trust import row_trust
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
 from credcors.rows import audit
-from credcors.rows.edit import FIELDS, save_row
+from credcors.rows.edit import FIELDS, host_scope, on_hosts, save_row
 from credcors.rows.export_format import export_json, export_text
 from credcors.rows.import_format import ImportProblem, format_of, parse_entries, read_file, resolve_policy
 from credcors.rows.importing import import_entries
@@ -61,6 +62,20 @@ def add_row_parsers(sub: _SubParsersAction[ArgumentParser]) -> None:
         "(2026-12-31T18:00:00Z), or 'never' to clear an expiry.",
     )
     add.add_argument("--policy", default=None, help='The policy the row belongs to (default "default").')
+    scope = add.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--host",
+        action="append",
+        default=None,
+        dest="hosts",
+        metavar="HOST",
+        help='Allow it only on requests to this API host, as ALLOWED_HOSTS spells it: "api.customer-a.com", or '
+        '".customer-a.com" for the domain and its subdomains; repeat for several. On an existing row it replaces '
+        "the row's hosts. Not given: a new row applies on every host, an existing row keeps its hosts.",
+    )
+    scope.add_argument(
+        "--every-host", action="store_true", help="Let an existing row apply on every host again (clears its hosts)."
+    )
     add.add_argument(
         "--trust-for-csrf",
         action=BooleanOptionalAction,
@@ -122,14 +137,16 @@ class RowCommands:
         for name, policy in config.policies.items():
             if name == DEFAULT_POLICY:
                 # The top-level keys, as 0.1 printed them.
-                self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(policy.rules)}")
+                scope = _scope(policy.hosts, "CREDCORS")
+                self.stdout.write(f"From settings (CREDCORS['ALLOWED_ORIGINS']): {len(policy.rules)}{scope}")
                 self.stdout.write("".join(f"  {rule}\n" for rule in policy.rules), ending="")
                 continue
             where = f"CREDCORS['POLICIES'][{name!r}]"
             if policy.allow_all:
                 self.stdout.write(f"Policy {name!r}: every origin, answered with '*' ({where}['ALLOW_ALL_ORIGINS'])")
                 continue
-            self.stdout.write(f"Policy {name!r} from settings ({where}['ALLOWED_ORIGINS']): {len(policy.rules)}")
+            scope = _scope(policy.hosts, where)
+            self.stdout.write(f"Policy {name!r} from settings ({where}['ALLOWED_ORIGINS']): {len(policy.rules)}{scope}")
             for rule in policy.rules:
                 self.stdout.write(f"  {rule}")
         note = settings_problems(config)
@@ -143,6 +160,7 @@ class RowCommands:
             flag = "disabled" if not row.enabled else "expired " if row.is_expired(now) else "enabled "
             until = "" if row.expires_at is None else f"  expires {describe(row.expires_at)}"
             named = "" if row.policy == DEFAULT_POLICY else f"  [policy {safe(row.policy, 64)}]"
+            named += f"  {on_hosts(row.hosts)}" if row.hosts else ""
             # Per row: a named policy may read the database while the default does not.
             ignored = "" if config.takes_rows(row.policy) else "  (ignored: its policy takes no rows)"
             # The trust in force (or once the row is): TRUST_FOR_CSRF may trust an unticked row.
@@ -156,6 +174,7 @@ class RowCommands:
         expires = _expiry(options["expires"])
         policy = options["policy"]
         trust = options["trust_for_csrf"]
+        hosts = _hosts(options)
         if policy is not None:
             try:
                 validate_policy(policy)
@@ -177,6 +196,7 @@ class RowCommands:
                         policy=policy or DEFAULT_POLICY,
                         expires_at=None if expires is KEEP else expires,
                         trust_for_csrf=bool(trust),
+                        hosts=hosts or "",
                     )
                     _save(row, user)
             except IntegrityError:
@@ -209,12 +229,15 @@ class RowCommands:
         if trust is not None and trust != row.trust_for_csrf:
             row.trust_for_csrf = trust
             changed.append("trusted for CSRF" if trust else "no longer trusted for CSRF")
+        if hosts is not None and hosts != row.hosts:
+            changed.append(f"now {on_hosts(hosts)} (was {on_hosts(row.hosts)})")
+            row.hosts = hosts
         if changed:
             with transaction.atomic(using=alias):
                 _save(row, user, before)
             self.stdout.write(f"{origin} was already listed: {', '.join(changed)}.")
         else:
-            self.stdout.write(f"{origin} is already listed and enabled; nothing changed.")
+            self.stdout.write(f"{origin} is already listed and enabled{_details(row)}; nothing changed.")
         if row.is_expired():
             self.stdout.write(
                 f"Note: it expired at {describe(row.expires_at)}, so it is still refused; "
@@ -380,8 +403,30 @@ def _expiry(value: str | None) -> Any:
         raise CommandError(f"--expires: {exc}") from None
 
 
+def _hosts(options: dict[str, Any]) -> str | None:
+    # The row's hosts as stored ("": every host), or None: --host not given, keep them.
+    if options["every_host"]:
+        return ""
+    if options["hosts"] is None:
+        return None
+    try:
+        return host_scope(options["hosts"])
+    except ScopeError as exc:
+        raise CommandError(f"--host: {scrub(exc.message, 600)}") from None
+
+
+def _scope(hosts: tuple[str, ...] | None, where: str) -> str:
+    # A policy's HOSTS, after the count of its settings origins.
+    if hosts is None:
+        return ""
+    # An empty or invalid HOSTS leaves them on no host (credcors.E029), never on every one.
+    return f", {on_hosts(join_scopes(hosts)) if hosts else 'on no host'} ({where}['HOSTS'])"
+
+
 def _details(row: AllowedOrigin) -> str:
     parts = [] if row.expires_at is None else [f"expires {describe(row.expires_at)}"]
+    if row.hosts:
+        parts.append(on_hosts(row.hosts))
     trust = row_trust(get_config(), row.origin, row.policy, row.trust_for_csrf).words(row.trust_for_csrf)
     if trust:
         parts.append(trust)

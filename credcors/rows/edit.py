@@ -4,8 +4,11 @@ The admin's form, ``manage.py credcors add``/``enable``/``disable``, the
 import (command and admin page) and "Allow selected" on refused origins all
 save rows through :func:`save_rows`, so the same change is worded the same
 way in the row's History, whoever makes it: ``Added: policy partners,
-trusted for CSRF.``, ``Changed: enabled, note.``.  Who made it is the
-entry's user, when is its time.
+trusted for CSRF.``, ``Changed: enabled, note.``.  A row's hosts are part of
+what it allows, so a change of them is named with the hosts themselves
+(``Changed: on hosts api.customer-a.com .customer-b.com.``, ``Changed: on
+every host.``): the History shows which tenants' APIs an origin reached,
+and when.  Who made it is the entry's user, when is its time.
 """
 
 from __future__ import annotations
@@ -14,16 +17,25 @@ from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from credcors.core.config.policies import DEFAULT_POLICY
+from credcors.core.scopes import ScopeError, join_scopes, parse_scopes
+from credcors.hosting import allowed_hosts, unreachable_scopes
 from credcors.models import AllowedOrigin
 from credcors.rows import audit
 from credcors.rows.lifetime import describe
 
-__all__ = ["FIELDS", "Edit", "message", "save_row", "save_rows"]
+__all__ = ["FIELDS", "Edit", "host_scope", "message", "on_hosts", "save_row", "save_rows"]
 
 #: The columns staff edit, in the order a history entry names them.
-FIELDS = ("enabled", "policy", "trust_for_csrf", "expires_at", "note")
+FIELDS = ("enabled", "policy", "hosts", "trust_for_csrf", "expires_at", "note")
 #: A new row's values: an added row's entry names only those that differ.
-_NEW = {"enabled": True, "policy": DEFAULT_POLICY, "trust_for_csrf": False, "expires_at": None, "note": ""}
+_NEW = {
+    "enabled": True,
+    "policy": DEFAULT_POLICY,
+    "hosts": "",
+    "trust_for_csrf": False,
+    "expires_at": None,
+    "note": "",
+}
 
 
 class Edit(NamedTuple):
@@ -40,11 +52,19 @@ class Edit(NamedTuple):
         return audit.ADDITION if self.created else audit.CHANGE
 
 
+def on_hosts(hosts: str) -> str:
+    """A row's hosts (as stored) in words, the same in its History and on the command line."""
+    # The stored form: canonical entries separated by spaces, never commas (phrases are joined with those).
+    return f"on hosts {hosts}" if hosts else "on every host"
+
+
 def _phrase(name: str, value: Any) -> str:
     if name == "enabled":
         return "enabled" if value else "disabled"
     if name == "policy":
         return f"policy {value}"
+    if name == "hosts":
+        return on_hosts(value)
     if name == "trust_for_csrf":
         return "trusted for CSRF" if value else "not trusted for CSRF"
     if name == "expires_at":
@@ -58,6 +78,26 @@ def message(row: AllowedOrigin, *, created: bool, changed: Iterable[str]) -> str
     if created:
         return f"Added: {', '.join(phrases)}." if phrases else "Added."
     return f"Changed: {', '.join(phrases)}." if phrases else "No fields changed."
+
+
+def host_scope(entries: Iterable[object]) -> str:
+    """Host entries typed or imported for a row, as its ``hosts`` column stores them; ``""``: every host.
+
+    Raises :class:`~credcors.core.scopes.ScopeError` for an entry that is no
+    host, and for one that no host ``ALLOWED_HOSTS`` accepts can match: such
+    a row would never be allowed anywhere, which is a typo, not a wish.  The
+    command line and the import refuse both, so that nothing is written.
+    """
+    scopes = parse_scopes(entries)
+    dead = unreachable_scopes(scopes)
+    if dead:
+        shown = ", ".join(allowed_hosts()) or "empty"
+        raise ScopeError(
+            f"ALLOWED_HOSTS ({shown}) accepts no host that {dead[0]!r} covers, "
+            "so the origin would never be allowed there",
+            "Correct the host, or add it to ALLOWED_HOSTS first.",
+        )
+    return join_scopes(scopes)
 
 
 def save_rows(rows: Iterable[tuple[AllowedOrigin, Mapping[str, Any] | None]], *, user: Any) -> list[Edit]:

@@ -31,14 +31,19 @@ def export_text(rows: Iterable[AllowedOrigin], policy: str = DEFAULT_POLICY) -> 
     One policy per text file, named in its header: importing it (the
     command and the admin read the header) puts its origins back in that
     policy, never a partner's into the credentialed default one.  An expiry
-    follows as a comment that ``import`` reads back.
+    and the hosts follow as comments on the row's own line, which ``import``
+    reads back (:func:`credcors.rows.import_format.split_line`): a row
+    scoped to hosts comes back scoped to them, never to every host.  The
+    expiry comes first, where a credcors without hosts still reads it.
     """
     now = timezone.now()
     lines = [text_header(policy)]
     for row in rows:
         if row.enabled and row.policy == policy and not row.is_expired(now):
             until = "" if row.expires_at is None else f"  # expires {describe(row.expires_at)}"
-            lines.append(f"{scrub(row.origin, 300)}{until}")
+            # host_list: canonical again, so no value written around the model (raw SQL) breaks the line.
+            scope = f"  # hosts {' '.join(row.host_list)}" if row.hosts else ""
+            lines.append(f"{scrub(row.origin, 300)}{until}{scope}")
     return "\n".join(lines) + "\n"
 
 
@@ -53,6 +58,8 @@ def export_json(rows: Iterable[AllowedOrigin]) -> str:
                 "policy": row.policy,
                 "trust_for_csrf": row.trust_for_csrf,
                 "expires_at": None if row.expires_at is None else describe(row.expires_at),
+                # [] is every host, as importing it says.
+                "hosts": list(row.host_list),
             }
             for row in rows
         ],

@@ -31,6 +31,7 @@ __all__ = [
     "read_file",
     "resolve_policy",
     "split_comment",
+    "split_line",
 ]
 
 #: How a text export's first line starts (:func:`credcors.rows.export_format.text_header`); the quoted
@@ -60,16 +61,19 @@ class Entry:
     trust_for_csrf: bool | None = None
     #: The expiry as written (an ISO date-time, a duration, ``never``), or ``None``: leave it as it is.
     expires: str | None = None
+    #: The host entries as written (``()``: every host, JSON only), or ``None``: leave the row's as they are.
+    hosts: tuple[object, ...] | None = None
 
 
-# "ORIGIN  # expires WHEN": the one comment an origin line may carry (an origin never holds " #").
+# "ORIGIN  # expires WHEN  # hosts HOST ...": the comments an origin line may carry (an origin never holds " #").
 _EXPIRES = "expires"
+_HOSTS = "hosts"
 
 #: Marks a JSON entry of the wrong shape (as its ``origin``); reported with its
 #: number together with invalid origins, so one run shows every problem.
 BAD_ENTRY: Any = object()
 # What a JSON entry may say; an export writes all of them.
-_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at"})
+_JSON_KEYS = frozenset({"origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at", "hosts"})
 
 
 def format_of(filename: str, fmt: str = "auto") -> str:
@@ -111,6 +115,10 @@ def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
     """The entries of ``text``: one origin a line (``#`` comments), or a JSON list.
 
     ``name`` says where the text came from, already quoted, for messages.
+    A text line's hosts are a comment on the line itself (see
+    :func:`split_line`), never a line that applies to the lines below it:
+    sorting, filtering or deleting lines then never moves an origin onto
+    another tenant's hosts.
     """
     if fmt == "json":
         return _json_entries(text, name)
@@ -119,30 +127,48 @@ def parse_entries(text: str, fmt: str, name: str) -> list[Entry]:
         value = line.removesuffix("\r")
         if not value.strip() or value.lstrip().startswith("#"):
             continue
-        origin, expires = split_comment(value)
-        entries.append(Entry(f"line {number}", origin, expires=expires))
+        origin, expires, hosts = split_line(value)
+        entries.append(Entry(f"line {number}", origin, expires=expires, hosts=hosts))
     return entries
 
 
 def split_comment(line: str) -> tuple[str, str | None]:
-    """``line`` without its comment, and the ``WHEN`` of a ``# expires WHEN`` comment (else ``None``).
+    """``line`` without its comment, and the ``WHEN`` of its ``# expires WHEN`` comment (else ``None``)."""
+    origin, expires, _ = split_line(line)
+    return origin, expires
 
-    A comment starts at the first ``#`` after whitespace: ``ORIGIN  # expires
-    2026-12-31T18:00:00Z``, as ``export`` writes a row with an expiry.  Each
-    character is looked at a bounded number of times, so a long line costs
-    linear time (a backtracking regex took seconds on a run of spaces).
+
+def split_line(line: str) -> tuple[str, str | None, tuple[str, ...] | None]:
+    """``line`` without its comment, the ``WHEN`` of ``# expires WHEN``, and the hosts of ``# hosts HOST ...``.
+
+    A comment starts at the first ``#`` after whitespace, and may hold
+    several, in any order: ``ORIGIN  # expires 2026-12-31T18:00:00Z  # hosts
+    api.customer-a.com .customer-b.com``, as ``export`` writes a row with an
+    expiry and hosts.  Any other comment is ignored; the first ``expires``
+    (``hosts``) comment counts.  ``None``: the line says nothing about it.
+    ``# hosts`` with no host gives ``("",)``, which the import refuses: a
+    comment cut short never widens an entry to every host.
+    Each character is looked at a bounded number of times, so a long line
+    costs linear time (a backtracking regex took seconds on a run of spaces).
     """
     hash_at = line.find("#", 1)
     while hash_at != -1 and not line[hash_at - 1].isspace():
         hash_at = line.find("#", hash_at + 1)
     if hash_at == -1:
-        return line, None
+        return line, None, None
     start = hash_at - 1  # the whitespace before the "#" belongs to the comment
     while start > 0 and line[start - 1].isspace():
         start -= 1
-    words = line[hash_at + 1 :].split(maxsplit=2)
-    expires = words[1] if len(words) >= 2 and words[0] == _EXPIRES else None
-    return line[:start], expires
+    expires: str | None = None
+    hosts: tuple[str, ...] | None = None
+    for comment in line[hash_at + 1 :].split("#"):
+        words = comment.split()
+        if expires is None and len(words) >= 2 and words[0] == _EXPIRES:
+            expires = words[1]
+        elif hosts is None and words[:1] == [_HOSTS]:
+            # A bare "# hosts" gives one empty host, which the import refuses.
+            hosts = tuple(words[1:]) or ("",)
+    return line[:start], expires, hosts
 
 
 def header_policy(text: str) -> str | None:
@@ -197,7 +223,7 @@ def _json_entries(text: str, name: str) -> list[Entry]:
     if not isinstance(data, list):
         raise ImportProblem(
             f'{name}: expected a JSON list of origins or of {{"origin": ..., "enabled": ..., "note": ..., '
-            '"policy": ..., "trust_for_csrf": ..., "expires_at": ...}} objects.'
+            '"policy": ..., "trust_for_csrf": ..., "expires_at": ..., "hosts": [...]}} objects.'
         )
     entries = []
     for number, item in enumerate(data, start=1):
@@ -212,6 +238,7 @@ def _json_entries(text: str, name: str) -> list[Entry]:
             or not isinstance(item.get("policy", ""), str)
             or not isinstance(item.get("trust_for_csrf", False), bool)
             or not isinstance(item.get("expires_at", ""), (str, type(None)))
+            or not isinstance(item.get("hosts", []), list)
             or set(item) - _JSON_KEYS
         ):
             entries.append(Entry(where, BAD_ENTRY))
@@ -229,6 +256,8 @@ def _json_entries(text: str, name: str) -> list[Entry]:
                     policy=item.get("policy"),
                     trust_for_csrf=item.get("trust_for_csrf"),
                     expires=expires,
+                    # Each host is checked, and its type reported, by the import's one validator.
+                    hosts=None if "hosts" not in item else tuple(item["hosts"]),
                 )
             )
     return entries

@@ -32,8 +32,9 @@ from django.utils import timezone
 
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.quoting import scrub
+from credcors.core.scopes import ScopeError
 from credcors.models import AllowedOrigin, canonicalize_origin, validate_policy
-from credcors.rows.edit import save_rows
+from credcors.rows.edit import host_scope, on_hosts, save_rows
 from credcors.rows.import_format import BAD_ENTRY, Entry, ImportProblem
 from credcors.rows.lifetime import LifetimeError, describe, parse_expiry
 
@@ -77,6 +78,8 @@ class Checked(NamedTuple):
     entry: Entry
     origin: str
     expires: Any
+    #: Its hosts as the row stores them (``""``: every host), or ``None``: leave the row's as they are.
+    hosts: str | None = None
 
 
 class Planned(NamedTuple):
@@ -123,7 +126,8 @@ def refusal(kind: str, *, may_create: bool, may_change: bool) -> str:
 def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
     """Each valid entry with its canonical origin and expiry, and a message for every invalid one.
 
-    An entry's policy must be a configured one (see :func:`credcors.models.validate_policy`).
+    An entry's policy must be a configured one (see :func:`credcors.models.validate_policy`), and its
+    hosts hosts that ``ALLOWED_HOSTS`` accepts (see :func:`credcors.rows.edit.host_scope`).
     """
     errors: list[str] = []
     seen: dict[str, str] = {}
@@ -133,7 +137,7 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
         if entry.origin is BAD_ENTRY:
             errors.append(
                 f'{entry.where}: expected an origin string or {{"origin": "...", "enabled": true, "note": "...", '
-                '"expires_at": "2026-12-31T18:00:00Z"}} with nothing else in it.'
+                '"expires_at": "2026-12-31T18:00:00Z", "hosts": ["api.example.com"]}} with nothing else in it.'
             )
             continue
         try:
@@ -164,8 +168,15 @@ def check_entries(entries: Sequence[Entry]) -> tuple[list[Checked], list[str]]:
         if unstorable:
             errors.append(f"{entry.where}: the note holds {unstorable}, which the database cannot store; remove it.")
             continue
+        hosts = None
+        if entry.hosts is not None:
+            try:
+                hosts = host_scope(entry.hosts)
+            except ScopeError as exc:
+                errors.append(f"{entry.where}: hosts: {scrub(exc.message, 400)}")
+                continue
         seen[origin] = entry.where
-        canonical.append(Checked(entry, origin, expires))
+        canonical.append(Checked(entry, origin, expires, hosts))
     return canonical, errors
 
 
@@ -192,7 +203,7 @@ def plan_import(canonical: Sequence[Checked]) -> list[Planned]:
 
 
 #: The columns an import plans with (and the primary key, to update a row).
-_COLUMNS = ("pk", "origin", "enabled", "note", "policy", "trust_for_csrf", "expires_at")
+_COLUMNS = ("pk", "origin", "enabled", "note", "policy", "hosts", "trust_for_csrf", "expires_at")
 
 
 def _existing(origins: Iterable[str], *, lock: bool) -> dict[str, Any]:
@@ -214,7 +225,7 @@ def _plan(canonical: Sequence[Checked], rows: Mapping[str, Any]) -> list[Planned
 
 
 def _plan_one(checked: Checked, row: Any) -> Planned:
-    entry, origin, expires = checked
+    entry, origin, expires, hosts = checked
     enabled = True if entry.enabled is None else entry.enabled
     if row is None:
         policy = entry.policy or DEFAULT_POLICY
@@ -225,6 +236,7 @@ def _plan_one(checked: Checked, row: Any) -> Planned:
             "policy": policy,
             "trust_for_csrf": bool(entry.trust_for_csrf),
             "expires_at": None if expires is KEEP else expires,
+            "hosts": hosts or "",
         }
         return Planned(checked, CREATE, values, (), policy)
     values = {}
@@ -244,6 +256,9 @@ def _plan_one(checked: Checked, row: Any) -> Planned:
     if expires is not KEEP and row.expires_at != expires:
         values["expires_at"] = expires
         changes.append(f"expires {describe(expires)}")
+    if hosts is not None and row.hosts != hosts:
+        values["hosts"] = hosts
+        changes.append(on_hosts(hosts))
     return Planned(checked, UPDATE if values else UNCHANGED, values, tuple(changes), entry.policy or row.policy)
 
 

@@ -454,7 +454,14 @@ def test_a_confirmation_without_a_valid_token_of_this_user_imports_nothing(
 # -- Export -----------------------------------------------------------------------------
 
 
-ROW_DEFAULTS = {"enabled": True, "note": "", "policy": "default", "trust_for_csrf": False, "expires_at": None}
+ROW_DEFAULTS = {
+    "enabled": True,
+    "note": "",
+    "policy": "default",
+    "trust_for_csrf": False,
+    "expires_at": None,
+    "hosts": [],
+}
 
 
 def _export(client: Client, action: str, *rows: AllowedOrigin) -> Any:

@@ -29,6 +29,9 @@ POOL = [
     "https://bad\nline.example",
 ]
 POLICIES = ["default", "partners", "ghost"]
+#: Stored hosts (issue 24): every host, scopes, several, and one not canonical (its rows are invalid).
+HOSTS = ["", "", "api.a.example", ".a.example", "api.a.example api.b.example", "Bad:1"]
+REQUEST_HOSTS = [None, "api.a.example", "x.a.example", "api.b.example", "other.example"]
 SETTINGS: list[dict[str, Any]] = [
     {"ALLOWED_ORIGINS": ["https://app.example.com"], "POLICIES": {"partners": {"ALLOWED_ORIGINS": []}}},
     {"TRUST_FOR_CSRF": True, "POLICIES": {"partners": {"ALLOW_CREDENTIALS": False}}},
@@ -38,6 +41,7 @@ SETTINGS: list[dict[str, Any]] = [
         "ALLOWED_ORIGINS": ["https://app.example.com"],
     },
     {"POLICIES": {"partners": {"USE_DATABASE": False}}},
+    {"ALLOWED_ORIGINS": ["https://app.example.com"], "HOSTS": ["api.b.example"], "TRUST_FOR_CSRF": True},
 ]
 
 ROWS = st.lists(
@@ -46,6 +50,7 @@ ROWS = st.lists(
         st.sampled_from(POLICIES),
         st.booleans(),
         st.sampled_from([None, NOW - 60, NOW + 60, NOW + 3600]),
+        st.sampled_from(HOSTS),
     ),
     max_size=25,
     unique_by=lambda row: (row[0], row[1]),
@@ -54,30 +59,39 @@ ROWS = st.lists(
 
 def _columns(rows: list[RowIn], policies: frozenset[str]) -> RowColumns:
     by_policy: dict[str, tuple[list[str], list[int], list[int]]] = {name: ([], [], []) for name in sorted(policies)}
+    scoped: dict[str, tuple[list[str], list[int], list[str], list[int]]] = {}
     others: list[int] = []
-    for origin, ident, policy, trust, _ in rows:
-        if policy in by_policy:
+    for origin, ident, policy, trust, _, *rest in rows:
+        hosts = rest[0] if rest else ""
+        if policy in by_policy and hosts:
+            # As the reader splits them off: origins, ids, stored hosts, trust flags.
+            scoped_origins, scoped_ids, scoped_hosts, scoped_trusts = scoped.setdefault(policy, ([], [], [], []))
+            scoped_origins.append(origin)
+            scoped_ids.append(ident)
+            scoped_hosts.append(hosts)
+            scoped_trusts.append(int(trust))
+        elif policy in by_policy:
             origins, ids, trusts = by_policy[policy]
             origins.append(origin)
             ids.append(ident)
             trusts.append(int(trust))
         else:
             others.append(ident)
-    expiries = {ident: expires.timestamp() for _, ident, _, _, expires in rows if expires is not None}
+    expiries = {ident: expires.timestamp() for _, ident, _, _, expires, *_ in rows if expires is not None}
     for name, (origins, ids, trusts) in by_policy.items():
         if not any(trusts):
             by_policy[name] = (origins, ids, [])  # as the reader gives them when no row is trusted
-    return RowColumns(by_policy, expiries, others)
+    return RowColumns(by_policy, expiries, others, scoped)
 
 
 @given(ROWS, st.sampled_from(range(len(SETTINGS))))
 def test_columns_compile_to_the_snapshot_rows_compile_to(
-    drawn: list[tuple[str, str, bool, float | None]], which: int
+    drawn: list[tuple[str, str, bool, float | None, str]], which: int
 ) -> None:
     config = parse_config(SETTINGS[which])
     rows: list[RowIn] = [
-        (origin, ident, policy, trust, None if at is None else datetime.fromtimestamp(at, tz=timezone.utc))
-        for ident, (origin, policy, trust, at) in enumerate(drawn, 1)
+        (origin, ident, policy, trust, None if at is None else datetime.fromtimestamp(at, tz=timezone.utc), hosts)
+        for ident, (origin, policy, trust, at, hosts) in enumerate(drawn, 1)
     ]
 
     expected, expected_invalid = compile_rows(config, rows, NOW)
@@ -88,9 +102,11 @@ def test_columns_compile_to_the_snapshot_rows_compile_to(
     assert got.next_expiry == expected.next_expiry
     for policy in ("default", "partners"):
         for origin in POOL:
-            want, have = decide(expected, "GET", origin, policy=policy), decide(got, "GET", origin, policy=policy)
-            assert (have.allowed, have.source, have.headers) == (want.allowed, want.source, want.headers)
-            assert got.trusts_for_csrf(origin, policy) == expected.trusts_for_csrf(origin, policy)
+            for host in REQUEST_HOSTS:
+                want = decide(expected, "GET", origin, policy=policy, host=host)
+                have = decide(got, "GET", origin, policy=policy, host=host)
+                assert (have.allowed, have.source, have.headers) == (want.allowed, want.source, want.headers)
+                assert got.trusts_for_csrf(origin, policy, host) == expected.trusts_for_csrf(origin, policy, host)
 
 
 def test_the_usual_rows_are_packed_without_the_validator() -> None:

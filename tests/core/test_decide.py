@@ -794,6 +794,7 @@ def test_reason_and_kind_values_are_stable() -> None:
         "request-headers-too-long",
         "malformed-request-headers",
         "unknown-policy",
+        "disallowed-host",
     }
     assert {kind.value for kind in Kind} == {"not-cors", "preflight", "actual"}
 

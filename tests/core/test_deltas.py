@@ -6,7 +6,8 @@ current one and the rows a change touched; the reference is
 A table of rows is edited at random (rows added, deleted, disabled, moved to
 another origin or policy, trusted for CSRF or not, given an expiry, made
 invalid, shadowed by settings) while time passes, and after every step both
-must give the same decisions, CSRF trust, row counts and next expiry.  Pure:
+must give the same decisions, CSRF trust, row counts and next expiry, on
+every request host (rows are scoped to hosts, issue 24).  Pure:
 no database (the store's side is in tests/store/test_deltas_database.py).
 """
 
@@ -60,6 +61,11 @@ PROBES = (
     "https://unlisted.example.com",
     "http://localhost:9000",
 )
+#: Stored ``hosts`` values: every host, scopes (one, a leading-dot domain, several), and one not canonical.
+INVALID_HOSTS = "API.a.example:1"
+HOSTS = ("", "", "api.a.example", ".a.example", "api.a.example api.b.example", "api.b.example", INVALID_HOSTS)
+#: Request hosts to decide on: unknown (None), covered by some scopes, by none.
+REQUEST_HOSTS = (None, "api.a.example", "x.a.example", "a.example", "api.b.example", "other.example")
 
 CONFIGS: dict[str, dict[str, Any]] = {
     "plain": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN]},
@@ -69,6 +75,8 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "partners-only": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN], "USE_DATABASE": False},
     # Under DEBUG, an any-port settings grant beside rows on the same host.
     "debug": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN, "http://localhost:*"], "TRUST_FOR_CSRF": True},
+    # The default policy's settings origins apply on customer A's hosts alone.
+    "scoped-settings": {"ALLOWED_ORIGINS": [APP, SETTINGS_PATTERN], "HOSTS": [".a.example"], "TRUST_FOR_CSRF": True},
 }
 POLICY_SETTINGS: dict[str, Any] = {
     "partners": {"ALLOWED_ORIGINS": [PARTNER], "USE_DATABASE": True},
@@ -92,6 +100,7 @@ class Stored(NamedTuple):
     trust: bool
     expires: float | None
     enabled: bool
+    hosts: str = ""
 
 
 Table = dict[int, Stored]
@@ -100,7 +109,7 @@ Table = dict[int, Stored]
 def _read(table: Table, ids: object = None) -> list[RowIn]:
     """The enabled rows (of ``ids``, when given), by id, as the loader reads them."""
     return [
-        (row.origin, pk, row.policy, row.trust, _when(row.expires))
+        (row.origin, pk, row.policy, row.trust, _when(row.expires), row.hosts)
         for pk, row in sorted(table.items())
         if row.enabled and (ids is None or pk in ids)  # type: ignore[operator]
     ]
@@ -123,7 +132,9 @@ def _ops(pool: tuple[str, ...]) -> st.SearchStrategy[Op]:
             st.booleans(),
             st.sampled_from(EXPIRES),
             st.integers(0, 4).map(bool),
+            st.sampled_from(HOSTS),
         ),
+        st.tuples(st.just("hosts"), index, st.sampled_from(HOSTS)),
         st.tuples(st.just("delete"), index),
         st.tuples(st.just("toggle"), index),
         st.tuples(st.just("origin"), index, st.sampled_from(pool)),
@@ -138,10 +149,10 @@ def _edit(table: Table, op: Op, next_pk: int) -> int | None:
     kind = op[0]
     taken = {row.origin for row in table.values()}
     if kind == "add":
-        _, origin, policy, trust, expires, enabled = op
+        _, origin, policy, trust, expires, enabled, hosts = op
         if origin in taken:
             return None  # the unique constraint refuses it
-        table[next_pk] = Stored(origin, policy, trust, expires, enabled)
+        table[next_pk] = Stored(origin, policy, trust, expires, enabled, hosts)
         return next_pk
     if not table:
         return None
@@ -157,6 +168,8 @@ def _edit(table: Table, op: Op, next_pk: int) -> int | None:
         table[pk] = row._replace(origin=op[2])
     elif kind == "policy":
         table[pk] = row._replace(policy=op[2])
+    elif kind == "hosts":
+        table[pk] = row._replace(hosts=op[2])
     elif kind == "trust":
         table[pk] = row._replace(trust=not row.trust)
     else:
@@ -167,17 +180,25 @@ def _edit(table: Table, op: Op, next_pk: int) -> int | None:
 def _view(snapshot: Snapshot) -> dict[str, object]:
     """Everything requests and tools see of a snapshot."""
     decisions = {
-        (policy, origin, method): decide(snapshot, method, origin, "PUT" if method == "OPTIONS" else None, None, policy)
+        (policy, origin, method, host): decide(
+            snapshot, method, origin, "PUT" if method == "OPTIONS" else None, None, policy, host
+        )
         for policy in (*POLICIES, "unknown")
         for origin in PROBES
         for method in ("GET", "OPTIONS")
+        for host in REQUEST_HOSTS
     }
     return {
         "decisions": decisions,
         "csrf": {
-            (policy, origin): snapshot.trusts_for_csrf(origin, policy)
+            (policy, origin, host): snapshot.trusts_for_csrf(origin, policy, host)
             for policy in (*POLICIES, "unknown")
             for origin in PROBES
+            for host in REQUEST_HOSTS
+        },
+        "scopes": {
+            name: {scope: sorted(g.origin for g in index) for scope, index in policy.scoped.items()}
+            for name, policy in snapshot.policies.items()
         },
         "rows": snapshot.rows,
         "policy rows": {name: policy.rows for name, policy in snapshot.policies.items()},
@@ -190,11 +211,12 @@ def _view(snapshot: Snapshot) -> dict[str, object]:
 
 
 def _active_pattern(row: Stored | None, now: float, taking: set[str]) -> bool:
-    # A pattern row a snapshot holds at ``now``: valid, enabled, of a policy that takes rows, unexpired.
+    # A pattern row a snapshot holds at ``now``: valid (its hosts too), enabled, of a policy that takes rows, unexpired.
     return (
         row is not None
         and row.enabled
         and row.origin == PATTERN
+        and row.hosts != INVALID_HOSTS
         and row.policy in taking
         and (row.expires is None or START + row.expires > now)
     )
@@ -282,8 +304,10 @@ def test_changes_with_pattern_rows_fall_back_or_decide_alike(
 # --- Examples the properties above rely on --------------------------------------------
 
 
-def _row(pk: int, origin: str, policy: str = "default", trust: bool = False, expires: float | None = None) -> RowIn:
-    return (origin, pk, policy, trust, _when(expires))
+def _row(
+    pk: int, origin: str, policy: str = "default", trust: bool = False, expires: float | None = None, hosts: str = ""
+) -> RowIn:
+    return (origin, pk, policy, trust, _when(expires), hosts)
 
 
 def test_one_row_added_changed_and_deleted_is_served_as_compiled() -> None:

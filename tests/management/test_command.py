@@ -678,6 +678,7 @@ def test_export_json_round_trips_all_rows(tmp_path: Path) -> None:
         "policy": "default",
         "trust_for_csrf": False,
         "expires_at": None,
+        "hosts": [],
     } in data
     path = tmp_path / "export.json"
     path.write_text(out)
@@ -1000,16 +1001,21 @@ def test_import_text_export_without_policy_follows_its_header(tmp_path: Path, se
     assert AllowedOrigin.objects.get().policy == "partners"
 
 
-# The comment grammar as a regex: the reference for split_comment (the import used it until it
-# took seconds, quadratic in a run of spaces, on a long line; issue 21 finding 7).
-REFERENCE_COMMENT = re.compile(r"^(.*?)\s+#\s*(?:expires\s+(\S+))?.*$")
+# The comment grammar as regexes: the reference for split_comment (the import used one until it
+# took seconds, quadratic in a run of spaces, on a long line; issue 21 finding 7).  A line's
+# comment holds "# expires WHEN" and "# hosts HOST ..." comments in any order (issue 24).
+REFERENCE_COMMENT = re.compile(r"^(.*?)\s+#(.*)$")
+REFERENCE_EXPIRES = re.compile(r"(?:^|#)\s*expires\s+([^\s#]+)")
 
 
 @given(st.text(alphabet=st.sampled_from(" \t\x0b\xa0\u2003#abexpirs:-1x"), max_size=40))
 def test_split_comment_matches_the_reference_regex(line: str) -> None:
     match = REFERENCE_COMMENT.match(line)
+    expires = None if match is None else REFERENCE_EXPIRES.search(match.group(2))
 
-    assert split_comment(line) == ((line, None) if match is None else (match.group(1), match.group(2)))
+    assert split_comment(line) == (
+        (line, None) if match is None else (match.group(1), None if expires is None else expires.group(1))
+    )
 
 
 def test_import_of_a_line_with_a_long_run_of_spaces_parses_in_linear_time(tmp_path: Path) -> None:

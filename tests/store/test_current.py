@@ -53,11 +53,13 @@ def test_due_snapshot_with_nothing_changed_costs_one_small_query(
     client: Client, django_assert_num_queries: Any, clock: Clock
 ) -> None:
     AllowedOrigin.objects.create(origin=PARTNER)
-    # The revision, then the rows: the default policy's origins and ids, and the rows that are not plain.
+    # The revision, then the rows: the default policy's origins, ids and hosts, and the rows that are not plain.
     with django_assert_num_queries(3) as captured:
         assert allowed(client, PARTNER, "/api/recorded")
     assert "revision" in captured.captured_queries[0]["sql"]
-    assert captured.captured_queries[1]["sql"].startswith(f'SELECT "{TABLE}"."origin", "{TABLE}"."id" FROM')
+    assert captured.captured_queries[1]["sql"].startswith(
+        f'SELECT "{TABLE}"."origin", "{TABLE}"."id", "{TABLE}"."hosts"'
+    )
 
     clock.advance(5)
     with django_assert_num_queries(1) as captured:

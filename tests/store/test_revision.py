@@ -320,7 +320,7 @@ def test_change_log_names_rows_changed_by_orm_update_bulk_create_and_delete() ->
 
     assert changes is not None
     assert changes.ids == {first.pk, gone_pk, kept.pk}
-    assert changes.rows == ((PARTNER, first.pk, "default", False, None),)  # kept is disabled, gone deleted
+    assert changes.rows == ((PARTNER, first.pk, "default", False, None, ""),)  # kept is disabled, gone deleted
     later = read_changes("default", middle, until)
     assert later is not None
     assert later.ids == {gone_pk, kept.pk}
@@ -356,8 +356,8 @@ def test_change_log_names_rows_changed_by_raw_sql_elsewhere() -> None:
     changes = read_changes("default", since, _revision())
 
     assert changes is not None
-    [(origin, pk, policy, trust, expires)] = changes.rows
-    assert (origin, policy, trust, expires) == (PARTNER, "default", False, None)
+    [(origin, pk, policy, trust, expires, hosts)] = changes.rows
+    assert (origin, policy, trust, expires, hosts) == (PARTNER, "default", False, None, "")
     assert len(changes.ids) == 2  # the row inserted and the one inserted then deleted
     assert pk in changes.ids
 

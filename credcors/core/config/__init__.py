@@ -42,6 +42,7 @@ DEFAULTS: Mapping[str, Any] = {
     "URLS_REGEX": None,
     "USE_DATABASE": True,
     "WEBSOCKET_ALLOW_NO_ORIGIN": False,
+    "HOSTS": None,
     "REFRESH_SECONDS": 5,
     "ALLOW_INSECURE_ORIGINS": False,
     "TRUST_FOR_CSRF": False,

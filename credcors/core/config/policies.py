@@ -23,6 +23,7 @@ from typing import Any
 from credcors.core.catalogue import Problem, key
 from credcors.core.config.entries import parse_allow_headers, parse_expose_headers, parse_methods, parse_origins
 from credcors.core.origins import Rule
+from credcors.core.scopes import ScopeError, parse_scopes
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -58,6 +59,7 @@ POLICY_KEYS = (
     "PREFLIGHT_MAX_AGE",
     "USE_DATABASE",
     "WEBSOCKET_ALLOW_NO_ORIGIN",
+    "HOSTS",
 )
 #: The lists a named policy takes from the default policy when it does not
 #: set them: each key's parser, and the PolicyConfig field it fills.
@@ -116,6 +118,9 @@ class PolicyConfig:
     #: Whether every exact row of this policy is trusted for CSRF, its box
     #: ticked or not (``TRUST_FOR_CSRF: True``, on the default policy).
     trust_rows: bool = False
+    #: The request hosts its settings origins apply on (``HOSTS``, see
+    #: :mod:`credcors.core.scopes`); ``None``: every host.  Rows carry their own.
+    hosts: tuple[str, ...] | None = None
 
     @property
     def takes_rows(self) -> bool:
@@ -205,7 +210,47 @@ def parse_policy(
         allow_methods=inherited["allow_methods"],
         allow_headers=inherited["allow_headers"],
         expose_headers=inherited["expose_headers"],
+        hosts=_parse_hosts(raw.get("HOSTS"), problems, policy),
     )
+
+
+def _parse_hosts(value: object, problems: list[Problem], policy: str | None) -> tuple[str, ...] | None:
+    # None (the default): every host.  Invalid entries are left out, so a
+    # mistake narrows the policy's origins to fewer hosts, never to all.
+    if value is None:
+        return None
+    example = f'{key("HOSTS", policy)} = ["api.example.com", ".customer.example.com"]'
+    if not isinstance(value, (list, tuple)) or not all(isinstance(entry, str) for entry in value):
+        problems.append(
+            Problem(
+                "credcors.E029",
+                f"{key('HOSTS', policy)} must be a list of hosts, not {value!r}; its origins apply on no host.",
+                f"Write {example}, or None for every host.",
+            )
+        )
+        return ()
+    if not value:
+        problems.append(
+            Problem(
+                "credcors.E029",
+                f"{key('HOSTS', policy)} is empty, so its origins apply on no host.",
+                f"Remove the key (or set it to None) for every host, or write {example}.",
+            )
+        )
+        return ()
+    hosts: list[str] = []
+    for entry in value:
+        try:
+            hosts.extend(parse_scopes([entry]))
+        except ScopeError as exc:
+            problems.append(
+                Problem(
+                    "credcors.E029",
+                    f"{key('HOSTS', policy)} has {entry[:80]!r}: {exc.problem}; it is left out.",
+                    exc.hint,
+                )
+            )
+    return tuple(sorted(set(hosts)))
 
 
 def _bool_fallback(item: str, base: PolicyConfig | None) -> bool:

@@ -31,6 +31,7 @@ from credcors.core.diagnose.reasons import describe_source
 from credcors.core.diagnose.refusal import refusal_verdict
 from credcors.core.fetch import SAFELISTED_METHODS, SAFELISTED_REQUEST_HEADERS, normalize_method
 from credcors.core.quoting import safe, scrub
+from credcors.core.scopes import covers
 from credcors.core.snapshot import ANY_ORIGIN, Snapshot
 from credcors.core.trust import RowTrust, TrustReason, row_trust, settings_trust
 
@@ -96,6 +97,9 @@ class Explanation:
     #: policy's views (with CredCorsCsrfViewMiddleware), and why in words.
     csrf_trusted: bool | None = None
     csrf_trust_reason: str = ""
+    #: The API host the request goes to, as decided (``None``: unknown, so
+    #: only what is allowed on every host applies; ``""``: Django refuses it).
+    host: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +117,7 @@ class Explanation:
             "policy_reason": self.policy_reason,
             "csrf_trusted": self.csrf_trusted,
             "csrf_trust_reason": self.csrf_trust_reason,
+            "host": None if self.host is None else scrub(self.host, 300),
         }
 
 
@@ -128,6 +133,7 @@ def explain(
     cookies: Sequence[str] = (),
     policy: str = DEFAULT_POLICY,
     policy_reason: str = "",
+    host: str | None = None,
 ) -> Explanation:
     """Explain a browser's credentialed call from ``origin``.
 
@@ -138,21 +144,25 @@ def explain(
     ignored rows.  ``cookies`` is the cookie verdict on ``origin``
     (:meth:`credcors.core.same_site.CookieVerdict.lines`), kept only when a rule
     matched the origin and credentials are on.  ``policy`` is the policy of
-    the view at ``path``, and ``policy_reason`` says why in words.
+    the view at ``path``, and ``policy_reason`` says why in words.  ``host``
+    is the request's host, as :func:`~credcors.core.decide.decide` takes it
+    (no port; ``None``: unknown, ``""``: one ``ALLOWED_HOSTS`` refuses): an
+    origin allowed only on some hosts is explained with them.
     """
-    result = _explain(snapshot, config, origin, method, headers, path, rows, cookies, policy)
-    trust = _csrf_trust(snapshot, config, result, rows, policy)
+    result = _explain(snapshot, config, origin, method, headers, path, rows, cookies, policy, host)
+    trust = _csrf_trust(snapshot, config, result, rows, policy, host)
     return replace(
         result,
         policy=policy,
         policy_reason=policy_reason,
         csrf_trusted=None if trust is None else trust.trusted,
         csrf_trust_reason="" if trust is None else trust.sentence,
+        host=host,
     )
 
 
 def _csrf_trust(
-    snapshot: Snapshot, config: Config, result: Explanation, rows: Sequence[Row], policy: str
+    snapshot: Snapshot, config: Config, result: Explanation, rows: Sequence[Row], policy: str, host: str | None
 ) -> RowTrust | None:
     # The trust of the grant that allowed the origin, in the words staff see
     # in the admin and 'credcors list' (credcors.core.trust); nothing to say
@@ -168,7 +178,7 @@ def _csrf_trust(
     row = next((each for each in rows if each.pk == actual.source), None)
     # A row the caller did not pass: the snapshot's answer stands for its box,
     # which row_trust() then words (the box is all a trusted row can owe it to).
-    ticked = row.trust_for_csrf if row is not None else snapshot.trusts_for_csrf(origin, policy)
+    ticked = row.trust_for_csrf if row is not None else snapshot.trusts_for_csrf(origin, policy, host)
     return row_trust(config, origin, policy, ticked)
 
 
@@ -182,6 +192,7 @@ def _explain(
     rows: Sequence[Row],
     cookies: Sequence[str],
     policy: str,
+    host: str | None,
 ) -> Explanation:
     if path is not None and not config.applies_to(path):
         pattern = config.urls_regex.pattern if config.urls_regex is not None else ""
@@ -202,10 +213,10 @@ def _explain(
     request_headers = ",".join(unsafe) or None
     exchanges: list[Exchange] = []
     if method not in SAFELISTED_METHODS or unsafe:
-        preflight = decide(snapshot, "OPTIONS", origin, method, request_headers, policy)
+        preflight = decide(snapshot, "OPTIONS", origin, method, request_headers, policy, host)
         exchanges.append(Exchange(Kind.PREFLIGHT, method, request_headers, preflight))
         if not preflight.allowed:
-            verdict = refusal_verdict(snapshot, config, origin, preflight, rows, request_headers, policy)
+            verdict = refusal_verdict(snapshot, config, origin, preflight, rows, request_headers, policy, host)
             refusal_hints = (*verdict.hints, "The browser never sends the actual request after a refused preflight.")
             return Explanation(
                 origin,
@@ -218,10 +229,10 @@ def _explain(
                 tuple(exchanges),
                 _cookie_lines(credentials, preflight, cookies),
             )
-    actual = decide(snapshot, method, origin, policy=policy)
+    actual = decide(snapshot, method, origin, policy=policy, host=host)
     exchanges.append(Exchange(Kind.ACTUAL, method, None, actual))
     if not actual.allowed:
-        verdict = refusal_verdict(snapshot, config, origin, actual, rows, None, policy)
+        verdict = refusal_verdict(snapshot, config, origin, actual, rows, None, policy, host)
         return Explanation(origin, False, verdict.cause, verdict.message, verdict.hints, exchanges=tuple(exchanges))
     hints: tuple[str, ...] = ()
     if len(exchanges) == 1:
@@ -235,6 +246,7 @@ def _explain(
     if actual.rule is ANY_ORIGIN:
         message = f"{safe(origin)} is allowed by the policy {policy!r}, which answers every origin with '*'."
         return Explanation(origin, True, "allowed", message, hints, "*", "settings", tuple(exchanges))
+    hints += _scope_hints(snapshot, origin, policy, host)
     source = describe_source(actual.source)
     return Explanation(
         origin,
@@ -247,6 +259,15 @@ def _explain(
         tuple(exchanges),
         _cookie_lines(credentials, actual, cookies),
     )
+
+
+def _scope_hints(snapshot: Snapshot, origin: str, policy: str, host: str | None) -> tuple[str, ...]:
+    # Allowed on this host through a host scope: say so, and that other hosts refuse it.
+    compiled = snapshot.policies.get(policy, snapshot.default)
+    if host is None or not compiled.scoped or compiled.index.lookup(origin) is not None:
+        return ()
+    scopes = " ".join(scope for scope in compiled.scopes_of(origin) if covers(scope, host))
+    return (f"Allowed on this host through its host scope {scopes}; a request to another host is refused.",)
 
 
 def _cookie_lines(credentials: bool, decision: Decision, cookies: Sequence[str]) -> tuple[str, ...]:

@@ -3,8 +3,9 @@
 Given an origin :func:`credcors.core.decide.decide` refused, say why in words: a
 malformed or non-serialized spelling (trailing slash, default port,
 upper case, Unicode host), a disabled, ignored or not-yet-loaded database
-row, or a listed rule it nearly matches (scheme, ``www.``, a pattern's apex,
-the port).  It works on the snapshot's grants and their
+row, a listed rule it nearly matches (scheme, ``www.``, a pattern's apex,
+the port), or a grant scoped to other hosts than the request's ("allowed
+on api.customer-a.com, not on this host").  It works on the snapshot's grants and their
 :class:`~credcors.core.origins.Rule`, never on re-parsed strings.  Pure: plain
 values in, a :class:`Verdict` out.  Request input in the text is quoted with
 :func:`credcors.core.quoting.safe`.
@@ -24,6 +25,7 @@ from credcors.core.diagnose.reasons import REASON_TEXT, describe_source, in_poli
 from credcors.core.origin_header import DEFAULT_PORTS, MAX_ORIGIN_LENGTH
 from credcors.core.origins import OriginError, Rule, parse_rule
 from credcors.core.quoting import safe, scrub
+from credcors.core.scopes import covers
 from credcors.core.snapshot import Snapshot
 
 __all__ = ["Row", "Verdict", "origin_verdict", "row_candidates"]
@@ -43,6 +45,14 @@ class Row:
     trust_for_csrf: bool = False
     #: The policy it belongs to: only rows of the policy asked about explain its refusal.
     policy: str = DEFAULT_POLICY
+    #: The host scope entries it applies on (:mod:`credcors.core.scopes`); empty: every host.
+    hosts: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """How explanations name the row: its id, its origin, and its hosts when it has some."""
+        scope = f", on hosts {' '.join(self.hosts)}" if self.hosts else ""
+        return f"database row {self.pk} ({self.origin}{scope})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +72,14 @@ def origin_verdict(
     reason: Reason,
     rows: Sequence[Row],
     policy: str = DEFAULT_POLICY,
+    host: str | None = None,
 ) -> Verdict:
     """Why ``origin`` was refused for ``reason`` under ``policy``, with the near miss behind it.
 
-    Every policy is diagnosed the same way: its rows, its list, its near misses.
+    Every policy is diagnosed the same way: its rows, its list, its near
+    misses.  ``host`` is the request's host as :func:`~credcors.core.decide.decide`
+    took it (``None``: unknown): an origin allowed only on other hosts is
+    said to be so, with those hosts.
     """
     quoted = safe(origin)
     if reason is Reason.ORIGIN_TOO_LONG:
@@ -93,13 +107,18 @@ def origin_verdict(
             ("Test one origin at a time, exactly as the browser's Origin header shows it.",),
         )
     if reason is Reason.MALFORMED_ORIGIN:
-        return _malformed_verdict(snapshot, config, origin, rows, policy)
+        return _malformed_verdict(snapshot, config, origin, rows, policy, host)
     # From here on the origin passed the wire-form checks (printable ASCII,
     # bounded), so it is shown as is.
     quoted = origin
     settings = config.policy(policy) or config.default_policy
     compiled = snapshot.policies.get(policy, snapshot.default)
-    from_rows = _rows_verdict(config, settings, origin, [row for row in rows if row.policy == policy])
+    # Allowed, but only on other hosts: the scope is the whole story (one lookup per entry of the policy).
+    scopes = compiled.scopes_of(origin)
+    if scopes:
+        grant = compiled.scoped[scopes[0]].lookup(origin)
+        return _scope_verdict(origin, host, scopes, describe_source(None if grant is None else grant.source), policy)
+    from_rows = _rows_verdict(config, settings, origin, [row for row in rows if row.policy == policy], host)
     if from_rows is not None:
         return from_rows
     rule = _parsed(origin)
@@ -138,7 +157,9 @@ def origin_verdict(
     elsewhere = [
         name
         for name, other in snapshot.policies.items()
-        if name != policy and other.any_origin is None and decide(snapshot, "GET", origin, policy=name).allowed
+        if name != policy
+        and other.any_origin is None
+        and decide(snapshot, "GET", origin, policy=name, host=host).allowed
     ]
     if policy == DEFAULT_POLICY:
         where, flag = "CREDCORS['ALLOWED_ORIGINS']", ""
@@ -171,7 +192,9 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
-def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str) -> Verdict:
+def _malformed_verdict(
+    snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str, host: str | None
+) -> Verdict:
     quoted = safe(origin)
     credentials = (config.policy(policy) or config.default_policy).credentials
     try:
@@ -203,7 +226,7 @@ def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Se
         slips.append(("unicode-host", "a host written in Unicode (browsers send the punycode xn-- form)"))
     cause = slips[0][0] if slips else "not-serialized"
     what = " and ".join(text for _, text in slips) or "its spelling"
-    then = _origin_only(snapshot, config, canonical, rows, policy)
+    then = _origin_only(snapshot, config, canonical, rows, policy, host)
     follow = (
         f"A browser on that page sends {canonical}, which credcors allows ({then.message})"
         if then.allowed
@@ -217,20 +240,54 @@ def _malformed_verdict(snapshot: Snapshot, config: Config, origin: str, rows: Se
     )
 
 
-def _origin_only(snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str) -> Verdict:
+def _origin_only(
+    snapshot: Snapshot, config: Config, origin: str, rows: Sequence[Row], policy: str, host: str | None
+) -> Verdict:
     # The origin part of a verdict: allowed by which rule, or why not.
-    decision = decide(snapshot, "GET", origin, policy=policy)
+    decision = decide(snapshot, "GET", origin, policy=policy, host=host)
     if decision.allowed:
         return Verdict(True, "allowed", f"by {decision.rule}, {describe_source(decision.source)}")
-    return origin_verdict(snapshot, config, origin, decision.reason, rows, policy)
+    return origin_verdict(snapshot, config, origin, decision.reason, rows, policy, host)
 
 
-def _rows_verdict(config: Config, policy: PolicyConfig, origin: str, rows: Sequence[Row]) -> Verdict | None:
+def _scope_verdict(origin: str, host: str | None, scopes: Sequence[str], source: str, policy: str) -> Verdict:
+    # An origin allowed under host scope entries that do not cover the request's host.
+    listed = " ".join(scopes)
+    if host is None:
+        example = scopes[0].lstrip(".")
+        return Verdict(
+            False,
+            "host-scoped",
+            f"{origin} is allowed only on hosts {listed} ({source}), and no host was given: a request to an "
+            "unknown host gets only what is allowed on every host.",
+            (
+                "Name the API host the page calls to explain a request to it, e.g. "
+                f"'manage.py credcors explain {origin} --host {example}'.",
+            ),
+        )
+    here = scrub(host, 300)
+    if source == "settings":
+        where = "CREDCORS['HOSTS']" if policy == DEFAULT_POLICY else f"CREDCORS['POLICIES'][{policy!r}]['HOSTS']"
+        widen = f"add it to {where}"
+    else:
+        flags = " ".join(f"--host {scope}" for scope in (*scopes, here))
+        widen = f"add it to the row's hosts: 'manage.py credcors add {origin} {flags}', or in the admin"
+    return Verdict(
+        False,
+        "other-host",
+        f"{origin} is allowed on {listed}, not on this host ({here}); {source} scopes it to those hosts.",
+        (f"If {here} serves the same tenant, {widen}; otherwise this refusal is what the scope is for.",),
+    )
+
+
+def _rows_verdict(
+    config: Config, policy: PolicyConfig, origin: str, rows: Sequence[Row], host: str | None
+) -> Verdict | None:
     # Only rows equal to a canonical candidate are looked at, and the origin
     # passed the wire-form checks: both are printable ASCII and bounded.
     covering = set(row_candidates(origin))
     for row in sorted((row for row in rows if row.origin in covering), key=lambda row: not row.enabled):
-        name = f"database row {row.pk} ({row.origin})"
+        name = row.name
         note = f" Note on the row: {safe(row.note, 200)}." if row.note else ""
         if not row.enabled:
             return Verdict(
@@ -266,6 +323,8 @@ def _rows_verdict(config: Config, policy: PolicyConfig, origin: str, rows: Seque
                 f"{name} would allow {origin}, but {where}['USE_DATABASE'] is False.",
                 (f"Set {where}['USE_DATABASE'] = True, or list the origin in ALLOWED_ORIGINS.",),
             )
+        if row.hosts and not (host and any(covers(scope, host) for scope in row.hosts)):
+            return _scope_verdict(origin, host, row.hosts, f"database row {row.pk}", policy.name)
         return Verdict(
             False,
             "not-loaded-yet",

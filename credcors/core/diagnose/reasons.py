@@ -30,6 +30,7 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.REQUEST_HEADERS_TOO_LONG: "Access-Control-Request-Headers is too long",
     Reason.MALFORMED_REQUEST_HEADERS: "Access-Control-Request-Headers is not a comma-separated list of header names",
     Reason.UNKNOWN_POLICY: "the view names a policy that CREDCORS['POLICIES'] does not define",
+    Reason.DISALLOWED_HOST: "the request's Host is not in ALLOWED_HOSTS, so Django refuses it and nothing is allowed",
 }
 
 

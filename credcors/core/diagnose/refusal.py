@@ -37,8 +37,12 @@ def refusal_verdict(
     rows: Sequence[Row],
     request_headers: str | None,
     policy: str,
+    host: str | None = None,
 ) -> Verdict:
-    """Why ``decision``, a refusal of a call from ``origin`` under ``policy``, refused it, in words."""
+    """Why ``decision``, a refusal of a call from ``origin`` under ``policy``, refused it, in words.
+
+    ``host`` is the request's host as the decision took it (see :func:`credcors.core.decide.decide`).
+    """
     reason = decision.reason
     if reason is Reason.METHOD_NOT_ALLOWED:
         return _method_verdict(snapshot.headers_of(policy), decision.detail or "")
@@ -73,7 +77,14 @@ def refusal_verdict(
             f"{REASON_TEXT[reason]}: {policy!r}.",
             (f"Add {policy!r} to CREDCORS['POLICIES'], or fix the name in @cors_policy / cors_policy.",),
         )
-    return origin_verdict(snapshot, config, origin, reason, rows, policy)
+    if reason is Reason.DISALLOWED_HOST:
+        return Verdict(
+            False,
+            "disallowed-host",
+            f"{REASON_TEXT[reason]}.",
+            ("Add the API's host to ALLOWED_HOSTS (behind a proxy, see USE_X_FORWARDED_HOST).",),
+        )
+    return origin_verdict(snapshot, config, origin, reason, rows, policy, host)
 
 
 def _method_verdict(headers: Headers, method: str) -> Verdict:

@@ -12,6 +12,8 @@ def render(result: Explanation) -> str:
     """The human-readable form of an explanation (the admin page shows the same parts)."""
     verdict = "ALLOWED" if result.allowed else "REFUSED"
     lines = [f"Origin:   {safe(result.origin)}", f"Verdict:  {verdict} ({result.cause})"]
+    if result.host is not None:
+        lines.append(f"Host:     {safe(result.host, 300) if result.host else 'one ALLOWED_HOSTS refuses'}")
     if result.policy_reason:
         lines.append(f"Policy:   {result.policy} ({result.policy_reason})")
     lines.append(f"Why:      {result.message}")

@@ -96,6 +96,13 @@ class Command(RowCommands, BaseCommand):
             help="A request header the script sets; repeat for several.",
         )
         explain.add_argument("--path", default=None, help="The request path, checked against URLS_REGEX.")
+        explain.add_argument(
+            "--host",
+            default=None,
+            help='The API host the page calls, as its Host header says it (e.g. "api.customer-a.com"), checked '
+            "against ALLOWED_HOSTS; origins allowed only on some hosts are decided for it. Without it, only "
+            "what is allowed on every host applies.",
+        )
         explain.add_argument("--json", action="store_true", help="Print JSON for machines.")
         explain.add_argument(
             "--websocket",
@@ -139,6 +146,7 @@ class Command(RowCommands, BaseCommand):
             path=options["path"],
             websocket=options["websocket"],
             policy_name=options["policy"],
+            host=options["host"],
         )
         note = settings_problems(get_config())
         if options["json"]:
