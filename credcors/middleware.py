@@ -167,8 +167,9 @@ def _report_refusal(
     refused = config.refused
     if refused.record and decision.reason is Reason.ORIGIN_NOT_ALLOWED and _cross_origin(request, origin):
         # Counted in memory (no I/O here); a background thread writes the
-        # counts to RefusedOrigin, with the policy that refused it.
-        get_refused_log().record(origin, request.path, policy, refused, serialized=True)
+        # counts to RefusedOrigin, with the policy that refused it and the
+        # host it refused it on (remembered by _decide's read: a dict lookup).
+        get_refused_log().record(origin, request.path, policy, refused, serialized=True, host=request_host(request))
     # settings.DEBUG as parsed with the config (a change of it parses again):
     # reading django.conf.settings costs 0.3 µs a time through its lazy proxy.
     if config.debug:

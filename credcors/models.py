@@ -15,7 +15,7 @@ from credcors.conf import get_config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.origins import OriginError, parse_rule
 from credcors.core.scopes import ScopeError, join_scopes, parse_scopes, split_scopes
-from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH
+from credcors.refused.recorder import MAX_HOST_LENGTH, MAX_PATH_LENGTH, MAX_POLICY_LENGTH
 
 __all__ = [
     "AllowedOrigin",
@@ -219,21 +219,24 @@ class RefusedOrigin(models.Model):
     """
 
     # Only serialized origins as browsers send them (printable ASCII, at most
-    # 267 characters) are ever recorded; one row per origin and the policy
-    # that refused it.
+    # 267 characters) are ever recorded; one row per origin, the policy
+    # that refused it and the host it was sent to (issue 24).
     origin = models.CharField(_("origin"), max_length=300)
     count = models.BigIntegerField(_("refused requests"), default=0)
     first_seen = models.DateTimeField(_("first seen"))
     last_seen = models.DateTimeField(_("last seen"))
     last_path = models.CharField(_("last path"), max_length=MAX_PATH_LENGTH, blank=True, default="")
     policy = models.CharField(_("policy"), max_length=MAX_POLICY_LENGTH, default="default")
+    # The host Django accepted, without its port; "" when unknown: refusals
+    # recorded before hosts were, and a WebSocket handshake without Host.
+    host = models.CharField(_("host"), max_length=MAX_HOST_LENGTH, blank=True, default="")
 
     class Meta:
         ordering = ["-count", "-last_seen"]  # noqa: RUF012 - Django reads Meta, nobody mutates it
         verbose_name = _("refused origin")
         verbose_name_plural = _("refused origins")
         constraints = [  # noqa: RUF012
-            models.UniqueConstraint(fields=["origin", "policy"], name="credcors_refused_origin_policy"),
+            models.UniqueConstraint(fields=["origin", "policy", "host"], name="credcors_refused_origin_policy_host"),
         ]
         # The eviction of the least recently seen rows reads them in this order.
         indexes = [models.Index(fields=["last_seen", "count"], name="credcors_refused_recent")]  # noqa: RUF012

@@ -85,11 +85,12 @@ class OriginValidator:
         # aget() never blocks the loop: a due refresh starts in the
         # background, and only a process's very first load waits, in a thread.
         snapshot = await get_store().aget()
-        decision = decide_handshake(snapshot, origin, self.policy, header_host(headers))
+        host = header_host(headers)
+        decision = decide_handshake(snapshot, origin, self.policy, host)
         if decision.allowed or (origin is None and allows_no_origin(self.policy)):
             return await self.application(scope, receive, send)
         path = str(scope.get("path", ""))
-        _report_refusal(decision, origin, path, self.policy)
+        _report_refusal(decision, origin, path, self.policy, host)
         await _refuse(scope, receive, send)
 
 
@@ -124,7 +125,7 @@ async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "websocket.close", "code": _POLICY_VIOLATION})
 
 
-def _report_refusal(decision: Decision, origin: str | None, path: str, policy: str) -> None:
+def _report_refusal(decision: Decision, origin: str | None, path: str, policy: str, host: str | None) -> None:
     if origin is None:
         # Nothing a staff member could allow; logged like a refused request.
         log_refusal(decision, "", path)
@@ -133,5 +134,6 @@ def _report_refusal(decision: Decision, origin: str | None, path: str, policy: s
     refused = get_config().refused
     if refused.record and decision.reason is Reason.ORIGIN_NOT_ALLOWED:
         # Counted in memory (no I/O on the loop); the refused log's thread
-        # writes RefusedOrigin, so staff can allow the origin in one click.
-        get_refused_log().record(origin, path, policy, refused, serialized=True)
+        # writes RefusedOrigin, so staff can allow the origin in one click,
+        # on the host the handshake was sent to.
+        get_refused_log().record(origin, path, policy, refused, serialized=True, host=host)

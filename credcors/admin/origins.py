@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.contrib.admin import helpers, widgets
 from django.contrib.admin.models import LogEntry
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,11 +26,12 @@ from django.utils.translation import ngettext
 from credcors.admin import refused  # noqa: F401 - registers the refused origins' admin
 from credcors.admin.cells import shortened
 from credcors.admin.effective import settings_entries, settings_total
+from credcors.admin.filters import CsrfTrustFilter, HostFilter, StateFilter
+from credcors.admin.forms import HostsField, TestOriginForm
 from credcors.admin.import_view import import_view
 from credcors.admin.propagation import propagation_message
 from credcors.admin.status import read_status
 from credcors.conf import get_config
-from credcors.core.config import Config
 from credcors.core.config.policies import DEFAULT_POLICY
 from credcors.core.trust import policy_trust, row_trust
 from credcors.explain import explain_request
@@ -46,6 +47,8 @@ from credcors.store.current import get_store
 _CHANGING_ACTIONS = ("enable_selected", "disable_selected")
 #: How much of a note the change list shows: two or three lines of its cell at 1280 px.
 NOTE_CELL_LENGTH = 60
+#: How much of a row's hosts the change list shows: two customers' API hosts.
+HOSTS_CELL_LENGTH = 40
 
 
 #: Beside the box on the row's page, while ``TRUST_FOR_CSRF = True`` trusts every default-policy row.
@@ -58,116 +61,14 @@ POLICY_TRUST_NOTE = _(
 _HISTORY = "_credcors_history"
 
 
-class TestOriginForm(forms.Form):
-    """The inputs of ``manage.py credcors explain``, as a form."""
-
-    # Not stripped: a stray space is one of the things being diagnosed.
-    origin = forms.CharField(label=_("Origin"), max_length=2000, strip=False)
-    method = forms.CharField(label=_("Method"), max_length=100, initial="GET")
-    headers = forms.CharField(
-        label=_("Request headers"),
-        max_length=5000,
-        required=False,
-        help_text=_("Headers the page's script sets, separated by commas."),
-    )
-    path = forms.CharField(label=_("Path"), max_length=2000, required=False, strip=False)
-    kind = forms.ChoiceField(
-        label=_("Request"),
-        choices=[
-            ("http", _("A browser call")),
-            ("websocket", _("A WebSocket handshake")),
-        ],
-        initial="http",
-        required=False,
-        help_text=_(
-            "A browser call is fetch(), XMLHttpRequest or a form. A WebSocket handshake is what "
-            "credcors.websocket.OriginValidator decides: a GET from the origin, with no preflight, so method and "
-            "headers are not used."
-        ),
-    )
-    policy = forms.ChoiceField(
-        label=_("Validator's policy"),
-        initial=DEFAULT_POLICY,
-        required=False,
-        help_text=_(
-            "For a WebSocket handshake: the policy given to OriginValidator(application, policy=...). "
-            "A browser call takes its policy from the view at its path."
-        ),
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # This process's policies, read when the page is drawn: settings can change between deploys.
-        cast(forms.ChoiceField, self.fields["policy"]).choices = [(name, name) for name in get_config().policy_names]
-
-    @property
-    def websocket(self) -> bool:
-        return self.is_valid() and self.cleaned_data["kind"] == "websocket"
-
-
-class CsrfTrustFilter(admin.SimpleListFilter):
-    """The rows trusted for CSRF by the rule the column shows, box or ``TRUST_FOR_CSRF``; one query."""
-
-    title = _("trusted for CSRF (in force)")
-    parameter_name = "csrf_trusted"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("yes", _("Yes")), ("no", _("No"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> QuerySet[AllowedOrigin]:
-        if self.value() not in ("yes", "no"):
-            return queryset
-        trusted = _trusted_rows(get_config())
-        chosen: QuerySet[AllowedOrigin] = (
-            queryset.filter(trusted) if self.value() == "yes" else queryset.exclude(trusted)
-        )
-        return chosen
-
-
-def _trusted_rows(config: Config) -> Q:
-    # row_trust() as a WHERE clause: per policy that can trust rows, its
-    # exact rows (ticked, unless TRUST_FOR_CSRF trusts them all) that no
-    # settings entry shadows, and the rows a trusted settings entry shadows.
-    trusted = Q(pk__in=[])
-    for name in config.policy_names:
-        facts = policy_trust(config, name)
-        if not facts.rows:
-            continue
-        rows = Q(policy=name) & ~Q(origin__contains="*") & ~Q(origin__in=list(facts.settings))
-        if not facts.every_row:
-            rows &= Q(trust_for_csrf=True)
-        shadowed = [origin for origin, yes in facts.settings.items() if yes]
-        trusted |= rows | Q(policy=name, origin__in=shadowed)
-    return trusted
-
-
-class StateFilter(admin.SimpleListFilter):
-    """Active (enabled, not expired), expired (enabled, past its expiry), or disabled."""
-
-    title = _("state")
-    parameter_name = "state"
-
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, Any]]:
-        return [("active", _("Active")), ("expired", _("Expired")), ("disabled", _("Disabled"))]
-
-    def queryset(self, request: HttpRequest, queryset: QuerySet[AllowedOrigin]) -> QuerySet[AllowedOrigin]:
-        now = timezone.now()
-        chosen: QuerySet[AllowedOrigin] = {
-            "active": queryset.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now), enabled=True),
-            "expired": queryset.filter(enabled=True, expires_at__lte=now),
-            "disabled": queryset.filter(enabled=False),
-        }.get(self.value() or "", queryset)
-        return chosen
-
-
 @admin.register(AllowedOrigin)
 class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     # Five columns fit beside the admin's sidebar and the filters at 1280 px:
     # the state says enabled and expiry in one cell, the note is shortened
     # (whole on hover), and "updated" is on the row's page and its History.
-    list_display = ("origin", "state", "policy", "csrf_trust", "shown_note")
-    list_filter = (StateFilter, "enabled", "policy", CsrfTrustFilter)
-    search_fields = ("origin", "note")
+    list_display = ("origin", "state", "policy", "shown_hosts", "csrf_trust", "shown_note")
+    list_filter = (StateFilter, "enabled", "policy", HostFilter, CsrfTrustFilter)
+    search_fields = ("origin", "hosts", "note")
     readonly_fields = ("created_at", "updated_at")
     actions = ("enable_selected", "disable_selected", "export_text", "export_json")
 
@@ -182,6 +83,9 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 initial=db_field.default,
                 help_text=db_field.help_text,
             )
+        if db_field.name == "hosts":
+            # A couple of lines: most rows name a host or two; a box of ten would suggest a list.
+            kwargs.update(form_class=HostsField, widget=widgets.AdminTextareaWidget(attrs={"rows": 2}))
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if (
             db_field.name == "trust_for_csrf"
@@ -220,6 +124,13 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def shown_note(self, obj: AllowedOrigin) -> str:
         """The note, shortened to what a list cell reads across; whole on hover and on the row's page."""
         return shortened(obj.note, NOTE_CELL_LENGTH)
+
+    @admin.display(description=_("hosts"), ordering="hosts")
+    def shown_hosts(self, obj: AllowedOrigin) -> str:
+        """The API hosts the row allows its origin on, shortened (whole on hover); "every host" when it names none."""
+        if not obj.hosts:
+            return str(_("every host"))
+        return shortened(obj.hosts, HOSTS_CELL_LENGTH)
 
     @admin.display(description=_("trusted for CSRF"), ordering="trust_for_csrf")
     def csrf_trust(self, obj: AllowedOrigin) -> str:
@@ -334,6 +245,8 @@ class AllowedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 path=data["path"] or None,
                 websocket=form.websocket,
                 policy_name=data["policy"] or DEFAULT_POLICY,
+                # explain_request checks it against ALLOWED_HOSTS, as the middleware does.
+                host=data["host"] or None,
             )
         context = {
             **self.admin_site.each_context(request),

@@ -4,7 +4,10 @@ The list is filled by whoever sends requests, so everything it shows is
 request input: bidirectional controls in a path are shown escaped
 (:func:`~credcors.core.quoting.without_bidi`), and "Allow selected" says per
 origin what it did, leaves in the list what it did not allow where it was
-refused, and warns about a look-alike of an allowed origin.
+refused, and warns about a look-alike of an allowed origin.  An origin is
+allowed on the host it was refused on (issue 24): a new row is scoped to
+that host, an existing row of a few hosts gets that one too; only a refusal
+whose host is unknown (recorded before hosts were) adds a row of every host.
 
 Registered when :mod:`credcors.admin.origins` imports this module.
 """
@@ -28,12 +31,14 @@ from django.utils.translation import gettext_lazy as _
 from credcors.admin.cells import moment, shortened
 from credcors.conf import get_config
 from credcors.core.config import Config
-from credcors.core.decide import decide
 from credcors.core.diagnose.nearby import near_misses
 from credcors.core.origins import OriginError, parse_rule
 from credcors.core.quoting import without_bidi
+from credcors.core.scopes import ScopeError, canonical_scope, covers, join_scopes
 from credcors.core.snapshot import Snapshot
+from credcors.hosting import unreachable_scopes
 from credcors.models import AllowedOrigin, RefusedOrigin, canonicalize_origin
+from credcors.refused import flush
 from credcors.rows.edit import FIELDS, save_row
 from credcors.store.current import get_store
 
@@ -54,11 +59,20 @@ _ANOTHER_OWNER = ("look-alike-host",)
 
 #: How much of a path the list shows; the whole path is on hover and on the entry's page.
 PATH_CELL_LENGTH = 40
+#: How much of a host the list shows: a customer's API host fits whole.
+HOST_CELL_LENGTH = 32
 
 
 def now_allowed(snapshot: Snapshot, refused: RefusedOrigin) -> bool:
-    """Whether ``refused``'s origin is allowed now by the policy that refused it, in ``snapshot`` (no query)."""
-    return decide(snapshot, "GET", refused.origin, policy=refused.policy).allowed
+    """Whether ``refused``'s origin is allowed now by the policy that refused it, on its host (no query)."""
+    return flush.now_allowed(snapshot, refused.origin, refused.policy, refused.host)
+
+
+def _named(refused: RefusedOrigin) -> str:
+    # How a message names one entry: the same origin may be listed per host.
+    if not refused.host:
+        return refused.origin
+    return gettext("%(origin)s on %(host)s") % {"origin": refused.origin, "host": refused.host}
 
 
 class _NowAllowedFilter(admin.SimpleListFilter):
@@ -98,7 +112,9 @@ class _NowAllowedFilter(admin.SimpleListFilter):
         # One read of the list (at most REFUSED_MAX_ROWS entries), decided
         # on this process's snapshot like the mark each row shows.
         snapshot = get_store().get()
-        allowed = [refused.pk for refused in queryset.only("pk", "origin", "policy") if now_allowed(snapshot, refused)]
+        allowed = [
+            refused.pk for refused in queryset.only("pk", "origin", "policy", "host") if now_allowed(snapshot, refused)
+        ]
         chosen: QuerySet[RefusedOrigin] = (
             queryset.filter(pk__in=allowed) if self.value() == "yes" else queryset.exclude(pk__in=allowed)
         )
@@ -125,11 +141,13 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     # What fits beside the admin's sidebar and the filters at 1280 px: the
     # first sighting and the whole path are on the entry's own page.
-    list_display = ("shown_origin", "refused", "seen", "listed_path", "shown_policy")
+    # The host is the origin cell's second line: a column of its own would
+    # not fit beside the filters at 1280 px; the entry's page names it apart.
+    list_display = ("listed_origin", "refused", "seen", "listed_path", "shown_policy")
     list_filter = (_NowAllowedFilter, ("policy", _PolicyFilter))
-    search_fields = ("origin", "last_path")
+    search_fields = ("origin", "host", "last_path")
     ordering = ("-count", "-last_seen")
-    fields = ("shown_origin", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
+    fields = ("shown_origin", "shown_host", "count", "first_seen", "last_seen", "shown_path", "shown_policy")
     readonly_fields = fields
     # Named "delete_selected", this list's Dismiss takes the place of
     # Django's site-wide delete action, which asks for a confirmation page
@@ -153,6 +171,23 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             # Listed by the "Now allowed" filter: say why it is still here.
             return format_html('{} <span class="credcors-now-allowed">{}</span>', shown, _("now allowed"))
         return shown
+
+    @admin.display(description=_("origin"), ordering="origin")
+    def listed_origin(self, obj: RefusedOrigin) -> str:
+        # The list's cell: the origin, over the host it was refused on when known.
+        shown = self.shown_origin(obj)
+        if not obj.host:
+            return shown
+        host = shortened(obj.host, HOST_CELL_LENGTH, breaks_after=".")
+        return format_html(
+            '{}<br><span class="credcors-host">{}</span>', shown, format_html(gettext("on {host}"), host=host)
+        )
+
+    @admin.display(description=_("host"), ordering="host")
+    def shown_host(self, obj: RefusedOrigin) -> str:
+        # The host Django accepted (ALLOWED_HOSTS), so plain ASCII; "" for
+        # refusals recorded before credcors recorded hosts.
+        return obj.host or str(_("unknown"))
 
     @admin.display(description=_("refused"), ordering="count")
     def refused(self, obj: RefusedOrigin) -> int:
@@ -197,7 +232,7 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 if outcome != _KEPT:
                     # Only now is the origin allowed where it was refused.
                     refused.delete()
-                    done[outcome].append(refused.origin)
+                    done[outcome].append(_named(refused))
         if done[_ALLOWED]:
             count = len(done[_ALLOWED])
             self.message_user(
@@ -242,7 +277,10 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         except ValidationError as exc:
             self.message_user(request, gettext("Still refused: %s") % exc.messages[0], messages.ERROR)
             return _KEPT
-        if decide(snapshot, "GET", origin, policy=policy).allowed:
+        scope = self._scope(request, refused)
+        if scope is None:
+            return _KEPT
+        if now_allowed(snapshot, refused):
             return _ALREADY
         if not config.takes_rows(policy):
             self._say(
@@ -286,23 +324,90 @@ class RefusedOriginAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             )
             return _KEPT
         if row is None:
-            self._add(request, canonical, refused)
-        elif row.enabled:
-            # Enabled and unexpired, in this policy, but not in this
-            # process's list yet: another process saved it a moment ago.
-            return _ALREADY
+            self._add(request, canonical, refused, scope)
         else:
-            before = {name: getattr(row, name) for name in FIELDS}
-            row.enabled = True
-            save_row(row, user=request.user, before=before)
+            outcome = self._allow_in_row(request, row, scope)
+            if outcome != _ALLOWED:
+                return outcome
         self._warn_near_misses(request, snapshot, canonical)
         return _ALLOWED
 
-    def _add(self, request: HttpRequest, origin: str, refused: RefusedOrigin) -> None:
+    def _scope(self, request: HttpRequest, refused: RefusedOrigin) -> str | None:
+        # The host to allow the origin on: the one it was refused on, ""
+        # when unknown (every host, as in 0.1), None (said why) when none can be.
+        if not refused.host:
+            return ""
+        try:
+            host = canonical_scope(refused.host)
+        except ScopeError as exc:
+            # Django accepts hosts such as "a..b" (with ALLOWED_HOSTS = ["*"]) that no row can name.
+            self.message_user(
+                request,
+                gettext("Still refused: %(entry)s, since %(why)s") % {"entry": _named(refused), "why": exc.message},
+                messages.ERROR,
+            )
+            return None
+        if unreachable_scopes([host]):
+            self._say(
+                request,
+                gettext(
+                    "Left in the list: %(origin)s was refused on the host %(host)s, which ALLOWED_HOSTS no longer "
+                    "accepts, so no request to it reaches credcors; nothing was added. Dismiss it, or add "
+                    "%(host)s to ALLOWED_HOSTS again."
+                )
+                % {"origin": refused.origin, "host": host},
+            )
+            return None
+        return host
+
+    def _allow_in_row(self, request: HttpRequest, row: AllowedOrigin, scope: str) -> str:
+        # The origin's row, in the policy that refused it and unexpired:
+        # enable it, and give it the refusal's host when its hosts miss it.
+        hosts = row.host_list
+        covered = not hosts or any(covers(entry, scope) for entry in hosts)
+        if row.enabled and covered:
+            # Enabled, unexpired, on this host, in this policy, but not in
+            # this process's list yet: another process saved it a moment ago.
+            return _ALREADY
+        if not covered and not scope:
+            # A list anyone can fill never widens a tenant's row to every host.
+            self._say(
+                request,
+                gettext(
+                    "Left in the list: the row of %(origin)s allows it only on %(hosts)s, and this refusal's host "
+                    "is unknown (it was recorded before credcors recorded hosts), so allowing it here would allow "
+                    "it on every host. Add the hosts it needs to the row, or dismiss it."
+                )
+                % {"origin": row.origin, "hosts": " ".join(hosts)},
+            )
+            return _KEPT
+        before = {name: getattr(row, name) for name in FIELDS}
+        row.enabled = True
+        if not covered:
+            row.hosts = join_scopes((*hosts, scope))
+        try:
+            save_row(row, user=request.user, before=before)
+        except ValidationError as exc:  # More hosts than a row may name.
+            self.message_user(request, gettext("Still refused: %s") % exc.messages[0], messages.ERROR)
+            return _KEPT
+        if not covered:
+            self.message_user(
+                request,
+                gettext("The row of %(origin)s now allows it on %(host)s too: its hosts are %(hosts)s.")
+                % {"origin": row.origin, "host": scope, "hosts": row.hosts},
+                messages.INFO,
+            )
+        return _ALLOWED
+
+    def _add(self, request: HttpRequest, origin: str, refused: RefusedOrigin, scope: str) -> None:
         # Through the one write path (the model's rules, the signals that
-        # reload the allow-list, the history entry worded as every add's).
+        # reload the allow-list, the history entry worded as every add's),
+        # scoped to the host it was refused on.
         row = AllowedOrigin(
-            origin=origin, note=f"allowed from the refused origins ({refused.count} refused)", policy=refused.policy
+            origin=origin,
+            note=f"allowed from the refused origins ({refused.count} refused)",
+            policy=refused.policy,
+            hosts=scope,
         )
         save_row(row, user=request.user)
 

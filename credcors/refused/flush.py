@@ -7,8 +7,9 @@ timer thread started.  That thread waits until a flush is due (at most one
 per ``REFUSED_FLUSH_SECONDS`` per process), takes the whole table and writes
 it in one transaction: counts added to the rows that exist, new rows
 inserted, then the least recently seen rows evicted down to
-``REFUSED_MAX_ROWS``.  Each origin is kept under the policy that refused it,
-and left out only when that policy allows it since.
+``REFUSED_MAX_ROWS``.  Each origin is kept under the policy that refused it
+and the host it was sent to, and left out only when that policy allows it
+on that host since.
 
 Request input is made storable before it is written
 (:func:`~credcors.core.quoting.storable`), and a value the database still refuses
@@ -41,17 +42,19 @@ from credcors.core.config.refused import RefusedSettings
 from credcors.core.decide import decide
 from credcors.core.quoting import safe, scrub, storable
 from credcors.lazy import Lazy
-from credcors.refused.recorder import MAX_PATH_LENGTH, MAX_POLICY_LENGTH, Recorder, Refused
+from credcors.refused.recorder import MAX_HOST_LENGTH, MAX_PATH_LENGTH, MAX_POLICY_LENGTH, Recorder, Refused
 from credcors.store.current import get_store
 from credcors.store.schedule import start_thread
 
 if TYPE_CHECKING:
+    from credcors.core.snapshot import Snapshot
     from credcors.models import RefusedOrigin
 
 __all__ = [
     "RefusedLog",
     "evict_least_recent",
     "get_refused_log",
+    "now_allowed",
     "reset_refused_log",
     "start_timer",
     "write_refused",
@@ -89,7 +92,7 @@ def _when(timestamp: float) -> datetime:
 def write_refused(refused: Sequence[Refused], max_rows: int) -> int:
     """Add ``refused`` to the ``RefusedOrigin`` table, keep at most ``max_rows`` rows; return how many were written.
 
-    Paths and policy names are made storable first.  Should the database
+    Paths, policy names and hosts are made storable first.  Should the database
     still refuse a value, the batch is written again one origin at a time,
     each in its own savepoint, and only the origins it refuses are left out
     (each logged).
@@ -112,28 +115,31 @@ def write_refused(refused: Sequence[Refused], max_rows: int) -> int:
 
 def _storable(item: Refused) -> Refused:
     # The origin passed the wire-form check (printable ASCII, bounded); the
-    # path is decoded request text, the policy a name from code.
+    # path is decoded request text, the policy a name from code, the host
+    # one Django accepted (callers of write_refused may pass anything).
     return item._replace(
-        last_path=storable(item.last_path)[:MAX_PATH_LENGTH], policy=storable(item.policy)[:MAX_POLICY_LENGTH]
+        last_path=storable(item.last_path)[:MAX_PATH_LENGTH],
+        policy=storable(item.policy)[:MAX_POLICY_LENGTH],
+        host=storable(item.host)[:MAX_HOST_LENGTH],
     )
 
 
 def _write(rows: QuerySet[RefusedOrigin], refused: Sequence[Refused]) -> None:
-    # Counts added to the (origin, policy) rows that exist, new ones inserted.
+    # Counts added to the (origin, policy, host) rows that exist, new ones inserted.
     from credcors.models import RefusedOrigin
 
-    known: set[tuple[str, str]] = set()
+    known: set[tuple[str, str, str]] = set()
     for start in range(0, len(refused), _CHUNK):
         origins = [item.origin for item in refused[start : start + _CHUNK]]
-        known.update(rows.filter(origin__in=origins).values_list("origin", "policy"))
+        known.update(rows.filter(origin__in=origins).values_list("origin", "policy", "host"))
     new = []
     for item in refused:
-        if (item.origin, item.policy) in known:
+        if (item.origin, item.policy, item.host) in known:
             seen = _when(item.last_seen)
             # count + n in SQL: two processes flushing at once both add up;
             # and one that flushes older counts later leaves the latest
             # refusal's time and path, which eviction goes by.
-            rows.filter(origin=item.origin, policy=item.policy).update(
+            rows.filter(origin=item.origin, policy=item.policy, host=item.host).update(
                 count=F("count") + item.refusals,
                 last_path=Case(When(last_seen__lte=seen, then=Value(item.last_path)), default=F("last_path")),
                 last_seen=Greatest(F("last_seen"), Value(seen)),
@@ -147,6 +153,7 @@ def _write(rows: QuerySet[RefusedOrigin], refused: Sequence[Refused]) -> None:
                     last_seen=_when(item.last_seen),
                     last_path=item.last_path,
                     policy=item.policy,
+                    host=item.host,
                 )
             )
     # Another process may insert the same origin between the read and
@@ -217,9 +224,22 @@ class RefusedLog:
         self._failing = False
         self.recorder.reset()
 
-    def record(self, origin: str, path: str, policy: str, limits: RefusedSettings, *, serialized: bool = False) -> None:
-        """Count one refused request (no I/O); make sure a flush is scheduled (see :meth:`Recorder.record`)."""
-        self.recorder.record(origin, path, policy, limits.max_pending, serialized=serialized)
+    def record(
+        self,
+        origin: str,
+        path: str,
+        policy: str,
+        limits: RefusedSettings,
+        *,
+        serialized: bool = False,
+        host: str | None = None,
+    ) -> None:
+        """Count one refused request (no I/O); make sure a flush is scheduled (see :meth:`Recorder.record`).
+
+        ``host`` is the request's host as Django accepted it, without its
+        port (:func:`credcors.hosting.request_host`); ``None``: unknown.
+        """
+        self.recorder.record(origin, path, policy, limits.max_pending, serialized=serialized, host=host or "")
         if self._scheduled or not len(self.recorder):
             # A flush is already on its way, or there is nothing to write.
             return
@@ -261,11 +281,12 @@ class RefusedLog:
         try:
             # An origin allowed since its refusals were counted (staff just
             # ran "Allow selected") has nothing left to approve.
-            # Each under the policy that refused it: the default policy may
-            # allow an origin that a partner view's policy refuses.
+            # Each under the policy that refused it, on its host: the default
+            # policy may allow an origin that a partner view's policy
+            # refuses, and a row may allow it on one API host, not another.
             snapshot = get_store().get()
             refused = [
-                item for item in drained.refused if not decide(snapshot, "GET", item.origin, policy=item.policy).allowed
+                item for item in drained.refused if not now_allowed(snapshot, item.origin, item.policy, item.host)
             ]
             written = write_refused(refused, get_config().refused.max_rows)
         except Exception:
@@ -277,6 +298,16 @@ class RefusedLog:
             self._failing = False
             logger.warning("credcors: writing refused origins works again.")
         return written
+
+
+def now_allowed(snapshot: Snapshot, origin: str, policy: str, host: str) -> bool:
+    """Whether ``origin``, refused by ``policy`` on ``host``, is allowed there now in ``snapshot`` (no query).
+
+    A refusal of an unknown host (``""``: recorded before hosts were) finds
+    only the grants of every host, as :func:`~credcors.core.decide.decide`
+    does for ``host=None``; the flush and the admin's list both ask this.
+    """
+    return decide(snapshot, "GET", origin, policy=policy, host=host or None).allowed
 
 
 #: The process-wide log the middleware records into, made on first use.  A

@@ -5,9 +5,11 @@ its origin (``origin-not-allowed``) to :meth:`Recorder.record`.  That call does
 no I/O: it checks that the value is a serialized origin as browsers send it
 (the shapes :func:`~credcors.core.origins.classify_origin` calls serialized, which
 are printable ASCII of bounded length), then updates one entry of a dict
-under a lock.  An entry is an origin and the policy that refused it, so an
-origin the default policy allows but a partner view's policy refuses is
-counted, and listed, as that policy's refusal.  The dict holds at most
+under a lock.  An entry is an origin, the policy that refused it and the
+host the request was sent to, so an origin the default policy allows but a
+partner view's policy refuses is counted, and listed, as that policy's
+refusal, and an origin allowed on one customer's API host but refused on
+another's (issue 24) as that host's.  The dict holds at most
 ``REFUSED_MAX_PENDING`` entries; once full, entries already held keep
 counting and new ones are dropped (and counted as dropped) until the next
 flush empties it, so a flood of distinct origins costs a bounded amount of
@@ -29,6 +31,7 @@ from typing import NamedTuple
 from credcors.core.origin_header import OriginShape, classify_origin
 
 __all__ = [
+    "MAX_HOST_LENGTH",
     "MAX_PATH_LENGTH",
     "MAX_POLICY_LENGTH",
     "Drained",
@@ -41,10 +44,15 @@ __all__ = [
 MAX_PATH_LENGTH = 200
 #: The longest policy name stored with a refusal (the column's width).
 MAX_POLICY_LENGTH = 100
+#: The longest host recorded (the column's width); DNS names stop at 253.
+MAX_HOST_LENGTH = 255
 
 
 class Refused(NamedTuple):
-    """What one process saw of one origin refused by one policy since its last flush (times from ``time.time``)."""
+    """What one process saw of one origin refused by one policy on one host since its last flush.
+
+    Times are from ``time.time``; ``host`` is ``""`` when unknown.
+    """
 
     origin: str
     refusals: int
@@ -52,6 +60,7 @@ class Refused(NamedTuple):
     last_seen: float
     last_path: str
     policy: str
+    host: str = ""
 
 
 class Drained(NamedTuple):
@@ -76,28 +85,36 @@ class Recorder:
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
         self._lock = threading.Lock()
-        self._table: dict[tuple[str, str], _Entry] = {}
+        self._table: dict[tuple[str, str, str], _Entry] = {}
         self._dropped = 0
 
     def __len__(self) -> int:
         return len(self._table)
 
-    def record(self, origin: str, path: str, policy: str, capacity: int, *, serialized: bool = False) -> bool:
-        """Count one refusal of ``origin`` by ``policy``; False when not recorded (malformed, or the table is full).
+    def record(
+        self, origin: str, path: str, policy: str, capacity: int, *, serialized: bool = False, host: str = ""
+    ) -> bool:
+        """Count one refusal of ``origin`` by ``policy`` on ``host``; False when not recorded.
 
-        O(1): a shape check bounded by the origin's length limit, a slice
-        of the path, one dict operation under the lock.  ``serialized``
-        says the caller knows the origin is well formed (the policy refused
-        it as not allowed, which it says only of those), and skips the
-        check: half a microsecond of a refusal's cost.
+        Not recorded: a malformed origin, a host longer than any DNS name,
+        or a full table.  O(1): a shape check bounded by the origin's length
+        limit, a slice of the path, one dict operation under the lock.
+        ``serialized`` says the caller knows the origin is well formed (the
+        policy refused it as not allowed, which it says only of those), and
+        skips the check: half a microsecond of a refusal's cost.  ``host``
+        is the one Django accepted, without its port (``""``: unknown).
         """
         if not serialized and classify_origin(origin) is not OriginShape.SERIALIZED:
+            return False
+        if len(host) > MAX_HOST_LENGTH:
+            # ALLOWED_HOSTS = ["*"] accepts any length; no browser's host is
+            # this long, and a cut one would name another host.
             return False
         # Request paths are decoded text: keep them bounded here; the flush
         # makes them storable, and the admin escapes what it shows.
         path = path[:MAX_PATH_LENGTH]
         now = self.clock()
-        held = (origin, policy)
+        held = (origin, policy, host)
         with self._lock:
             entry = self._table.get(held)
             if entry is not None:
@@ -117,8 +134,8 @@ class Recorder:
             table, self._table = self._table, {}
             dropped, self._dropped = self._dropped, 0
         refused = tuple(
-            Refused(origin, entry.count, entry.first_seen, entry.last_seen, entry.last_path, policy)
-            for (origin, policy), entry in table.items()
+            Refused(origin, entry.count, entry.first_seen, entry.last_seen, entry.last_path, policy, host)
+            for (origin, policy, host), entry in table.items()
         )
         return Drained(refused, dropped)
 

@@ -11,7 +11,8 @@ from django.contrib import admin as django_admin
 from django.contrib.messages import get_messages
 from django.test import Client
 
-from credcors.admin.origins import AllowedOriginAdmin, CsrfTrustFilter
+from credcors.admin.filters import CsrfTrustFilter
+from credcors.admin.origins import AllowedOriginAdmin
 from credcors.models import AllowedOrigin
 from tests.conftest import Clock
 from tests.helpers import allowed
