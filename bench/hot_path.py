@@ -137,8 +137,10 @@ def measure(size: int, quick: bool) -> dict[str, Any]:
 
     middleware = CredCorsMiddleware(lambda request: HttpResponse(b"ok"))
     factory = RequestFactory()
-    settings_request = factory.get(workload.PATH, HTTP_ORIGIN=settings_origin)
-    row_request = factory.get(workload.PATH, HTTP_ORIGIN=row_origin)
+    # With a Host header, as every browser's request has (RequestFactory sends
+    # none unless told): credcors reads the host Django validates once per request.
+    settings_request = factory.get(workload.PATH, HTTP_ORIGIN=settings_origin, HTTP_HOST="testserver")
+    row_request = factory.get(workload.PATH, HTTP_ORIGIN=row_origin, HTTP_HOST="testserver")
     answered = middleware(row_request)
     assert isinstance(answered, HttpResponse)
     assert answered.headers["Access-Control-Allow-Origin"] == row_origin

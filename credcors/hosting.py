@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from django.conf import settings
-from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest
 from django.http.request import split_domain_port, validate_host
 
@@ -51,11 +50,13 @@ def request_host(request: HttpRequest) -> str | None:
     if raw is None:
         raw = meta.get("HTTP_HOST")
     if not isinstance(raw, str):
-        # No Host header (HTTP/1.0): Django rebuilds it from SERVER_NAME.
-        try:
-            return split_domain_port(request.get_host())[0] or None
-        except DisallowedHost:
+        # No Host header (HTTP/1.0, or a test's RequestFactory): Django
+        # rebuilds it from SERVER_NAME and the port, as PEP 3333 says.
+        name = meta.get("SERVER_NAME")
+        if not isinstance(name, str):
             return None
+        port = request.get_port()
+        raw = name if port == ("443" if request.is_secure() else "80") else f"{name}:{port}"
     return _remembered(raw)
 
 

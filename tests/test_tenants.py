@@ -313,6 +313,11 @@ def test_request_without_a_host_header_falls_back_to_the_server_name(settings: S
     assert request_host(request) == "testserver"
     request.META["SERVER_NAME"] = "evil.net"
     assert request_host(request) is None
+    settings.ALLOWED_HOSTS = ["testserver"]
+    request.META.update(SERVER_NAME="testserver", SERVER_PORT="8080")
+    assert request_host(request) == "testserver"  # The port, as Django adds it, is dropped again.
+    del request.META["SERVER_NAME"]
+    assert request_host(request) is None  # Nothing names a host at all.
 
 
 def test_handshake_host_is_read_from_the_scope_headers(settings: Settings) -> None:

@@ -55,7 +55,7 @@ def read_row_columns(policies: Collection[str]) -> RowColumns:
     """The enabled rows, as columns per policy in id order: what a full load reads.
 
     One plain cursor query per policy of ``policies`` (those that take rows)
-    reads its rows' origins, ids, hosts and trust flags, and nothing else: no
+    reads its rows' origins, ids and hosts, and nothing else: no
     model and no string per row for its policy, so it costs about what a raw
     fetch of those columns does (a cold load of 1,000,000 rows spent about 1 s of
     its 4 s building rows through the ORM).  One more query reads the few
@@ -77,7 +77,7 @@ def read_row_columns(policies: Collection[str]) -> RowColumns:
     # The hosts column too: empty (every host) for nearly every row, or all of
     # them in a multi-tenant deployment, whose rows are split off by scope.
     sql = (
-        f"SELECT {column['origin']}, {column['id']}, {column['hosts']}, {column['trust_for_csrf']} FROM {table} "
+        f"SELECT {column['origin']}, {column['id']}, {column['hosts']} FROM {table} "
         f"WHERE {column['enabled']} AND {column['policy']} = %s ORDER BY {column['id']}"
     )
     by_policy: dict[str, tuple[list[str], list[int], list[int]]] = {}
@@ -88,18 +88,20 @@ def read_row_columns(policies: Collection[str]) -> RowColumns:
         for name in names:
             cursor.execute(sql, [name])
             rows = cursor.fetchall()
-            hosts = list(map(itemgetter(2), rows))
-            if any(hosts):
+            if any(map(itemgetter(2), rows)):
+                tenants = [row for row in rows if row[2]]
                 scoped[name] = (
-                    [row[0] for row in rows if row[2]],
-                    [row[1] for row in rows if row[2]],
-                    [row[2] for row in rows if row[2]],
-                    [1 if row[3] else 0 for row in rows if row[2]],
+                    list(map(itemgetter(0), tenants)),
+                    list(map(itemgetter(1), tenants)),
+                    list(map(itemgetter(2), tenants)),
+                    [],
                 )
                 rows = [row for row in rows if not row[2]]
             by_policy[name] = (list(map(itemgetter(0), rows)), list(map(itemgetter(1), rows)), [])
         singled = list(enabled.filter(special).values_list("pk", "policy", "trust_for_csrf", "expires_at"))
     trusted = {ident for ident, _, trust, _ in singled if trust}
+    for _, ids, _, flags in scoped.values():
+        flags.extend(1 if ident in trusted else 0 for ident in ids)
     if trusted:
         for _, ids, flags in by_policy.values():
             flags.extend(1 if ident in trusted else 0 for ident in ids)
