@@ -84,3 +84,18 @@ def test_freshness_benchmark_runs_and_reports_each_measure(tmp_path: Path) -> No
     assert " 0 full reads" in out, out
     assert "== targets: 0 of 0 met ==" in out, out
     assert "| SQLite | 200 |" in markdown.read_text()
+
+
+def test_tenants_benchmark_runs_and_reports_scoped_against_unscoped() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.tenants", "--quick", "--sizes", "10,300"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "| 300 | scoped | 300 |" in out
+    assert "| 300 | unscoped | 0 |" in out
+    assert "at 300 rows: scoped / unscoped: decide" in out

@@ -18,13 +18,20 @@ from tests.settings import database_from_url
 
 SECRET_KEY = "credcors-multiprocess-not-secret"
 DEBUG = False
-ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+# The two API hosts of tests/multiprocess/test_tenants.py, beside loopback.
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "api-a.localhost", "api-b.localhost"]
 USE_TZ = True
 ROOT_URLCONF = "tests.multiprocess.urls"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 WSGI_APPLICATION = "tests.multiprocess.wsgi.application"
 
-INSTALLED_APPS = ["credcors", "tests.multiprocess.apps.MultiprocessTestConfig"]
+# auth (with contenttypes): manage.py credcors add names a user for the history (test_tenants.py runs it).
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "credcors",
+    "tests.multiprocess.apps.MultiprocessTestConfig",
+]
 
 MIDDLEWARE = [
     "tests.multiprocess.apps.PidMiddleware",
